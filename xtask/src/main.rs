@@ -1,0 +1,181 @@
+//! Developer workflows for evbench: `cargo xtask setup | build | run | test | clippy`.
+//!
+//! No product logic lives here: this crate installs the eBPF toolchain, builds the
+//! kernel object, and hands its path to the user-side build.
+mod setup;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Where `evbench` lands after `cargo xtask build`.
+pub const BIN_PATH: &str = "target/release/evbench";
+/// Environment variable through which the CLI build finds the eBPF object.
+pub const EBPF_OBJ_ENV: &str = "EVBENCH_EBPF_OBJ";
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "evbench developer workflows",
+    after_help = "Examples:\n  cargo xtask setup      install what a fresh machine lacks (idempotent)\n  cargo xtask run        build everything, then run the default suite\n  cargo xtask run -- run pingpong --rounds 10000\n  cargo xtask test       the whole test suite (needs root for the eBPF tests)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the nightly's rust-src, LLVM 22 and bpf-linker when missing.
+    Setup,
+    /// Build the eBPF object only.
+    BuildEbpf,
+    /// Build the eBPF object, then `evbench` (release) into target/release/evbench.
+    Build,
+    /// Build, then run `evbench` with the given arguments (default: `run`, the default suite).
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build the eBPF object, then run every test (extra arguments go to `cargo test`).
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
+    Clippy,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match cli.cmd {
+        Cmd::Setup => setup::run(true),
+        Cmd::BuildEbpf => build_ebpf(&root).map(|_| ()),
+        Cmd::Build => build(&root),
+        Cmd::Run { args } => {
+            build(&root)?;
+            let args = if args.is_empty() {
+                vec!["run".to_string()]
+            } else {
+                args
+            };
+            let status = Command::new(root.join(BIN_PATH)).args(&args).status()?;
+            exit_like(status)
+        }
+        Cmd::Test { args } => {
+            let obj = build_ebpf(&root)?;
+            cargo(
+                &obj,
+                &[
+                    "test",
+                    "--release",
+                    "--workspace",
+                    "--exclude",
+                    "bench-ebpf",
+                ],
+                &args,
+            )
+        }
+        Cmd::Clippy => {
+            let obj = build_ebpf(&root)?;
+            cargo(
+                &obj,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--exclude",
+                    "bench-ebpf",
+                    "--all-targets",
+                ],
+                &["--".into(), "-D".into(), "warnings".into()],
+            )
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn exit_like(status: std::process::ExitStatus) -> Result<()> {
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => std::process::exit(code),
+        None => bail!("terminated by a signal ({status})"),
+    }
+}
+
+/// A host cargo command with the eBPF object's path handed to the CLI build.
+fn cargo(obj: &Path, base: &[&str], extra: &[String]) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(base)
+        .args(extra)
+        .env(EBPF_OBJ_ENV, obj)
+        .status()
+        .with_context(|| format!("cannot start cargo {}", base[0]))?;
+    exit_like(status)
+}
+
+fn build(root: &Path) -> Result<()> {
+    let obj = build_ebpf(root)?;
+    cargo(&obj, &["build", "--release", "--package", "bench-cli"], &[])?;
+    eprintln!("xtask: evbench is at {}", root.join(BIN_PATH).display());
+    Ok(())
+}
+
+/// Builds bench-ebpf for bpfel-unknown-none with the nightly and returns the object path.
+fn build_ebpf(root: &Path) -> Result<PathBuf> {
+    setup::run(false)?;
+    let target = "bpfel-unknown-none";
+    // BTF needs debug info, and bpf-linker emits it only with --btf.
+    let rustflags = [
+        "--cfg=bpf_target_arch=\"x86_64\"",
+        "-Cdebuginfo=2",
+        "-Clink-arg=--btf",
+    ]
+    .join("\x1f");
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", "nightly", "cargo", "build", "--release"])
+        .args(["--package", "bench-ebpf", "--target", target])
+        .args(["-Z", "build-std=core"])
+        .current_dir(root)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    // Without clearing these, the inner build silently stays on the outer (stable) toolchain.
+    for var in [
+        "RUSTC",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().context("cannot start the nightly cargo")?;
+    if !status.success() {
+        bail!("building the eBPF object failed ({status})");
+    }
+    let obj = root.join("target").join(target).join("release/bench-ebpf");
+    if !obj.is_file() {
+        bail!("the eBPF build succeeded but {} is missing", obj.display());
+    }
+    Ok(obj)
+}
