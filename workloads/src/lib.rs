@@ -14,4 +14,4 @@ pub mod waiter;
 
 pub use mechanism::{Channel, Mechanism};
 pub use observer::{NoObserver, Observer, TaskInfo};
-pub use waiter::{WaitMode, Waiter};
+pub use waiter::{Event, Interest, WaitMode, Waiter};

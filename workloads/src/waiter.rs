@@ -1,16 +1,59 @@
-//! Wait modes: how a task waits for a channel. A [`Waiter`] watches fds for readability
+//! Wait modes: how a task waits for a channel. A [`Waiter`] watches fds for readiness
 //! and hands back the tokens of the ready ones; `WaitMode::Block` has no waiter — the
 //! task blocks in the channel's own `consume`.
 use std::{fmt, io, os::fd::RawFd, str::FromStr, time::Duration};
 
-/// Watches fds and reports which are ready to read.
+/// What a waiter watches an fd for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Interest {
+    pub readable: bool,
+    pub writable: bool,
+}
+
+impl Interest {
+    pub const READ: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    pub const WRITE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+    pub const BOTH: Interest = Interest {
+        readable: true,
+        writable: true,
+    };
+}
+
+/// One ready fd, as a waiter reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Event {
+    /// The token given to [`Waiter::add`].
+    pub token: u64,
+    pub readable: bool,
+    pub writable: bool,
+    /// Peer hung up (POLLHUP / EPOLLHUP / EPOLLRDHUP).
+    pub hangup: bool,
+    /// Error condition (POLLERR / EPOLLERR / POLLNVAL).
+    pub error: bool,
+}
+
+/// Watches fds and reports which are ready.
+///
+/// Every wait mode but `Block` implements it, so a workload's loop is written once and
+/// the wait mode is a parameter. Whether readiness is level- or edge-triggered is a
+/// property of the mode (see [`WaitMode::edge_triggered`]).
 pub trait Waiter: Send {
-    /// Watches `fd` for readability; `token` is what `wait` reports for it.
-    fn add(&mut self, fd: RawFd, token: u64) -> io::Result<()>;
+    /// Starts watching `fd`; `token` is what `wait` reports for it.
+    fn add(&mut self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()>;
+    /// Changes what `fd` is watched for.
+    fn modify(&mut self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()>;
+    /// Stops watching `fd` (call before closing it).
+    fn remove(&mut self, fd: RawFd) -> io::Result<()>;
     /// Waits until at least one watched fd is ready or `timeout` passes (`None`: no
-    /// limit; `Some(ZERO)`: do not block), writes the ready tokens into `ready` and
-    /// returns how many. Never allocates.
-    fn wait(&mut self, ready: &mut [u64], timeout: Option<Duration>) -> io::Result<usize>;
+    /// limit; `Some(ZERO)`: do not block), writes the ready fds into `ready` and returns
+    /// how many (0 on timeout). Never allocates: the hot loops call it per event.
+    fn wait(&mut self, ready: &mut [Event], timeout: Option<Duration>) -> io::Result<usize>;
 }
 
 /// How a task waits (`--wait`).
@@ -34,6 +77,13 @@ impl WaitMode {
     pub fn describe(self) -> &'static str {
         match self {
             WaitMode::Block => "blocking read(2) on the channel itself",
+        }
+    }
+
+    /// True when the mode reports a readiness change once (the reader must drain).
+    pub fn edge_triggered(self) -> bool {
+        match self {
+            WaitMode::Block => false,
         }
     }
 
