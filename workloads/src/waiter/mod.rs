@@ -3,6 +3,14 @@
 //! task blocks in the channel's own `consume`.
 use std::{fmt, io, os::fd::RawFd, str::FromStr, time::Duration};
 
+mod epoll;
+mod poll;
+mod select;
+
+pub use epoll::EpollWaiter;
+pub use poll::PollWaiter;
+pub use select::SelectWaiter;
+
 /// What a waiter watches an fd for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Interest {
@@ -61,15 +69,33 @@ pub trait Waiter: Send {
 pub enum WaitMode {
     /// Blocking read on the channel itself.
     Block,
+    /// epoll(7), level-triggered.
+    Epoll,
+    /// epoll(7) with EPOLLET.
+    EpollEt,
+    /// poll(2).
+    Poll,
+    /// select(2) (fds below FD_SETSIZE only).
+    Select,
 }
 
 impl WaitMode {
     /// Every wait mode, in the order reports list them.
-    pub const ALL: &'static [WaitMode] = &[WaitMode::Block];
+    pub const ALL: &'static [WaitMode] = &[
+        WaitMode::Block,
+        WaitMode::Epoll,
+        WaitMode::EpollEt,
+        WaitMode::Poll,
+        WaitMode::Select,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WaitMode::Block => "block",
+            WaitMode::Epoll => "epoll",
+            WaitMode::EpollEt => "epoll-et",
+            WaitMode::Poll => "poll",
+            WaitMode::Select => "select",
         }
     }
 
@@ -77,21 +103,27 @@ impl WaitMode {
     pub fn describe(self) -> &'static str {
         match self {
             WaitMode::Block => "blocking read(2) on the channel itself",
+            WaitMode::Epoll => "epoll_wait(2), level-triggered",
+            WaitMode::EpollEt => "epoll_wait(2), edge-triggered (EPOLLET)",
+            WaitMode::Poll => "poll(2) over the watched fds",
+            WaitMode::Select => "select(2); fds must be below FD_SETSIZE (1024)",
         }
     }
 
     /// True when the mode reports a readiness change once (the reader must drain).
     pub fn edge_triggered(self) -> bool {
-        match self {
-            WaitMode::Block => false,
-        }
+        matches!(self, WaitMode::EpollEt)
     }
 
     /// The waiter for this mode; `None` for `Block`, which needs none.
     pub fn open(self) -> io::Result<Option<Box<dyn Waiter>>> {
-        match self {
-            WaitMode::Block => Ok(None),
-        }
+        Ok(Some(match self {
+            WaitMode::Block => return Ok(None),
+            WaitMode::Epoll => Box::new(EpollWaiter::new(false)?),
+            WaitMode::EpollEt => Box::new(EpollWaiter::new(true)?),
+            WaitMode::Poll => Box::new(PollWaiter::new()),
+            WaitMode::Select => Box::new(SelectWaiter::new()),
+        }))
     }
 }
 
@@ -112,5 +144,17 @@ impl FromStr for WaitMode {
                 let names: Vec<_> = WaitMode::ALL.iter().map(|m| m.as_str()).collect();
                 format!("unknown wait mode '{s}' (one of: {})", names.join(", "))
             })
+    }
+}
+
+/// A wait timeout in poll/epoll's milliseconds: `None` is -1 (no limit), and a non-zero
+/// duration rounds up so a sub-millisecond timeout still sleeps instead of spinning.
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            ms.min(libc::c_int::MAX as u128) as libc::c_int
+        }
     }
 }
