@@ -72,7 +72,7 @@ pub struct PingpongCase {
 
 /// Loads the probes `common` asks for. When they cannot load, says so in one sentence
 /// and returns `None`: the workload still runs, with userspace timing only.
-fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatus) {
+pub(crate) fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatus) {
     let sets = common.probes;
     if sets.is_empty() {
         let status = ProbeStatus {
@@ -114,6 +114,7 @@ fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatus) {
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let case = match args.workload {
         Some(WorkloadCmd::Pingpong(pp)) => pingpong_case(&pp, &args.common, stop)?,
+        Some(WorkloadCmd::Http(h)) => return crate::run_http::run(h, &args.common, stop),
         // The default suite: for now the ping-pong; later workloads join it.
         None => pingpong_case(&PingpongArgs::default(), &args.common, stop)?,
     };

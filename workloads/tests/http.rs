@@ -25,6 +25,7 @@ use workloads::{
         self, body_bytes, BodySource, HttpWait, LoadConfig, Pace, ServerConfig, ServerHandle,
         ServerStats, Site,
     },
+    stop::Stop,
     NoObserver,
 };
 
@@ -450,15 +451,19 @@ fn open_loop_latency_includes_a_server_stall() {
     let stall = Duration::from_secs(1);
     // 500 req/s on one connection: 250 warm-up requests, then the stall at request 500.
     let (addr, server) = stalling_server(500, stall);
-    let report = http::client::run(&LoadConfig {
-        addr,
-        connections: 1,
-        pace: Pace::Rate(500.0),
-        warmup: Duration::from_millis(500),
-        duration: Duration::from_secs(3),
-        timeout: Duration::from_secs(5),
-        ..LoadConfig::default()
-    })
+    let report = http::client::run(
+        &LoadConfig {
+            addr,
+            connections: 1,
+            pace: Pace::Rate(500.0),
+            warmup: Duration::from_millis(500),
+            duration: Duration::from_secs(3),
+            timeout: Duration::from_secs(5),
+            ..LoadConfig::default()
+        },
+        &NoObserver,
+        &Stop::new(),
+    )
     .unwrap();
     assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
     // Exactly the requests the schedule puts in the window: 500/s × 3 s.
@@ -532,14 +537,18 @@ fn child_process_entry() {
             writeln!(out, "STATS {}", serde_json::to_string(&st).unwrap()).unwrap();
         }
         "load" => {
-            let r = http::client::run(&LoadConfig {
-                addr: env("EVB_ADDR").parse().unwrap(),
-                connections: env("EVB_CONNECTIONS").parse().unwrap(),
-                path: "/index.html".into(),
-                warmup: Duration::from_millis(500),
-                duration: Duration::from_secs(2),
-                ..LoadConfig::default()
-            })
+            let r = http::client::run(
+                &LoadConfig {
+                    addr: env("EVB_ADDR").parse().unwrap(),
+                    connections: env("EVB_CONNECTIONS").parse().unwrap(),
+                    path: "/index.html".into(),
+                    warmup: Duration::from_millis(500),
+                    duration: Duration::from_secs(2),
+                    ..LoadConfig::default()
+                },
+                &NoObserver,
+                &Stop::new(),
+            )
             .unwrap();
             writeln!(
                 out,
@@ -671,16 +680,20 @@ fn ten_thousand_connections(wait: &str) {
             peak
         })
     };
-    let report = http::client::run(&LoadConfig {
-        addr,
-        connections: CONNS,
-        path: "/index.html".into(),
-        warmup: Duration::from_secs(1),
-        duration: Duration::from_secs(3),
-        timeout: Duration::from_secs(30),
-        threads: 2,
-        ..LoadConfig::default()
-    })
+    let report = http::client::run(
+        &LoadConfig {
+            addr,
+            connections: CONNS,
+            path: "/index.html".into(),
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(3),
+            timeout: Duration::from_secs(30),
+            threads: 2,
+            ..LoadConfig::default()
+        },
+        &NoObserver,
+        &Stop::new(),
+    )
     .unwrap();
     done.store(true, Ordering::Release);
     let peak_ss = counter.join().unwrap();

@@ -27,7 +27,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::pingpong::latency_histogram;
+use crate::{observer::Observer, pingpong::latency_histogram, stop::Stop};
 
 /// When requests are sent.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -123,6 +123,8 @@ pub struct LoadReport {
     pub peak_connections: u64,
     /// Fewest successful measured requests on any one connection slot.
     pub min_per_connection: u64,
+    /// True when a stop request ended the run early (`elapsed` is then shorter).
+    pub interrupted: bool,
 }
 
 impl LoadReport {
@@ -320,6 +322,7 @@ struct Plan {
     counts: Arc<SharedCounts>,
     hist: Mutex<(Histogram<u64>, Histogram<u64>)>,
     bytes: AtomicU64,
+    stop: Stop,
 }
 
 /// One connection slot: sends requests until the end of the run; returns its measured
@@ -346,7 +349,7 @@ async fn slot(plan: Arc<Plan>, index: usize, mut conn: Option<Conn>) -> u64 {
                 next
             }
         };
-        if scheduled >= plan.end {
+        if scheduled >= plan.end || plan.stop.is_set() {
             break;
         }
         next += interval;
@@ -399,7 +402,11 @@ async fn slot(plan: Arc<Plan>, index: usize, mut conn: Option<Conn>) -> u64 {
 }
 
 /// Runs the load described by `cfg` on a runtime of its own and reports what it saw.
-pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
+///
+/// `observer.measuring(true/false)` is called when the measured window opens and
+/// closes (e.g. to snapshot the server's counters or switch probes on), from a helper
+/// thread. `stop` ends the run early; the figures then cover the window so far.
+pub fn run(cfg: &LoadConfig, observer: &dyn Observer, stop: &Stop) -> io::Result<LoadReport> {
     if cfg.connections == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -418,10 +425,42 @@ pub fn run(cfg: &LoadConfig) -> io::Result<LoadReport> {
         .worker_threads(cfg.threads.max(1))
         .enable_all()
         .build()?;
-    rt.block_on(run_async(cfg.clone()))
+    let (start_tx, start_rx) = std::sync::mpsc::channel::<std::time::Instant>();
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Marks the measured window on wall-clock time, off the runtime's threads.
+        let finished = &finished;
+        s.spawn(move || {
+            let Ok(start) = start_rx.recv() else {
+                return;
+            };
+            let sleep_until = |t: std::time::Instant| {
+                while std::time::Instant::now() < t {
+                    if finished.load(Ordering::Acquire) {
+                        return false;
+                    }
+                    let left = t.saturating_duration_since(std::time::Instant::now());
+                    std::thread::sleep(left.min(Duration::from_millis(20)));
+                }
+                true
+            };
+            if sleep_until(start + cfg.warmup) {
+                observer.measuring(true);
+                sleep_until(start + cfg.warmup + cfg.duration);
+                observer.measuring(false);
+            }
+        });
+        let r = rt.block_on(run_async(cfg.clone(), stop.clone(), start_tx));
+        finished.store(true, Ordering::Release);
+        r
+    })
 }
 
-async fn run_async(cfg: LoadConfig) -> io::Result<LoadReport> {
+async fn run_async(
+    cfg: LoadConfig,
+    stop: Stop,
+    start_tx: std::sync::mpsc::Sender<std::time::Instant>,
+) -> io::Result<LoadReport> {
     let host = cfg.host.clone().unwrap_or_else(|| cfg.addr.to_string());
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {host}\r\n{}\r\n",
@@ -465,6 +504,7 @@ async fn run_async(cfg: LoadConfig) -> io::Result<LoadReport> {
         conns.resize_with(cfg.connections, || None);
     }
     let start = Instant::now();
+    let _ = start_tx.send(start.into_std());
     let plan = Arc::new(Plan {
         request,
         start,
@@ -473,6 +513,7 @@ async fn run_async(cfg: LoadConfig) -> io::Result<LoadReport> {
         counts: counts.clone(),
         hist: Mutex::new((latency_histogram(), latency_histogram())),
         bytes: AtomicU64::new(0),
+        stop,
         cfg,
     });
     let tasks: Vec<_> = conns
@@ -488,9 +529,18 @@ async fn run_async(cfg: LoadConfig) -> io::Result<LoadReport> {
         min_per_connection = min_per_connection.min(ok);
     }
     let (latency, service) = plan.hist.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let interrupted = plan.stop.is_set();
+    let elapsed = if interrupted {
+        Instant::now()
+            .min(plan.end)
+            .saturating_duration_since(plan.measure_from)
+    } else {
+        plan.cfg.duration
+    };
     Ok(LoadReport {
         requests,
-        elapsed: plan.cfg.duration,
+        elapsed,
+        interrupted,
         errors: counts.errors(),
         latency,
         service,
