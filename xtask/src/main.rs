@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod bench_http;
 mod setup;
 
 use std::{
@@ -48,6 +49,15 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
+    /// Build, then run a benchmark and write its figures to results/.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Every HTTP wait mode and lighttpd under the same load, alternating; wrk vs evbench load.
+    Http(bench_http::BenchHttpArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +102,7 @@ fn real_main() -> Result<()> {
                 &args,
             )
         }
+        Cmd::Bench(BenchCmd::Http(args)) => bench_http::run(&root, &args),
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;
             cargo(
