@@ -856,3 +856,42 @@ fn server_and_client_in_two_namespaces_over_veth() {
         requests * req_len
     );
 }
+
+#[test]
+fn workers_share_one_port_and_a_second_server_cannot_take_it() {
+    for wait in [
+        HttpWait::Waiter(workloads::WaitMode::Epoll),
+        HttpWait::Tokio,
+    ] {
+        let cfg = ServerConfig {
+            wait: wait.clone(),
+            workers: 3,
+            site: site(BodySource::Bytes(BODY)),
+            ..ServerConfig::default()
+        };
+        let srv = http::start(&cfg, &NoObserver).unwrap();
+        let mut tids = srv.tids().to_vec();
+        tids.sort_unstable();
+        tids.dedup();
+        assert_eq!(tids.len(), 3, "{wait}: one loop thread per worker");
+        let again = http::start(
+            &ServerConfig {
+                addr: srv.local_addr(),
+                ..cfg.clone()
+            },
+            &NoObserver,
+        );
+        let err = again.err().expect("the port is taken");
+        assert!(err.to_string().contains("another server"), "{err}");
+        for _ in 0..30 {
+            let s = connect(srv.local_addr());
+            (&s).write_all(b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut r = BufReader::new(s);
+            assert_eq!(read_resp(&mut r, false).status, 200);
+            assert_eof(&mut r);
+        }
+        let st = srv.stop().unwrap();
+        assert_eq!((st.accepted, st.ok, st.closed), (30, 30, 30), "{wait}");
+    }
+}

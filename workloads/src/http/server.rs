@@ -275,6 +275,24 @@ fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Binds `addr` once without SO_REUSEPORT and returns the address it got (the real
+/// port for port 0). SO_REUSEPORT would let a second server on the same port share
+/// the connections silently; this bind fails instead when something listens there.
+fn claim(addr: SocketAddr) -> io::Result<SocketAddr> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot bind {addr}: {e} (is another server listening there?)"),
+        )
+    })?;
+    s.local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("the bound address is not an IP address"))
+}
+
 /// A non-blocking listen socket with SO_REUSEPORT (so `workers` loops share a port).
 fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
@@ -299,12 +317,10 @@ pub fn start(cfg: &ServerConfig, observer: &dyn Observer) -> io::Result<ServerHa
         ));
     }
     let responses = Arc::new(Responses::new(&cfg.site)?);
-    let first = listen(cfg.addr, cfg.backlog)?;
-    let addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..cfg.workers {
-        listeners.push(listen(addr, cfg.backlog)?);
-    }
+    let addr = claim(cfg.addr)?;
+    let listeners = (0..cfg.workers)
+        .map(|_| listen(addr, cfg.backlog))
+        .collect::<io::Result<Vec<_>>>()?;
     let first_refusal = Arc::new(OnceLock::new());
     let (tid_tx, tid_rx) = mpsc::channel::<io::Result<u32>>();
     let mut handle = ServerHandle {
