@@ -8,3 +8,4 @@ pub mod output;
 pub mod probes;
 pub mod run;
 pub mod signal;
+pub mod summary;
