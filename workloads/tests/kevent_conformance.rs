@@ -215,6 +215,39 @@ fn init_returns_a_pollable_queue_fd_that_closes_on_drop() {
 }
 
 #[test]
+fn queue_fd_stays_readable_while_collected_events_wait_for_a_later_call() {
+    let q = q();
+    let pipes: Vec<_> = (0..3).map(|_| pipe()).collect();
+    for (r, w) in &pipes {
+        add(
+            &q,
+            Ukevent::new(
+                KEVENT_PIPE,
+                KEVENT_PIPE_READ,
+                KeventId::fd(r.as_raw_fd()),
+                0,
+            ),
+        );
+        put(w, 1);
+    }
+    assert_eq!(get(&q, 1, 1, Some(BOUND)).len(), 1);
+    let mut p = libc::pollfd {
+        fd: q.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut p, 1, 0) },
+        1,
+        "two events still pending"
+    );
+    assert_eq!(get(&q, 1, 4, ZERO).len(), 2);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 0, "nothing pending");
+}
+
+#[test]
 fn init_rejects_flags_since_none_is_defined_for_it() {
     assert_eq!(
         errno(kevent_init(None, 0, KEVENT_FLAGS_ABSTIME).unwrap_err()),
@@ -408,6 +441,18 @@ fn ctl_ready_with_zero_events_wakes_the_parked_thread_which_returns_nothing() {
     assert_eq!(q.kevent_ctl(KEVENT_CTL_READY, 0, &mut []).unwrap(), 0);
     let ev = rx.recv_timeout(BOUND).expect("woken").unwrap();
     assert_eq!(ev.len(), 0);
+}
+
+#[test]
+fn ctl_ready_with_zero_events_and_no_parked_thread_wakes_nobody_later() {
+    let q = q();
+    assert_eq!(q.kevent_ctl(KEVENT_CTL_READY, 0, &mut []).unwrap(), 0);
+    // A later waiter is not woken by that earlier wake-up: it sleeps.
+    let (tid, rx) = spawn_waiter(&q, getter(1, 4, Some(LONG)));
+    wait_sleeping(tid);
+    assert!(rx.try_recv().is_err());
+    q.kevent_ctl(KEVENT_CTL_READY, 0, &mut []).unwrap();
+    assert_eq!(rx.recv_timeout(BOUND).expect("woken").unwrap().len(), 0);
 }
 
 #[test]
@@ -1572,6 +1617,16 @@ fn aio_type_cannot_be_added_by_hand_and_is_einval() {
         KeventId::new(1, 0),
         0,
     )];
+    assert_eq!(
+        errno(q.kevent_ctl(KEVENT_CTL_ADD, 1, &mut a).unwrap_err()),
+        libc::EINVAL
+    );
+}
+
+#[test]
+fn posix_timer_type_is_kernelspace_only_and_is_einval() {
+    let q = q();
+    let mut a = [Ukevent::new(KEVENT_POSIX_TIMER, 1, KeventId::new(1, 0), 0)];
     assert_eq!(
         errno(q.kevent_ctl(KEVENT_CTL_ADD, 1, &mut a).unwrap_err()),
         libc::EINVAL

@@ -16,6 +16,9 @@ pub const KEVENT_POLL: u32 = 3;
 /// Completions of [`crate::kevent::Kevent::aio_sendfile`]; cannot be added by hand.
 pub const KEVENT_AIO: u32 = 5;
 pub const KEVENT_PIPE: u32 = 6;
+/// POSIX timer notifications: requested from kernelspace only (take27), so a userspace
+/// ADD is refused with `EINVAL`.
+pub const KEVENT_POSIX_TIMER: u32 = 8;
 pub const KEVENT_SIGNAL: u32 = 7;
 /// Private userspace notifications (take29), made ready with `KEVENT_CTL_READY`.
 pub const KEVENT_USER: u32 = 9;

@@ -110,8 +110,18 @@
 //!     set of interest. The kernel's "bit cleared during the check" is internal and not
 //!     observable here.
 //! 16. **Types this emulation cannot honour from userspace** are refused: adding
-//!     `KEVENT_AIO` directly (use [`Kevent::aio_sendfile`]), `POLLNVAL` interest (epoll
-//!     cannot report it), `SIGKILL`/`SIGSTOP`. Nothing is ever silently ignored.
+//!     `KEVENT_AIO` directly (use [`Kevent::aio_sendfile`]) or `KEVENT_POSIX_TIMER`
+//!     (kernelspace only, take27) is `EINVAL`; `POLLNVAL` interest (epoll cannot report
+//!     it) is `EINVAL`; `SIGKILL`/`SIGSTOP`, and fds epoll refuses (regular files:
+//!     `EPERM`), are `BROKEN`. Nothing is ever silently ignored.
+//! 17. **Queue creation**: the doc's "opening /dev/kevent" predates take24's
+//!     `kevent_init`; only `kevent_init` exists here. The "cancellation point" remark has
+//!     no Rust counterpart (no thread cancellation); events already copied to the ring
+//!     stay there until committed, so another thread can process them.
+//! 18. **aio worker threads**: take31's round-robin "trivial scheduler" is replaced by
+//!     one worker thread per `aio_sendfile` call; the completion is the same event.
+//! 19. **Ring memory** is a heap allocation ([`Ring`]) shared by `Arc` between the
+//!     threads of one process; sharing it between processes is not provided.
 //!
 //! # Per-type fields
 //!
@@ -127,7 +137,8 @@
 //! | `KEVENT_AIO` | cookie | `AIO_SENDFILE` | bytes low / high 32 bits (errno / 0 if BROKEN) |
 //!
 //! Signals follow signalfd's rule: the signal must be blocked (in every thread that could
-//! take it) for the request to see it. Fd requests watch the fd they name; remove a
+//! take it) for the request to see it, and a signal directed at one thread is seen by
+//! waits made on that thread. Fd requests watch the fd they name; remove a
 //! request before closing its fd.
 pub mod consts;
 mod queue;

@@ -207,6 +207,13 @@ impl Inner {
         }
     }
 
+    fn drain_eventfd(&self, st: &mut State) {
+        let mut b = [0u8; 8];
+        // SAFETY: reads 8 bytes into a valid buffer (EAGAIN is harmless).
+        unsafe { libc::read(self.wakefd.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
+        st.wake_pending = false;
+    }
+
     /// Something was queued from outside a wait (READY, aio completion): wake the
     /// poller through the eventfd (which also makes the queue fd readable), or one
     /// parked thread when nobody polls.
@@ -266,10 +273,7 @@ impl Inner {
         for ev in evs {
             let (tok, bits) = (ev.u64, ev.events);
             if tok == WAKE_TOKEN {
-                let mut b = [0u8; 8];
-                // SAFETY: reads 8 bytes into a valid buffer (EAGAIN is harmless).
-                unsafe { libc::read(self.wakefd.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
-                st.wake_pending = false;
+                self.drain_eventfd(st);
                 continue;
             }
             let (slot, gen) = (tok as u32, (tok >> 32) as u32);
@@ -517,6 +521,10 @@ impl Inner {
         // Leaving: release broadcasts not taken (error path), hand polling over.
         self.take_bcasts(&mut st, &mut my_bseq, None, &mut n, 0);
         st.nwaiting -= 1;
+        if st.nwaiting == 0 {
+            // A READY-with-no-events wake-up is for threads parked now, never a later one.
+            st.kicks = 0;
+        }
         let followers = st.nwaiting - usize::from(st.polling);
         if followers > 0 {
             let want = st.ready.len() + usize::from(!st.polling);
@@ -527,6 +535,9 @@ impl Inner {
         if !st.ready.is_empty() {
             // Events left for a later call: keep the queue fd readable for them.
             self.poke_eventfd(&mut st);
+        } else if st.wake_pending && !st.polling {
+            // Everything pending was taken: stop advertising it on the queue fd.
+            self.drain_eventfd(&mut st);
         }
         res
     }

@@ -45,7 +45,7 @@ pub(crate) fn validate(uk: &Ukevent, cmd: u32) -> Result<(), i32> {
         KEVENT_USER => true,
         // Completions exist only through aio_sendfile: adding one by hand cannot be
         // honoured (there is no transfer behind it).
-        KEVENT_AIO => {
+        KEVENT_AIO | KEVENT_POSIX_TIMER => {
             if cmd == KEVENT_CTL_ADD || cmd == KEVENT_CTL_MODIFY {
                 return Err(libc::EINVAL);
             }
