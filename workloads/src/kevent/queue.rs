@@ -2,6 +2,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     io,
+    mem::MaybeUninit,
     os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd},
     path::Path,
     sync::{Arc, Condvar, Mutex, MutexGuard, Weak},
@@ -183,6 +184,13 @@ enum Out<'a> {
     Buf(&'a mut [Ukevent]),
     /// kevent_wait: the ring only.
     Ring,
+}
+
+/// The first `k` entries, which epoll_wait has written.
+fn init_prefix(evbuf: &[MaybeUninit<libc::epoll_event>], k: usize) -> &[libc::epoll_event] {
+    let k = k.min(evbuf.len());
+    // SAFETY: epoll_wait returned k, so it initialised entries 0..k.
+    unsafe { std::slice::from_raw_parts(evbuf.as_ptr().cast(), k) }
 }
 
 fn broken(uk: &mut Ukevent, errno: i32) {
@@ -455,7 +463,8 @@ impl Inner {
         let mut my_bseq = st.bseq;
         let mut n = 0usize;
         let mut polled_now = false;
-        let mut evbuf = [libc::epoll_event { events: 0, u64: 0 }; EPOLL_BATCH];
+        // Uninitialised: epoll_wait fills the first k entries, only those are read.
+        let mut evbuf = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EPOLL_BATCH];
         let res = loop {
             let woke = self.take_bcasts(&mut st, &mut my_bseq, Some(out), &mut n, max);
             let room = self.room(&st, out, max - n);
@@ -485,7 +494,7 @@ impl Inner {
                 let r = self.epoll_wait(&mut evbuf, 0);
                 st = self.lock();
                 match r {
-                    Ok(k) => self.harvest(&mut st, &evbuf[..k]),
+                    Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k)),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => break Err(e),
                 }
@@ -502,7 +511,7 @@ impl Inner {
                 st = self.lock();
                 st.polling = false;
                 match r {
-                    Ok(k) => self.harvest(&mut st, &evbuf[..k]),
+                    Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k)),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => break Err(e),
                 }
@@ -542,12 +551,16 @@ impl Inner {
         res
     }
 
-    fn epoll_wait(&self, evbuf: &mut [libc::epoll_event], ms: i32) -> io::Result<usize> {
-        // SAFETY: evbuf is valid for evbuf.len() events.
+    fn epoll_wait(
+        &self,
+        evbuf: &mut [MaybeUninit<libc::epoll_event>],
+        ms: i32,
+    ) -> io::Result<usize> {
+        // SAFETY: evbuf is valid for evbuf.len() events; the kernel only writes.
         let r = unsafe {
             libc::epoll_wait(
                 self.epfd.as_raw_fd(),
-                evbuf.as_mut_ptr(),
+                evbuf.as_mut_ptr().cast(),
                 evbuf.len() as i32,
                 ms,
             )

@@ -26,6 +26,8 @@ pub struct KeventWaiter {
     ring: Option<Arc<Ring>>,
     buf: Vec<Ukevent>,
     tokens: HashMap<RawFd, u64>,
+    /// Ring mode: our (user index, overflow count); this waiter is the only consumer.
+    uidx: (u32, u32),
 }
 
 /// The waiter for `--wait kevent` (`ring == false`) or `--wait kevent-ring` (`true`).
@@ -88,6 +90,7 @@ impl KeventWaiter {
             ring,
             buf: vec![Ukevent::default(); BATCH as usize],
             tokens: HashMap::with_capacity(16),
+            uidx: (0, 0),
         })
     }
 
@@ -148,11 +151,7 @@ impl Waiter for KeventWaiter {
                 Ok(n)
             }
             Some(ring) => {
-                // Single consumer: the queue's user index is ours.
-                let (uidx, over) = self
-                    .q
-                    .ring_user_index()
-                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+                let (uidx, over) = self.uidx;
                 let n = self.q.kevent_wait(max, uidx, timeout, 0)?;
                 for (i, e) in ready.iter_mut().take(n as usize).enumerate() {
                     let (idx, _) = ring_advance(uidx, over, i as u32, ring.size());
@@ -161,6 +160,7 @@ impl Waiter for KeventWaiter {
                 if n > 0 {
                     let (nidx, nover) = ring_advance(uidx, over, n, ring.size());
                     self.q.kevent_commit(nidx, nover)?;
+                    self.uidx = (nidx, nover);
                 }
                 Ok(n as usize)
             }
