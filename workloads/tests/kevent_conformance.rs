@@ -275,6 +275,21 @@ fn init_rejects_ring_size_zero_larger_than_the_ring_or_without_a_ring() {
     assert_eq!(kevent_init(Some(r), 3, 0).unwrap().ring_size(), 3);
 }
 
+#[test]
+fn ring_backs_one_queue_at_a_time_and_a_second_init_is_ebusy() {
+    let r = Arc::new(Ring::new(4).unwrap());
+    let q1 = kevent_init(Some(r.clone()), 4, 0).unwrap();
+    assert_eq!(
+        errno(kevent_init(Some(r.clone()), 4, 0).unwrap_err()),
+        libc::EBUSY
+    );
+    drop(q1);
+    assert!(
+        kevent_init(Some(r), 4, 0).is_ok(),
+        "free again once the queue is gone"
+    );
+}
+
 // ---------------------------------------------------------------- kevent_ctl
 
 #[test]
@@ -1097,6 +1112,57 @@ fn last_check_requeues_an_event_whose_fd_became_not_ready_before_dequeue() {
     let again = get(&q, 1, 4, Some(BOUND));
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id.raw[0], other.as_raw_fd() as u32);
+}
+
+#[test]
+fn racing_waiters_on_one_queue_receive_every_ready_event_exactly_once() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    const THREADS: usize = 4;
+    const EVENTS: u32 = 2000;
+    let q = q();
+    let stop = Arc::new(AtomicBool::new(false));
+    let taken = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (q, stop, taken) = (q.clone(), stop.clone(), taken.clone());
+            thread::spawn(move || {
+                let mut ids = Vec::new();
+                let mut buf = [Ukevent::default(); 8];
+                while !stop.load(Relaxed) {
+                    let t = Some(Duration::from_millis(20));
+                    let n = q.kevent_get_events(1, 8, t, &mut buf, 0).unwrap();
+                    ids.extend(buf[..n as usize].iter().map(|e| e.id.raw[0]));
+                    taken.fetch_add(n as usize, Relaxed);
+                }
+                ids
+            })
+        })
+        .collect();
+    for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(10) {
+        let mut a: Vec<Ukevent> = chunk
+            .iter()
+            .map(|&i| user(i, KEVENT_REQ_ONESHOT | KEVENT_REQ_READY))
+            .collect();
+        ctl(&q, KEVENT_CTL_ADD, &mut a);
+    }
+    let end = Instant::now() + BOUND;
+    while taken.load(Relaxed) < EVENTS as usize && Instant::now() < end {
+        thread::sleep(Duration::from_millis(5));
+    }
+    // Anything delivered twice would show up now, before the waiters stop.
+    thread::sleep(Duration::from_millis(50));
+    stop.store(true, Relaxed);
+    let mut all: Vec<u32> = hs.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(
+        (n, all.len()),
+        (EVENTS as usize, EVENTS as usize),
+        "each event exactly once"
+    );
+    assert_eq!(all.first().copied(), Some(0));
+    assert_eq!(all.last().copied(), Some(EVENTS - 1));
 }
 
 #[test]

@@ -116,7 +116,8 @@ pub struct AioPath {
 ///
 /// `ring` is the optional shared ring memory and `ring_size` how many of its slots to
 /// use (`1..=ring.size()`; must be 0 without a ring). No init flag is defined, so any
-/// `flags` bit is `EINVAL`.
+/// `flags` bit is `EINVAL`. A ring backs one queue at a time: `EBUSY` while another
+/// queue uses it.
 pub fn kevent_init(ring: Option<Arc<Ring>>, ring_size: u32, flags: u32) -> io::Result<Kevent> {
     if flags & !KEVENT_INIT_FLAGS_ALL != 0 {
         return Err(err(libc::EINVAL));
@@ -143,6 +144,9 @@ pub fn kevent_init(ring: Option<Arc<Ring>>, ring_size: u32, flags: u32) -> io::R
         WAKE_TOKEN,
     )?;
     if let Some(r) = &ring {
+        if !r.attach() {
+            return Err(err(libc::EBUSY));
+        }
         r.publish(0, 0);
     }
     let st = State {
@@ -1082,6 +1086,14 @@ fn transfer(sock: RawFd, file: RawFd, header: &[u8], offset: i64, count: usize) 
         }
     }
     Ok(sent)
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(r) = &self.ring {
+            r.detach();
+        }
+    }
 }
 
 impl AsRawFd for Kevent {

@@ -3,7 +3,7 @@ use std::{
     alloc::{self, Layout},
     io,
     ptr::NonNull,
-    sync::atomic::{AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 
 /// `struct kevent_id`: the request's id (an fd, a timer period, a signal number...).
@@ -136,6 +136,8 @@ pub struct Ring {
     ptr: NonNull<KeventRing>,
     size: u32,
     layout: Layout,
+    /// Backs a queue: a ring serves one queue at a time (two writers would corrupt it).
+    attached: AtomicBool,
 }
 
 // SAFETY: every field reachable through ptr is an atomic.
@@ -161,7 +163,12 @@ impl Ring {
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw.cast::<KeventRing>())
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Ring { ptr, size, layout })
+        Ok(Ring {
+            ptr,
+            size,
+            layout,
+            attached: AtomicBool::new(false),
+        })
     }
 
     /// Number of slots.
@@ -195,6 +202,15 @@ impl Ring {
             *d = a.load(Ordering::Relaxed);
         }
         Some(Ukevent::from_words(w))
+    }
+
+    /// Claims the ring for a queue; false if another queue already uses it.
+    pub(crate) fn attach(&self) -> bool {
+        !self.attached.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn detach(&self) {
+        self.attached.store(false, Ordering::Release);
     }
 
     pub(crate) fn write(&self, idx: u32, ev: &Ukevent) {
