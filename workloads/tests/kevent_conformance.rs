@@ -971,18 +971,54 @@ fn req_oneshot_request_is_removed_when_ready() {
     );
 }
 
-#[test]
-fn without_wakeup_all_only_the_first_waiting_thread_wakes_and_the_others_stay_asleep() {
+/// A request on `q` made ready by `fire`: a user notification (READY) or a pipe (data).
+struct Trigger {
+    _pipe: Option<(OwnedFd, OwnedFd)>,
+    fire: Box<dyn Fn(&Kevent)>,
+}
+
+fn trigger(q: &Kevent, on_pipe: bool, flags: u32) -> Trigger {
+    if on_pipe {
+        let (r, w) = pipe();
+        add(
+            q,
+            Ukevent::new(
+                KEVENT_PIPE,
+                KEVENT_PIPE_READ,
+                KeventId::fd(r.as_raw_fd()),
+                flags,
+            ),
+        );
+        let wfd = w.as_raw_fd();
+        Trigger {
+            _pipe: Some((r, w)),
+            fire: Box::new(move |_| assert_eq!(sys::write(wfd, b"x").unwrap(), 1)),
+        }
+    } else {
+        add(q, user(1, flags));
+        Trigger {
+            _pipe: None,
+            fire: Box::new(|q| {
+                assert_eq!(
+                    one(q, KEVENT_CTL_READY, user(1, 0)).ret_flags,
+                    KEVENT_RET_DONE
+                )
+            }),
+        }
+    }
+}
+
+fn wake_one(on_pipe: bool) {
     const N: usize = 3;
     let q = q();
-    add(&q, user(1, 0));
+    let t = trigger(&q, on_pipe, 0);
     let waiters: Vec<_> = (0..N)
         .map(|_| spawn_waiter(&q, getter(1, 1, Some(LONG))))
         .collect();
     for (tid, _) in &waiters {
         wait_sleeping(*tid);
     }
-    one(&q, KEVENT_CTL_READY, user(1, 0));
+    (t.fire)(&q);
     // Exactly one returns with the event...
     let end = Instant::now() + BOUND;
     let mut done: Vec<usize> = Vec::new();
@@ -1019,25 +1055,44 @@ fn without_wakeup_all_only_the_first_waiting_thread_wakes_and_the_others_stay_as
 }
 
 #[test]
-fn wakeup_all_wakes_every_waiting_thread_and_each_gets_the_event() {
+fn without_wakeup_all_only_the_first_waiting_thread_wakes_and_the_others_stay_asleep() {
+    wake_one(false);
+}
+
+#[test]
+fn without_wakeup_all_a_pipe_event_wakes_only_the_first_waiting_thread() {
+    wake_one(true);
+}
+
+fn wake_all(on_pipe: bool) {
     const N: usize = 4;
     let q = q();
-    add(&q, user(9, KEVENT_REQ_WAKEUP_ALL));
+    let t = trigger(&q, on_pipe, KEVENT_REQ_WAKEUP_ALL);
     let waiters: Vec<_> = (0..N)
         .map(|_| spawn_waiter(&q, getter(1, 4, Some(LONG))))
         .collect();
     for (tid, _) in &waiters {
         wait_sleeping(*tid);
     }
-    one(&q, KEVENT_CTL_READY, user(9, 0));
+    (t.fire)(&q);
     let mut returned = 0;
     for (_, rx) in &waiters {
         let ev = rx.recv_timeout(BOUND).expect("woken").unwrap();
         assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].id.raw[0], 9);
+        assert_eq!(ev[0].req_flags, KEVENT_REQ_WAKEUP_ALL);
         returned += 1;
     }
     assert_eq!(returned, N);
+}
+
+#[test]
+fn wakeup_all_wakes_every_waiting_thread_and_each_gets_the_event() {
+    wake_all(false);
+}
+
+#[test]
+fn wakeup_all_on_a_pipe_event_wakes_every_waiting_thread() {
+    wake_all(true);
 }
 
 #[test]
