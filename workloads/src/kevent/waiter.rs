@@ -12,6 +12,9 @@
 //!
 //! Both do one syscall (`epoll_wait` inside the emulation) per wait and never allocate
 //! after `add` (proved by `workloads/tests/kevent_alloc.rs`).
+//!
+//! Wiring into [`crate::waiter::WaitMode`]: `kevent` → `open_waiter(false)`,
+//! `kevent-ring` → `open_waiter(true)`; `edge_triggered()` is false for both.
 use std::{collections::HashMap, io, os::fd::RawFd, sync::Arc, time::Duration};
 
 use super::{consts::*, kevent_init, ring_advance, Kevent, KeventId, Ring, Ukevent};
@@ -161,6 +164,10 @@ impl Waiter for KeventWaiter {
                     let (nidx, nover) = ring_advance(uidx, over, n, ring.size());
                     self.q.kevent_commit(nidx, nover)?;
                     self.uidx = (nidx, nover);
+                } else if let Some(u) = self.q.ring_user_index() {
+                    // Nothing copied: maybe our index went stale (someone else committed
+                    // through `queue()`); resynchronise so the next wait blocks again.
+                    self.uidx = u;
                 }
                 Ok(n as usize)
             }
