@@ -459,10 +459,17 @@ impl Inner {
         &self,
         min_nr: usize,
         max: usize,
-        deadline: Option<Instant>,
+        mut deadline: Option<Instant>,
+        old_uidx: Option<u32>,
         out: &mut Out<'_>,
     ) -> io::Result<usize> {
         let mut st = self.lock();
+        if let Some(u) = old_uidx {
+            // kevent_wait with a stale user index: return at once with what is ready.
+            if u as u64 != st.uabs % self.ring_size as u64 {
+                deadline = Some(Instant::now());
+            }
+        }
         st.nwaiting += 1;
         let mut my_bseq = st.bseq;
         let mut n = 0usize;
@@ -801,7 +808,13 @@ impl Kevent {
         };
         let mut out = Out::Buf(&mut buf[..max_nr as usize]);
         inner
-            .wait_events(min_nr.max(1) as usize, max_nr as usize, deadline, &mut out)
+            .wait_events(
+                min_nr.max(1) as usize,
+                max_nr as usize,
+                deadline,
+                None,
+                &mut out,
+            )
             .map(|n| n as u32)
     }
 
@@ -829,17 +842,9 @@ impl Kevent {
         {
             return Err(err(libc::EINVAL));
         }
-        let stale = {
-            let st = inner.lock();
-            old_uidx as u64 != st.uabs % inner.ring_size as u64
-        };
-        let deadline = if stale {
-            Some(Instant::now())
-        } else {
-            inner.deadline(timeout, flags)
-        };
+        let deadline = inner.deadline(timeout, flags);
         inner
-            .wait_events(1, num as usize, deadline, &mut Out::Ring)
+            .wait_events(1, num as usize, deadline, Some(old_uidx), &mut Out::Ring)
             .map(|n| n as u32)
     }
 
