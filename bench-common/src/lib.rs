@@ -11,8 +11,12 @@ pub mod hist;
 /// Index of the "measuring" switch in the `CONTROL` array map: counting happens only
 /// while it is 1, so setup, warm-up and teardown stay out of the figures.
 pub const CONTROL_MEASURING: u32 = 0;
+/// Index of the process prefilter in `CONTROL`: when not 0, only tasks of that thread
+/// group can be targets, so the many events of other processes are dropped after one
+/// array read instead of a hash lookup. 0 when the targets span several processes.
+pub const CONTROL_TGID: u32 = 1;
 /// Number of slots in the `CONTROL` array map.
-pub const CONTROL_SLOTS: u32 = 1;
+pub const CONTROL_SLOTS: u32 = 2;
 
 /// Most target threads/processes one run can follow.
 pub const MAX_TARGETS: u32 = 16384;
@@ -32,7 +36,8 @@ pub mod sets {
 
 /// Names of the load-time globals.
 pub mod globals {
-    /// `offsetof(struct task_struct, pid)`, from the kernel's BTF (Rust eBPF has no CO-RE).
+    /// `offsetof(struct task_struct, pid)`, from the kernel's BTF (Rust eBPF has no CO-RE);
+    /// `tgid` follows it (checked by the loader), so one 8-byte read gets both.
     pub const TASK_PID_OFFSET: &str = "TASK_PID_OFFSET";
     /// Bitmask of enabled probe sets (`sets::*`).
     pub const ENABLED: &str = "ENABLED";

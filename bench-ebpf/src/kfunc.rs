@@ -8,15 +8,14 @@ use aya_ebpf::{
 };
 use bench_common::{metric, prog, MAX_TARGETS};
 
-use crate::maps::{current_tid, dropped, is_target, measuring, record, target_run};
+use crate::maps::{current_target, current_tid, dropped, measuring, record, target_run};
 
 #[map]
 pub static KFUNC_ENTERED: HashMap<u32, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
 #[fentry]
 pub fn kfunc_entry(_ctx: FEntryContext) -> i32 {
-    let tid = current_tid();
-    if is_target(tid) && measuring() {
+    if let (Some(tid), true) = (current_target(), measuring()) {
         target_run(prog::KFUNC_ENTRY);
         if KFUNC_ENTERED
             .insert(&tid, &unsafe { bpf_ktime_get_ns() }, 0)

@@ -7,8 +7,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
 };
 use bench_common::{
-    hist, prog, HistKey, TargetInfo, ThreadSched, CONTROL_MEASURING, CONTROL_SLOTS, MAX_HIST_CELLS,
-    MAX_TARGETS,
+    hist, prog, HistKey, TargetInfo, ThreadSched, CONTROL_MEASURING, CONTROL_SLOTS, CONTROL_TGID,
+    MAX_HIST_CELLS, MAX_TARGETS,
 };
 
 /// Target thread ids (the workload's own tasks, never the CLI's).
@@ -67,21 +67,55 @@ pub fn is_target(tid: u32) -> bool {
     unsafe { TARGETS.get(&tid).is_some() }
 }
 
+/// Whether a task of thread group `tgid` can be a target (the process prefilter).
+#[inline(always)]
+fn tgid_passes(tgid: u32) -> bool {
+    match CONTROL.get(CONTROL_TGID) {
+        Some(&0) | None => true,
+        Some(&t) => t == tgid,
+    }
+}
+
+/// Turns the process prefilter off: targets now span several processes.
+#[inline(always)]
+pub fn widen_prefilter() {
+    if let Some(p) = CONTROL.get_ptr_mut(CONTROL_TGID) {
+        // SAFETY: a plain u32 slot; racing writers all write 0.
+        unsafe { *p = 0 };
+    }
+}
+
+/// The current task's thread id if it is a target.
+#[inline(always)]
+pub fn current_target() -> Option<u32> {
+    let id = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    let (tid, tgid) = (id as u32, (id >> 32) as u32);
+    (tgid_passes(tgid) && is_target(tid)).then_some(tid)
+}
+
+/// A `struct task_struct *`'s thread id if it is a target.
+#[inline(always)]
+pub fn target_task(task: *const u8) -> Option<u32> {
+    let (tid, tgid) = task_ids(task)?;
+    (tgid_passes(tgid) && is_target(tid)).then_some(tid)
+}
+
 /// The current thread id.
 #[inline(always)]
 pub fn current_tid() -> u32 {
     aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32
 }
 
-/// Thread id of a `struct task_struct *` handed to a BTF tracepoint.
+/// (pid, tgid) of a `struct task_struct *` handed to a BTF tracepoint: one read, as
+/// the two fields are adjacent.
 #[inline(always)]
-pub fn task_tid(task: *const u8) -> Option<u32> {
+pub fn task_ids(task: *const u8) -> Option<(u32, u32)> {
     // SAFETY: read_volatile keeps the compiler from folding the load-time constant.
     let off = unsafe { core::ptr::read_volatile(&TASK_PID_OFFSET) };
     // SAFETY: bpf_probe_read_kernel checks the address; a failure is an error, not a fault.
-    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel(task.add(off as usize) as *const i32) }
+    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel(task.add(off as usize) as *const u64) }
         .ok()
-        .map(|pid| pid as u32)
+        .map(|v| (v as u32, (v >> 32) as u32))
 }
 
 #[inline(always)]

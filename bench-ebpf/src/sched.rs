@@ -10,7 +10,10 @@ use aya_ebpf::{
 use bench_common::{prog, sets, TargetInfo};
 
 use crate::{
-    maps::{dropped, enabled, is_target, measuring, target_run, task_tid, TARGETS},
+    maps::{
+        current_target, dropped, enabled, measuring, target_run, target_task, task_ids,
+        widen_prefilter, TARGETS,
+    },
     offcpu, syscalls, wakestacks, wakeup,
 };
 
@@ -22,8 +25,10 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let prev: *const u8 = ctx.arg(1);
     let next: *const u8 = ctx.arg(2);
     let prev_state: u64 = ctx.arg(3);
-    let prev_tid = task_tid(prev).filter(|&t| is_target(t));
-    let next_tid = task_tid(next).filter(|&t| is_target(t));
+    // prev is the task running this tracepoint: its ids need no memory read.
+    let _ = prev;
+    let prev_tid = current_target();
+    let next_tid = target_task(next);
     if prev_tid.is_none() && next_tid.is_none() {
         return 0;
     }
@@ -56,7 +61,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_waking")]
 pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let wakee: *const u8 = ctx.arg(0);
-    let Some(tid) = task_tid(wakee).filter(|&t| is_target(t)) else {
+    let Some(tid) = target_task(wakee) else {
         return 0;
     };
     if !measuring() {
@@ -79,16 +84,20 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let parent: *const u8 = ctx.arg(0);
     let child: *const u8 = ctx.arg(1);
-    let Some(ptid) = task_tid(parent) else {
+    let Some(ptid) = target_task(parent) else {
         return 0;
     };
     // SAFETY: the value is copied out before any update.
     let Some(info) = (unsafe { TARGETS.get(&ptid) }).copied() else {
         return 0;
     };
-    let Some(ctid) = task_tid(child) else {
+    let (Some((ctid, ctgid)), Some((_, ptgid))) = (task_ids(child), task_ids(parent)) else {
         return 0;
     };
+    if ctgid != ptgid {
+        // A new process: the targets no longer share one thread group.
+        widen_prefilter();
+    }
     let info = TargetInfo { label: info.label };
     if TARGETS.insert(&ctid, &info, BPF_NOEXIST as u64).is_err() {
         dropped(prog::SCHED_PROCESS_FORK);

@@ -8,7 +8,7 @@ use aya_ebpf::{
 };
 use bench_common::{metric, prog, InSyscall, SyscallKey, MAX_TARGETS};
 
-use crate::maps::{current_tid, dropped, increment, is_target, measuring, record, target_run};
+use crate::maps::{current_target, current_tid, dropped, increment, measuring, record, target_run};
 
 /// The syscall each target thread is inside.
 #[map]
@@ -22,10 +22,9 @@ pub static SYSCOUNT: PerCpuHashMap<SyscallKey, u64> =
 /// `sys_enter(struct pt_regs *regs, long id)`.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
-    let tid = current_tid();
-    if !is_target(tid) {
+    let Some(tid) = current_target() else {
         return 0;
-    }
+    };
     // Entered before the window opened is fine: what counts is returning inside it.
     if measuring() {
         target_run(prog::SYS_ENTER);

@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod overhead;
 mod setup;
 
 use std::{
@@ -48,6 +49,15 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
+    /// Build, then compare evbench with reference tools; figures go to results/.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
+    Overhead(overhead::OverheadBench),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +101,10 @@ fn real_main() -> Result<()> {
                 ],
                 &args,
             )
+        }
+        Cmd::Bench(BenchCmd::Overhead(a)) => {
+            build(&root)?;
+            overhead::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;

@@ -22,7 +22,7 @@ use aya::{
     programs::{BtfTracePoint, FEntry, FExit, Program},
     Btf, Ebpf, EbpfLoader,
 };
-use bench_common::{globals, TargetInfo, CONTROL_MEASURING};
+use bench_common::{globals, TargetInfo, CONTROL_MEASURING, CONTROL_TGID};
 use workloads::{Observer, TaskInfo};
 
 pub use collect::Kernel;
@@ -83,6 +83,12 @@ struct Window {
 pub(crate) fn open_object(enabled: u32) -> Result<Ebpf> {
     let kbtf = btf::KernelBtf::from_sys_fs()?;
     let pid_off = kbtf.member_offset("task_struct", "pid")?;
+    // The programs read pid and tgid with one 8-byte load.
+    if kbtf.member_offset("task_struct", "tgid")? != pid_off + 4 {
+        bail!(
+            "task_struct.tgid does not follow task_struct.pid in this kernel: unsupported layout"
+        );
+    }
     EbpfLoader::new()
         .override_global(globals::TASK_PID_OFFSET, &pid_off, true)
         .override_global(globals::ENABLED, &enabled, true)
@@ -266,6 +272,14 @@ impl Probes {
 
     /// Forgets the previous case's targets and figures, so one load serves many cases.
     pub fn reset(&mut self) -> Result<()> {
+        if let Err(e) = self
+            .control
+            .lock()
+            .expect("not poisoned")
+            .set(CONTROL_TGID, 0, 0)
+        {
+            crate::output::warn(&format!("cannot clear the process prefilter: {e}"));
+        }
         let tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
         {
             let mut targets = self.targets.lock().expect("not poisoned");
@@ -325,7 +339,24 @@ impl Observer for Probes {
             ));
             return;
         }
-        self.tasks.lock().expect("not poisoned").push(task.clone());
+        let mut tasks = self.tasks.lock().expect("not poisoned");
+        tasks.push(task.clone());
+        // The process prefilter: one thread group while every target shares it.
+        let tgids: Vec<u32> = tasks.iter().map(|t| thread_group(t.tid)).collect();
+        let prefilter = if tgids.iter().all(|&g| g == tgids[0]) {
+            tgids[0]
+        } else {
+            0
+        };
+        drop(tasks);
+        if let Err(e) = self
+            .control
+            .lock()
+            .expect("not poisoned")
+            .set(CONTROL_TGID, prefilter, 0)
+        {
+            crate::output::warn(&format!("cannot set the process prefilter: {e}"));
+        }
     }
 
     fn measuring(&self, on: bool) {
@@ -345,6 +376,16 @@ impl Observer for Probes {
         if on {
             set_control(&self.control, true);
         }
+    }
+}
+
+/// The thread group (process id) of thread `tid`: ours when it is one of our threads,
+/// else its own (a task a workload runs as a process is that process's first thread).
+fn thread_group(tid: u32) -> u32 {
+    if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        std::process::id()
+    } else {
+        tid
     }
 }
 
