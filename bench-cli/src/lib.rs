@@ -11,3 +11,4 @@ pub mod run;
 pub mod run_http;
 pub mod serve;
 pub mod signal;
+pub mod summary;

@@ -18,8 +18,8 @@ use workloads::{
 
 use crate::{
     output::{count, ns},
-    run::Summary,
     signal::INTERRUPTED_EXIT,
+    summary::Summary,
 };
 
 /// Client options shared by `evbench load` and `evbench run http`.

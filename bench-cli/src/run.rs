@@ -3,7 +3,6 @@
 use std::{io::Write, process::ExitCode};
 
 use anyhow::{Context, Result};
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use workloads::{pingpong, stop::Stop, NoObserver, Observer};
 
@@ -11,8 +10,9 @@ use crate::{
     cli::{CommonArgs, PingpongArgs, RunArgs, WorkloadCmd},
     doctor,
     output::{count, ns, warn},
-    probes::{Collected, ProbeSets, Probes},
+    probes::{Kernel, ProbeSet, ProbeSets, Probes},
     signal::INTERRUPTED_EXIT,
+    summary::Summary,
 };
 
 /// Whether probes ran, and if not, why: every report carries it.
@@ -22,34 +22,6 @@ pub struct ProbeStatus {
     pub sets: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// Percentile summary of a latency histogram, ns.
-#[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    pub count: u64,
-    pub min: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Summary {
-    pub fn of(h: &Histogram<u64>) -> Self {
-        Self {
-            count: h.len(),
-            min: h.min(),
-            p50: h.value_at_quantile(0.5),
-            p90: h.value_at_quantile(0.9),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -67,33 +39,49 @@ pub struct PingpongCase {
     pub round_trip_ns: Summary,
     pub probes: ProbeStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<Collected>,
+    pub kernel: Option<Kernel>,
 }
 
-/// Loads the probes `common` asks for. When they cannot load, says so in one sentence
-/// and returns `None`: the workload still runs, with userspace timing only.
-pub(crate) fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatus) {
-    let sets = common.probes;
+/// Loads the probes `common` asks for. A mistake in what was asked (an unknown
+/// `--kfunc`) is an error; when the probes cannot load here, says so in one sentence and
+/// returns `None`: the workload still runs, with userspace timing only.
+pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatus)> {
+    let mut sets = common.probes;
+    if common.kfunc.is_some() {
+        sets = sets.with(ProbeSet::Kfunc);
+    } else if sets.contains(ProbeSet::Kfunc) {
+        anyhow::bail!("the kfunc probe set needs the function to time: --kfunc NAME");
+    }
     if sets.is_empty() {
         let status = ProbeStatus {
             on: false,
             sets: sets.to_string(),
             reason: Some("turned off with --probes none".into()),
         };
-        return (None, status);
+        return Ok((None, status));
+    }
+    if let Some(name) = &common.kfunc {
+        // A name the kernel does not have is the user's mistake, not a missing feature.
+        if let Ok(btf) = crate::probes::btf::KernelBtf::from_sys_fs() {
+            if !btf.has_func_named(name) {
+                anyhow::bail!(
+                    "--kfunc {name}: no kernel function of that name in this kernel's BTF"
+                );
+            }
+        }
     }
     let loaded = doctor::privileges()
         .map_err(|why| anyhow::anyhow!("{why}"))
-        .and_then(|_| Probes::load(sets));
-    match loaded {
-        Ok(p) => (
-            Some(p),
-            ProbeStatus {
+        .and_then(|_| Probes::load(sets, common.kfunc.as_deref()));
+    Ok(match loaded {
+        Ok(p) => {
+            let status = ProbeStatus {
                 on: true,
-                sets: sets.to_string(),
+                sets: p.sets().to_string(),
                 reason: None,
-            },
-        ),
+            };
+            (Some(p), status)
+        }
         Err(e) => {
             let reason = format!("{e:#}");
             warn(&format!(
@@ -108,7 +96,7 @@ pub(crate) fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatu
                 },
             )
         }
-    }
+    })
 }
 
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
@@ -130,7 +118,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
 }
 
 pub fn pingpong_case(pp: &PingpongArgs, common: &CommonArgs, stop: &Stop) -> Result<PingpongCase> {
-    let (probes, status) = prepare_probes(common);
+    let (probes, status) = prepare_probes(common)?;
     let observer: &dyn Observer = match &probes {
         Some(p) => p,
         None => &NoObserver,
@@ -142,7 +130,11 @@ pub fn pingpong_case(pp: &PingpongArgs, common: &CommonArgs, stop: &Stop) -> Res
         pin: pp.pin,
     };
     let outcome = pingpong::run(&cfg, observer, stop).context("pingpong")?;
-    let kernel = probes.as_ref().map(Probes::collect).transpose()?;
+    // An interrupted run may never have closed its window: nothing to read then.
+    let kernel = match &probes {
+        Some(p) if outcome.rounds > 0 => Some(p.collect()?),
+        _ => None,
+    };
     Ok(PingpongCase {
         workload: "pingpong",
         mechanism: pp.mechanism.to_string(),
@@ -200,39 +192,11 @@ fn print_human(out: &mut impl Write, c: &PingpongCase) -> Result<()> {
         ns(s.max as f64)
     )?;
     match (&c.kernel, &c.probes) {
-        (Some(k), p) => {
-            writeln!(
-                out,
-                "  kernel ({} probes, {} target threads)",
-                p.sets,
-                k.threads.len()
-            )?;
-            writeln!(
-                out,
-                "    {:>8}  {:<6} {:>12} {:>12} {:>12}",
-                "tid", "role", "voluntary", "involuntary", "on-CPU"
-            )?;
-            for t in &k.threads {
-                writeln!(
-                    out,
-                    "    {:>8}  {:<6} {:>12} {:>12} {:>12}",
-                    t.tid,
-                    t.role,
-                    count(t.voluntary),
-                    count(t.involuntary),
-                    ns(t.oncpu_ns as f64)
-                )?;
-            }
-            if c.rounds > 0 {
-                let r = c.rounds as f64;
-                writeln!(
-                    out,
-                    "    per round trip: {:.2} voluntary switches, {:.2} involuntary",
-                    k.voluntary() as f64 / r,
-                    k.involuntary() as f64 / r
-                )?;
-            }
-        }
+        (Some(k), _) => crate::output::kernel::print(out, k, c.rounds, "round trip")?,
+        (None, p) if p.on => writeln!(
+            out,
+            "  kernel      probes on, but no measured round trip to report"
+        )?,
         (None, p) => writeln!(
             out,
             "  kernel      probes off ({}): userspace timing only",

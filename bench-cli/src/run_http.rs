@@ -22,7 +22,7 @@ use crate::{
     cli::CommonArgs,
     load::{ClientArgs, LoadFigures},
     output::{count, ns, warn},
-    probes::{Collected, Probes},
+    probes::{Kernel, Probes},
     run::{prepare_probes, ProbeStatus},
     signal::INTERRUPTED_EXIT,
 };
@@ -101,7 +101,7 @@ pub struct HttpCase {
     pub per_request: PerRequest,
     pub probes: ProbeStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<Collected>,
+    pub kernel: Option<Kernel>,
 }
 
 /// Server figures divided by the requests it answered in the window.
@@ -110,12 +110,33 @@ pub struct PerRequest {
     pub wait_calls: f64,
     pub events: f64,
     pub wait_ns: f64,
-    /// From the offcpu probes, when on.
+    /// From the offcpu probes, when on: the server's voluntary context switches (its
+    /// sleeps in the wait call) and on-CPU time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voluntary_switches: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oncpu_ns: Option<f64>,
+    /// From the wakeup probes: times the server's threads were woken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wakeups: Option<f64>,
+    /// From the syscalls probes: syscalls the server made, and the on-CPU time spent
+    /// inside its wait calls (epoll_wait, poll, select and their variants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_oncpu_ns: Option<f64>,
 }
+
+/// Syscalls a server loop waits in, across the wait modes.
+const WAIT_SYSCALLS: &[&str] = &[
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+];
 
 #[derive(Debug, Serialize)]
 struct HttpRun<'a> {
@@ -256,7 +277,7 @@ pub fn cases(args: &HttpArgs, common: &CommonArgs, stop: &Stop) -> Result<Vec<Ht
         workloads::pingpong::pin_current_thread(cpu)
             .with_context(|| format!("cannot pin the client to CPU {cpu}"))?;
     }
-    let (mut probes, status) = prepare_probes(common);
+    let (mut probes, status) = prepare_probes(common)?;
     let mut out = Vec::new();
     for wait in modes {
         if stop.is_set() {
@@ -297,7 +318,11 @@ fn one_case(
     };
     let report = http::client::run(&cfg, &window, stop).context("the load run failed")?;
     let snaps = window.snaps.into_inner().map_err(|_| anyhow!("poisoned"))?;
-    let kernel = probes.map(Probes::collect).transpose()?;
+    // An interrupted run may never have closed its window: nothing to read then.
+    let kernel = match probes {
+        Some(p) if snaps.len() == 2 => Some(p.collect()?),
+        _ => None,
+    };
     let total = server.finish()?;
     let window_stats = match snaps.as_slice() {
         [Ok(a), Ok(b)] => b.since(*a),
@@ -320,6 +345,22 @@ fn one_case(
         oncpu_ns: kernel
             .as_ref()
             .map(|k| k.threads.iter().map(|t| t.oncpu_ns).sum::<u64>() as f64 / r),
+        wakeups: kernel
+            .as_ref()
+            .filter(|k| k.sets.contains("wakeup"))
+            .map(|k| k.wakeups() as f64 / r),
+        syscalls: kernel
+            .as_ref()
+            .filter(|k| !k.syscalls.is_empty())
+            .map(|k| k.syscall_count() as f64 / r),
+        wait_oncpu_ns: kernel.as_ref().filter(|k| !k.syscalls.is_empty()).map(|k| {
+            k.syscalls
+                .iter()
+                .filter(|s| WAIT_SYSCALLS.contains(&s.name.as_str()))
+                .map(|s| s.oncpu_ns.summary.mean * s.oncpu_ns.summary.count as f64)
+                .sum::<f64>()
+                / r
+        }),
     };
     Ok(HttpCase {
         workload: "http",
@@ -390,7 +431,11 @@ pub fn print_human(out: &mut impl Write, cases: &[HttpCase]) -> Result<()> {
         "wait", "req/s", "p50", "p99", "p99.9", "errors", "waits/req", "events/req", "in wait/req"
     )?;
     if probes_on {
-        write!(out, " {:>10} {:>11}", "vol sw/req", "on-CPU/req")?;
+        write!(
+            out,
+            " {:>10} {:>11} {:>9} {:>12} {:>14}",
+            "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
+        )?;
     }
     writeln!(out)?;
     for c in cases {
@@ -409,7 +454,15 @@ pub fn print_human(out: &mut impl Write, cases: &[HttpCase]) -> Result<()> {
             ns(c.per_request.wait_ns),
         )?;
         if let (Some(v), Some(o)) = (c.per_request.voluntary_switches, c.per_request.oncpu_ns) {
-            write!(out, " {v:>10.3} {:>11}", ns(o))?;
+            let opt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+            write!(
+                out,
+                " {v:>10.3} {:>11} {:>9} {:>12} {:>14}",
+                ns(o),
+                opt(c.per_request.wakeups),
+                opt(c.per_request.syscalls),
+                c.per_request.wait_oncpu_ns.map_or("-".to_string(), ns)
+            )?;
         }
         writeln!(out)?;
         if c.client.errors_total > 0 {

@@ -895,3 +895,13 @@ fn workers_share_one_port_and_a_second_server_cannot_take_it() {
         assert_eq!((st.accepted, st.ok, st.closed), (30, 30, 30), "{wait}");
     }
 }
+
+#[test]
+fn ten_thousand_keepalive_connections_kevent() {
+    ten_thousand_connections("kevent");
+}
+
+#[test]
+fn ten_thousand_keepalive_connections_kevent_ring() {
+    ten_thousand_connections("kevent-ring");
+}

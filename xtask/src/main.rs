@@ -3,6 +3,7 @@
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
 mod bench_http;
+mod overhead;
 mod setup;
 
 use std::{
@@ -49,7 +50,7 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
-    /// Build, then run a benchmark and write its figures to results/.
+    /// Build, then run a benchmark against reference tools; figures go to results/.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
@@ -58,6 +59,8 @@ enum Cmd {
 enum BenchCmd {
     /// Every HTTP wait mode and lighttpd under the same load, alternating; wrk vs evbench load.
     Http(bench_http::BenchHttpArgs),
+    /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
+    Overhead(overhead::OverheadBench),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +106,10 @@ fn real_main() -> Result<()> {
             )
         }
         Cmd::Bench(BenchCmd::Http(args)) => bench_http::run(&root, &args),
+        Cmd::Bench(BenchCmd::Overhead(a)) => {
+            build(&root)?;
+            overhead::run(&root, &root.join(BIN_PATH), &a)
+        }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;
             cargo(
