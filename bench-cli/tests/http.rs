@@ -140,3 +140,43 @@ fn load_against_a_closed_port_counts_refusals_not_successes() {
     // At least each connection's first attempt was refused.
     assert!(v["errors_total"].as_u64().unwrap() >= 2, "{v}");
 }
+
+#[test]
+fn probes_follow_the_server_child_process_alone() {
+    let out = evbench(&[
+        "run",
+        "http",
+        "--wait",
+        "epoll",
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--probes",
+        "offcpu,syscalls",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let c = &v["cases"][0];
+    assert_eq!(c["probes"]["on"], true, "this test needs root: {c}");
+    let threads = c["kernel"]["threads"].as_array().unwrap();
+    // One worker: exactly one target thread, the server's loop (not the client's).
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    assert_eq!(threads[0]["role"], "server");
+    let requests = c["server"]["requests"].as_u64().unwrap();
+    let syscalls = threads[0]["syscalls"].as_u64().unwrap();
+    // Each answer costs the loop a recv and a send at least; the probe window and the
+    // counter snapshots differ by a few requests at the edges, hence the slack.
+    assert!(requests > 100, "{c}");
+    assert!(
+        syscalls * 10 >= requests * 2 * 9,
+        "{syscalls} syscalls for {requests} requests"
+    );
+}
