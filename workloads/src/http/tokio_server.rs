@@ -115,7 +115,15 @@ async fn serve(
         let mut close = false;
         while let Some(reply) = session.next(responses) {
             counters.count_status(reply.status);
-            wbuf.extend_from_slice(&reply.bytes);
+            if reply.bytes.len() <= WRITE_BATCH {
+                wbuf.extend_from_slice(&reply.bytes);
+            } else {
+                // A large body goes out from the shared response, never copied per
+                // connection.
+                stream.write_all(&wbuf).await?;
+                wbuf.clear();
+                stream.write_all(&reply.bytes).await?;
+            }
             if reply.file_len > 0 {
                 stream.write_all(&wbuf).await?;
                 wbuf.clear();
