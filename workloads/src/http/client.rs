@@ -7,6 +7,11 @@
 //! (coordinated omission corrected, as wrk2 does). The time from the actual send is kept
 //! too ([`LoadReport::service`]).
 //!
+//! tokio's timer fires on whole milliseconds, so in the open loop a request can go out
+//! up to 1 ms after its scheduled time and that lateness is part of its latency (as in
+//! wrk2, whose timers are in milliseconds too). Spinning to the exact instant was tried
+//! and rejected: at high rates the spinning tasks starve the client.
+//!
 //! Requests scheduled during the warm-up are not measured. Errors are counted by kind
 //! over the whole run (warm-up included) and never as successes.
 use std::{
