@@ -35,10 +35,10 @@ use std::{
 };
 
 use fuser::{
-    Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, LockOwner, OpenFlags, PollEvents, PollFlags, PollNotifier, ReplyAttr, ReplyData,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, Request, Session,
-    SessionACL, WriteFlags,
+    Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    LockOwner, OpenFlags, PollEvents, PollFlags, PollNotifier, ReplyAttr, ReplyData, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, Request, Session, SessionACL,
+    WriteFlags,
 };
 
 use super::{Mask, MASK_SIZE, POLLERR, POLLHUP};
@@ -403,19 +403,14 @@ impl FuseServer {
             let _ = cleanup_stale_mounts();
         });
         // SAFETY: the path is a valid C string; the result is checked.
-        let dev = cvt(unsafe {
-            libc::open(
-                c"/dev/fuse".as_ptr(),
-                libc::O_RDWR | libc::O_CLOEXEC,
-            )
-        })?;
+        let dev =
+            cvt(unsafe { libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
         // SAFETY: open returned a fresh fd we own.
         let notify = unsafe { OwnedFd::from_raw_fd(dev) };
         let mnt = match method {
             MountMethod::Detached => mount_detached(dev)?,
             MountMethod::MountThenDetach => mount_then_detach(dev)?,
         };
-        let conn_id = connection_id(mnt.as_raw_fd())?;
 
         let reg = Arc::new(Registry {
             next_fh: AtomicU64::new(1),
@@ -427,15 +422,16 @@ impl FuseServer {
         let thread = thread::Builder::new()
             .name("efd-mask-fuse".into())
             .spawn(move || serve(dev, server_reg, ready_tx, done_tx))?;
-        let server = Arc::new(FuseServer {
+        let mut server = FuseServer {
             reg,
             mnt: Some(mnt),
             notify: Some(notify),
-            conn_id,
+            // Known once the connection is initialised (fstat waits for INIT).
+            conn_id: 0,
             method,
             done: Mutex::new(Some(done_rx)),
             thread: Mutex::new(Some(thread)),
-        });
+        };
         // On any failure below, dropping `server` unmounts and reaps the thread.
         match ready_rx.recv_timeout(SERVER_TIMEOUT) {
             Ok(Ok(())) => {}
@@ -447,6 +443,8 @@ impl FuseServer {
                 ))
             }
         }
+        server.conn_id = connection_id(server.root_fd())?;
+        let server = Arc::new(server);
         // One request so the serving thread is known (and reported) before any use.
         let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
         // SAFETY: st is valid to write a statfs into; the fd is ours.
@@ -569,12 +567,8 @@ fn serve(
         // From here on fd numbers name this thread's private copy of the table; the
         // application's OwnedFds must never be dropped here.
         // SAFETY: valid C string; checked.
-        let own = cvt(unsafe {
-            libc::open(
-                c"/dev/fuse".as_ptr(),
-                libc::O_RDWR | libc::O_CLOEXEC,
-            )
-        })?;
+        let own =
+            cvt(unsafe { libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
         // SAFETY: fresh fd in this thread's table.
         let own = unsafe { OwnedFd::from_raw_fd(own) };
         let mut src = dev as u32;
@@ -613,7 +607,10 @@ fn serve(
 
 /// `fsconfig(2)` string/flag helper.
 fn fsconfig(fsfd: RawFd, cmd: u32, key: Option<&str>, value: Option<&str>) -> io::Result<()> {
-    let key = key.map(CString::new).transpose().map_err(io::Error::other)?;
+    let key = key
+        .map(CString::new)
+        .transpose()
+        .map_err(io::Error::other)?;
     let value = value
         .map(CString::new)
         .transpose()
@@ -739,7 +736,11 @@ fn connection_id(fd: RawFd) -> io::Result<u32> {
 fn ensure_fusectl() -> io::Result<()> {
     let mounted = fs::read_to_string("/proc/self/mountinfo")?
         .lines()
-        .any(|l| l.split(" - ").nth(1).is_some_and(|t| t.starts_with("fusectl ")));
+        .any(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("fusectl "))
+        });
     if mounted {
         return Ok(());
     }
