@@ -79,6 +79,9 @@ fn epoll_on(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(ep)
 }
 
+/// A named pair of channels (ping's, pong's).
+type Case = (&'static str, Arc<dyn Channel>, Arc<dyn Channel>);
+
 /// Median and mean round trip in µs.
 fn ping_pong(
     a: Arc<dyn Channel>,
@@ -109,7 +112,8 @@ fn ping_pong(
         wait_take(ep.as_raw_fd(), &*b)?;
         rt.push(now_ns() - t0);
     }
-    pong.join().map_err(|_| io::Error::other("pong panicked"))??;
+    pong.join()
+        .map_err(|_| io::Error::other("pong panicked"))??;
     rt.sort_unstable();
     let mean = rt.iter().sum::<u64>() as f64 / rt.len() as f64;
     Ok((rt[rt.len() / 2] as f64 / 1e3, mean / 1e3))
@@ -122,8 +126,12 @@ fn main() -> io::Result<()> {
         .unwrap_or(10_000);
     println!("{rounds} round trips per case; median / mean µs per round trip (2 wakeups)");
     for (label, cpus) in [("same CPU", (0, 0)), ("two CPUs", (0, 1))] {
-        let cases: Vec<(&str, Arc<dyn Channel>, Arc<dyn Channel>)> = vec![
-            ("eventfd", Arc::new(Eventfd::new()?), Arc::new(Eventfd::new()?)),
+        let cases: Vec<Case> = vec![
+            (
+                "eventfd",
+                Arc::new(Eventfd::new()?),
+                Arc::new(Eventfd::new()?),
+            ),
             (
                 "efd-mask-fuse",
                 Arc::new(MaskChannel::fuse(true)?),

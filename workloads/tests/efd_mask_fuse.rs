@@ -479,3 +479,14 @@ fn exit_under_load_20_times_never_hangs_nor_leaves_a_mount() {
     }
     assert_eq!(failures, Vec::<String>::new());
 }
+
+/// The one documented deviation: zero-length read(2)/write(2) return 0 in the kernel's
+/// FUSE layer before reaching the server (the patch answers EINVAL), and change nothing.
+#[test]
+fn zero_length_io_returns_zero_and_changes_nothing() {
+    let m = MaskFd::new(Backend::Fuse).unwrap();
+    m.set(POLLIN, 5).unwrap();
+    assert_eq!(write_raw(m.as_raw_fd(), &[]).unwrap(), 0);
+    assert_eq!(read_raw(m.as_raw_fd(), 0).unwrap(), Vec::<u8>::new());
+    assert_eq!(read_mask(m.as_raw_fd()), Mask::new(POLLIN, 5));
+}

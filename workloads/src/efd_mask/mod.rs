@@ -10,12 +10,16 @@
 //! - [`Backend::Fuse`]: the exact contract on a real fd. A tiny FUSE filesystem served
 //!   by a thread of this process (see [`FuseServer`]) exposes one file per mask; the fd
 //!   is an ordinary open of that file. `write(2)` of a 12-byte [`Mask`] sets the mask
-//!   (events outside [`VALID_EVENTS`] or fewer than 12 bytes: `EINVAL`), `read(2)`
-//!   returns the last mask written (initially events 0, data 0) every time, and
+//!   (events outside [`VALID_EVENTS`] or 1 to 11 bytes: `EINVAL`; a longer buffer:
+//!   the first 12 bytes count and 12 is returned, as in the patch), `read(2)` with a
+//!   buffer of at least 12 bytes returns the last mask written (initially events 0,
+//!   data 0) every time, and
 //!   poll/select/epoll report exactly the events in the mask — all 32 combinations —
 //!   with sleeping pollers woken by every change. The mount is detached (it never
 //!   appears in the mount table) and is torn down when the last fd and the server go
-//!   away; neither process exit nor SIGKILL can leave it hung.
+//!   away; neither process exit nor SIGKILL can leave it hung. One deviation from the
+//!   patch: a zero-length `read(2)`/`write(2)` returns 0 (the kernel's FUSE layer
+//!   answers it without asking the server) where the patch returns `EINVAL`.
 //! - [`Backend::Socketpair`]: a fast approximation on an AF_UNIX socketpair that can
 //!   represent only some masks and transitions (see [`socketpair`]); a request it
 //!   cannot represent is an error, never silently wrong.
@@ -27,6 +31,12 @@
 //!
 //! [`channel::MaskChannel`] turns a mask fd into a [`crate::Channel`] (signal = POLLIN
 //! with a message count in `data`).
+//!
+//! Cost (example `efd_mask_cost`, 10,000 ping-pong round trips, level-triggered epoll,
+//! a loaded 2-vCPU VM, so only the order of magnitude matters): eventfd 6 µs on one
+//! CPU / 35 µs across two; FUSE mask fd 77 / 70 µs; socketpair 27 / 45 µs. Each FUSE
+//! wakeup costs one notification write plus about two POLL round trips to the server
+//! thread; `set()` with nobody waiting costs about 20 ns on either backend.
 use std::{
     fmt, io,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},

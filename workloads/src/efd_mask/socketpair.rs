@@ -11,10 +11,13 @@
 //! | POLLHUP | `shutdown(b, SHUT_RDWR)` (also gives POLLIN, forever)     | never |
 //! | POLLERR | cannot be produced                                        | — |
 //!
-//! `a`'s `SO_SNDBUF` is set to the kernel minimum (4608 bytes on this kernel) so one
-//! write of [`FILL_CHUNK`] bytes normally clears POLLOUT (with the default 212992-byte
-//! buffer it took 70 one-byte writes, or 45056 bytes in 4 KiB writes, measured here);
-//! [`SocketpairMask::last_fill_bytes`] reports what the last fill took.
+//! How much clears POLLOUT (measured on kernel 6.18): `a` is writable while the memory
+//! its queued skbs take (truesize, not payload) is at most a quarter of its
+//! `SO_SNDBUF`. With the default 212992-byte buffer that took one write of 50561 bytes,
+//! or 70 one-byte writes, or 45056 bytes in 4 KiB writes. The backend sets `SO_SNDBUF`
+//! to the kernel minimum (reported as 4608 bytes): then one write of 193 bytes, or two
+//! one-byte writes, suffice, and a fill is one send of [`FILL_CHUNK`] (1024) bytes
+//! ([`SocketpairMask::last_fill_bytes`] reports what the last fill took).
 //!
 //! Representable masks ([`representable`]): POLLERR never; POLLPRI and POLLHUP only
 //! together with POLLIN. That is 10 of the 32: `0`, `IN`, `IN|PRI`, each with or
