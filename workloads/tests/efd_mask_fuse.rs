@@ -490,3 +490,35 @@ fn zero_length_io_returns_zero_and_changes_nothing() {
     assert_eq!(read_raw(m.as_raw_fd(), 0).unwrap(), Vec::<u8>::new());
     assert_eq!(read_mask(m.as_raw_fd()), Mask::new(POLLIN, 5));
 }
+
+/// A forked child that drops its copy of a MaskFd (and so of the server) must leave
+/// the parent's connection alone.
+#[test]
+fn a_forked_child_dropping_its_copy_leaves_the_parent_working() {
+    let server = FuseServer::start().unwrap();
+    let id = server.connection_id();
+    let m = MaskFd::with_server(&server).unwrap();
+    drop(server);
+    m.set(POLLOUT, 8).unwrap();
+    // SAFETY: the child drops the mask (no lock is held by another thread of this
+    // private server while the test is quiescent) and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        drop(m);
+        // SAFETY: leave without running the harness's exit path.
+        unsafe { libc::_exit(0) };
+    }
+    let t0 = Instant::now();
+    let mut status = 0;
+    // SAFETY: plain syscall on our child.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+        assert!(t0.elapsed() < Duration::from_secs(15), "child hung");
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert!(fuse::connection_exists(id).unwrap());
+    m.set(POLLIN, 9).unwrap();
+    assert_eq!(read_mask(m.as_raw_fd()), Mask::new(POLLIN, 9));
+    assert_eq!(poll_events(m.as_raw_fd()), POLLIN);
+}

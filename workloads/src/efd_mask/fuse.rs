@@ -360,6 +360,9 @@ pub struct FuseServer {
     notify: Option<OwnedFd>,
     conn_id: u32,
     method: MountMethod,
+    /// Fork generation at start: a copy in a forked child must not tear down (or
+    /// abort) the parent's connection.
+    fork_gen: u64,
     done: Mutex<Option<mpsc::Receiver<()>>>,
     thread: Mutex<Option<thread::JoinHandle<()>>>,
 }
@@ -408,8 +411,12 @@ impl FuseServer {
         // SAFETY: open returned a fresh fd we own.
         let notify = unsafe { OwnedFd::from_raw_fd(dev) };
         let mnt = match method {
-            MountMethod::Detached => mount_detached(dev)?,
-            MountMethod::MountThenDetach => mount_then_detach(dev)?,
+            MountMethod::Detached => {
+                mount_detached(dev).map_err(|e| context(e, "fsopen/fsmount of a FUSE fs"))?
+            }
+            MountMethod::MountThenDetach => {
+                mount_then_detach(dev).map_err(|e| context(e, "mount of a FUSE fs"))?
+            }
         };
 
         let reg = Arc::new(Registry {
@@ -429,13 +436,14 @@ impl FuseServer {
             // Known once the connection is initialised (fstat waits for INIT).
             conn_id: 0,
             method,
+            fork_gen: super::fork_generation(),
             done: Mutex::new(Some(done_rx)),
             thread: Mutex::new(Some(thread)),
         };
         // On any failure below, dropping `server` unmounts and reaps the thread.
         match ready_rx.recv_timeout(SERVER_TIMEOUT) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => return Err(context(e, "FUSE server start-up")),
             Err(_) => {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -464,6 +472,13 @@ impl FuseServer {
 
     fn root_fd(&self) -> RawFd {
         self.mnt.as_ref().map_or(-1, |m| m.as_raw_fd())
+    }
+
+    /// Thread id of the shared server's serving thread, if the shared server runs (it
+    /// does while any `MaskFd::new(Backend::Fuse)` or `MaskChannel::fuse` lives). Does
+    /// not start one.
+    pub fn shared_tid() -> Option<u32> {
+        lock(&SHARED).upgrade().map(|s| s.tid())
     }
 
     /// Thread id of the thread that serves requests (the probe target for the
@@ -524,6 +539,13 @@ impl FuseServer {
 
 impl Drop for FuseServer {
     fn drop(&mut self) {
+        if super::fork_generation() != self.fork_gen {
+            // A forked child's copy: the server thread lives in the parent. Close our
+            // copies of the fds and leave the connection alone.
+            drop(self.mnt.take());
+            drop(self.notify.take());
+            return;
+        }
         // Closing the last reference to the detached mount destroys the superblock,
         // which aborts the connection; the server's read then fails with ENODEV.
         drop(self.mnt.take());
@@ -541,6 +563,20 @@ impl Drop for FuseServer {
         }
         // Else the thread is left detached rather than hanging the caller.
         drop(self.notify.take());
+    }
+}
+
+/// Keeps the errno (kind and raw code) and says which step failed.
+fn context(e: io::Error, what: &str) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::new(
+            e.kind(),
+            format!(
+                "{what}: {} (os error {code})",
+                io::Error::from_raw_os_error(code)
+            ),
+        ),
+        None => io::Error::new(e.kind(), format!("{what}: {e}")),
     }
 }
 

@@ -170,7 +170,7 @@ extern "C" fn after_fork_in_child() {
     FORK_GEN.fetch_add(1, Ordering::Relaxed);
 }
 
-fn fork_generation() -> u64 {
+pub(crate) fn fork_generation() -> u64 {
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only touches an atomic. If registration
         // fails, fork detection is off; nothing else depends on it.
