@@ -611,7 +611,10 @@ fn serve(
         // SAFETY: FUSE_DEV_IOC_CLONE reads a u32 fd number from the pointer.
         cvt(unsafe { libc::ioctl(own.as_raw_fd(), FUSE_DEV_IOC_CLONE, &mut src) })?;
         // Keep stdio (panic messages) and our clone; close the rest of the copy, above
-        // all the original /dev/fuse fd and the mask files.
+        // all the original /dev/fuse fd and the mask files. (Were stdio a mask file, our
+        // copy would keep the mount alive past Drop's close; Drop then aborts the
+        // connection through fusectl after a timeout. Testing fds here is not safe:
+        // fstat/fstatfs of our own files would wait for this very thread.)
         let c = own.as_raw_fd() as u32;
         // SAFETY: closes only fds of this thread's private table.
         unsafe {
