@@ -7,6 +7,13 @@
 //! respect to each other, so a signal racing a consume from another thread is either
 //! taken by that consume or left for the next one — never lost or counted twice.
 //!
+//! Wiring into [`crate::Mechanism`] (left to the lead): `efd-mask-fuse` opens
+//! `Box::new(MaskChannel::fuse(nonblocking)?)`, `efd-mask-socketpair` opens
+//! `Box::new(MaskChannel::socketpair(nonblocking)?)`. All FUSE channels of a process
+//! share one server thread; its tid, the probe target for the server-side cost, is
+//! [`MaskChannel::server_tid`] or, without the channel at hand,
+//! [`FuseServer::shared_tid`](super::FuseServer::shared_tid) while a channel lives.
+//!
 //! The count lives in the creating process: both ends must be threads of it (a call
 //! from a forked child fails with `Unsupported`). The wait fd is the mask fd; it polls
 //! readable exactly while a message is pending.
