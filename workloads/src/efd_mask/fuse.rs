@@ -868,8 +868,12 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let (b'\\', Some(d)) = (b[i], octal) {
+            let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+            if let Ok(v) = u8::try_from(v) {
                 out.push(v);
                 i += 4;
                 continue;
@@ -956,5 +960,18 @@ impl FuseMask {
 impl Drop for FuseMask {
     fn drop(&mut self) {
         write_lock(&self.server.reg.masks).remove(&self.ino);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_unescape() {
+        assert_eq!(
+            super::unescape_mountinfo("/tmp/a\\040b\\134c"),
+            "/tmp/a b\\c"
+        );
+        assert_eq!(super::unescape_mountinfo("/x\\9zz\\"), "/x\\9zz\\");
+        assert_eq!(super::unescape_mountinfo("/é\\0"), "/é\\0");
     }
 }
