@@ -210,17 +210,7 @@ fn another_process_polls_and_writes_the_fd() {
     }
     thread::sleep(Duration::from_millis(50));
     m.set(POLLIN | POLLOUT, 4).unwrap();
-    let t0 = Instant::now();
-    let mut status = 0;
-    loop {
-        // SAFETY: plain syscall on our child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(15), "child hung");
-        thread::sleep(Duration::from_millis(2));
-    }
+    let status = wait_child(pid, Duration::from_secs(15));
     assert!(libc::WIFEXITED(status));
     assert_eq!(
         libc::WEXITSTATUS(status),
@@ -509,16 +499,88 @@ fn a_forked_child_dropping_its_copy_leaves_the_parent_working() {
         // SAFETY: leave without running the harness's exit path.
         unsafe { libc::_exit(0) };
     }
-    let t0 = Instant::now();
-    let mut status = 0;
-    // SAFETY: plain syscall on our child.
-    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
-        assert!(t0.elapsed() < Duration::from_secs(15), "child hung");
-        thread::sleep(Duration::from_millis(2));
-    }
+    let status = wait_child(pid, Duration::from_secs(15));
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     assert!(fuse::connection_exists(id).unwrap());
     m.set(POLLIN, 9).unwrap();
     assert_eq!(read_mask(m.as_raw_fd()), Mask::new(POLLIN, 9));
     assert_eq!(poll_events(m.as_raw_fd()), POLLIN);
+}
+
+/// Another process sees exactly the same 32 masks through poll(2) on the inherited fd.
+#[test]
+fn another_process_sees_all_32_masks() {
+    let m = MaskFd::new(Backend::Fuse).unwrap();
+    let (mut go, mut res) = ([0i32; 2], [0i32; 2]);
+    // SAFETY: arrays hold two fds each.
+    unsafe {
+        assert_eq!(libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        assert_eq!(libc::pipe2(res.as_mut_ptr(), libc::O_CLOEXEC), 0);
+    }
+    // SAFETY: the child only makes syscalls (read, poll, write) and _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let mut b = [0u8; 1];
+        // SAFETY: plain syscalls on inherited fds.
+        unsafe {
+            // Our copy of the go pipe's write end would keep our own read from EOF.
+            libc::close(go[1]);
+            libc::close(res[0]);
+            while libc::read(go[0], b.as_mut_ptr().cast(), 1) == 1 {
+                let (_, rev) = poll_wait(m.as_raw_fd(), POLLIN | POLLPRI | POLLOUT, 0);
+                let r = rev.to_ne_bytes();
+                libc::write(res[1], r.as_ptr().cast(), 4);
+            }
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copies of the child's ends.
+    unsafe {
+        libc::close(go[0]);
+        libc::close(res[1]);
+    }
+    for i in 0..32u32 {
+        m.set(mask_of(i), u64::from(i)).unwrap();
+        assert_eq!(write_raw(go[1], b"g").unwrap(), 1);
+        let (n, _) = poll_wait(res[0], POLLIN, 10_000);
+        assert_eq!(n, 1, "child answers within the bound");
+        let r = read_raw(res[0], 4).unwrap();
+        let got = u32::from_ne_bytes(r.try_into().unwrap());
+        assert_eq!(got, mask_of(i), "child's poll for mask {:#x}", mask_of(i));
+    }
+    // SAFETY: closing the go pipe ends the child's loop.
+    unsafe { libc::close(go[1]) };
+    let status = wait_child(pid, Duration::from_secs(15));
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    // SAFETY: our last pipe end.
+    unsafe { libc::close(res[0]) };
+}
+
+/// As in the patch (which wakes with the new events as key on every write), an
+/// edge-triggered epoll reports every set() whose events it is interested in, even
+/// when the events did not change, and none whose events it is not interested in.
+#[test]
+fn edge_triggered_epoll_reports_each_matching_set() {
+    let m = MaskFd::new(Backend::Fuse).unwrap();
+    let fd = m.as_raw_fd();
+    let et = Epoll::new(fd, true);
+    m.set(POLLIN, 1).unwrap();
+    assert_eq!(et.wait(0), vec![POLLIN]);
+    assert_eq!(et.wait(0), Vec::<u32>::new());
+    m.set(POLLIN, 2).unwrap();
+    assert_eq!(
+        et.wait(0),
+        vec![POLLIN],
+        "same events, new data: reported again"
+    );
+    m.set(0, 3).unwrap();
+    assert_eq!(
+        et.wait(0),
+        Vec::<u32>::new(),
+        "no events: nothing to report"
+    );
+    m.set(POLLIN | POLLOUT, 4).unwrap();
+    assert_eq!(et.wait(0), vec![POLLIN | POLLOUT]);
+    assert_eq!(et.wait(0), Vec::<u32>::new());
 }

@@ -240,3 +240,22 @@ pub fn select_read_wait(fd: RawFd, timeout_ms: i64) -> (i32, bool) {
         (n, libc::FD_ISSET(fd, &r))
     }
 }
+
+/// Waits for forked child `pid` up to `timeout`; on timeout kills it (so a failed test
+/// leaves nothing behind) and panics. Returns the wait status.
+pub fn wait_child(pid: libc::pid_t, timeout: Duration) -> i32 {
+    let t0 = Instant::now();
+    let mut status = 0;
+    // SAFETY: plain syscalls on our own child.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+        if t0.elapsed() > timeout {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("child {pid} hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    status
+}
