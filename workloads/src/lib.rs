@@ -8,6 +8,9 @@
 pub mod mechanism;
 pub mod observer;
 pub mod pingpong;
+pub mod pipetest;
+pub mod shm;
+pub mod stats;
 pub mod stop;
 pub mod sys;
 pub mod waiter;

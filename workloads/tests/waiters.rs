@@ -7,7 +7,12 @@ use std::{
 
 use workloads::{sys, Event, Interest, WaitMode, Waiter};
 
-const FD_MODES: &[WaitMode] = &[WaitMode::Epoll, WaitMode::EpollEt, WaitMode::Poll, WaitMode::Select];
+const FD_MODES: &[WaitMode] = &[
+    WaitMode::Epoll,
+    WaitMode::EpollEt,
+    WaitMode::Poll,
+    WaitMode::Select,
+];
 const NOW: Option<Duration> = Some(Duration::ZERO);
 
 fn waiter(mode: WaitMode) -> Box<dyn Waiter> {
@@ -32,9 +37,14 @@ fn only_written_pipes_are_reported_readable() {
         let p = pipes(5);
         let mut w = waiter(mode);
         for (i, (r, _)) in p.iter().enumerate() {
-            w.add(r.as_raw_fd(), 100 + i as u64, Interest::READ).unwrap();
+            w.add(r.as_raw_fd(), 100 + i as u64, Interest::READ)
+                .unwrap();
         }
-        assert_eq!(ready_tokens(&mut *w), Vec::<u64>::new(), "{mode}: nothing written yet");
+        assert_eq!(
+            ready_tokens(&mut *w),
+            Vec::<u64>::new(),
+            "{mode}: nothing written yet"
+        );
         sys::write(p[1].1.as_raw_fd(), b"x").unwrap();
         sys::write(p[3].1.as_raw_fd(), b"x").unwrap();
         assert_eq!(ready_tokens(&mut *w), vec![101, 103], "{mode}");
@@ -49,8 +59,16 @@ fn level_triggered_modes_report_again_until_drained_edge_does_not() {
         w.add(p[0].0.as_raw_fd(), 7, Interest::READ).unwrap();
         sys::write(p[0].1.as_raw_fd(), b"ab").unwrap();
         assert_eq!(ready_tokens(&mut *w), vec![7], "{mode}: first report");
-        let again = if mode.edge_triggered() { vec![] } else { vec![7] };
-        assert_eq!(ready_tokens(&mut *w), again, "{mode}: second report without reading");
+        let again = if mode.edge_triggered() {
+            vec![]
+        } else {
+            vec![7]
+        };
+        assert_eq!(
+            ready_tokens(&mut *w),
+            again,
+            "{mode}: second report without reading"
+        );
         // New data is a new edge.
         sys::write(p[0].1.as_raw_fd(), b"c").unwrap();
         assert_eq!(ready_tokens(&mut *w), vec![7], "{mode}: after more data");
@@ -71,7 +89,11 @@ fn write_interest_and_modify_and_remove() {
         assert_eq!(w.wait(&mut buf, NOW).unwrap(), 1, "{mode}");
         assert!(buf[0].writable && !buf[0].readable, "{mode}: {:?}", buf[0]);
         w.modify(wfd, 2, Interest::READ).unwrap();
-        assert_eq!(ready_tokens(&mut *w), Vec::<u64>::new(), "{mode}: a write end never reads");
+        assert_eq!(
+            ready_tokens(&mut *w),
+            Vec::<u64>::new(),
+            "{mode}: a write end never reads"
+        );
         w.remove(wfd).unwrap();
         assert!(w.remove(wfd).is_err(), "{mode}: second remove must fail");
     }
@@ -98,9 +120,16 @@ fn timeout_returns_zero_after_waiting() {
         w.add(p[0].0.as_raw_fd(), 1, Interest::READ).unwrap();
         let mut buf = [Event::default(); 4];
         let t = std::time::Instant::now();
-        assert_eq!(w.wait(&mut buf, Some(Duration::from_millis(20))).unwrap(), 0, "{mode}");
+        assert_eq!(
+            w.wait(&mut buf, Some(Duration::from_millis(20))).unwrap(),
+            0,
+            "{mode}"
+        );
         // Behaviour, not speed: a timed wait must actually have slept.
-        assert!(t.elapsed() >= Duration::from_millis(20), "{mode} returned early");
+        assert!(
+            t.elapsed() >= Duration::from_millis(20),
+            "{mode} returned early"
+        );
     }
 }
 
@@ -119,7 +148,10 @@ fn more_ready_than_the_buffer_holds_are_all_reported_over_calls() {
             let n = w.wait(&mut buf, NOW).unwrap();
             for e in &buf[..n] {
                 let mut b = [0u8; 1];
-                assert_eq!(sys::read(p[e.token as usize].0.as_raw_fd(), &mut b).unwrap(), 1);
+                assert_eq!(
+                    sys::read(p[e.token as usize].0.as_raw_fd(), &mut b).unwrap(),
+                    1
+                );
                 seen.push(e.token);
             }
         }
@@ -132,9 +164,18 @@ fn more_ready_than_the_buffer_holds_are_all_reported_over_calls() {
 fn select_refuses_fds_at_or_above_fd_setsize() {
     let (r, _w) = sys::pipe(true).unwrap();
     // SAFETY: dup2 onto a high, unused fd number; closed below.
-    let high = unsafe { libc::fcntl(r.as_raw_fd(), libc::F_DUPFD_CLOEXEC, libc::FD_SETSIZE as i32) };
+    let high = unsafe {
+        libc::fcntl(
+            r.as_raw_fd(),
+            libc::F_DUPFD_CLOEXEC,
+            libc::FD_SETSIZE as i32,
+        )
+    };
     if high < 0 {
-        panic!("cannot get an fd >= FD_SETSIZE: {}", std::io::Error::last_os_error());
+        panic!(
+            "cannot get an fd >= FD_SETSIZE: {}",
+            std::io::Error::last_os_error()
+        );
     }
     let mut w = waiter(WaitMode::Select);
     let err = w.add(high, 1, Interest::READ).unwrap_err();
