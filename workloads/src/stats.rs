@@ -9,7 +9,7 @@ use serde::Serialize;
 /// kept runs themselves, as the original's SIG does. Returns `None` when `keep` is 0,
 /// larger than the number of runs, or when `runs.len() - keep` is odd (no middle).
 pub fn middle_mean_sigma(runs: &[f64], keep: usize) -> Option<(f64, f64)> {
-    if keep == 0 || keep > runs.len() || (runs.len() - keep) % 2 != 0 {
+    if keep == 0 || keep > runs.len() || !(runs.len() - keep).is_multiple_of(2) {
         return None;
     }
     let mut sorted = runs.to_vec();
@@ -45,7 +45,7 @@ impl Summary {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         let mean = sorted.iter().sum::<f64>() / n as f64;
-        let median = if n % 2 == 1 {
+        let median = if !n.is_multiple_of(2) {
             sorted[n / 2]
         } else {
             (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
