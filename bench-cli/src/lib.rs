@@ -1,1 +1,10 @@
-
+//! evbench's command-line tool as a library: the binary is a thin `main`, and the
+//! integration tests drive the same probes and commands directly.
+pub mod cli;
+pub mod doctor;
+pub mod errors;
+pub mod list;
+pub mod output;
+pub mod probes;
+pub mod run;
+pub mod signal;

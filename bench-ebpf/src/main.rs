@@ -3,6 +3,7 @@
 #![no_std]
 #![no_main]
 
+mod doctor;
 mod maps;
 mod sched;
 
@@ -13,6 +14,8 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
 
+/// GPL-compatible as the kernel requires for bpf_probe_read_kernel and friends; the
+/// source stays under the project's MIT terms ("Dual MIT/GPL" is on the kernel's list).
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
-static LICENSE: [u8; 4] = *b"GPL\0";
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -9,9 +9,12 @@ use anyhow::{bail, Context, Result};
 const LLVM_MAJOR: u32 = 22;
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
+/// One setup step: `Ok(None)` when nothing was needed, `Ok(Some(what was done))`.
+type Step = fn() -> Result<Option<String>>;
+
 /// `verbose`: print a line for each step even when nothing needs doing.
 pub fn run(verbose: bool) -> Result<()> {
-    let steps: [(&str, fn() -> Result<Option<String>>); 4] = [
+    let steps: [(&str, Step); 4] = [
         ("nightly toolchain with rust-src", nightly_rust_src),
         ("LLVM 22 (llvm-22-dev)", llvm),
         ("bpf-linker", bpf_linker),

@@ -1,0 +1,150 @@
+//! Command-line types. Everything a user types is parsed here and nowhere else; the
+//! commands receive checked values.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use workloads::{pingpong::Pin, Mechanism};
+
+use crate::probes::ProbeSets;
+
+const ABOUT: &str =
+    "Benchmark and trace Linux event notification (pipe, eventfd, emulated kevent) with eBPF";
+
+const LONG_ABOUT: &str = "\
+evbench runs event-notification workloads (ping-pong between tasks, ...) while eBPF probes
+measure in the kernel how the tasks are switched and woken, and reports HDR histograms.
+
+Probes need root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; without them the
+workloads still run with userspace timing only, and every report says so.";
+
+const EXAMPLES: &str = "\
+Examples:
+  evbench run                                  the default suite
+  evbench run pingpong --rounds 100000         two threads bounce a token over pipes
+  evbench run pingpong --pin same --json       both tasks on CPU 0, one JSON document
+  evbench run pingpong --probes none           userspace timing only
+  evbench doctor                               what this machine allows, and how to fix it
+  evbench list                                 workloads, mechanisms, wait modes, probe sets";
+
+#[derive(Parser, Debug)]
+#[command(name = "evbench", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one workload, or the default suite when none is named.
+    #[command(after_help = "\
+Examples:
+  evbench run                              the default suite
+  evbench run pingpong --rounds 50000      one ping-pong case
+  evbench run pingpong -o result.json      also write the JSON result to a file")]
+    Run(RunArgs),
+    /// Check what this machine allows: privileges, BTF, tracefs, programs loaded for real.
+    #[command(after_help = "\
+Each line is one check with its verdict, the errno of the real attempt, and a fix.
+Exit status: 0 when everything the core probes need works, 1 otherwise.
+
+Examples:
+  evbench doctor
+  evbench doctor --json | jq '.checks[] | select(.verdict != \"ok\")'")]
+    Doctor(DoctorArgs),
+    /// List the workloads, mechanisms, wait modes and probe sets.
+    List(ListArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  evbench completions bash > /etc/bash_completion.d/evbench
+  evbench completions zsh > \"${fpath[1]}/_evbench\"")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    #[command(subcommand)]
+    pub workload: Option<WorkloadCmd>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options every workload takes.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Probe sets to attach: a comma-separated list, `default`, `all` or `none`
+    /// (see `evbench list`).
+    #[arg(long, global = true, default_value = "default", value_name = "LIST")]
+    pub probes: ProbeSets,
+    /// Print one JSON document on stdout instead of the human report.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Also write the JSON document to FILE.
+    #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl Default for CommonArgs {
+    fn default() -> Self {
+        Self {
+            probes: ProbeSets::default_sets(),
+            json: false,
+            output: None,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkloadCmd {
+    /// Two tasks bounce a token: every round trip sleeps and wakes each task once.
+    #[command(after_help = "\
+Examples:
+  evbench run pingpong --rounds 100000
+  evbench run pingpong --pin same          both tasks on CPU 0 (no cross-CPU wakeups)
+  evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)")]
+    Pingpong(PingpongArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PingpongArgs {
+    /// Measured round trips.
+    #[arg(long, short = 'r', default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
+    /// Round trips run first and discarded.
+    #[arg(long, default_value_t = 1_000)]
+    pub warmup: u64,
+    /// What signals (see `evbench list`).
+    #[arg(long, short = 'm', default_value = "pipe")]
+    pub mechanism: Mechanism,
+    /// Task placement: same (both on CPU 0), split (CPUs 0 and 1), none (scheduler's choice).
+    #[arg(long, default_value = "none")]
+    pub pin: Pin,
+}
+
+impl Default for PingpongArgs {
+    fn default() -> Self {
+        Self {
+            rounds: 100_000,
+            warmup: 1_000,
+            mechanism: Mechanism::Pipe,
+            pin: Pin::None,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Print the checks as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print the lists as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}

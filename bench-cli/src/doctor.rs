@@ -1,0 +1,350 @@
+//! `evbench doctor`: what this machine allows, each check a real attempt with its errno
+//! and a fix. Probed runs call [`privileges`] and the real load before measuring.
+use std::{io::Write, path::Path, process::ExitCode};
+
+use anyhow::{anyhow, Context, Result};
+use aya::{
+    programs::{BtfTracePoint, FEntry, KProbe, SocketFilter},
+    Btf,
+};
+use serde::Serialize;
+
+use crate::{
+    errors::{errno, errno_name},
+    probes::{self, btf::KernelBtf, ProbeSet},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// Whether the core probe sets need this to work (a failure makes the doctor exit 1).
+    pub core: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn ok(name: impl Into<String>, core: bool, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            verdict: Verdict::Ok,
+            detail: detail.into(),
+            core,
+            errno: None,
+            errno_name: None,
+            hint: None,
+        }
+    }
+
+    fn failed(
+        name: impl Into<String>,
+        core: bool,
+        err: &anyhow::Error,
+        hint: impl Into<String>,
+    ) -> Self {
+        let code = errno(err);
+        Self {
+            name: name.into(),
+            verdict: if core { Verdict::Fail } else { Verdict::Warn },
+            detail: format!("{err:#}"),
+            core,
+            errno: code,
+            errno_name: code.map(errno_name),
+            hint: Some(hint.into()),
+        }
+    }
+
+    fn from_result(name: &str, core: bool, r: Result<String>, hint: &str) -> Self {
+        match r {
+            Ok(detail) => Self::ok(name, core, detail),
+            Err(e) => Self::failed(name, core, &e, hint),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+const PRIV_HINT: &str =
+    "run as root, or grant the capabilities: setcap cap_bpf,cap_perfmon+ep $(command -v evbench)";
+
+/// Root, or CAP_BPF and CAP_PERFMON in the effective set. `Err` is one sentence.
+pub fn privileges() -> std::result::Result<String, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok("running as root".into());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |cap: u32| caps & (1 << cap) != 0;
+    if has(CAP_BPF) && has(CAP_PERFMON) {
+        Ok("CAP_BPF and CAP_PERFMON are effective".into())
+    } else {
+        Err(
+            "loading eBPF probes needs root or CAP_BPF+CAP_PERFMON, and this process has neither"
+                .into(),
+        )
+    }
+}
+
+fn kernel() -> Result<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .context("cannot read the kernel release")?;
+    let release = release.trim();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    // BTF tracepoints (tp_btf) arrived in 5.5.
+    if (major, minor) < (5, 5) {
+        return Err(anyhow!(
+            "kernel {release} is older than 5.5, which BTF tracepoints need"
+        ));
+    }
+    Ok(format!("Linux {release}"))
+}
+
+fn btf() -> Result<String> {
+    let kbtf = KernelBtf::from_sys_fs()?;
+    let off = kbtf.member_offset("task_struct", "pid")?;
+    Ok(format!(
+        "{} readable; task_struct.pid at offset {off}",
+        KernelBtf::PATH
+    ))
+}
+
+fn tracefs(root: bool) -> Result<String> {
+    let dir = Path::new("/sys/kernel/tracing");
+    if dir.join("events").is_dir() {
+        return Ok(format!("mounted at {}", dir.display()));
+    }
+    if !root {
+        return Err(anyhow!(
+            "tracefs is not mounted at {} and only root can mount it",
+            dir.display()
+        ));
+    }
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let (src, target, fstype) = (c("nodev"), c("/sys/kernel/tracing"), c("tracefs"));
+    // SAFETY: all pointers are valid NUL-terminated strings for the call.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("mounting tracefs at /sys/kernel/tracing");
+    }
+    Ok("was not mounted: mounted it at /sys/kernel/tracing".into())
+}
+
+fn err_of<E: std::error::Error + Send + Sync + 'static>(what: &str, e: E) -> anyhow::Error {
+    anyhow::Error::new(e).context(what.to_string())
+}
+
+fn trivial_program() -> Result<String> {
+    let mut ebpf = probes::open_object()?;
+    let prog: &mut SocketFilter = ebpf
+        .program_mut("doctor_trivial")
+        .context("program missing")?
+        .try_into()?;
+    prog.load()
+        .map_err(|e| err_of("loading a socket filter", e))?;
+    Ok("a socket-filter program loaded".into())
+}
+
+fn tp_btf(name: &str) -> Result<String> {
+    let mut ebpf = probes::open_object()?;
+    let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
+    let prog: &mut BtfTracePoint = ebpf
+        .program_mut(name)
+        .context("program missing")?
+        .try_into()?;
+    prog.load(name, &btf).map_err(|e| err_of("loading", e))?;
+    prog.attach().map_err(|e| err_of("attaching", e))?;
+    Ok("loaded and attached".into())
+}
+
+fn fentry() -> Result<String> {
+    let mut ebpf = probes::open_object()?;
+    let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
+    let prog: &mut FEntry = ebpf
+        .program_mut("doctor_fentry")
+        .context("program missing")?
+        .try_into()?;
+    if let Err(e) = prog.load("do_nanosleep", &btf) {
+        let e = err_of("loading an fentry program", e);
+        if errno(&e) == Some(libc::EPERM) {
+            // The verifier log is empty: the kernel refuses trampolines outright.
+            return Err(anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EPERM)).context(
+                "not permitted by this kernel: loading an fentry program fails, so the kfunc probe set is off",
+            ));
+        }
+        return Err(e);
+    }
+    Ok("fentry programs load".into())
+}
+
+fn kprobes() -> Result<String> {
+    let mut ebpf = probes::open_object()?;
+    let prog: &mut KProbe = ebpf
+        .program_mut("doctor_kprobe")
+        .context("program missing")?
+        .try_into()?;
+    prog.load()
+        .map_err(|e| err_of("loading a kprobe program", e))?;
+    prog.attach("do_nanosleep", 0)
+        .map_err(|e| err_of("attaching a kprobe to do_nanosleep", e))?;
+    Ok("a kprobe attached to do_nanosleep".into())
+}
+
+fn nofile() -> Result<String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit to write into.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
+    }
+    Ok(format!(
+        "soft {}, hard {} (workloads raise the soft limit as far as the hard one when they need to)",
+        lim.rlim_cur, lim.rlim_max
+    ))
+}
+
+/// Runs every check for real.
+pub fn checks() -> Report {
+    let mut checks = Vec::new();
+    let privs = privileges();
+    let root = privs.is_ok();
+    checks.push(match &privs {
+        Ok(d) => Check::ok("privileges", true, d.clone()),
+        Err(why) => Check::failed("privileges", true, &anyhow!("{why}"), PRIV_HINT),
+    });
+    checks.push(Check::from_result(
+        "kernel",
+        true,
+        kernel(),
+        "upgrade to a kernel with BTF tracepoints (5.5 or later)",
+    ));
+    checks.push(Check::from_result(
+        "btf",
+        true,
+        btf(),
+        "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (it provides /sys/kernel/btf/vmlinux)",
+    ));
+    checks.push(Check::from_result(
+        "tracefs",
+        false,
+        tracefs(root),
+        "as root: mount -t tracefs nodev /sys/kernel/tracing",
+    ));
+    checks.push(Check::from_result(
+        "bpf-load",
+        true,
+        trivial_program(),
+        PRIV_HINT,
+    ));
+    let mut tps: Vec<&str> = ProbeSet::ALL
+        .iter()
+        .flat_map(|&s| probes::tracepoints(s).iter().copied())
+        .collect();
+    tps.dedup();
+    for tp in tps {
+        checks.push(Check::from_result(
+            &format!("tp_btf:{tp}"),
+            true,
+            tp_btf(tp),
+            "the core probes need BTF tracepoints: check privileges and CONFIG_DEBUG_INFO_BTF",
+        ));
+    }
+    checks.push(Check::from_result(
+        "fentry",
+        false,
+        fentry(),
+        "BPF trampolines are refused here: the kfunc probe set is unavailable; the core probes do not need it",
+    ));
+    checks.push(Check::from_result(
+        "kprobes",
+        false,
+        kprobes(),
+        "kprobes are unavailable (CONFIG_KPROBES off?); no evbench probe set needs them",
+    ));
+    checks.push(Check::from_result(
+        "rlimit-nofile",
+        false,
+        nofile(),
+        "raise it with ulimit -n",
+    ));
+    let ok = checks.iter().all(|c| !c.core || c.verdict == Verdict::Ok);
+    Report { ok, checks }
+}
+
+pub fn run(json: bool) -> Result<ExitCode> {
+    let report = checks();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        for c in &report.checks {
+            let verdict = match c.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "warn",
+                Verdict::Fail => "FAIL",
+            };
+            let errno = c
+                .errno
+                .map(|n| format!(" [{} {n}]", errno_name(n)))
+                .unwrap_or_default();
+            write!(out, "{verdict}  {:<20} {}{errno}", c.name, c.detail)?;
+            if let Some(h) = &c.hint {
+                write!(out, " — fix: {h}")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "{}",
+            if report.ok {
+                "doctor: the core probes can run here"
+            } else {
+                "doctor: the core probes cannot run here; runs fall back to userspace timing"
+            }
+        )?;
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,84 @@
+//! `evbench list`: the vocabulary, with one line each.
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+use workloads::{Mechanism, WaitMode};
+
+use crate::probes::ProbeSet;
+
+#[derive(Serialize)]
+struct Item {
+    name: &'static str,
+    about: &'static str,
+}
+
+#[derive(Serialize)]
+struct Lists {
+    workloads: Vec<Item>,
+    mechanisms: Vec<Item>,
+    wait_modes: Vec<Item>,
+    probe_sets: Vec<Item>,
+}
+
+/// Workloads `evbench run` knows.
+pub const WORKLOADS: &[(&str, &str)] = &[(
+    "pingpong",
+    "two tasks bounce a token; each round trip sleeps and wakes each task once",
+)];
+
+fn lists() -> Lists {
+    Lists {
+        workloads: WORKLOADS
+            .iter()
+            .map(|&(name, about)| Item { name, about })
+            .collect(),
+        mechanisms: Mechanism::ALL
+            .iter()
+            .map(|m| Item {
+                name: m.as_str(),
+                about: m.describe(),
+            })
+            .collect(),
+        wait_modes: WaitMode::ALL
+            .iter()
+            .map(|w| Item {
+                name: w.as_str(),
+                about: w.describe(),
+            })
+            .collect(),
+        probe_sets: ProbeSet::ALL
+            .iter()
+            .map(|p| Item {
+                name: p.as_str(),
+                about: p.describe(),
+            })
+            .collect(),
+    }
+}
+
+pub fn run(json: bool) -> Result<()> {
+    let l = lists();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &l)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for (title, items) in [
+        ("workloads (evbench run WORKLOAD)", &l.workloads),
+        ("mechanisms (--mechanism): what signals", &l.mechanisms),
+        ("wait modes (--wait): how a task waits", &l.wait_modes),
+        (
+            "probe sets (--probes): what the kernel side measures",
+            &l.probe_sets,
+        ),
+    ] {
+        writeln!(out, "{title}")?;
+        for i in items {
+            writeln!(out, "  {:<12} {}", i.name, i.about)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The `evbench` binary as a user meets it: bad input, help, list, completions, doctor,
+//! and a run without privileges.
+use std::process::{Command, Output};
+
+fn evbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .output()
+        .expect("evbench starts")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn bad_input_is_one_line_and_a_non_zero_exit() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "pingpong", "--rounds", "0"], "--rounds"),
+        (
+            &["run", "pingpong", "--mechanism", "carrier-pigeon"],
+            "carrier-pigeon",
+        ),
+        (&["run", "pingpong", "--pin", "sideways"], "sideways"),
+        (&["run", "pingpong", "--probes", "offcpu,bogus"], "bogus"),
+        (&["run", "nosuchworkload"], "nosuchworkload"),
+        (&["frobnicate"], "frobnicate"),
+        (&["completions", "tcsh"], "tcsh"),
+    ];
+    for (args, needle) in cases {
+        let out = evbench(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?} must fail in one line, got:\n{err}"
+        );
+        assert!(err.starts_with("evbench: error: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?} should name {needle}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' completions fish | head -c 10 >/dev/null",
+            env!("CARGO_BIN_EXE_evbench")
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn help_teaches_by_example() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["run", "pingpong", "--help"],
+        &["doctor", "--help"],
+    ] {
+        let out = evbench(args);
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Examples:") && help.contains("evbench "),
+            "{args:?} has no examples:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn list_names_every_word_of_the_vocabulary() {
+    let out = evbench(&["list", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names("workloads").contains(&"pingpong".to_string()));
+    assert_eq!(names("mechanisms").len(), workloads::Mechanism::ALL.len());
+    assert_eq!(names("wait_modes").len(), workloads::WaitMode::ALL.len());
+    assert!(names("probe_sets").contains(&"offcpu".to_string()));
+    let human = text(&evbench(&["list"]).stdout);
+    for m in workloads::Mechanism::ALL {
+        assert!(human.contains(m.as_str()));
+    }
+}
+
+#[test]
+fn completions_cover_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = evbench(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        // fish spells long options `-l probes`.
+        for word in ["run", "doctor", "list", "pingpong", "probes"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+}
+
+/// CI runs as root on a kernel with BTF: every core check must pass for real, each
+/// with a verdict; the optional ones may warn but must carry the errno of the attempt.
+#[test]
+fn doctor_passes_the_core_checks_here() {
+    let out = evbench(&["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    for c in checks {
+        if c["core"].as_bool().unwrap() {
+            assert_eq!(c["verdict"], "ok", "core check failed: {c}");
+        } else if c["verdict"] != "ok" {
+            assert!(
+                c["errno"].as_i64().is_some() && c["hint"].is_string(),
+                "{c}"
+            );
+        }
+    }
+    for name in [
+        "privileges",
+        "btf",
+        "bpf-load",
+        "tp_btf:sched_switch",
+        "fentry",
+        "kprobes",
+        "rlimit-nofile",
+    ] {
+        assert!(checks.iter().any(|c| c["name"] == name), "no {name} check");
+    }
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(v["ok"], true);
+}
+
+/// Without privileges the probes cannot load: one sentence says so, and the workload
+/// still runs with userspace timing only, marked so in the output.
+#[test]
+fn unprivileged_run_falls_back_to_userspace_timing() {
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_evbench"))
+        .args(["run", "pingpong", "--rounds", "2000", "--json"])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "one sentence, got:\n{err}");
+    assert!(
+        err.contains("probes off") && err.contains("CAP_BPF"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rounds"], 2000);
+    assert_eq!(v["round_trip_ns"]["count"], 2000);
+    assert_eq!(v["probes"]["on"], false);
+    assert!(v["probes"]["reason"].as_str().unwrap().contains("CAP_BPF"));
+    assert!(v.get("kernel").is_none());
+
+    let doctor = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_evbench"))
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor.stdout));
+}
+
+#[test]
+fn json_goes_to_stdout_and_to_the_file_asked_for() {
+    let dir = std::env::temp_dir().join(format!("evbench-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("r.json");
+    let out = evbench(&[
+        "run",
+        "pingpong",
+        "--rounds",
+        "500",
+        "--json",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["rounds"], 500);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,115 @@
+//! Ctrl-C in the middle of a probed run. Alone in its test binary, so no other test's
+//! probes are loaded while it counts ours.
+use std::{
+    io::Read,
+    os::unix::process::CommandExt,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Our programs currently in the kernel, by name (names are cut at 15 bytes).
+fn ours_loaded() -> usize {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|p| p.name_as_str() == Some("sched_switch"))
+        .count()
+}
+
+/// Processes whose process group is `pgid` (the run and anything it started).
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised comm: state ppid pgrp ...
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let pgrp: i32 = rest.split(' ').nth(2).unwrap().parse().unwrap();
+        if pgrp == pgid {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
+    let before = ours_loaded();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(["run", "pingpong", "--rounds", "1000000000", "--json"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+
+    // Wait until the probes are attached and the ping-pong is running.
+    let t = Instant::now();
+    while ours_loaded() == before {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the probes never attached"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "evbench did not exit within 5 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+
+    assert_eq!(status.code(), Some(130), "stderr: {err}");
+    assert!(err.contains("interrupted"), "a clear message: {err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&out).expect("the partial result is still printed");
+    assert_eq!(v["interrupted"], true);
+    let rounds = v["rounds"].as_u64().unwrap();
+    assert!(rounds > 0 && rounds < 1_000_000_000);
+    // What was printed is consistent: one latency sample per measured round trip.
+    assert_eq!(v["round_trip_ns"]["count"].as_u64().unwrap(), rounds);
+    assert_eq!(v["kernel"]["threads"].as_array().unwrap().len(), 2);
+
+    assert_eq!(
+        group_members(pid),
+        Vec::<i32>::new(),
+        "no process of the run is left"
+    );
+    // The kernel frees a program after its last fd closes through deferred work (RCU),
+    // so it may stay listed a few milliseconds after the process is gone.
+    let t = Instant::now();
+    while ours_loaded() != before {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "our program is still loaded 2 s after evbench exited"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
