@@ -22,10 +22,16 @@ struct Lists {
 }
 
 /// Workloads `evbench run` knows.
-pub const WORKLOADS: &[(&str, &str)] = &[(
-    "pingpong",
-    "two tasks bounce a token; each round trip sleeps and wakes each task once",
-)];
+pub const WORKLOADS: &[(&str, &str)] = &[
+    (
+        "pingpong",
+        "tasks bounce a token (pair, ring, fanout); each round trip sleeps and wakes tasks",
+    ),
+    (
+        "pipetest",
+        "pipetest-4 / eventfd-bench: one thread forwards messages across N channels in one epoll set",
+    ),
+];
 
 fn lists() -> Lists {
     Lists {

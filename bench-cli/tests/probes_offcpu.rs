@@ -47,6 +47,7 @@ fn counts_two_voluntary_switches_per_round_trip_and_nothing_of_a_decoy() {
                 rounds: u64::MAX,
                 warmup: 0,
                 pin: Pin::None,
+                ..pingpong::Config::default()
             };
             pingpong::run(&cfg, &decoy_tids, &stop_decoy)
         });
@@ -55,6 +56,7 @@ fn counts_two_voluntary_switches_per_round_trip_and_nothing_of_a_decoy() {
             rounds: ROUNDS,
             warmup: 500,
             pin: Pin::Split,
+            ..pingpong::Config::default()
         };
         let r = pingpong::run(&cfg, &probes, &Stop::new());
         stop_decoy.set();
@@ -110,6 +112,7 @@ fn warm_up_is_not_counted() {
         rounds: 1_000,
         warmup: 20_000,
         pin: Pin::Split,
+        ..pingpong::Config::default()
     };
     pingpong::run(&cfg, &probes, &Stop::new()).unwrap();
     let v = probes.collect().unwrap().voluntary();

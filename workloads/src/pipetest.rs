@@ -181,7 +181,7 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
     validate(cfg)?;
     ensure_fd_room(
         cfg.channels * cfg.mechanism.fds_per_channel() + 1,
-        "pipetest",
+        &format!("-n {}", cfg.channels),
     )?;
     let chans = (0..cfg.channels)
         .map(|_| cfg.mechanism.open(true))
