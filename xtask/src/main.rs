@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod bench;
 mod setup;
 
 use std::{
@@ -48,6 +49,15 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
+    /// Build, then compare evbench with reference tools; figures go to results/.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// evbench pingpong vs `perf bench sched pipe`, alternating, threads and processes.
+    Pingpong(bench::PingpongBench),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +101,10 @@ fn real_main() -> Result<()> {
                 ],
                 &args,
             )
+        }
+        Cmd::Bench(BenchCmd::Pingpong(a)) => {
+            build(&root)?;
+            bench::pingpong(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;
