@@ -213,6 +213,8 @@ impl Run<'_> {
                 Handle::Thread(Some(t))
             }
             Tasks::Processes => {
+                // SAFETY: getpid has no preconditions.
+                let parent = unsafe { libc::getpid() };
                 // SAFETY: the child runs only the task (no locks held across fork are
                 // taken: glibc keeps malloc usable) and leaves with _exit.
                 let pid = unsafe { libc::fork() };
@@ -224,6 +226,15 @@ impl Run<'_> {
                     ));
                 }
                 if pid == 0 {
+                    // Die with the controller: a task orphaned by a killed harness
+                    // would otherwise block on its channel forever.
+                    // SAFETY: prctl with integer arguments only.
+                    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                    // SAFETY: getppid has no preconditions.
+                    if unsafe { libc::getppid() } != parent {
+                        // SAFETY: leave at once; the controller is already gone.
+                        unsafe { libc::_exit(1) };
+                    }
                     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
                         Ok(()) => 0,
                         Err(_) => 101,

@@ -116,7 +116,7 @@ pub fn task_main(cfg: &Config, ctl: &Control, role: &Role<'_>) {
         slot.tid.store(gettid(), Ordering::Relaxed);
         let mut rx = Receiver::new(cfg, role.input, role.exclusive)?;
         slot.state.store(READY, Ordering::Release);
-        if !wait_for(&ctl.go, ctl) {
+        if !wait_for(&ctl.go) {
             return Ok(());
         }
         let r = if role.index == 0 {
@@ -141,7 +141,7 @@ fn publish(slot: &Slot, c: &Counts, wait_returns: u64) {
 }
 
 /// Parks on a control word until it says GO (true) or ABORT (false).
-fn wait_for(word: &std::sync::atomic::AtomicU32, _ctl: &Control) -> bool {
+fn wait_for(word: &std::sync::atomic::AtomicU32) -> bool {
     loop {
         match word.load(Ordering::Acquire) {
             GO => return true,
@@ -175,7 +175,7 @@ fn driver(
         ctl.progress.0.store(total, Ordering::Relaxed);
     }
     control::set_and_wake(&ctl.warmed, 1);
-    if !wait_for(&ctl.measure, ctl) {
+    if !wait_for(&ctl.measure) {
         ctl.done.store(1, Ordering::Release);
         return Ok(());
     }
@@ -213,7 +213,7 @@ fn driver(
     ctl.elapsed_ns.store(last - start, Ordering::Relaxed);
     let put = ctl.put_histogram(&latency);
     control::set_and_wake(&ctl.finished, 1);
-    wait_for(&ctl.release, ctl);
+    wait_for(&ctl.release);
     r?;
     put
 }
