@@ -82,6 +82,9 @@ pub struct CommonArgs {
     /// (see `evbench list`).
     #[arg(long, global = true, default_value = "default", value_name = "LIST")]
     pub probes: ProbeSets,
+    /// With the kfunc probe set: the kernel function to time with fentry/fexit.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub kfunc: Option<String>,
     /// Print one JSON document on stdout instead of the human report.
     #[arg(long, global = true)]
     pub json: bool,
@@ -99,6 +102,7 @@ impl Default for CommonArgs {
     fn default() -> Self {
         Self {
             probes: ProbeSets::default_sets(),
+            kfunc: None,
             json: false,
             output: None,
             repeat: 1,

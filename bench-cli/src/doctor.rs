@@ -171,7 +171,7 @@ fn err_of<E: std::error::Error + Send + Sync + 'static>(what: &str, e: E) -> any
 }
 
 fn trivial_program() -> Result<String> {
-    let mut ebpf = probes::open_object()?;
+    let mut ebpf = probes::open_object(0)?;
     let prog: &mut SocketFilter = ebpf
         .program_mut("doctor_trivial")
         .context("program missing")?
@@ -182,7 +182,7 @@ fn trivial_program() -> Result<String> {
 }
 
 fn tp_btf(name: &str) -> Result<String> {
-    let mut ebpf = probes::open_object()?;
+    let mut ebpf = probes::open_object(0)?;
     let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
     let prog: &mut BtfTracePoint = ebpf
         .program_mut(name)
@@ -194,7 +194,7 @@ fn tp_btf(name: &str) -> Result<String> {
 }
 
 fn fentry() -> Result<String> {
-    let mut ebpf = probes::open_object()?;
+    let mut ebpf = probes::open_object(0)?;
     let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
     let prog: &mut FEntry = ebpf
         .program_mut("doctor_fentry")
@@ -214,7 +214,7 @@ fn fentry() -> Result<String> {
 }
 
 fn kprobes() -> Result<String> {
-    let mut ebpf = probes::open_object()?;
+    let mut ebpf = probes::open_object(0)?;
     let prog: &mut KProbe = ebpf
         .program_mut("doctor_kprobe")
         .context("program missing")?

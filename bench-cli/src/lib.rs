@@ -10,3 +10,4 @@ pub mod probes;
 pub mod run;
 pub mod run_pipetest;
 pub mod signal;
+pub mod summary;

@@ -3,7 +3,6 @@
 use std::{io::Write, process::ExitCode};
 
 use anyhow::{Context, Result};
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use workloads::{pingpong, stats::Summary as Spread, stop::Stop, NoObserver, Observer};
 
@@ -12,8 +11,9 @@ use crate::{
     doctor,
     machine::{command_line, Machine},
     output::{count, ns, warn},
-    probes::{Collected, ProbeSets, Probes},
+    probes::{Kernel, ProbeSet, ProbeSets, Probes},
     signal::INTERRUPTED_EXIT,
+    summary::Summary,
 };
 
 /// Whether probes ran, and if not, why: every report carries it.
@@ -23,34 +23,6 @@ pub struct ProbeStatus {
     pub sets: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// Percentile summary of a latency histogram, ns.
-#[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    pub count: u64,
-    pub min: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-impl Summary {
-    pub fn of(h: &Histogram<u64>) -> Self {
-        Self {
-            count: h.len(),
-            min: h.min(),
-            p50: h.value_at_quantile(0.5),
-            p90: h.value_at_quantile(0.9),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-        }
-    }
 }
 
 /// The schema id every results document carries (see results/SCHEMA.md).
@@ -76,7 +48,7 @@ pub struct PingpongRepeat {
     pub wakeups_per_event: f64,
     pub tasks: Vec<pingpong::TaskFigures>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<Collected>,
+    pub kernel: Option<Kernel>,
 }
 
 /// Mean / median / stddev of the repeats' main figures.
@@ -115,35 +87,51 @@ pub struct PingpongCase {
     pub repeats: Vec<PingpongRepeat>,
     pub across_repeats: PingpongSpread,
     pub probes: ProbeStatus,
-    /// Kernel figures of every repeat's threads together.
+    /// The probes' figures when one repeat ran (with several, each repeat has its own).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<Collected>,
+    pub kernel: Option<Kernel>,
 }
 
-/// Loads the probes `common` asks for. When they cannot load, says so in one sentence
-/// and returns `None`: the workload still runs, with userspace timing only.
-pub(crate) fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatus) {
-    let sets = common.probes;
+/// Loads the probes `common` asks for. A mistake in what was asked (an unknown
+/// `--kfunc`) is an error; when the probes cannot load here, says so in one sentence and
+/// returns `None`: the workload still runs, with userspace timing only.
+pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatus)> {
+    let mut sets = common.probes;
+    if common.kfunc.is_some() {
+        sets = sets.with(ProbeSet::Kfunc);
+    } else if sets.contains(ProbeSet::Kfunc) {
+        anyhow::bail!("the kfunc probe set needs the function to time: --kfunc NAME");
+    }
     if sets.is_empty() {
         let status = ProbeStatus {
             on: false,
             sets: sets.to_string(),
             reason: Some("turned off with --probes none".into()),
         };
-        return (None, status);
+        return Ok((None, status));
+    }
+    if let Some(name) = &common.kfunc {
+        // A name the kernel does not have is the user's mistake, not a missing feature.
+        if let Ok(btf) = crate::probes::btf::KernelBtf::from_sys_fs() {
+            if !btf.has_func_named(name) {
+                anyhow::bail!(
+                    "--kfunc {name}: no kernel function of that name in this kernel's BTF"
+                );
+            }
+        }
     }
     let loaded = doctor::privileges()
         .map_err(|why| anyhow::anyhow!("{why}"))
-        .and_then(|_| Probes::load(sets));
-    match loaded {
-        Ok(p) => (
-            Some(p),
-            ProbeStatus {
+        .and_then(|_| Probes::load(sets, common.kfunc.as_deref()));
+    Ok(match loaded {
+        Ok(p) => {
+            let status = ProbeStatus {
                 on: true,
-                sets: sets.to_string(),
+                sets: p.sets().to_string(),
                 reason: None,
-            },
-        ),
+            };
+            (Some(p), status)
+        }
         Err(e) => {
             let reason = format!("{e:#}");
             warn(&format!(
@@ -158,7 +146,7 @@ pub(crate) fn prepare_probes(common: &CommonArgs) -> (Option<Probes>, ProbeStatu
                 },
             )
         }
-    }
+    })
 }
 
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
@@ -224,10 +212,9 @@ pub fn pingpong_case(
     common: &CommonArgs,
     stop: &Stop,
 ) -> Result<PingpongCase> {
-    let (mut probes, status) = prepare_probes(common);
+    let (mut probes, status) = prepare_probes(common)?;
     let mut repeats = Vec::new();
     let mut merged = pingpong::latency_histogram();
-    let mut kernel_all: Option<Collected> = probes.as_ref().map(|_| Collected::default());
     for k in 0..common.repeat {
         if k > 0 && stop.is_set() {
             break;
@@ -240,10 +227,11 @@ pub fn pingpong_case(
             None => &NoObserver,
         };
         let o = pingpong::run(cfg, observer, stop).context("pingpong")?;
-        let kernel = probes.as_ref().map(Probes::collect).transpose()?;
-        if let (Some(all), Some(k)) = (kernel_all.as_mut(), kernel.as_ref()) {
-            all.threads.extend(k.threads.iter().cloned());
-        }
+        // An interrupted run may never have closed its window: nothing to read then.
+        let kernel = match &probes {
+            Some(p) if o.rounds > 0 => Some(p.collect()?),
+            _ => None,
+        };
         merged
             .add(&o.latency)
             .context("merging latency histograms")?;
@@ -299,10 +287,13 @@ pub fn pingpong_case(
         },
         interrupted: repeats.iter().any(|r| r.interrupted) || stop.is_set(),
         round_trip_ns: Summary::of(&merged),
+        kernel: match repeats.as_mut_slice() {
+            [only] => only.kernel.take(),
+            _ => None,
+        },
         repeats,
         across_repeats,
         probes: status,
-        kernel: kernel_all,
     })
 }
 
@@ -329,7 +320,7 @@ pub(crate) fn emit<T: Serialize>(
     Ok(())
 }
 
-fn print_human(out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
+fn print_human(mut out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
     let s = &c.round_trip_ns;
     writeln!(
         out,
@@ -408,39 +399,20 @@ fn print_human(out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
         ns(s.max as f64)
     )?;
     match (&c.kernel, &c.probes) {
-        (Some(k), p) => {
-            writeln!(
-                out,
-                "  kernel ({} probes, {} target threads)",
-                p.sets,
-                k.threads.len()
-            )?;
-            writeln!(
-                out,
-                "    {:>8}  {:<6} {:>12} {:>12} {:>12}",
-                "tid", "role", "voluntary", "involuntary", "on-CPU"
-            )?;
-            for t in &k.threads {
-                writeln!(
-                    out,
-                    "    {:>8}  {:<6} {:>12} {:>12} {:>12}",
-                    t.tid,
-                    t.role,
-                    count(t.voluntary),
-                    count(t.involuntary),
-                    ns(t.oncpu_ns as f64)
-                )?;
-            }
-            if c.rounds > 0 {
-                let r = c.rounds as f64;
-                writeln!(
-                    out,
-                    "    per round trip: {:.2} voluntary switches, {:.2} involuntary",
-                    k.voluntary() as f64 / r,
-                    k.involuntary() as f64 / r
-                )?;
+        (Some(k), _) => crate::output::kernel::print(&mut out, k, c.rounds, "round trip")?,
+        (None, p) if p.on && c.repeats.len() > 1 => {
+            for r in &c.repeats {
+                writeln!(out, "  repeat #{}:", r.repeat)?;
+                match &r.kernel {
+                    Some(k) => crate::output::kernel::print(&mut out, k, r.rounds, "round trip")?,
+                    None => writeln!(out, "  kernel      no measured round trip to report")?,
+                }
             }
         }
+        (None, p) if p.on => writeln!(
+            out,
+            "  kernel      probes on, but no measured round trip to report"
+        )?,
         (None, p) => writeln!(
             out,
             "  kernel      probes off ({}): userspace timing only",

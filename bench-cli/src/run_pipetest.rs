@@ -9,8 +9,7 @@ use workloads::{pipetest, stats::Summary as Spread, stop::Stop, NoObserver, Obse
 use crate::{
     cli::{CommonArgs, PipetestArgs},
     machine::{command_line, Machine},
-    output::{count, ns},
-    probes::{Collected, Probes},
+    probes::Kernel,
     run::{emit, prepare_probes, usage_error, ProbeStatus, SCHEMA},
     signal::INTERRUPTED_EXIT,
 };
@@ -25,7 +24,7 @@ pub struct PipetestRepeat {
     pub interrupted: bool,
     pub runs: Vec<pipetest::Run>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<Collected>,
+    pub kernel: Option<Kernel>,
 }
 
 /// The results document of `evbench run pipetest`.
@@ -56,7 +55,7 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
     if let Err(e) = pipetest::validate(&cfg) {
         return Ok(usage_error(&e.to_string()));
     }
-    let (mut probes, status) = prepare_probes(common);
+    let (mut probes, status) = prepare_probes(common)?;
     let mut repeats = Vec::new();
     for k in 0..common.repeat {
         if k > 0 && stop.is_set() {
@@ -70,7 +69,10 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
             None => &NoObserver,
         };
         let o = pipetest::run(&cfg, observer, stop).context("pipetest")?;
-        let kernel = probes.as_ref().map(Probes::collect).transpose()?;
+        let kernel = match &probes {
+            Some(p) if !o.runs.is_empty() => Some(p.collect()?),
+            _ => None,
+        };
         let interrupted = o.interrupted;
         repeats.push(PipetestRepeat {
             repeat: k + 1,
@@ -115,7 +117,7 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
 
 /// The originals' lines for each measurement; extra lines only for what they lacked
 /// (repeats, kernel figures), never between their own.
-fn print_human(out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
+fn print_human(mut out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
     for r in &c.repeats {
         let o = pipetest::Outcome {
             runs: r.runs.clone(),
@@ -125,16 +127,9 @@ fn print_human(out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()>
         };
         write!(out, "{}", o.human(quiet))?;
         if let (Some(k), false) = (&r.kernel, quiet) {
+            // After the originals' lines, so scripts reading them are not disturbed.
             let events: u64 = r.runs.iter().map(|x| x.messages).sum();
-            let oncpu: u64 = k.threads.iter().map(|t| t.oncpu_ns).sum();
-            writeln!(
-                out,
-                "kernel: {} voluntary, {} involuntary switches, on-CPU {} over {} events",
-                count(k.voluntary()),
-                count(k.involuntary()),
-                ns(oncpu as f64),
-                count(events)
-            )?;
+            crate::output::kernel::print(&mut out, k, events, "event")?;
         }
     }
     if c.repeats.len() > 1 {

@@ -4,8 +4,13 @@
 #![no_main]
 
 mod doctor;
+mod kfunc;
 mod maps;
+mod offcpu;
 mod sched;
+mod syscalls;
+mod wakestacks;
+mod wakeup;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -1,79 +1,106 @@
-//! The `sched_switch` probe: voluntary / involuntary switches and on-CPU time per
-//! target thread.
+//! The scheduler tracepoints. Several probe sets share them, so each program is one
+//! entry point that hands the event to the sets that are enabled; the per-set logic
+//! lives in that set's file.
 use aya_ebpf::{
-    helpers::bpf_ktime_get_ns,
-    macros::{btf_tracepoint, map},
-    maps::HashMap,
+    bindings::BPF_NOEXIST,
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use bench_common::{ThreadSched, MAX_TARGETS};
+use bench_common::{prog, sets, TargetInfo};
 
-use crate::maps::{is_target, measuring, task_tid};
-
-/// Scheduler counters per target thread id.
-#[map]
-pub static THREADS: HashMap<u32, ThreadSched> = HashMap::with_max_entries(MAX_TARGETS, 0);
+use crate::{
+    maps::{
+        current_target, dropped, enabled, measuring, target_run, target_task, task_ids,
+        widen_prefilter, TARGETS,
+    },
+    offcpu, syscalls, wakestacks, wakeup,
+};
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
 /// unsigned int prev_state)`.
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
-    on_switch(&ctx);
-    0
-}
-
-#[inline(always)]
-fn on_switch(ctx: &BtfTracePointContext) {
     let preempt: u64 = ctx.arg(0);
     let prev: *const u8 = ctx.arg(1);
     let next: *const u8 = ctx.arg(2);
     let prev_state: u64 = ctx.arg(3);
+    // prev is the task running this tracepoint: its ids need no memory read.
+    let _ = prev;
+    let prev_tid = current_target();
+    let next_tid = target_task(next);
+    if prev_tid.is_none() && next_tid.is_none() {
+        return 0;
+    }
     let now = unsafe { bpf_ktime_get_ns() };
     let on = measuring();
-
-    if let Some(tid) = task_tid(prev) {
-        if is_target(tid) {
-            switched_out(tid, preempt as u8 != 0, prev_state as u32, now, on);
-        }
-    }
-    if let Some(tid) = task_tid(next) {
-        if is_target(tid) {
-            switched_in(tid, now);
-        }
-    }
-}
-
-#[inline(always)]
-fn entry(tid: u32) -> Option<*mut ThreadSched> {
-    if let Some(p) = THREADS.get_ptr_mut(&tid) {
-        return Some(p);
-    }
-    let _ = THREADS.insert(&tid, &ThreadSched::default(), 0);
-    THREADS.get_ptr_mut(&tid)
-}
-
-#[inline(always)]
-fn switched_out(tid: u32, preempt: bool, prev_state: u32, now: u64, on: bool) {
-    let Some(s) = entry(tid) else { return };
-    // SAFETY: a thread's entry is only touched by the CPU switching it (see ThreadSched).
-    let s = unsafe { &mut *s };
     if on {
+        target_run(prog::SCHED_SWITCH);
+    }
+    if let Some(tid) = prev_tid {
         // The kernel's own rule for nvcsw/nivcsw in __schedule().
-        if !preempt && prev_state != 0 {
-            s.voluntary += 1;
-        } else {
-            s.involuntary += 1;
-        }
-        if s.last_in_ns != 0 && now > s.last_in_ns {
-            s.oncpu_ns += now - s.last_in_ns;
+        let blocked = preempt as u8 == 0 && prev_state as u32 != 0;
+        offcpu::switched_out(tid, blocked, now, on);
+        if enabled(sets::WAKEUP) {
+            wakeup::switched_out(tid);
         }
     }
-    s.last_in_ns = 0;
+    if let Some(tid) = next_tid {
+        let off_ns = offcpu::switched_in(tid, now, on);
+        if enabled(sets::SYSCALLS) && off_ns != 0 {
+            syscalls::off_cpu_inside(tid, off_ns);
+        }
+        if enabled(sets::WAKEUP) {
+            wakeup::switched_in(tid, now, unsafe { bpf_get_smp_processor_id() });
+        }
+    }
+    0
 }
 
-#[inline(always)]
-fn switched_in(tid: u32, now: u64) {
-    let Some(s) = entry(tid) else { return };
-    // SAFETY: as in switched_out.
-    unsafe { (*s).last_in_ns = now };
+/// `sched_waking(struct task_struct *p)`: fires in the waker's context.
+#[btf_tracepoint(function = "sched_waking")]
+pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
+    let wakee: *const u8 = ctx.arg(0);
+    let Some(tid) = target_task(wakee) else {
+        return 0;
+    };
+    if !measuring() {
+        return 0;
+    }
+    target_run(prog::SCHED_WAKING);
+    if enabled(sets::WAKEUP) {
+        wakeup::waking(tid);
+    }
+    if enabled(sets::WAKESTACKS) {
+        wakestacks::waking(&ctx);
+    }
+    0
+}
+
+/// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`: also
+/// fires for new threads. Children of a target become targets, so processes a
+/// workload's task starts are followed without the workload reporting them.
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    let parent: *const u8 = ctx.arg(0);
+    let child: *const u8 = ctx.arg(1);
+    let Some(ptid) = target_task(parent) else {
+        return 0;
+    };
+    // SAFETY: the value is copied out before any update.
+    let Some(info) = (unsafe { TARGETS.get(&ptid) }).copied() else {
+        return 0;
+    };
+    let (Some((ctid, ctgid)), Some((_, ptgid))) = (task_ids(child), task_ids(parent)) else {
+        return 0;
+    };
+    if ctgid != ptgid {
+        // A new process: the targets no longer share one thread group.
+        widen_prefilter();
+    }
+    let info = TargetInfo { label: info.label };
+    if TARGETS.insert(&ctid, &info, BPF_NOEXIST as u64).is_err() {
+        dropped(prog::SCHED_PROCESS_FORK);
+    }
+    0
 }

@@ -12,6 +12,8 @@ const FD_MODES: &[WaitMode] = &[
     WaitMode::EpollEt,
     WaitMode::Poll,
     WaitMode::Select,
+    WaitMode::Kevent,
+    WaitMode::KeventRing,
 ];
 const NOW: Option<Duration> = Some(Duration::ZERO);
 
@@ -101,7 +103,15 @@ fn write_interest_and_modify_and_remove() {
 
 #[test]
 fn hangup_is_reported_when_the_writer_closes() {
-    for &mode in [WaitMode::Epoll, WaitMode::EpollEt, WaitMode::Poll].iter() {
+    for &mode in [
+        WaitMode::Epoll,
+        WaitMode::EpollEt,
+        WaitMode::Poll,
+        WaitMode::Kevent,
+        WaitMode::KeventRing,
+    ]
+    .iter()
+    {
         let (r, wr) = sys::pipe(true).unwrap();
         let mut w = waiter(mode);
         w.add(r.as_raw_fd(), 9, Interest::READ).unwrap();

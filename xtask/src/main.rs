@@ -3,6 +3,7 @@
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
 mod bench;
+mod overhead;
 mod setup;
 
 use std::{
@@ -58,6 +59,8 @@ enum Cmd {
 enum BenchCmd {
     /// evbench pingpong vs `perf bench sched pipe`, alternating, threads and processes.
     Pingpong(bench::PingpongBench),
+    /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
+    Overhead(overhead::OverheadBench),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +108,10 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Pingpong(a)) => {
             build(&root)?;
             bench::pingpong(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Overhead(a)) => {
+            build(&root)?;
+            overhead::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
+const KIND_FUNC: u32 = 12;
 
 pub struct KernelBtf {
     data: Vec<u8>,
@@ -105,6 +106,12 @@ impl KernelBtf {
         bail!("struct {name} has no member '{member}' in this kernel's BTF")
     }
 
+    /// Whether the kernel has a function (BTF_KIND_FUNC) named `name`: what fentry needs.
+    pub fn has_func_named(&self, name: &str) -> bool {
+        self.types()
+            .any(|(n, info, _)| (info >> 24) & 0x1f == KIND_FUNC && self.name(n) == name.as_bytes())
+    }
+
     /// Whether a BTF type of any kind is named `name` (e.g. a tracepoint's `btf_trace_*`).
     pub fn has_type_named(&self, name: &str) -> bool {
         self.types()
@@ -126,5 +133,7 @@ mod tests {
         assert_eq!(tgid, pid + 4);
         assert!(btf.member_offset("task_struct", "no_such_member").is_err());
         assert!(btf.has_type_named("btf_trace_sched_switch"));
+        assert!(btf.has_func_named("do_nanosleep"));
+        assert!(!btf.has_func_named("no_such_kernel_function"));
     }
 }

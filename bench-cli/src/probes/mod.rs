@@ -5,99 +5,165 @@
 //! as the task starts, and the measured window flips the `CONTROL` switch, so nothing
 //! of the CLI's own threads, the rest of the machine, or set-up is ever counted.
 pub mod btf;
+pub mod collect;
+pub mod kallsyms;
+pub mod progstats;
 pub mod set;
 
-use std::sync::Mutex;
+use std::{
+    os::fd::{AsFd, OwnedFd},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use aya::{
     maps::{Array, HashMap, MapData},
-    programs::BtfTracePoint,
+    programs::{BtfTracePoint, FEntry, FExit, Program},
     Btf, Ebpf, EbpfLoader,
 };
-use bench_common::{task_offsets, TargetInfo, ThreadSched, CONTROL_MEASURING};
+use bench_common::{globals, TargetInfo, CONTROL_MEASURING, CONTROL_TGID};
 use workloads::{Observer, TaskInfo};
 
+pub use collect::Kernel;
 pub use set::{ProbeSet, ProbeSets};
+
+use crate::errors::{chain, errno};
+use progstats::ProgCounters;
 
 /// The kernel programs, built by `cargo xtask build` and embedded at compile time.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(env!("EVBENCH_EBPF_OBJ_PATH"));
 
-/// BTF tracepoints each probe set attaches, in attach order.
+/// BTF tracepoints each probe set attaches (the program has the tracepoint's name).
 pub fn tracepoints(set: ProbeSet) -> &'static [&'static str] {
     match set {
+        ProbeSet::Wakeup => &["sched_waking", "sched_switch"],
         ProbeSet::Offcpu => &["sched_switch"],
+        ProbeSet::Syscalls => &["sys_enter", "sys_exit", "sched_switch"],
+        ProbeSet::Wakestacks => &["sched_waking"],
+        ProbeSet::Kfunc => &[],
     }
 }
 
-/// Loaded and attached probes. Dropping it detaches and unloads everything.
+/// Attached whenever any probe set is: children of targets become targets.
+pub const ALWAYS: &[&str] = &["sched_process_fork"];
+
+/// How long the loader watches the programs with no target registered, to learn what
+/// a run that exits early costs (see `collect::ProgramCost`).
+const CALIBRATION: Duration = Duration::from_millis(100);
+
+/// Loaded and attached probes. Dropping it detaches and unloads everything, and turns
+/// BPF run-time statistics back off.
 pub struct Probes {
     sets: ProbeSets,
-    // Keeps the programs and their links alive.
-    _ebpf: Ebpf,
+    kfunc: Option<String>,
+    /// Keeps the programs and their links alive.
+    ebpf: Ebpf,
+    /// BPF run-time statistics stay on while this fd is open.
+    _stats: Option<OwnedFd>,
+    /// Attached programs: (name, fd for bpf_prog_info, counters after calibration).
+    programs: Vec<(String, OwnedFd)>,
+    /// Per-run cost of each program when no target is involved (calibration).
+    idle_cost: Vec<Option<f64>>,
     targets: Mutex<HashMap<MapData, u32, TargetInfo>>,
     control: Mutex<Array<MapData, u32>>,
-    threads: HashMap<MapData, u32, ThreadSched>,
     tasks: Mutex<Vec<TaskInfo>>,
+    window: Mutex<Window>,
+    warnings: Vec<String>,
 }
 
-/// Per-thread scheduler figures of one target task, from the `offcpu` set.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ThreadFigures {
-    pub tid: u32,
-    pub role: &'static str,
-    pub voluntary: u64,
-    pub involuntary: u64,
-    pub oncpu_ns: u64,
-}
-
-/// What the probes saw during one measured window.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Collected {
-    pub threads: Vec<ThreadFigures>,
-}
-
-impl Collected {
-    pub fn voluntary(&self) -> u64 {
-        self.threads.iter().map(|t| t.voluntary).sum()
-    }
-    pub fn involuntary(&self) -> u64 {
-        self.threads.iter().map(|t| t.involuntary).sum()
-    }
+/// Program counters at the edges of the measured window.
+#[derive(Default)]
+struct Window {
+    opened: Option<(Instant, Vec<ProgCounters>)>,
+    closed: Option<(Instant, Vec<ProgCounters>)>,
 }
 
 /// Loads the object with the kernel-specific globals filled in (no programs loaded yet).
-pub(crate) fn open_object() -> Result<Ebpf> {
+pub(crate) fn open_object(enabled: u32) -> Result<Ebpf> {
     let kbtf = btf::KernelBtf::from_sys_fs()?;
     let pid_off = kbtf.member_offset("task_struct", "pid")?;
+    // The programs read pid and tgid with one 8-byte load.
+    if kbtf.member_offset("task_struct", "tgid")? != pid_off + 4 {
+        bail!(
+            "task_struct.tgid does not follow task_struct.pid in this kernel: unsupported layout"
+        );
+    }
     EbpfLoader::new()
-        .override_global(task_offsets::PID, &pid_off, true)
+        .override_global(globals::TASK_PID_OFFSET, &pid_off, true)
+        .override_global(globals::ENABLED, &enabled, true)
         .load(OBJECT)
-        .map_err(|e| anyhow!("{}", crate::errors::chain(&e)))
+        .map_err(|e| anyhow!("{}", chain(&e)))
         .context("cannot create the BPF maps")
 }
 
+fn prog_fd(prog: &Program) -> Result<OwnedFd> {
+    Ok(prog.fd()?.as_fd().try_clone_to_owned()?)
+}
+
 impl Probes {
-    /// Loads and attaches the programs of `sets`. Counting stays off until a workload
-    /// opens its measured window.
-    pub fn load(sets: ProbeSets) -> Result<Self> {
-        let mut ebpf = open_object()?;
+    /// Loads and attaches the programs of `sets` (`kfunc`: the function `--kfunc`
+    /// names). Counting stays off until a workload opens its measured window.
+    pub fn load(sets: ProbeSets, kfunc: Option<&str>) -> Result<Self> {
+        if sets.is_empty() {
+            bail!("no probe set to load");
+        }
+        if sets.contains(ProbeSet::Kfunc) && kfunc.is_none() {
+            bail!("the kfunc probe set needs a function: --kfunc NAME");
+        }
+        let kbtf = btf::KernelBtf::from_sys_fs()?;
+        if let Some(name) = kfunc {
+            if !kbtf.has_func_named(name) {
+                bail!("--kfunc {name}: no kernel function of that name in this kernel's BTF");
+            }
+        }
+        let mut ebpf = open_object(sets.kernel_bits())?;
         let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
-        for set in sets.iter() {
-            for &tp in tracepoints(set) {
-                let prog: &mut BtfTracePoint = ebpf
-                    .program_mut(tp)
-                    .with_context(|| format!("program {tp} is missing from the eBPF object"))?
-                    .try_into()?;
-                prog.load(tp, &btf).map_err(|e| {
-                    anyhow!("cannot load the {tp} program: {}", crate::errors::chain(&e))
-                })?;
-                prog.attach().map_err(|e| {
-                    anyhow!(
-                        "cannot attach to tracepoint {tp}: {}",
-                        crate::errors::chain(&e)
-                    )
-                })?;
+        let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
+        let mut warnings = Vec::new();
+        if stats.is_none() {
+            warnings.push(
+                "BPF run-time statistics are unavailable: probe cost is not reported".to_string(),
+            );
+        }
+        let mut names: Vec<&str> = sets
+            .iter()
+            .flat_map(|s| tracepoints(s).iter().copied())
+            .collect();
+        names.extend_from_slice(ALWAYS);
+        let mut seen = Vec::new();
+        let mut programs = Vec::new();
+        for tp in names {
+            if seen.contains(&tp) {
+                continue;
+            }
+            seen.push(tp);
+            let prog: &mut BtfTracePoint = ebpf
+                .program_mut(tp)
+                .with_context(|| format!("program {tp} is missing from the eBPF object"))?
+                .try_into()?;
+            prog.load(tp, &btf)
+                .map_err(|e| anyhow!("cannot load the {tp} program: {}", chain(&e)))?;
+            prog.attach()
+                .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
+            programs.push((
+                tp.to_string(),
+                prog_fd(ebpf.program(tp).expect("just loaded"))?,
+            ));
+        }
+        let mut kfunc_loaded = None;
+        if let Some(name) = kfunc {
+            match attach_kfunc(&mut ebpf, &btf, name) {
+                Ok(fds) => {
+                    programs.extend(fds);
+                    kfunc_loaded = Some(name.to_string());
+                }
+                Err(e) if errno(&e) == Some(libc::EPERM) => {
+                    let w = format!("kfunc {name}: not permitted by this kernel (fentry/fexit are refused with EPERM); going on without it");
+                    crate::output::warn(&w);
+                    warnings.push(w);
+                }
+                Err(e) => return Err(e),
             }
         }
         let take = |ebpf: &mut Ebpf, name: &str| {
@@ -106,19 +172,58 @@ impl Probes {
         };
         let targets = HashMap::try_from(take(&mut ebpf, "TARGETS")?)?;
         let control = Array::try_from(take(&mut ebpf, "CONTROL")?)?;
-        let threads = HashMap::try_from(take(&mut ebpf, "THREADS")?)?;
-        Ok(Self {
-            sets,
-            _ebpf: ebpf,
+        let mut probes = Self {
+            sets: if kfunc_loaded.is_some() {
+                sets
+            } else {
+                sets.without(ProbeSet::Kfunc)
+            },
+            kfunc: kfunc_loaded,
+            ebpf,
+            _stats: stats,
+            idle_cost: Vec::new(),
+            programs,
             targets: Mutex::new(targets),
             control: Mutex::new(control),
-            threads,
             tasks: Mutex::new(Vec::new()),
-        })
+            window: Mutex::new(Window::default()),
+            warnings,
+        };
+        probes.calibrate();
+        Ok(probes)
+    }
+
+    /// Learns what each program costs per run when it exits early (no target yet), so
+    /// the cost of runs on target threads is not flattered by cheap early exits.
+    fn calibrate(&mut self) {
+        let before = self.counters();
+        std::thread::sleep(CALIBRATION);
+        let after = self.counters();
+        self.idle_cost = after
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| {
+                let d = a.since(*b);
+                // Too few runs to say anything: leave it unknown rather than guess.
+                (d.run_cnt >= 20).then(|| d.run_time_ns as f64 / d.run_cnt as f64)
+            })
+            .collect();
+    }
+
+    fn counters(&self) -> Vec<ProgCounters> {
+        self.programs
+            .iter()
+            .map(|(_, fd)| progstats::read(fd.as_fd()).unwrap_or_default())
+            .collect()
     }
 
     pub fn sets(&self) -> ProbeSets {
         self.sets
+    }
+
+    /// Warnings gathered while loading (shown once in every report).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The tasks registered so far.
@@ -126,32 +231,12 @@ impl Probes {
         self.tasks.lock().expect("not poisoned").clone()
     }
 
-    /// Reads every target's figures.
-    pub fn collect(&self) -> Result<Collected> {
-        let mut threads = Vec::new();
-        for task in self.tasks() {
-            let s = match self.threads.get(&task.tid, 0) {
-                Ok(s) => s,
-                // A task that never switched while we looked has no entry: all zero.
-                Err(aya::maps::MapError::KeyNotFound) => ThreadSched::default(),
-                Err(e) => return Err(e).context("cannot read the THREADS map"),
-            };
-            threads.push(ThreadFigures {
-                tid: task.tid,
-                role: task.role,
-                voluntary: s.voluntary,
-                involuntary: s.involuntary,
-                oncpu_ns: s.oncpu_ns,
-            });
-        }
-        Ok(Collected { threads })
-    }
-
-    /// Every thread id the kernel side has an entry for. Only targets pass the filter,
-    /// so anything else here means the filter leaked.
+    /// Every thread id the kernel side keeps scheduler state for. Only targets pass
+    /// the filter, so anything else here means the filter leaked.
     pub fn counted_tids(&self) -> Result<Vec<u32>> {
-        let mut tids: Vec<u32> = self
-            .threads
+        let map = self.ebpf.map("THREADS").context("map THREADS is missing")?;
+        let threads: HashMap<&MapData, u32, bench_common::ThreadSched> = HashMap::try_from(map)?;
+        let mut tids: Vec<u32> = threads
             .keys()
             .collect::<Result<_, _>>()
             .context("cannot read the THREADS map")?;
@@ -159,17 +244,83 @@ impl Probes {
         Ok(tids)
     }
 
+    /// Reads everything the probes saw in the last measured window.
+    pub fn collect(&self) -> Result<Kernel> {
+        let w = self.window.lock().expect("not poisoned");
+        let (opened, closed) = match (&w.opened, &w.closed) {
+            (Some(o), Some(c)) => (o, c),
+            _ => bail!("the workload never opened and closed its measured window"),
+        };
+        let names: Vec<&str> = self.programs.iter().map(|(n, _)| n.as_str()).collect();
+        collect::collect(&collect::Sources {
+            ebpf: &self.ebpf,
+            sets: self.sets,
+            kfunc: self.kfunc.as_deref(),
+            tasks: &self.tasks(),
+            programs: &names,
+            idle_cost: &self.idle_cost,
+            window: closed.0.duration_since(opened.0),
+            counters: closed
+                .1
+                .iter()
+                .zip(&opened.1)
+                .map(|(c, o)| c.since(*o))
+                .collect(),
+            warnings: &self.warnings,
+        })
+    }
+
     /// Forgets the previous case's targets and figures, so one load serves many cases.
     pub fn reset(&mut self) -> Result<()> {
-        let tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
-        let mut targets = self.targets.lock().expect("not poisoned");
-        for t in tasks {
-            // Missing keys are fine: nothing was recorded for them.
-            let _ = targets.remove(&t.tid);
-            let _ = self.threads.remove(&t.tid);
+        if let Err(e) = self
+            .control
+            .lock()
+            .expect("not poisoned")
+            .set(CONTROL_TGID, 0, 0)
+        {
+            crate::output::warn(&format!("cannot clear the process prefilter: {e}"));
         }
+        let tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
+        {
+            let mut targets = self.targets.lock().expect("not poisoned");
+            let stale: Vec<u32> = targets.keys().filter_map(Result::ok).collect();
+            for tid in stale {
+                let _ = targets.remove(&tid);
+            }
+        }
+        drop(tasks);
+        collect::clear(&mut self.ebpf)?;
+        *self.window.lock().expect("not poisoned") = Window::default();
         Ok(())
     }
+}
+
+fn attach_kfunc(ebpf: &mut Ebpf, btf: &Btf, name: &str) -> Result<Vec<(String, OwnedFd)>> {
+    let entry: &mut FEntry = ebpf
+        .program_mut("kfunc_entry")
+        .context("kfunc_entry missing")?
+        .try_into()?;
+    entry
+        .load(name, btf)
+        .map_err(|e| anyhow::Error::new(e).context(format!("loading fentry on {name}")))?;
+    entry.attach()?;
+    let exit: &mut FExit = ebpf
+        .program_mut("kfunc_exit")
+        .context("kfunc_exit missing")?
+        .try_into()?;
+    exit.load(name, btf)
+        .map_err(|e| anyhow::Error::new(e).context(format!("loading fexit on {name}")))?;
+    exit.attach()?;
+    Ok(vec![
+        (
+            "kfunc_entry".into(),
+            prog_fd(ebpf.program("kfunc_entry").expect("loaded"))?,
+        ),
+        (
+            "kfunc_exit".into(),
+            prog_fd(ebpf.program("kfunc_exit").expect("loaded"))?,
+        ),
+    ])
 }
 
 impl Observer for Probes {
@@ -188,20 +339,65 @@ impl Observer for Probes {
             ));
             return;
         }
-        self.tasks.lock().expect("not poisoned").push(task.clone());
+        let mut tasks = self.tasks.lock().expect("not poisoned");
+        tasks.push(task.clone());
+        // The process prefilter: one thread group while every target shares it.
+        let tgids: Vec<u32> = tasks.iter().map(|t| thread_group(t.tid)).collect();
+        let prefilter = if tgids.iter().all(|&g| g == tgids[0]) {
+            tgids[0]
+        } else {
+            0
+        };
+        drop(tasks);
+        if let Err(e) = self
+            .control
+            .lock()
+            .expect("not poisoned")
+            .set(CONTROL_TGID, prefilter, 0)
+        {
+            crate::output::warn(&format!("cannot set the process prefilter: {e}"));
+        }
     }
 
     fn measuring(&self, on: bool) {
-        if let Err(e) =
-            self.control
-                .lock()
-                .expect("not poisoned")
-                .set(CONTROL_MEASURING, u32::from(on), 0)
-        {
-            crate::output::warn(&format!(
-                "cannot switch counting {}: {e}",
-                if on { "on" } else { "off" }
-            ));
+        // Counters are read outside the window: before opening it, after closing it.
+        if !on {
+            set_control(&self.control, false);
         }
+        let snapshot = (Instant::now(), self.counters());
+        let mut w = self.window.lock().expect("not poisoned");
+        if on {
+            w.opened = Some(snapshot);
+            w.closed = None;
+        } else {
+            w.closed = Some(snapshot);
+        }
+        drop(w);
+        if on {
+            set_control(&self.control, true);
+        }
+    }
+}
+
+/// The thread group (process id) of thread `tid`: ours when it is one of our threads,
+/// else its own (a task a workload runs as a process is that process's first thread).
+fn thread_group(tid: u32) -> u32 {
+    if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        std::process::id()
+    } else {
+        tid
+    }
+}
+
+fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) {
+    if let Err(e) = control
+        .lock()
+        .expect("not poisoned")
+        .set(CONTROL_MEASURING, u32::from(on), 0)
+    {
+        crate::output::warn(&format!(
+            "cannot switch counting {}: {e}",
+            if on { "on" } else { "off" }
+        ));
     }
 }

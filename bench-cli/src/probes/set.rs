@@ -3,24 +3,66 @@ use std::{fmt, str::FromStr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProbeSet {
-    /// Voluntary / involuntary context switches and on-CPU time per target thread.
+    /// Wakeup latency (same-CPU / cross-CPU), wakeup counts, who woke whom.
+    Wakeup,
+    /// Blocked time, voluntary / involuntary switches, on-CPU time.
     Offcpu,
+    /// Per-syscall latency, counts, and on-CPU time inside each syscall.
+    Syscalls,
+    /// The kernel stack of each wakeup (costly).
+    Wakestacks,
+    /// fentry/fexit latency of one kernel function (`--kfunc NAME`).
+    Kfunc,
 }
 
 impl ProbeSet {
-    pub const ALL: &'static [ProbeSet] = &[ProbeSet::Offcpu];
+    pub const ALL: &'static [ProbeSet] = &[
+        ProbeSet::Wakeup,
+        ProbeSet::Offcpu,
+        ProbeSet::Syscalls,
+        ProbeSet::Wakestacks,
+        ProbeSet::Kfunc,
+    ];
     /// What `--probes default` (and no `--probes`) means.
-    pub const DEFAULT: &'static [ProbeSet] = &[ProbeSet::Offcpu];
+    pub const DEFAULT: &'static [ProbeSet] =
+        &[ProbeSet::Wakeup, ProbeSet::Offcpu, ProbeSet::Syscalls];
+    /// What `--probes all` means: the default plus the costly ones (`kfunc` needs `--kfunc`).
+    pub const EVERYTHING: &'static [ProbeSet] = &[
+        ProbeSet::Wakeup,
+        ProbeSet::Offcpu,
+        ProbeSet::Syscalls,
+        ProbeSet::Wakestacks,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            ProbeSet::Wakeup => "wakeup",
             ProbeSet::Offcpu => "offcpu",
+            ProbeSet::Syscalls => "syscalls",
+            ProbeSet::Wakestacks => "wakestacks",
+            ProbeSet::Kfunc => "kfunc",
         }
     }
 
     pub fn describe(self) -> &'static str {
         match self {
-            ProbeSet::Offcpu => "context switches (voluntary / involuntary) and on-CPU time per target thread [sched_switch]",
+            ProbeSet::Wakeup => "wakeup latency split same-CPU / cross-CPU, wakeups per thread, who woke whom [sched_waking, sched_switch]",
+            ProbeSet::Offcpu => "blocked time, voluntary / involuntary switches, on-CPU time per thread [sched_switch]",
+            ProbeSet::Syscalls => "per-syscall latency and counts, and on-CPU time inside each syscall [sys_enter, sys_exit]",
+            ProbeSet::Wakestacks => "kernel stack of each wakeup, aggregated (costly; in `all`) [sched_waking]",
+            ProbeSet::Kfunc => "fentry/fexit latency of the kernel function --kfunc NAME (needs BPF trampolines)",
+        }
+    }
+
+    /// This set's bit in the kernel programs' `ENABLED` global.
+    pub fn kernel_bit(self) -> u32 {
+        use bench_common::sets;
+        match self {
+            ProbeSet::Wakeup => sets::WAKEUP,
+            ProbeSet::Offcpu => sets::OFFCPU,
+            ProbeSet::Syscalls => sets::SYSCALLS,
+            ProbeSet::Wakestacks => sets::WAKESTACKS,
+            ProbeSet::Kfunc => sets::KFUNC,
         }
     }
 
@@ -42,6 +84,15 @@ impl ProbeSets {
 
     pub fn with(self, p: ProbeSet) -> Self {
         Self(self.0 | p.bit())
+    }
+
+    pub fn without(self, p: ProbeSet) -> Self {
+        Self(self.0 & !p.bit())
+    }
+
+    /// The `ENABLED` bitmask the kernel programs read.
+    pub fn kernel_bits(self) -> u32 {
+        self.iter().map(ProbeSet::kernel_bit).fold(0, |a, b| a | b)
     }
 
     pub fn contains(self, p: ProbeSet) -> bool {
@@ -77,7 +128,11 @@ impl FromStr for ProbeSets {
         match s {
             "none" => return Ok(Self::NONE),
             "default" => return Ok(Self::default_sets()),
-            "all" => return Ok(ProbeSet::ALL.iter().fold(Self::NONE, |s, &p| s.with(p))),
+            "all" => {
+                return Ok(ProbeSet::EVERYTHING
+                    .iter()
+                    .fold(Self::NONE, |s, &p| s.with(p)))
+            }
             _ => {}
         }
         let mut sets = Self::NONE;
@@ -118,6 +173,9 @@ mod tests {
             .parse::<ProbeSets>()
             .unwrap_err()
             .contains("'bogus'"));
-        assert_eq!(ProbeSets::default_sets().to_string(), "offcpu");
+        assert_eq!(
+            ProbeSets::default_sets().to_string(),
+            "wakeup,offcpu,syscalls"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! observer, brackets the measured window, supervises, and collects the figures.
 use std::{
     io,
-    sync::{atomic::Ordering, Arc},
+    sync::{atomic::Ordering, Arc, Mutex},
     thread,
     time::{Duration, Instant},
 };
@@ -60,6 +60,34 @@ fn channel_count(cfg: &Config) -> usize {
     }
 }
 
+/// The observer as the driver thread may call it (threads mode), for exactly as long as
+/// `run` borrows it: the controller empties the gate before returning, on every path,
+/// and a call in progress holds the lock, so no thread can reach the observer after
+/// `run` has returned — even a thread abandoned because it would not leave.
+pub(super) struct ObserverGate(Mutex<Option<&'static dyn Observer>>);
+
+impl ObserverGate {
+    /// Opens or closes the measured window, if the gate is still open.
+    pub(super) fn measuring(&self, on: bool) {
+        if let Some(o) = *self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            o.measuring(on);
+        }
+    }
+
+    fn close(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// Closes the gate when `run` leaves, however it leaves.
+struct GateGuard(Arc<ObserverGate>);
+
+impl Drop for GateGuard {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// A task as the controller tracks it.
 struct Task {
     name: &'static str,
@@ -76,6 +104,7 @@ enum Handle {
 
 struct Run<'a> {
     cfg: &'a Config,
+    gate: Arc<ObserverGate>,
     ctl: Arc<Shared<Control>>,
     chans: Vec<Arc<dyn Channel>>,
     tasks: Vec<Task>,
@@ -92,8 +121,15 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
         .map(|_| cfg.mechanism.open_with(opts).map(Arc::<dyn Channel>::from))
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open the channels: {e}")))?;
+    // SAFETY: only the lifetime is extended; GateGuard empties the gate before this
+    // function returns, and every use of the reference goes through the gate's lock.
+    let forever: &'static dyn Observer =
+        unsafe { std::mem::transmute::<&dyn Observer, &'static dyn Observer>(observer) };
+    let gate = Arc::new(ObserverGate(Mutex::new(Some(forever))));
+    let _guard = GateGuard(gate.clone());
     let mut r = Run {
         cfg,
+        gate,
         ctl,
         chans,
         tasks: Vec::new(),
@@ -138,12 +174,20 @@ impl Run<'_> {
         self.supervise("warm-up", |ctl| ctl.warmed.load(Ordering::Acquire) != 0)?;
 
         let before = sample(&tids)?;
-        observer.measuring(true);
+        // Threads: the driver opens and closes the window itself, right around its
+        // round trips, so the window holds nothing else (no hand-shake with us).
+        // Processes: the observer lives here, so the window is ours and a little wider.
+        let ours = self.cfg.tasks == Tasks::Processes;
+        if ours {
+            observer.measuring(true);
+        }
         control::set_and_wake(&self.ctl.measure, GO);
         let measured = self.supervise("measured run", |ctl| {
             ctl.finished.load(Ordering::Acquire) != 0
         });
-        observer.measuring(false);
+        if ours {
+            observer.measuring(false);
+        }
         measured?;
         let after = sample(&tids);
         control::set_and_wake(&self.ctl.release, GO);
@@ -188,8 +232,10 @@ impl Run<'_> {
         let cfg = self.cfg.clone();
         let ctl = self.ctl.clone();
         let (inp, out) = (self.chans[input].clone(), self.chans[output].clone());
+        let gate = (index == 0 && self.cfg.tasks == Tasks::Threads).then(|| self.gate.clone());
         let body = move || {
             let role = Role {
+                gate: gate.as_deref(),
                 index: index as u32,
                 input: &*inp,
                 output: &*out,

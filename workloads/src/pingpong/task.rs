@@ -14,6 +14,9 @@ const CONTROL_POLL: Duration = Duration::from_millis(50);
 
 /// One task's place in the topology.
 pub struct Role<'a> {
+    /// The driver's way to the observer in threads mode (it opens and closes the
+    /// measured window itself); `None` elsewhere.
+    pub gate: Option<&'a super::run::ObserverGate>,
     pub index: u32,
     pub input: &'a dyn Channel,
     pub output: &'a dyn Channel,
@@ -187,6 +190,9 @@ fn driver(
         cfg.rounds
     };
     let mut rounds = 0u64;
+    if let Some(g) = role.gate {
+        g.measuring(true);
+    }
     let start = now_ns();
     let deadline = cfg
         .duration
@@ -207,6 +213,9 @@ fn driver(
         }
         Ok(())
     })();
+    if let Some(g) = role.gate {
+        g.measuring(false);
+    }
     // Everything sent has been answered: nothing real is in flight from here on.
     ctl.done.store(1, Ordering::Release);
     ctl.rounds.store(rounds, Ordering::Relaxed);

@@ -77,6 +77,10 @@ pub enum WaitMode {
     Poll,
     /// select(2) (fds below FD_SETSIZE only).
     Select,
+    /// The emulated kevent queue: kevent_get_events.
+    Kevent,
+    /// The emulated kevent queue with its ring: kevent_wait + kevent_commit.
+    KeventRing,
 }
 
 impl WaitMode {
@@ -87,6 +91,8 @@ impl WaitMode {
         WaitMode::EpollEt,
         WaitMode::Poll,
         WaitMode::Select,
+        WaitMode::Kevent,
+        WaitMode::KeventRing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +102,8 @@ impl WaitMode {
             WaitMode::EpollEt => "epoll-et",
             WaitMode::Poll => "poll",
             WaitMode::Select => "select",
+            WaitMode::Kevent => "kevent",
+            WaitMode::KeventRing => "kevent-ring",
         }
     }
 
@@ -107,6 +115,10 @@ impl WaitMode {
             WaitMode::EpollEt => "epoll_wait(2), edge-triggered (EPOLLET)",
             WaitMode::Poll => "poll(2) over the watched fds",
             WaitMode::Select => "select(2); fds must be below FD_SETSIZE (1024)",
+            WaitMode::Kevent => "emulated kevent (2006 proposal): kevent_get_events",
+            WaitMode::KeventRing => {
+                "emulated kevent with its shared ring: kevent_wait + kevent_commit"
+            }
         }
     }
 
@@ -123,6 +135,8 @@ impl WaitMode {
             WaitMode::EpollEt => Box::new(EpollWaiter::new(true)?),
             WaitMode::Poll => Box::new(PollWaiter::new()),
             WaitMode::Select => Box::new(SelectWaiter::new()),
+            WaitMode::Kevent => crate::kevent::open_waiter(false)?,
+            WaitMode::KeventRing => crate::kevent::open_waiter(true)?,
         }))
     }
 }

@@ -1,4 +1,5 @@
-//! Terminal output helpers: warnings, and figures formatted for people.
+//! Terminal output: warnings, figures formatted for people, and the kernel section.
+pub mod kernel;
 
 /// One warning line on stderr.
 pub fn warn(msg: &str) {

@@ -1,0 +1,156 @@
+//! The kernel section of a case's terminal report: what the probes saw, per operation.
+use std::io::{self, Write};
+
+use crate::{
+    output::{count, ns},
+    probes::{collect::KernelHist, Kernel},
+};
+
+fn hist_row(out: &mut impl Write, name: &str, h: &KernelHist) -> io::Result<()> {
+    let s = &h.summary;
+    writeln!(
+        out,
+        "    {name:<22} {:>10}  p50 {:>9}  p90 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+        count(s.count),
+        ns(s.p50 as f64),
+        ns(s.p90 as f64),
+        ns(s.p99 as f64),
+        ns(s.p999 as f64),
+        ns(s.max as f64)
+    )
+}
+
+/// Prints the kernel figures of one case; `ops` is the number of measured operations
+/// (round trips, events) that the per-operation figures divide by.
+pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "  kernel (probes: {}; {} target threads)",
+        k.sets,
+        k.threads.len()
+    )?;
+    if ops > 0 {
+        let per = |v: u64| v as f64 / ops as f64;
+        writeln!(
+            out,
+            "    per {op_name}: {:.2} syscalls, {:.2} wakeups, {:.2} voluntary + {:.2} involuntary switches",
+            per(k.syscall_count()),
+            per(k.wakeups()),
+            per(k.voluntary()),
+            per(k.involuntary())
+        )?;
+    }
+    writeln!(
+        out,
+        "    {:<22} {:>10}  (latency percentiles)",
+        "histogram", "count"
+    )?;
+    if let Some(h) = &k.wakeup_same_cpu_ns {
+        hist_row(out, "wakeup, same CPU", h)?;
+    }
+    if let Some(h) = &k.wakeup_cross_cpu_ns {
+        hist_row(out, "wakeup, cross CPU", h)?;
+    }
+    if let Some(h) = &k.offcpu_ns {
+        hist_row(out, "off-CPU (blocked)", h)?;
+    }
+    for s in k.syscalls.iter().take(8) {
+        hist_row(out, &format!("{}()", s.name), &s.latency_ns)?;
+        hist_row(out, &format!("  {} on-CPU", s.name), &s.oncpu_ns)?;
+    }
+    if let Some(h) = &k.kfunc_ns {
+        hist_row(
+            out,
+            &format!("{}()", k.kfunc.as_deref().unwrap_or("kfunc")),
+            h,
+        )?;
+    }
+    writeln!(
+        out,
+        "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "tid", "role", "voluntary", "involunt.", "wakeups", "on-CPU", "syscalls"
+    )?;
+    for t in &k.threads {
+        writeln!(
+            out,
+            "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}",
+            t.tid,
+            t.role,
+            count(t.voluntary),
+            count(t.involuntary),
+            count(t.wakeups),
+            ns(t.oncpu_ns as f64),
+            count(t.syscalls)
+        )?;
+    }
+    for w in k.woke.iter().take(4) {
+        let waker = w.waker_role.map_or_else(
+            || format!("{} ({})", w.waker_comm, w.waker_tid),
+            str::to_string,
+        );
+        writeln!(
+            out,
+            "    the {} was woken {} times by {}",
+            w.wakee_role,
+            count(w.count),
+            waker
+        )?;
+    }
+    for s in k.wake_stacks.iter().take(3) {
+        writeln!(out, "    wakeup stack, {} times:", count(s.count))?;
+        for f in s.frames.iter().take(10) {
+            writeln!(out, "        {f}")?;
+        }
+    }
+    if let Some(w) = &k.stack_walks {
+        let per = w.ns_per_walk.map_or_else(|| "-".into(), ns);
+        writeln!(
+            out,
+            "    stack walks: {} at {per} each, {} dropped",
+            count(w.walks),
+            w.drops
+        )?;
+    }
+    writeln!(
+        out,
+        "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>8} {:>9} {:>6}",
+        "probe program",
+        "runs",
+        "ns/run",
+        "target runs",
+        "ns/target run",
+        "CPU",
+        "rec.miss",
+        "drops"
+    )?;
+    for p in &k.programs {
+        let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.0}"));
+        writeln!(
+            out,
+            "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>7.2}% {:>9} {:>6}",
+            p.program,
+            count(p.runs),
+            f(p.ns_per_run),
+            count(p.target_runs),
+            f(p.ns_per_target_run),
+            p.cpu_share * 100.0,
+            p.recursion_misses,
+            p.drops
+        )?;
+    }
+    let (misses, drops) = (k.recursion_misses(), k.drops());
+    if misses > 0 || drops > 0 {
+        writeln!(out, "    LOST EVENTS: {misses} recursion misses, {drops} drops: the figures above undercount")?;
+    }
+    if k.unpaired() > 0 {
+        writeln!(
+            out,
+            "    note: {} blocked intervals ended unseen (no sched_switch named the thread; off-CPU histogram omits them)",
+            k.unpaired()
+        )?;
+    }
+    for w in &k.warnings {
+        writeln!(out, "    note: {w}")?;
+    }
+    Ok(())
+}
