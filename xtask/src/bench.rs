@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 #[derive(clap::Args, Debug)]
 pub struct PingpongBench {
     /// Round trips per run (perf's -l).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 50_000)]
     pub rounds: u64,
     /// Alternations: each one runs perf and evbench once per case, in alternating order.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     pub alternations: u32,
     /// Directory the figures go to.
     #[arg(long, default_value = "results")]
