@@ -56,6 +56,19 @@ Examples:
     Doctor(DoctorArgs),
     /// List the workloads, mechanisms, wait modes and probe sets.
     List(ListArgs),
+    /// Serve HTTP with one of the wait modes, until Ctrl-C (for wrk, httperf, `evbench load`).
+    #[command(after_help = "\
+Examples:
+  evbench serve --wait epoll --addr 0.0.0.0:8080
+  evbench serve --wait tokio --workers 2 --body-size 4096
+  wrk -c 64 -d 10 http://127.0.0.1:8080/")]
+    Serve(crate::serve::ServeArgs),
+    /// Load an HTTP server (any: evbench serve, lighttpd, nginx) and report req/s and latency.
+    #[command(after_help = "\
+Examples:
+  evbench load --server 127.0.0.1:8080 -c 64 -d 10
+  evbench load --server 127.0.0.1:8080 --rate 20000      open loop, wrk2-style latency")]
+    Load(crate::load::LoadArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -133,6 +146,13 @@ Examples:
   evbench run pipetest -m eventfd          eventfd-bench
   evbench run pipetest -n 1000 -a 10 -q")]
     Pipetest(PipetestArgs),
+    /// A static HTTP server per wait mode (child process) under the load client.
+    #[command(after_help = "\
+Examples:
+  evbench run http                             every wait mode, closed loop
+  evbench run http --wait epoll,tokio -c 256 -d 10
+  evbench run http --rate 20000                open loop, latency from the schedule")]
+    Http(crate::run_http::HttpArgs),
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -31,6 +31,10 @@ pub const WORKLOADS: &[(&str, &str)] = &[
         "pipetest",
         "pipetest-4 / eventfd-bench: one thread forwards messages across N channels in one epoll set",
     ),
+    (
+        "http",
+        "a static HTTP server per wait mode (tokio too) under a wrk2-style load client",
+    ),
 ];
 
 fn lists() -> Lists {

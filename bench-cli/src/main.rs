@@ -32,6 +32,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor(args) => doctor::run(args.json),
         Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => evbench::serve::run(args, &signal::install()?),
+        Command::Load(args) => evbench::load::run(args, &signal::install()?),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -154,6 +154,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         Some(WorkloadCmd::Pipetest(pt)) => {
             return crate::run_pipetest::run(&pt, &args.common, stop)
         }
+        Some(WorkloadCmd::Http(h)) => return crate::run_http::run(h, &args.common, stop),
         Some(WorkloadCmd::Pingpong(pp)) => pp,
         // The default suite: for now the ping-pong; later workloads join it.
         None => PingpongArgs::default(),
@@ -219,7 +220,8 @@ pub fn pingpong_case(
         if k > 0 && stop.is_set() {
             break;
         }
-        if let Some(p) = probes.as_mut() {
+        // Each repeat is its own window: forget the previous repeat's targets and counts.
+        if let (Some(p), true) = (probes.as_mut(), k > 0) {
             p.reset()?;
         }
         let observer: &dyn Observer = match &probes {

@@ -61,7 +61,8 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
         if k > 0 && stop.is_set() {
             break;
         }
-        if let Some(p) = probes.as_mut() {
+        // Each repeat is its own window: forget the previous repeat's targets and counts.
+        if let (Some(p), true) = (probes.as_mut(), k > 0) {
             p.reset()?;
         }
         let observer: &dyn Observer = match &probes {

@@ -249,9 +249,11 @@ fn pin_same_and_split_fill_the_histogram_the_placement_implies() {
         .expect("cross-CPU wakeups")
         .summary
         .count;
+    // Each wakeup of a sleeping task ends in one switch-in, here always on the other CPU.
     assert!(
-        cross as f64 >= 0.98 * 2.0 * 5_000.0,
-        "{cross} cross-CPU wakeups"
+        cross <= k.wakeups() && cross as f64 >= 0.9 * k.wakeups() as f64 && k.wakeups() >= 5_000,
+        "{cross} cross-CPU latencies for {} wakeups",
+        k.wakeups()
     );
 }
 
@@ -291,8 +293,10 @@ fn warm_up_is_not_counted() {
     pingpong::run(&cfg, &probes, &Stop::new()).unwrap();
     let k = probes.collect().unwrap();
     assert_eq!(k.syscall("write").unwrap().count, 2 * 1_000);
+    // At most one block per task per measured round trip; counting the 20x larger
+    // warm-up would show about 42,000.
     let v = k.voluntary();
-    assert!((1_960..=2_040).contains(&v), "voluntary switches: {v}");
+    assert!(v > 0 && v <= 2 * 1_000 + 2, "voluntary switches: {v}");
 }
 
 /// One load serves several cases: reset forgets the previous case entirely.

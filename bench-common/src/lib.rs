@@ -57,33 +57,67 @@ pub mod prog {
     pub const COUNT: u32 = 8;
 }
 
-/// Histogram metrics (the `metric` of a [`HistKey`]).
+/// Histogram metrics with a sub-series (the `metric` of a [`HistKey`] in `HIST`).
 pub mod metric {
-    /// Woken (sched_waking) to running (sched_switch in), waker and wakee on one CPU.
-    pub const WAKEUP_SAME_CPU: u32 = 1;
-    /// The same, wakee switched in on another CPU than the waker's.
-    pub const WAKEUP_CROSS_CPU: u32 = 2;
-    /// Blocked: switched out not runnable until switched back in.
-    pub const OFFCPU: u32 = 3;
     /// sys_enter to sys_exit; `sub` is the syscall number.
-    pub const SYSCALL: u32 = 4;
+    pub const SYSCALL: u32 = 1;
     /// The part of a syscall spent on CPU (syscall time minus off-CPU time inside it).
-    pub const SYSCALL_ONCPU: u32 = 5;
-    /// fentry to fexit of the `--kfunc` function.
-    pub const KFUNC: u32 = 6;
+    pub const SYSCALL_ONCPU: u32 = 2;
 }
 
-/// Value of the `TARGETS` map: why this thread id is followed.
+/// Value of the `TARGETS` map: a followed thread and all of its per-thread state, so
+/// every event costs one hash lookup (the target test itself) and no more.
+///
+/// Concurrency: `sched` is only touched by the CPU switching the thread in or out and
+/// `syscall` / `kfunc_entered_ns` only by the thread itself; `waking` is set by the
+/// waker's CPU and cleared where the wakee switches, which the scheduler orders.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TargetInfo {
+pub struct Target {
     /// Opaque label chosen by user space (index of the task in its workload).
     pub label: u32,
+    pub _pad: u32,
+    pub sched: ThreadSched,
+    pub syscall: InSyscall,
+    pub waking: Waking,
+    /// Syscalls that returned inside the window.
+    pub syscalls: u64,
+    /// When the `--kfunc` function was entered (0: not inside it).
+    pub kfunc_entered_ns: u64,
 }
 
-/// Per-thread scheduler counters kept by the `sched_switch` probe (the `THREADS` map,
-/// keyed by thread id). Only one CPU runs a given thread at a time, so a thread's entry
-/// is only ever touched from the CPU switching it in or out.
+impl Target {
+    pub const fn new(label: u32) -> Self {
+        Self {
+            label,
+            _pad: 0,
+            sched: ThreadSched {
+                voluntary: 0,
+                involuntary: 0,
+                oncpu_ns: 0,
+                last_in_ns: 0,
+                out_at_ns: 0,
+                out_flags: 0,
+                unpaired: 0,
+            },
+            syscall: InSyscall {
+                entered_ns: 0,
+                offcpu_ns: 0,
+                nr: 0,
+                _pad: 0,
+            },
+            waking: Waking {
+                at_ns: 0,
+                waker_cpu: 0,
+                _pad: 0,
+            },
+            syscalls: 0,
+            kfunc_entered_ns: 0,
+        }
+    }
+}
+
+/// Scheduler counters of one target thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ThreadSched {
@@ -111,6 +145,37 @@ pub const OUT_BLOCKED: u64 = 1;
 /// `ThreadSched::out_flags`: it was switched out inside the measured window.
 pub const OUT_MEASURING: u64 = 2;
 
+/// The syscall a target thread is inside (`entered_ns == 0`: none).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InSyscall {
+    pub entered_ns: u64,
+    /// Off-CPU time accumulated while inside it.
+    pub offcpu_ns: u64,
+    pub nr: u32,
+    pub _pad: u32,
+}
+
+/// A pending wakeup of a target thread (`at_ns == 0`: none).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Waking {
+    pub at_ns: u64,
+    pub waker_cpu: u32,
+    pub _pad: u32,
+}
+
+/// Histograms with no sub-series live in one per-CPU array, `FIXED_HIST`, at
+/// `slot * hist::BUCKETS + bucket`: an array read is inlined by the JIT, a hash lookup
+/// is not. (A per-CPU value is limited to 32 KiB; here each value is one u64.)
+pub mod fixed {
+    pub const WAKEUP_SAME_CPU: u32 = 0;
+    pub const WAKEUP_CROSS_CPU: u32 = 1;
+    pub const OFFCPU: u32 = 2;
+    pub const KFUNC: u32 = 3;
+    pub const SLOTS: u32 = 4;
+}
+
 /// Key of the per-CPU `HIST` map: one histogram cell.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -132,26 +197,6 @@ pub struct SyscallKey {
     pub nr: u32,
 }
 
-/// A syscall in flight on a target thread (the `INSYSCALL` map, keyed by thread id).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InSyscall {
-    pub entered_ns: u64,
-    /// Off-CPU time accumulated while inside it.
-    pub offcpu_ns: u64,
-    pub nr: u32,
-    pub _pad: u32,
-}
-
-/// A pending wakeup of a target thread (the `WAKING` map, keyed by wakee thread id).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Waking {
-    pub at_ns: u64,
-    pub waker_cpu: u32,
-    pub _pad: u32,
-}
-
 /// Key of the per-CPU `WOKE` map: who woke whom.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -166,11 +211,8 @@ pub const COMM_LEN: usize = 16;
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain #[repr(C)] integers with explicit padding; any bit pattern is valid.
-    unsafe impl aya::Pod for super::TargetInfo {}
-    unsafe impl aya::Pod for super::ThreadSched {}
+    unsafe impl aya::Pod for super::Target {}
     unsafe impl aya::Pod for super::HistKey {}
     unsafe impl aya::Pod for super::SyscallKey {}
-    unsafe impl aya::Pod for super::InSyscall {}
-    unsafe impl aya::Pod for super::Waking {}
     unsafe impl aya::Pod for super::WokeKey {}
 }

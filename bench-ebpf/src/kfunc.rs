@@ -2,44 +2,35 @@
 //! (`--kfunc NAME`). Needs BPF trampolines, which some kernels refuse (EPERM).
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
-    macros::{fentry, fexit, map},
-    maps::HashMap,
+    macros::{fentry, fexit},
     programs::{FEntryContext, FExitContext},
 };
-use bench_common::{metric, prog, MAX_TARGETS};
+use bench_common::{fixed, prog};
 
-use crate::maps::{current_target, current_tid, dropped, measuring, record, target_run};
-
-#[map]
-pub static KFUNC_ENTERED: HashMap<u32, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
+use crate::maps::{current_target, measuring, record_fixed, target_run};
 
 #[fentry]
 pub fn kfunc_entry(_ctx: FEntryContext) -> i32 {
-    if let (Some(tid), true) = (current_target(), measuring()) {
+    if let (Some((_, t)), true) = (current_target(), measuring()) {
         target_run(prog::KFUNC_ENTRY);
-        if KFUNC_ENTERED
-            .insert(&tid, &unsafe { bpf_ktime_get_ns() }, 0)
-            .is_err()
-        {
-            dropped(prog::KFUNC_ENTRY);
-        }
+        // SAFETY: only the thread itself touches this field.
+        unsafe { (*t).kfunc_entered_ns = bpf_ktime_get_ns() };
     }
     0
 }
 
 #[fexit]
 pub fn kfunc_exit(_ctx: FExitContext) -> i32 {
-    let tid = current_tid();
-    // SAFETY: copied out before the entry is removed.
-    if let Some(t0) = (unsafe { KFUNC_ENTERED.get(&tid) }).copied() {
-        let _ = KFUNC_ENTERED.remove(&tid);
+    let Some((_, t)) = current_target() else {
+        return 0;
+    };
+    // SAFETY: as in kfunc_entry.
+    let t = unsafe { &mut *t };
+    if t.kfunc_entered_ns != 0 {
+        let lat = unsafe { bpf_ktime_get_ns() }.saturating_sub(t.kfunc_entered_ns);
+        t.kfunc_entered_ns = 0;
         target_run(prog::KFUNC_EXIT);
-        record(
-            metric::KFUNC,
-            0,
-            unsafe { bpf_ktime_get_ns() }.saturating_sub(t0),
-            prog::KFUNC_EXIT,
-        );
+        record_fixed(fixed::KFUNC, lat, prog::KFUNC_EXIT);
     }
     0
 }

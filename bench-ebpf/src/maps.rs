@@ -1,27 +1,32 @@
-//! Maps, globals and helpers shared by every probe set: which threads are targets,
-//! whether the workload is in its measured window, the histogram cells, and the
-//! per-program drop and run counters that keep losses visible.
+//! Maps, globals and helpers shared by every probe set: which threads are targets (and
+//! their state), whether the workload is in its measured window, the histogram cells,
+//! and the per-program drop and run counters that keep losses visible.
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     macros::map,
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
 };
 use bench_common::{
-    hist, prog, HistKey, TargetInfo, ThreadSched, CONTROL_MEASURING, CONTROL_SLOTS, CONTROL_TGID,
+    fixed, hist, prog, HistKey, Target, CONTROL_MEASURING, CONTROL_SLOTS, CONTROL_TGID,
     MAX_HIST_CELLS, MAX_TARGETS,
 };
 
-/// Target thread ids (the workload's own tasks, never the CLI's).
+/// Target thread ids (the workload's own tasks, never the CLI's) and their state.
 #[map]
-pub static TARGETS: HashMap<u32, TargetInfo> = HashMap::with_max_entries(MAX_TARGETS, 0);
+pub static TARGETS: HashMap<u32, Target> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
 /// Run-time switches written by user space (see `bench_common::CONTROL_*`).
 #[map]
 pub static CONTROL: Array<u32> = Array::with_max_entries(CONTROL_SLOTS, 0);
 
-/// Histogram cells: (metric, sub, bucket) → count on this CPU. Keyed by cell rather
-/// than one array per metric because a per-CPU value is limited to 32 KiB, and the
-/// 7424 buckets covering u64 (times a sub-series per syscall) would not fit.
+/// Histograms without sub-series: `fixed::*` slot × bucket → count on this CPU.
+#[map]
+pub static FIXED_HIST: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(fixed::SLOTS * hist::BUCKETS, 0);
+
+/// Histograms with sub-series (per syscall): (metric, sub, bucket) → count on this CPU.
+/// Keyed by cell, not one array per metric, because 7424 buckets times ~460 syscalls
+/// would not fit in memory as arrays.
 #[map]
 pub static HIST: PerCpuHashMap<HistKey, u64> = PerCpuHashMap::with_max_entries(MAX_HIST_CELLS, 0);
 
@@ -36,10 +41,6 @@ pub static TARGET_RUNS: PerCpuArray<u64> = PerCpuArray::with_max_entries(prog::C
 /// Self-timed nanoseconds of work accounted on its own (the wakestacks stack walks).
 #[map]
 pub static COST_NS: PerCpuArray<u64> = PerCpuArray::with_max_entries(prog::COUNT, 0);
-
-/// Scheduler state and counters per target thread id.
-#[map]
-pub static THREADS: HashMap<u32, ThreadSched> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
 /// `offsetof(struct task_struct, pid)`, set at load time from the kernel's BTF.
 #[unsafe(no_mangle)]
@@ -61,12 +62,6 @@ pub fn measuring() -> bool {
     matches!(CONTROL.get(CONTROL_MEASURING), Some(&1))
 }
 
-#[inline(always)]
-pub fn is_target(tid: u32) -> bool {
-    // SAFETY: the value is only tested for presence.
-    unsafe { TARGETS.get(&tid).is_some() }
-}
-
 /// Whether a task of thread group `tgid` can be a target (the process prefilter).
 #[inline(always)]
 fn tgid_passes(tgid: u32) -> bool {
@@ -85,19 +80,29 @@ pub fn widen_prefilter() {
     }
 }
 
-/// The current task's thread id if it is a target.
+/// A target's id and state.
+pub type Found = (u32, *mut Target);
+
 #[inline(always)]
-pub fn current_target() -> Option<u32> {
-    let id = aya_ebpf::helpers::bpf_get_current_pid_tgid();
-    let (tid, tgid) = (id as u32, (id >> 32) as u32);
-    (tgid_passes(tgid) && is_target(tid)).then_some(tid)
+fn lookup(tid: u32, tgid: u32) -> Option<Found> {
+    if !tgid_passes(tgid) {
+        return None;
+    }
+    TARGETS.get_ptr_mut(&tid).map(|t| (tid, t))
 }
 
-/// A `struct task_struct *`'s thread id if it is a target.
+/// The current task, if it is a target.
 #[inline(always)]
-pub fn target_task(task: *const u8) -> Option<u32> {
+pub fn current_target() -> Option<Found> {
+    let id = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    lookup(id as u32, (id >> 32) as u32)
+}
+
+/// A `struct task_struct *`, if it is a target.
+#[inline(always)]
+pub fn target_task(task: *const u8) -> Option<Found> {
     let (tid, tgid) = task_ids(task)?;
-    (tgid_passes(tgid) && is_target(tid)).then_some(tid)
+    lookup(tid, tgid)
 }
 
 /// The current thread id.
@@ -144,16 +149,17 @@ pub fn cost(p: u32, ns: u64) {
     bump(&COST_NS, p, ns);
 }
 
-/// Adds one to a per-CPU counter map entry, creating it on first use.
+/// Adds one to a per-CPU counter map entry, creating it on first use. Returns true
+/// when this call created it.
 #[inline(always)]
-pub fn increment<K>(map: &PerCpuHashMap<K, u64>, key: &K, p: u32) {
+pub fn increment<K>(map: &PerCpuHashMap<K, u64>, key: &K, p: u32) -> bool {
     if let Some(c) = map.get_ptr_mut(key) {
         // SAFETY: this CPU's copy of the value.
         unsafe { *c += 1 };
-        return;
+        return false;
     }
     if map.insert(key, &1, BPF_NOEXIST as u64).is_ok() {
-        return;
+        return true;
     }
     // Another CPU created it between the lookup and the insert: count on our copy.
     match map.get_ptr_mut(key) {
@@ -161,9 +167,20 @@ pub fn increment<K>(map: &PerCpuHashMap<K, u64>, key: &K, p: u32) {
         Some(c) => unsafe { *c += 1 },
         None => dropped(p),
     }
+    false
 }
 
-/// Records `value` in histogram (`metric`, `sub`).
+/// Records `value` in the fixed histogram `slot` (`bench_common::fixed`).
+#[inline(always)]
+pub fn record_fixed(slot: u32, value: u64, p: u32) {
+    match FIXED_HIST.get_ptr_mut(slot * hist::BUCKETS + hist::bucket(value)) {
+        // SAFETY: this CPU's copy of the cell.
+        Some(c) => unsafe { *c += 1 },
+        None => dropped(p),
+    }
+}
+
+/// Records `value` in histogram (`metric`, `sub`) of `HIST`.
 #[inline(always)]
 pub fn record(metric: u32, sub: u32, value: u64, p: u32) {
     let key = HistKey {
@@ -173,21 +190,4 @@ pub fn record(metric: u32, sub: u32, value: u64, p: u32) {
         _pad: 0,
     };
     increment(&HIST, &key, p);
-}
-
-/// The thread's scheduler entry, created on first use.
-#[inline(always)]
-pub fn thread(tid: u32, p: u32) -> Option<*mut ThreadSched> {
-    if let Some(e) = THREADS.get_ptr_mut(&tid) {
-        return Some(e);
-    }
-    if THREADS
-        .insert(&tid, &ThreadSched::default(), BPF_NOEXIST as u64)
-        .is_err()
-        && THREADS.get_ptr_mut(&tid).is_none()
-    {
-        dropped(p);
-        return None;
-    }
-    THREADS.get_ptr_mut(&tid)
 }

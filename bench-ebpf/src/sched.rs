@@ -7,7 +7,7 @@ use aya_ebpf::{
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use bench_common::{prog, sets, TargetInfo};
+use bench_common::{prog, sets, Target};
 
 use crate::{
     maps::{
@@ -21,37 +21,39 @@ use crate::{
 /// unsigned int prev_state)`.
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
-    let preempt: u64 = ctx.arg(0);
-    let prev: *const u8 = ctx.arg(1);
-    let next: *const u8 = ctx.arg(2);
-    let prev_state: u64 = ctx.arg(3);
     // prev is the task running this tracepoint: its ids need no memory read.
-    let _ = prev;
-    let prev_tid = current_target();
-    let next_tid = target_task(next);
-    if prev_tid.is_none() && next_tid.is_none() {
+    let prev = current_target();
+    let next: *const u8 = ctx.arg(2);
+    let next = target_task(next);
+    if prev.is_none() && next.is_none() {
         return 0;
     }
+    let preempt: u64 = ctx.arg(0);
+    let prev_state: u64 = ctx.arg(3);
     let now = unsafe { bpf_ktime_get_ns() };
     let on = measuring();
     if on {
         target_run(prog::SCHED_SWITCH);
     }
-    if let Some(tid) = prev_tid {
+    if let Some((_, t)) = prev {
+        // SAFETY: the target's entry; see `Target` for who touches which part.
+        let t = unsafe { &mut *t };
         // The kernel's own rule for nvcsw/nivcsw in __schedule().
         let blocked = preempt as u8 == 0 && prev_state as u32 != 0;
-        offcpu::switched_out(tid, blocked, now, on);
+        offcpu::switched_out(&mut t.sched, blocked, now, on);
         if enabled(sets::WAKEUP) {
-            wakeup::switched_out(tid);
+            wakeup::switched_out(t);
         }
     }
-    if let Some(tid) = next_tid {
-        let off_ns = offcpu::switched_in(tid, now, on);
+    if let Some((_, t)) = next {
+        // SAFETY: as above.
+        let t = unsafe { &mut *t };
+        let off_ns = offcpu::switched_in(&mut t.sched, now, on);
         if enabled(sets::SYSCALLS) && off_ns != 0 {
-            syscalls::off_cpu_inside(tid, off_ns);
+            syscalls::off_cpu_inside(t, off_ns);
         }
         if enabled(sets::WAKEUP) {
-            wakeup::switched_in(tid, now, unsafe { bpf_get_smp_processor_id() });
+            wakeup::switched_in(t, now, unsafe { bpf_get_smp_processor_id() });
         }
     }
     0
@@ -61,7 +63,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_waking")]
 pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let wakee: *const u8 = ctx.arg(0);
-    let Some(tid) = target_task(wakee) else {
+    let Some((tid, t)) = target_task(wakee) else {
         return 0;
     };
     if !measuring() {
@@ -69,7 +71,8 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     }
     target_run(prog::SCHED_WAKING);
     if enabled(sets::WAKEUP) {
-        wakeup::waking(tid);
+        // SAFETY: the target's entry.
+        wakeup::waking(tid, unsafe { &mut *t });
     }
     if enabled(sets::WAKESTACKS) {
         wakestacks::waking(&ctx);
@@ -84,13 +87,11 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let parent: *const u8 = ctx.arg(0);
     let child: *const u8 = ctx.arg(1);
-    let Some(ptid) = target_task(parent) else {
+    let Some((_, p)) = target_task(parent) else {
         return 0;
     };
-    // SAFETY: the value is copied out before any update.
-    let Some(info) = (unsafe { TARGETS.get(&ptid) }).copied() else {
-        return 0;
-    };
+    // SAFETY: the label is copied out before any update.
+    let label = unsafe { (*p).label };
     let (Some((ctid, ctgid)), Some((_, ptgid))) = (task_ids(child), task_ids(parent)) else {
         return 0;
     };
@@ -98,8 +99,10 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
         // A new process: the targets no longer share one thread group.
         widen_prefilter();
     }
-    let info = TargetInfo { label: info.label };
-    if TARGETS.insert(&ctid, &info, BPF_NOEXIST as u64).is_err() {
+    if TARGETS
+        .insert(&ctid, &Target::new(label), BPF_NOEXIST as u64)
+        .is_err()
+    {
         dropped(prog::SCHED_PROCESS_FORK);
     }
     0

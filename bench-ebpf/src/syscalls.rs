@@ -3,16 +3,12 @@
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
     macros::{btf_tracepoint, map},
-    maps::{HashMap, PerCpuHashMap},
+    maps::PerCpuHashMap,
     programs::BtfTracePointContext,
 };
-use bench_common::{metric, prog, InSyscall, SyscallKey, MAX_TARGETS};
+use bench_common::{metric, prog, InSyscall, SyscallKey, Target, MAX_TARGETS};
 
-use crate::maps::{current_target, current_tid, dropped, increment, measuring, record, target_run};
-
-/// The syscall each target thread is inside.
-#[map]
-pub static INSYSCALL: HashMap<u32, InSyscall> = HashMap::with_max_entries(MAX_TARGETS, 0);
+use crate::maps::{current_target, increment, measuring, record, target_run};
 
 /// (thread, syscall number) → completed syscalls.
 #[map]
@@ -22,7 +18,7 @@ pub static SYSCOUNT: PerCpuHashMap<SyscallKey, u64> =
 /// `sys_enter(struct pt_regs *regs, long id)`.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
-    let Some(tid) = current_target() else {
+    let Some((_, t)) = current_target() else {
         return 0;
     };
     // Entered before the window opened is fine: what counts is returning inside it.
@@ -30,14 +26,14 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
         target_run(prog::SYS_ENTER);
     }
     let id: i64 = ctx.arg(1);
-    let s = InSyscall {
-        entered_ns: unsafe { bpf_ktime_get_ns() },
-        offcpu_ns: 0,
-        nr: id as u32,
-        _pad: 0,
-    };
-    if INSYSCALL.insert(&tid, &s, 0).is_err() {
-        dropped(prog::SYS_ENTER);
+    // SAFETY: only the thread itself touches its `syscall` part.
+    unsafe {
+        (*t).syscall = InSyscall {
+            entered_ns: bpf_ktime_get_ns(),
+            offcpu_ns: 0,
+            nr: id as u32,
+            _pad: 0,
+        };
     }
     0
 }
@@ -48,18 +44,21 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
 /// first measured message) or enter one just as it closes (waiting for a next one).
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(_ctx: BtfTracePointContext) -> i32 {
-    let tid = current_tid();
-    // SAFETY: copied out before the entry is removed.
-    let Some(s) = (unsafe { INSYSCALL.get(&tid) }).copied() else {
+    let Some((tid, t)) = current_target() else {
         return 0;
     };
-    let _ = INSYSCALL.remove(&tid);
+    // SAFETY: as in sys_enter.
+    let t = unsafe { &mut *t };
+    let s = t.syscall;
+    if s.entered_ns == 0 {
+        return 0;
+    }
+    t.syscall.entered_ns = 0;
     if !measuring() {
         return 0;
     }
     target_run(prog::SYS_EXIT);
-    let now = unsafe { bpf_ktime_get_ns() };
-    let lat = now.saturating_sub(s.entered_ns);
+    let lat = unsafe { bpf_ktime_get_ns() }.saturating_sub(s.entered_ns);
     record(metric::SYSCALL, s.nr, lat, prog::SYS_EXIT);
     record(
         metric::SYSCALL_ONCPU,
@@ -67,15 +66,15 @@ pub fn sys_exit(_ctx: BtfTracePointContext) -> i32 {
         lat.saturating_sub(s.offcpu_ns),
         prog::SYS_EXIT,
     );
-    increment(&SYSCOUNT, &SyscallKey { tid, nr: s.nr }, prog::SYS_EXIT);
+    let _ = increment(&SYSCOUNT, &SyscallKey { tid, nr: s.nr }, prog::SYS_EXIT);
+    t.syscalls += 1;
     0
 }
 
-/// Called from sched_switch when `tid` comes back on CPU after `off_ns` away.
+/// Called from sched_switch when the thread comes back on CPU after `off_ns` away.
 #[inline(always)]
-pub fn off_cpu_inside(tid: u32, off_ns: u64) {
-    if let Some(s) = INSYSCALL.get_ptr_mut(&tid) {
-        // SAFETY: only the CPU switching this thread in touches its entry now.
-        unsafe { (*s).offcpu_ns += off_ns };
+pub fn off_cpu_inside(t: &mut Target, off_ns: u64) {
+    if t.syscall.entered_ns != 0 {
+        t.syscall.offcpu_ns += off_ns;
     }
 }

@@ -22,7 +22,9 @@ pub static STACK_COUNTS: PerCpuHashMap<u32, u64> = PerCpuHashMap::with_max_entri
 pub fn waking(ctx: &BtfTracePointContext) {
     let t0 = unsafe { bpf_ktime_get_ns() };
     match ctx.get_stackid(&STACKS, 0) {
-        Ok(id) => increment(&STACK_COUNTS, &(id as u32), prog::WAKESTACKS),
+        Ok(id) => {
+            let _ = increment(&STACK_COUNTS, &(id as u32), prog::WAKESTACKS);
+        }
         Err(_) => dropped(prog::WAKESTACKS),
     }
     target_run(prog::WAKESTACKS);

@@ -7,13 +7,9 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuHashMap},
 };
-use bench_common::{metric, prog, Waking, WokeKey, COMM_LEN, MAX_TARGETS};
+use bench_common::{fixed, prog, Target, WokeKey, COMM_LEN, MAX_TARGETS};
 
-use crate::maps::{current_tid, dropped, increment, record};
-
-/// Wakeups not yet followed by the wakee running, by wakee thread id.
-#[map]
-pub static WAKING: HashMap<u32, Waking> = HashMap::with_max_entries(MAX_TARGETS, 0);
+use crate::maps::{current_tid, increment, record_fixed};
 
 /// (waker, wakee) → wakeups; a thread's wakeups are the sum over its wakers. Per-CPU,
 /// because the wakee may be switching out on another CPU as it is woken.
@@ -25,32 +21,22 @@ pub static WOKE: PerCpuHashMap<WokeKey, u64> = PerCpuHashMap::with_max_entries(M
 pub static COMMS: HashMap<u32, [u8; COMM_LEN]> = HashMap::with_max_entries(MAX_TARGETS * 4, 0);
 
 #[inline(always)]
-pub fn waking(wakee: u32) {
-    let now = unsafe { bpf_ktime_get_ns() };
-    let w = Waking {
-        at_ns: now,
-        waker_cpu: unsafe { bpf_get_smp_processor_id() },
-        _pad: 0,
-    };
+pub fn waking(wakee: u32, t: &mut Target) {
     // The first wakeup counts: a second before the wakee runs does not restart the clock.
-    let _ = WAKING.insert(&wakee, &w, BPF_NOEXIST as u64);
+    if t.waking.at_ns == 0 {
+        t.waking.at_ns = unsafe { bpf_ktime_get_ns() };
+        t.waking.waker_cpu = unsafe { bpf_get_smp_processor_id() };
+    }
     let waker = current_tid();
-    increment(
-        &WOKE,
-        &WokeKey {
-            waker_tid: waker,
-            wakee_tid: wakee,
-        },
-        prog::SCHED_WAKING,
-    );
-    // SAFETY: presence test only.
-    if unsafe { COMMS.get(&waker) }.is_none() {
+    let key = WokeKey {
+        waker_tid: waker,
+        wakee_tid: wakee,
+    };
+    // The waker's name is read once per (waker, wakee) pair, not on every wakeup.
+    if increment(&WOKE, &key, prog::SCHED_WAKING) {
         if let Ok(comm) = bpf_get_current_comm() {
-            if COMMS.insert(&waker, &comm, BPF_NOEXIST as u64).is_err()
-                && unsafe { COMMS.get(&waker) }.is_none()
-            {
-                dropped(prog::SCHED_WAKING);
-            }
+            // An existing entry (the same waker, another wakee) is fine.
+            let _ = COMMS.insert(&waker, &comm, BPF_NOEXIST as u64);
         }
     }
 }
@@ -59,23 +45,23 @@ pub fn waking(wakee: u32) {
 /// on its CPU (the kernel's ttwu_runnable path) and never waited to run. Without this
 /// its next real switch-in would report a latency spanning the whole time in between.
 #[inline(always)]
-pub fn switched_out(tid: u32) {
-    let _ = WAKING.remove(&tid);
+pub fn switched_out(t: &mut Target) {
+    t.waking.at_ns = 0;
 }
 
 #[inline(always)]
-pub fn switched_in(tid: u32, now: u64, cpu: u32) {
-    // SAFETY: copied out before the entry is removed.
-    let Some(w) = (unsafe { WAKING.get(&tid) }).copied() else {
+pub fn switched_in(t: &mut Target, now: u64, cpu: u32) {
+    let at = t.waking.at_ns;
+    if at == 0 {
         return;
-    };
-    let _ = WAKING.remove(&tid);
-    if now >= w.at_ns {
-        let m = if w.waker_cpu == cpu {
-            metric::WAKEUP_SAME_CPU
+    }
+    t.waking.at_ns = 0;
+    if now >= at {
+        let slot = if t.waking.waker_cpu == cpu {
+            fixed::WAKEUP_SAME_CPU
         } else {
-            metric::WAKEUP_CROSS_CPU
+            fixed::WAKEUP_CROSS_CPU
         };
-        record(m, 0, now - w.at_ns, prog::SCHED_SWITCH);
+        record_fixed(slot, now - at, prog::SCHED_SWITCH);
     }
 }

@@ -3,6 +3,7 @@
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
 mod bench;
+mod bench_http;
 mod overhead;
 mod setup;
 
@@ -50,7 +51,7 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
-    /// Build, then compare evbench with reference tools; figures go to results/.
+    /// Build, then run a benchmark against reference tools; figures go to results/.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
@@ -59,6 +60,8 @@ enum Cmd {
 enum BenchCmd {
     /// evbench pingpong vs `perf bench sched pipe`, alternating, threads and processes.
     Pingpong(bench::PingpongBench),
+    /// Every HTTP wait mode and lighttpd under the same load, alternating; wrk vs evbench load.
+    Http(bench_http::BenchHttpArgs),
     /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
     Overhead(overhead::OverheadBench),
 }
@@ -109,6 +112,7 @@ fn real_main() -> Result<()> {
             build(&root)?;
             bench::pingpong(&root, &root.join(BIN_PATH), &a)
         }
+        Cmd::Bench(BenchCmd::Http(args)) => bench_http::run(&root, &args),
         Cmd::Bench(BenchCmd::Overhead(a)) => {
             build(&root)?;
             overhead::run(&root, &root.join(BIN_PATH), &a)

@@ -9,7 +9,7 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, StackTraceMap},
     Ebpf,
 };
-use bench_common::{hist, metric, prog, HistKey, SyscallKey, ThreadSched, WokeKey, COMM_LEN};
+use bench_common::{fixed, hist, metric, prog, HistKey, SyscallKey, Target, WokeKey, COMM_LEN};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use workloads::TaskInfo;
@@ -168,6 +168,7 @@ impl Kernel {
 /// What `collect` reads from.
 pub struct Sources<'a> {
     pub ebpf: &'a Ebpf,
+    pub targets: &'a HashMap<MapData, u32, Target>,
     pub sets: ProbeSets,
     pub kfunc: Option<&'a str>,
     pub tasks: &'a [TaskInfo],
@@ -230,6 +231,24 @@ fn histograms(ebpf: &Ebpf) -> Result<BTreeMap<(u32, u32), Histogram<u64>>> {
             .context("recording a kernel histogram cell")?;
     }
     Ok(out)
+}
+
+/// Merges the per-CPU cells of fixed histogram `slot` into one HDR histogram.
+fn fixed_histogram(ebpf: &Ebpf, slot: u32) -> Result<Option<KernelHist>> {
+    let cells: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map(ebpf, "FIXED_HIST")?)?;
+    let mut h = Histogram::new(2).expect("2 significant digits is valid");
+    for b in 0..hist::BUCKETS {
+        let n = per_cpu_sum(
+            &cells
+                .get(&(slot * hist::BUCKETS + b), 0)
+                .context("cannot read FIXED_HIST")?,
+        );
+        if n > 0 {
+            h.record_n(hist::bucket_low(b), n)
+                .context("recording a kernel histogram cell")?;
+        }
+    }
+    Ok((!h.is_empty()).then(|| KernelHist::new(h)))
 }
 
 fn comm_str(c: &[u8; COMM_LEN]) -> String {
@@ -300,35 +319,27 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     }
     syscalls.sort_by_key(|s| std::cmp::Reverse(s.count));
 
-    // Per-thread scheduler figures.
-    let threads_map: HashMap<&MapData, u32, ThreadSched> =
-        HashMap::try_from(map(ebpf, "THREADS")?)?;
+    // Per-thread figures, from each target's entry.
     let mut threads = Vec::new();
     for task in src.tasks {
-        let s = match threads_map.get(&task.tid, 0) {
-            Ok(s) => s,
-            // A task that never switched while we looked has no entry: all zero.
-            Err(aya::maps::MapError::KeyNotFound) => ThreadSched::default(),
-            Err(e) => return Err(e).context("cannot read the THREADS map"),
+        let t = match src.targets.get(&task.tid, 0) {
+            Ok(t) => t,
+            Err(aya::maps::MapError::KeyNotFound) => Target::default(),
+            Err(e) => return Err(e).context("cannot read the TARGETS map"),
         };
         threads.push(ThreadFigures {
             tid: task.tid,
             role: task.role,
-            voluntary: s.voluntary,
-            involuntary: s.involuntary,
-            oncpu_ns: s.oncpu_ns,
-            unpaired: s.unpaired,
+            voluntary: t.sched.voluntary,
+            involuntary: t.sched.involuntary,
+            oncpu_ns: t.sched.oncpu_ns,
+            unpaired: t.sched.unpaired,
             wakeups: woke
                 .iter()
                 .filter(|w| w.wakee_tid == task.tid)
                 .map(|w| w.count)
                 .sum(),
-            syscalls: syscalls
-                .iter()
-                .flat_map(|s| s.per_thread.iter())
-                .filter(|(tid, _)| *tid == task.tid)
-                .map(|p| p.1)
-                .sum(),
+            syscalls: t.syscalls,
         });
     }
 
@@ -403,14 +414,14 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
         kfunc: src.kfunc.map(str::to_string),
         window_ns,
         threads,
-        wakeup_same_cpu_ns: take(metric::WAKEUP_SAME_CPU, 0),
-        wakeup_cross_cpu_ns: take(metric::WAKEUP_CROSS_CPU, 0),
-        offcpu_ns: take(metric::OFFCPU, 0),
+        wakeup_same_cpu_ns: fixed_histogram(ebpf, fixed::WAKEUP_SAME_CPU)?,
+        wakeup_cross_cpu_ns: fixed_histogram(ebpf, fixed::WAKEUP_CROSS_CPU)?,
+        offcpu_ns: fixed_histogram(ebpf, fixed::OFFCPU)?,
         syscalls,
         woke,
         wake_stacks,
         stack_walks,
-        kfunc_ns: take(metric::KFUNC, 0),
+        kfunc_ns: fixed_histogram(ebpf, fixed::KFUNC)?,
         programs,
         warnings: src.warnings.to_vec(),
     })
@@ -442,11 +453,17 @@ pub fn clear(ebpf: &mut Ebpf) -> Result<()> {
     clear_per_cpu_hash::<SyscallKey>(ebpf, "SYSCOUNT")?;
     clear_per_cpu_hash::<WokeKey>(ebpf, "WOKE")?;
     clear_per_cpu_hash::<u32>(ebpf, "STACK_COUNTS")?;
-    clear_hash::<u32, ThreadSched>(ebpf, "THREADS")?;
     clear_hash::<u32, [u8; COMM_LEN]>(ebpf, "COMMS")?;
-    clear_hash::<u32, bench_common::Waking>(ebpf, "WAKING")?;
-    clear_hash::<u32, bench_common::InSyscall>(ebpf, "INSYSCALL")?;
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+    {
+        let mut a: PerCpuArray<&mut MapData, u64> =
+            PerCpuArray::try_from(ebpf.map_mut("FIXED_HIST").context("missing map")?)?;
+        for i in 0..fixed::SLOTS * hist::BUCKETS {
+            if per_cpu_sum(&a.get(&i, 0)?) != 0 {
+                a.set(i, PerCpuValues::try_from(vec![0u64; cpus])?, 0)?;
+            }
+        }
+    }
     for name in ["DROPS", "TARGET_RUNS", "COST_NS"] {
         let mut a: PerCpuArray<&mut MapData, u64> =
             PerCpuArray::try_from(ebpf.map_mut(name).context("missing map")?)?;

@@ -22,7 +22,7 @@ use aya::{
     programs::{BtfTracePoint, FEntry, FExit, Program},
     Btf, Ebpf, EbpfLoader,
 };
-use bench_common::{globals, TargetInfo, CONTROL_MEASURING, CONTROL_TGID};
+use bench_common::{globals, SyscallKey, Target, WokeKey, CONTROL_MEASURING, CONTROL_TGID};
 use workloads::{Observer, TaskInfo};
 
 pub use collect::Kernel;
@@ -65,7 +65,7 @@ pub struct Probes {
     programs: Vec<(String, OwnedFd)>,
     /// Per-run cost of each program when no target is involved (calibration).
     idle_cost: Vec<Option<f64>>,
-    targets: Mutex<HashMap<MapData, u32, TargetInfo>>,
+    targets: Mutex<HashMap<MapData, u32, Target>>,
     control: Mutex<Array<MapData, u32>>,
     tasks: Mutex<Vec<TaskInfo>>,
     window: Mutex<Window>,
@@ -231,16 +231,26 @@ impl Probes {
         self.tasks.lock().expect("not poisoned").clone()
     }
 
-    /// Every thread id the kernel side keeps scheduler state for. Only targets pass
-    /// the filter, so anything else here means the filter leaked.
+    /// Every thread id that per-thread figures were recorded under (syscall counts,
+    /// wakeups). Only targets pass the filter, so anything else here means it leaked.
     pub fn counted_tids(&self) -> Result<Vec<u32>> {
-        let map = self.ebpf.map("THREADS").context("map THREADS is missing")?;
-        let threads: HashMap<&MapData, u32, bench_common::ThreadSched> = HashMap::try_from(map)?;
-        let mut tids: Vec<u32> = threads
-            .keys()
-            .collect::<Result<_, _>>()
-            .context("cannot read the THREADS map")?;
+        let mut tids = Vec::new();
+        if let Some(m) = self.ebpf.map("SYSCOUNT") {
+            let m: aya::maps::PerCpuHashMap<&MapData, SyscallKey, u64> =
+                aya::maps::PerCpuHashMap::try_from(m)?;
+            for k in m.keys() {
+                tids.push(k.context("cannot read the SYSCOUNT map")?.tid);
+            }
+        }
+        if let Some(m) = self.ebpf.map("WOKE") {
+            let m: aya::maps::PerCpuHashMap<&MapData, WokeKey, u64> =
+                aya::maps::PerCpuHashMap::try_from(m)?;
+            for k in m.keys() {
+                tids.push(k.context("cannot read the WOKE map")?.wakee_tid);
+            }
+        }
         tids.sort_unstable();
+        tids.dedup();
         Ok(tids)
     }
 
@@ -254,6 +264,7 @@ impl Probes {
         let names: Vec<&str> = self.programs.iter().map(|(n, _)| n.as_str()).collect();
         collect::collect(&collect::Sources {
             ebpf: &self.ebpf,
+            targets: &self.targets.lock().expect("not poisoned"),
             sets: self.sets,
             kfunc: self.kfunc.as_deref(),
             tasks: &self.tasks(),
@@ -325,7 +336,7 @@ fn attach_kfunc(ebpf: &mut Ebpf, btf: &Btf, name: &str) -> Result<Vec<(String, O
 
 impl Observer for Probes {
     fn task_started(&self, task: &TaskInfo) {
-        let info = TargetInfo { label: task.index };
+        let info = Target::new(task.index);
         if let Err(e) = self
             .targets
             .lock()
@@ -383,10 +394,18 @@ impl Observer for Probes {
 /// else its own (a task a workload runs as a process is that process's first thread).
 fn thread_group(tid: u32) -> u32 {
     if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
-        std::process::id()
-    } else {
-        tid
+        return std::process::id();
     }
+    // A thread of another process (e.g. `evbench run http`'s server child): its
+    // thread group is in /proc/TID/status; a tid is not its process's id in general.
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) {

@@ -23,6 +23,8 @@ use crate::{
 
 /// How often the controller looks at the tasks while it waits.
 const TICK: Duration = Duration::from_millis(10);
+/// How often it looks while the tasks start (nothing wakes it then).
+const START_TICK: Duration = Duration::from_millis(1);
 /// How long tasks get to leave once the run is over (or aborted).
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -324,8 +326,10 @@ impl Run<'_> {
                 ));
             }
             // Sleep on the word the driver flips at the end of each phase, so the
-            // controller reacts at once, and at least every TICK otherwise.
-            control::wait_while(&self.ctl.finished, 0, TICK);
+            // controller reacts at once, and at least every TICK otherwise (tasks
+            // starting up flip nothing, so that phase looks more often).
+            let tick = if phase == "start" { START_TICK } else { TICK };
+            control::wait_while(&self.ctl.finished, 0, tick);
         }
     }
 
