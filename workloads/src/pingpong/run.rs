@@ -325,11 +325,14 @@ impl Run<'_> {
                     ),
                 ));
             }
-            // Sleep on the word the driver flips at the end of each phase, so the
+            // Sleep on the word the driver flips at the end of the phase, so the
             // controller reacts at once, and at least every TICK otherwise (tasks
-            // starting up flip nothing, so that phase looks more often).
-            let tick = if phase == "start" { START_TICK } else { TICK };
-            control::wait_while(&self.ctl.finished, 0, tick);
+            // starting up flip no single word, so that phase looks more often).
+            match phase {
+                "warm-up" => control::wait_while(&self.ctl.warmed, 0, TICK),
+                "measured run" => control::wait_while(&self.ctl.finished, 0, TICK),
+                _ => thread::sleep(START_TICK),
+            }
         }
     }
 
