@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use workloads::{pingpong::Pin, Mechanism};
+use workloads::{
+    pingpong::{Pin, Tasks, Topology},
+    Mechanism, WaitMode,
+};
 
 use crate::probes::ProbeSets;
 
@@ -101,6 +104,11 @@ pub struct CommonArgs {
     /// Also write the JSON document to FILE.
     #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Repeat the whole measurement K times and report mean / median / stddev across
+    /// the repeats (for pipetest one measurement is the original's 16 runs).
+    #[arg(long, global = true, default_value_t = 1, value_name = "K",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
 }
 
 impl Default for CommonArgs {
@@ -110,19 +118,34 @@ impl Default for CommonArgs {
             kfunc: None,
             json: false,
             output: None,
+            repeat: 1,
         }
     }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum WorkloadCmd {
-    /// Two tasks bounce a token: every round trip sleeps and wakes each task once.
+    /// Tasks bounce a token: every round trip sleeps and wakes the tasks.
     #[command(after_help = "\
 Examples:
   evbench run pingpong --rounds 100000
   evbench run pingpong --pin same          both tasks on CPU 0 (no cross-CPU wakeups)
-  evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)")]
+  evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)
+  evbench run pingpong -m futex --tasks processes
+  evbench run pingpong -m eventfd --wait epoll --topology fanout:4 --exclusive
+  evbench run pingpong --duration 5s --repeat 5 --json")]
     Pingpong(PingpongArgs),
+    /// Davide Libenzi's pipetest-4 (and, with -m eventfd, eventfd-bench): one thread
+    /// forwards messages across N channels in one epoll set.
+    #[command(after_help = "\
+Output: one line per run (µs/event) unless -q, then `AVG: x us/event` and `SIG: y`,
+as the originals print them.
+
+Examples:
+  evbench run pipetest                     pipetest-4: 200 pipes, 1 active, 50,000 writes
+  evbench run pipetest -m eventfd          eventfd-bench
+  evbench run pipetest -n 1000 -a 10 -q")]
+    Pipetest(PipetestArgs),
     /// A static HTTP server per wait mode (child process) under the load client.
     #[command(after_help = "\
 Examples:
@@ -132,31 +155,79 @@ Examples:
     Http(crate::run_http::HttpArgs),
 }
 
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct PingpongArgs {
     /// Measured round trips.
     #[arg(long, short = 'r', default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
+    /// Measure for this long instead of a number of round trips (e.g. 10s, 500ms).
+    #[arg(long, short = 'd', value_parser = parse_duration, conflicts_with = "rounds")]
+    pub duration: Option<std::time::Duration>,
     /// Round trips run first and discarded.
     #[arg(long, default_value_t = 1_000)]
     pub warmup: u64,
     /// What signals (see `evbench list`).
     #[arg(long, short = 'm', default_value = "pipe")]
     pub mechanism: Mechanism,
-    /// Task placement: same (both on CPU 0), split (CPUs 0 and 1), none (scheduler's choice).
+    /// How tasks wait: block (in the channel's own read / futex wait), epoll, epoll-et,
+    /// poll or select.
+    #[arg(long, short = 'W', default_value = "block")]
+    pub wait: WaitMode,
+    /// threads (of this process) or processes (forked).
+    #[arg(long, default_value = "threads")]
+    pub tasks: Tasks,
+    /// Task placement: same (all on CPU 0), split (task i on CPU i mod 2), none (scheduler's choice).
     #[arg(long, default_value = "none")]
     pub pin: Pin,
+    /// pair, ring:N (the token goes around N tasks) or fanout:N (one waker, N waiters on
+    /// one shared fd: the thundering herd).
+    #[arg(long, default_value = "pair")]
+    pub topology: Topology,
+    /// Fanout waiters register the shared fd with EPOLLEXCLUSIVE (needs --wait epoll).
+    #[arg(long)]
+    pub exclusive: bool,
 }
 
 impl Default for PingpongArgs {
     fn default() -> Self {
         Self {
             rounds: 100_000,
+            duration: None,
             warmup: 1_000,
             mechanism: Mechanism::Pipe,
+            wait: WaitMode::Block,
+            tasks: Tasks::Threads,
             pin: Pin::None,
+            topology: Topology::Pair,
+            exclusive: false,
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PipetestArgs {
+    /// Channels (pipes or eventfds) in the epoll set.
+    #[arg(short = 'n', default_value_t = 200)]
+    pub channels: usize,
+    /// Channels fired first (each message is forwarded A+1 channels ahead).
+    #[arg(short = 'a', default_value_t = 1)]
+    pub active: usize,
+    /// Write budget per run.
+    #[arg(short = 'w', default_value_t = 50_000)]
+    pub writes: u64,
+    /// Print only AVG and SIG, not every run.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+    /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
+    #[arg(long, short = 'm', default_value = "pipe")]
+    pub mechanism: Mechanism,
+    /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET).
+    #[arg(long, short = 'W', default_value = "epoll-et")]
+    pub wait: WaitMode,
 }
 
 #[derive(Args, Debug)]

@@ -25,7 +25,11 @@ struct Lists {
 pub const WORKLOADS: &[(&str, &str)] = &[
     (
         "pingpong",
-        "two tasks bounce a token; each round trip sleeps and wakes each task once",
+        "tasks bounce a token (pair, ring, fanout); each round trip sleeps and wakes tasks",
+    ),
+    (
+        "pipetest",
+        "pipetest-4 / eventfd-bench: one thread forwards messages across N channels in one epoll set",
     ),
     (
         "http",

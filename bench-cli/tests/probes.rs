@@ -42,6 +42,7 @@ fn pingpong(probes: &Probes, mechanism: Mechanism, rounds: u64, pin: Pin) -> Ker
         rounds,
         warmup: 500,
         pin,
+        ..pingpong::Config::default()
     };
     let out = pingpong::run(&cfg, probes, &Stop::new()).expect("ping-pong ran");
     assert_eq!(out.rounds, rounds);
@@ -97,6 +98,7 @@ fn default_sets_count_exactly_what_the_ping_pong_does_and_nothing_of_a_decoy() {
                 rounds: u64::MAX,
                 warmup: 0,
                 pin: Pin::None,
+                ..pingpong::Config::default()
             };
             pingpong::run(&cfg, &decoy_tids, &stop_decoy)
         });
@@ -286,6 +288,7 @@ fn warm_up_is_not_counted() {
         rounds: 1_000,
         warmup: 20_000,
         pin: Pin::Split,
+        ..pingpong::Config::default()
     };
     pingpong::run(&cfg, &probes, &Stop::new()).unwrap();
     let k = probes.collect().unwrap();

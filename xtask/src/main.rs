@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod bench;
 mod bench_http;
 mod overhead;
 mod setup;
@@ -57,6 +58,8 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// evbench pingpong vs `perf bench sched pipe`, alternating, threads and processes.
+    Pingpong(bench::PingpongBench),
     /// Every HTTP wait mode and lighttpd under the same load, alternating; wrk vs evbench load.
     Http(bench_http::BenchHttpArgs),
     /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
@@ -104,6 +107,10 @@ fn real_main() -> Result<()> {
                 ],
                 &args,
             )
+        }
+        Cmd::Bench(BenchCmd::Pingpong(a)) => {
+            build(&root)?;
+            bench::pingpong(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Bench(BenchCmd::Http(args)) => bench_http::run(&root, &args),
         Cmd::Bench(BenchCmd::Overhead(a)) => {

@@ -3,8 +3,12 @@
 //! mechanism is behind them.
 use std::{fmt, io, os::fd::RawFd, str::FromStr};
 
+mod eventfd;
+mod futex;
 mod pipe;
 
+pub use eventfd::EventfdChannel;
+pub use futex::FutexChannel;
 pub use pipe::PipeChannel;
 
 /// One-way message channel between tasks.
@@ -27,16 +31,42 @@ pub trait Channel: Send + Sync {
 pub enum Mechanism {
     /// pipe(2): one byte per message.
     Pipe,
+    /// eventfd(2): a message adds 1 to the counter; a read takes the whole count.
+    Eventfd,
+    /// eventfd(2) with EFD_SEMAPHORE: a read takes exactly one message.
+    EventfdSem,
+    /// FUTEX_WAIT / FUTEX_WAKE on a shared counter word: no fd, blocking wait only.
+    Futex,
+}
+
+/// How [`Mechanism::open_with`] opens a channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// `consume` returns `Ok(0)` instead of blocking when nothing is pending (needed by
+    /// every wait mode but `block`, and by pipetest's single-threaded loop).
+    pub nonblocking: bool,
+    /// The channel is shared by processes forked after it is opened. fd mechanisms are
+    /// shared by fork anyway; futex then puts its word in a `MAP_SHARED` mapping and
+    /// uses the non-private futex ops.
+    pub cross_process: bool,
 }
 
 impl Mechanism {
     /// Every mechanism, in the order reports list them.
-    pub const ALL: &'static [Mechanism] = &[Mechanism::Pipe];
+    pub const ALL: &'static [Mechanism] = &[
+        Mechanism::Pipe,
+        Mechanism::Eventfd,
+        Mechanism::EventfdSem,
+        Mechanism::Futex,
+    ];
 
     /// The word used on the command line and in results.
     pub fn as_str(self) -> &'static str {
         match self {
             Mechanism::Pipe => "pipe",
+            Mechanism::Eventfd => "eventfd",
+            Mechanism::EventfdSem => "eventfd-sem",
+            Mechanism::Futex => "futex",
         }
     }
 
@@ -44,15 +74,46 @@ impl Mechanism {
     pub fn describe(self) -> &'static str {
         match self {
             Mechanism::Pipe => "pipe(2); a message is one byte",
+            Mechanism::Eventfd => "eventfd(2); a message adds 1, a read takes the whole count",
+            Mechanism::EventfdSem => "eventfd(2) with EFD_SEMAPHORE; a read takes one message",
+            Mechanism::Futex => {
+                "FUTEX_WAIT/FUTEX_WAKE on a shared word; no fd, so --wait block only"
+            }
         }
     }
 
-    /// Opens one channel. Its fds are close-on-exec and survive fork, so both threads
-    /// and processes can share it.
-    pub fn open(self, nonblocking: bool) -> io::Result<Box<dyn Channel>> {
+    /// True when the channel has an fd a waiter can watch (every wait mode but `block`
+    /// needs one).
+    pub fn has_fd(self) -> bool {
+        !matches!(self, Mechanism::Futex)
+    }
+
+    /// fds one channel holds open (for RLIMIT_NOFILE sizing).
+    pub fn fds_per_channel(self) -> usize {
         match self {
-            Mechanism::Pipe => Ok(Box::new(PipeChannel::new(nonblocking)?)),
+            Mechanism::Pipe => 2,
+            Mechanism::Eventfd | Mechanism::EventfdSem => 1,
+            Mechanism::Futex => 0,
         }
+    }
+
+    /// Opens one channel for threads of this process. Its fds are close-on-exec and
+    /// survive fork.
+    pub fn open(self, nonblocking: bool) -> io::Result<Box<dyn Channel>> {
+        self.open_with(OpenOptions {
+            nonblocking,
+            cross_process: false,
+        })
+    }
+
+    /// Opens one channel with explicit options.
+    pub fn open_with(self, opts: OpenOptions) -> io::Result<Box<dyn Channel>> {
+        Ok(match self {
+            Mechanism::Pipe => Box::new(PipeChannel::new(opts.nonblocking)?),
+            Mechanism::Eventfd => Box::new(EventfdChannel::new(opts.nonblocking, false)?),
+            Mechanism::EventfdSem => Box::new(EventfdChannel::new(opts.nonblocking, true)?),
+            Mechanism::Futex => Box::new(FutexChannel::new(opts.nonblocking, opts.cross_process)?),
+        })
     }
 }
 
@@ -73,5 +134,11 @@ impl FromStr for Mechanism {
                 let names: Vec<_> = Mechanism::ALL.iter().map(|m| m.as_str()).collect();
                 format!("unknown mechanism '{s}' (one of: {})", names.join(", "))
             })
+    }
+}
+
+impl serde::Serialize for Mechanism {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }

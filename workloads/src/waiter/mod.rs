@@ -172,3 +172,9 @@ pub(crate) fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
         }
     }
 }
+
+impl serde::Serialize for WaitMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
