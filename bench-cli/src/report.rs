@@ -25,10 +25,12 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     }
     if let Some(path) = &args.hlog {
         let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         );
         export::hlog::write(&r, &mut f)?;
-        f.flush().with_context(|| format!("cannot write {}", path.display()))?;
+        f.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("evbench: wrote {}", path.display());
     }
     Ok(())

@@ -93,7 +93,12 @@ impl Comparison {
 }
 
 /// Judges one series pair.
-pub fn judge(base: &[f64], cur: &[f64], better: Better, threshold: f64) -> (f64, (f64, f64), f64, Verdict) {
+pub fn judge(
+    base: &[f64],
+    cur: &[f64],
+    better: Better,
+    threshold: f64,
+) -> (f64, (f64, f64), f64, Verdict) {
     let (mb, mc) = (stats::median(base), stats::median(cur));
     let change = mc / mb - 1.0;
     let p = stats::mann_whitney_p(base, cur);
@@ -143,7 +148,12 @@ fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
                 .filter_map(|r| r.histograms.get(name))
                 .map(|h| h.hdr.value_at_quantile(q) as f64)
                 .collect();
-            out.push((format!("{name}.{label}"), info.unit.clone(), Better::Lower, v));
+            out.push((
+                format!("{name}.{label}"),
+                info.unit.clone(),
+                Better::Lower,
+                v,
+            ));
         }
     }
     out
@@ -173,7 +183,9 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
     let mut warnings = Vec::new();
     for (which, r) in [("baseline", base), ("current", cur)] {
         if r.provenance.build_profile == "debug" {
-            warnings.push(format!("{which} is a DEBUG build: its figures mean nothing"));
+            warnings.push(format!(
+                "{which} is a DEBUG build: its figures mean nothing"
+            ));
         }
         if r.interrupted {
             warnings.push(format!("{which} was interrupted: it covers fewer repeats"));
@@ -360,7 +372,13 @@ pub fn render_text(c: &Comparison) -> String {
         table.push(row);
     }
     let widths: Vec<usize> = (0..HEADER.len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for (k, row) in table.iter().enumerate() {
         let line: Vec<String> = row
@@ -377,7 +395,11 @@ pub fn render_text(c: &Comparison) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
         if k == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
         }
     }
     for a in &c.added {

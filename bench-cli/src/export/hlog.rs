@@ -14,7 +14,13 @@ use crate::results::RunResult;
 pub fn tag(id: &str, name: &str) -> String {
     format!("{id}:{name}")
         .chars()
-        .map(|c| if matches!(c, ',' | ' ' | '\r' | '\n') { '_' } else { c })
+        .map(|c| {
+            if matches!(c, ',' | ' ' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -34,15 +40,26 @@ pub fn write(r: &RunResult, out: &mut impl Write) -> Result<()> {
     let mut ser = V2DeflateSerializer::new();
     let mut builder = IntervalLogWriterBuilder::new();
     builder
-        .add_comment(&format!("evbench {} results, command: {}", r.provenance.evbench_version, r.command.join(" ")))
-        .add_comment("one interval per repeat, tagged case:histogram; values in the histogram's unit (ns)")
+        .add_comment(&format!(
+            "evbench {} results, command: {}",
+            r.provenance.evbench_version,
+            r.command.join(" ")
+        ))
+        .add_comment(
+            "one interval per repeat, tagged case:histogram; values in the histogram's unit (ns)",
+        )
         .with_start_time(start)
         .with_base_time(start);
     let mut w = builder.begin_log_with(out, &mut ser)?;
     for (s, d, t, h) in &entries {
         let tag = Tag::new(t).ok_or_else(|| anyhow!("bad hlog tag {t:?}"))?;
-        w.write_histogram(h, Duration::from_nanos(*s), Duration::from_nanos(*d), Some(tag))
-            .map_err(|e| anyhow!("cannot write the interval log: {e}"))?;
+        w.write_histogram(
+            h,
+            Duration::from_nanos(*s),
+            Duration::from_nanos(*d),
+            Some(tag),
+        )
+        .map_err(|e| anyhow!("cannot write the interval log: {e}"))?;
     }
     Ok(())
 }

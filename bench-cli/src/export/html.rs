@@ -36,7 +36,11 @@ pub fn render(r: &RunResult) -> Result<String> {
             if stem.starts_with(&format!("{workload}-")) {
                 // The SVG's XML prologue is not allowed inside HTML.
                 let body = s.find("<svg").map_or(s.as_str(), |i| &s[i..]);
-                let _ = writeln!(out, "<figure aria-label=\"{}\">{body}</figure>", escape(title));
+                let _ = writeln!(
+                    out,
+                    "<figure aria-label=\"{}\">{body}</figure>",
+                    escape(title)
+                );
             }
         }
         for name in plotted_histograms(&cases) {
@@ -48,7 +52,15 @@ pub fn render(r: &RunResult) -> Result<String> {
         for c in &cases {
             for name in plotted_histograms(&[*c]) {
                 if let (Some(h), Some(info)) = (c.merged(&name), c.histograms.get(&name)) {
-                    let _ = writeln!(out, "{}", escape(&format!("{} — {name}:\n{}", c.id, ascii_histogram(&h, &info.unit))));
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        escape(&format!(
+                            "{} — {name}:\n{}",
+                            c.id,
+                            ascii_histogram(&h, &info.unit)
+                        ))
+                    );
                 }
             }
         }

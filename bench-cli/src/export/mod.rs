@@ -63,12 +63,15 @@ impl Table {
     /// A GitHub-flavoured Markdown table under a `###` title.
     pub fn markdown(&self) -> String {
         let esc = |s: &str| s.replace('|', "\\|");
-        let mut out = format!("### {}\n\n| {} |\n|", self.title, self
-            .header
-            .iter()
-            .map(|h| esc(h))
-            .collect::<Vec<_>>()
-            .join(" | "));
+        let mut out = format!(
+            "### {}\n\n| {} |\n|",
+            self.title,
+            self.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         for i in 0..self.header.len() {
             out.push_str(if self.numeric.get(i).copied().unwrap_or(false) {
                 "--:|"
@@ -291,9 +294,11 @@ pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
     }
     Some(Table {
         title: format!("{name}: percentiles, all repeats merged"),
-        header: ["case", "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean"]
-            .map(String::from)
-            .to_vec(),
+        header: [
+            "case", "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean",
+        ]
+        .map(String::from)
+        .to_vec(),
         numeric: vec![false, true, true, true, true, true, true, true, true],
         rows,
     })
@@ -314,7 +319,11 @@ pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
     let mut buckets = [0u64; 64];
     for v in h.iter_recorded() {
         let x = v.value_iterated_to() / div;
-        let k = if x == 0 { 0 } else { 63 - x.leading_zeros() as usize };
+        let k = if x == 0 {
+            0
+        } else {
+            63 - x.leading_zeros() as usize
+        };
         buckets[k] += v.count_since_last_iteration();
     }
     let (Some(lo), Some(hi)) = (
@@ -327,7 +336,11 @@ pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
     const WIDTH: u64 = 40;
     let mut out = format!("{label:>24} : {:<10} distribution\n", "count");
     for (k, &n) in buckets.iter().enumerate().take(hi + 1).skip(lo) {
-        let (a, b) = if k == 0 { (0u64, 1u64) } else { (1u64 << k, (1u64 << (k + 1)) - 1) };
+        let (a, b) = if k == 0 {
+            (0u64, 1u64)
+        } else {
+            (1u64 << k, (1u64 << (k + 1)) - 1)
+        };
         let stars = (n * WIDTH).div_ceil(top).min(WIDTH) as usize;
         let stars = if n > 0 { stars.max(1) } else { 0 };
         out.push_str(&format!(
@@ -364,11 +377,19 @@ pub fn provenance_lines(r: &RunResult) -> Vec<String> {
             m.preempt.value.as_deref().unwrap_or("unknown"),
             m.hz.value.map_or("unknown".into(), |h| h.to_string()),
             m.clocksource,
-            if m.clocksource_vdso { " (vDSO)" } else { " (NOT vDSO)" }
+            if m.clocksource_vdso {
+                " (vDSO)"
+            } else {
+                " (NOT vDSO)"
+            }
         ),
         format!(
             "probes: {}{}",
-            if r.probes.on { r.probes.sets.as_str() } else { "off" },
+            if r.probes.on {
+                r.probes.sets.as_str()
+            } else {
+                "off"
+            },
             r.probes
                 .reason
                 .as_deref()

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use hdrhistogram::Histogram;
-use plotters::{
-    coord::Shift,
-    prelude::*,
-};
+use plotters::{coord::Shift, prelude::*};
 
 use super::{groups, headline, plotted_histograms};
 use crate::results::{Better, Case, RunResult};
@@ -130,7 +127,9 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(draw_err)?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()
@@ -178,7 +177,9 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(0)
-            .x_desc(format!("{name} ({unit}); bar: median of the repeats, whisker: min–max"))
+            .x_desc(format!(
+                "{name} ({unit}); bar: median of the repeats, whisker: min–max"
+            ))
             .x_label_formatter(&|x| crate::compare::figure(*x, ""))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
@@ -189,12 +190,18 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
         let y = |i: usize| (n - 1 - i) as f64;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                Rectangle::new([(0.0, y(i) + 0.2), (b.1, y(i) + 0.8)], colour(i).mix(0.45).filled())
+                Rectangle::new(
+                    [(0.0, y(i) + 0.2), (b.1, y(i) + 0.8)],
+                    colour(i).mix(0.45).filled(),
+                )
             }))
             .map_err(draw_err)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                PathElement::new(vec![(b.2, y(i) + 0.5), (b.3, y(i) + 0.5)], BLACK.stroke_width(2))
+                PathElement::new(
+                    vec![(b.2, y(i) + 0.5), (b.3, y(i) + 0.5)],
+                    BLACK.stroke_width(2),
+                )
             }))
             .map_err(draw_err)?;
         chart
@@ -240,7 +247,13 @@ pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
     for (stem, _, svg) in plots(r)? {
         let safe: String = stem
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let p = dir.join(format!("{safe}.svg"));
         std::fs::write(&p, svg).with_context(|| format!("cannot write {}", p.display()))?;

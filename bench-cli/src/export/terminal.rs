@@ -2,7 +2,9 @@
 //! table, percentile tables and bcc-style ASCII histograms.
 use std::fmt::Write as _;
 
-use super::{ascii_histogram, groups, percentile_table, plotted_histograms, provenance_lines, side_by_side};
+use super::{
+    ascii_histogram, groups, percentile_table, plotted_histograms, provenance_lines, side_by_side,
+};
 use crate::results::RunResult;
 
 pub fn render(r: &RunResult) -> String {
@@ -14,7 +16,10 @@ pub fn render(r: &RunResult) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     if r.interrupted {
-        let _ = writeln!(out, "warning: interrupted: the figures cover what was measured");
+        let _ = writeln!(
+            out,
+            "warning: interrupted: the figures cover what was measured"
+        );
     }
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
@@ -26,7 +31,12 @@ pub fn render(r: &RunResult) -> String {
         for c in &cases {
             for name in plotted_histograms(&[*c]) {
                 if let (Some(h), Some(info)) = (c.merged(&name), c.histograms.get(&name)) {
-                    let _ = writeln!(out, "{} — {name}:\n{}", c.id, ascii_histogram(&h, &info.unit));
+                    let _ = writeln!(
+                        out,
+                        "{} — {name}:\n{}",
+                        c.id,
+                        ascii_histogram(&h, &info.unit)
+                    );
                 }
             }
         }

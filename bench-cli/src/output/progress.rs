@@ -27,9 +27,9 @@ impl Progress {
                 ProgressDrawTarget::hidden()
             },
         );
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+        {
             bar.set_style(style);
         }
         if visible {
@@ -45,7 +45,8 @@ impl Progress {
 
     /// Names what runs now: `case` and its repeat (1-based) of `of`.
     pub fn start(&self, case: &str, repeat: u32, of: u32) {
-        self.bar.set_message(format!("{case} (repeat {repeat}/{of})"));
+        self.bar
+            .set_message(format!("{case} (repeat {repeat}/{of})"));
     }
 
     /// One step done.

@@ -137,7 +137,11 @@ fn config_hz(text: &str) -> Option<u32> {
 /// /proc/timer_list over a short sleep, else unknown.
 fn hz(release: &str) -> Sourced<u32> {
     let boot = format!("/boot/config-{release}");
-    if let Some(hz) = fs::read_to_string(&boot).ok().as_deref().and_then(config_hz) {
+    if let Some(hz) = fs::read_to_string(&boot)
+        .ok()
+        .as_deref()
+        .and_then(config_hz)
+    {
         return Sourced {
             value: Some(hz),
             source: boot,
@@ -183,7 +187,11 @@ fn measure_hz() -> Option<u32> {
     // Snap to the values Kconfig offers.
     [100u32, 250, 300, 1000]
         .into_iter()
-        .min_by(|a, b| (f64::from(*a) - rate).abs().total_cmp(&(f64::from(*b) - rate).abs()))
+        .min_by(|a, b| {
+            (f64::from(*a) - rate)
+                .abs()
+                .total_cmp(&(f64::from(*b) - rate).abs())
+        })
         .filter(|hz| (f64::from(*hz) - rate).abs() < f64::from(*hz) * 0.2)
 }
 
@@ -250,10 +258,16 @@ impl Machine {
             ));
         }
         if self.cpus != other.cpus {
-            d.push(format!("CPU count differs: {} vs {}", self.cpus, other.cpus));
+            d.push(format!(
+                "CPU count differs: {} vs {}",
+                self.cpus, other.cpus
+            ));
         }
         if self.kernel != other.kernel {
-            d.push(format!("kernel differs: {} vs {}", self.kernel, other.kernel));
+            d.push(format!(
+                "kernel differs: {} vs {}",
+                self.kernel, other.kernel
+            ));
         }
         d
     }
@@ -337,7 +351,10 @@ mod tests {
 
     #[test]
     fn parses_config_hz() {
-        assert_eq!(config_hz("# x\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n"), Some(250));
+        assert_eq!(
+            config_hz("# x\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n"),
+            Some(250)
+        );
         assert_eq!(config_hz("CONFIG_HZ_1000=y\n"), None);
     }
 

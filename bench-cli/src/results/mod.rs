@@ -319,10 +319,7 @@ impl Case {
     pub fn push_repeat(&mut self, mut r: Repeat) {
         r.index = self.repeats.len() as u32 + 1;
         if r.start_ns == 0 {
-            r.start_ns = self
-                .repeats
-                .last()
-                .map_or(0, |p| p.start_ns + p.elapsed_ns);
+            r.start_ns = self.repeats.last().map_or(0, |p| p.start_ns + p.elapsed_ns);
         }
         for (name, m) in std::mem::take(&mut r.declared) {
             self.metrics.entry(name).or_insert(MetricInfo {
