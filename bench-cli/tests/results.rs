@@ -121,6 +121,30 @@ fn a_written_file_reads_back_identically() {
     assert_eq!(c.repeats.len(), 3);
     assert_eq!(c.metrics["switches_per_op"].across.median, 2.0);
     assert_eq!(c.histograms["round_trip_ns"].summary.count, 3000);
+    // Repeats read back merge whole, even when a later one reaches higher values.
+    let merged = c.merged("round_trip_ns").unwrap();
+    assert_eq!(merged.len(), 3000);
+    assert_eq!(
+        merged.max(),
+        c.repeats[2].histograms["round_trip_ns"].hdr.max()
+    );
+    // The ASCII histogram shows every value once.
+    let shown: u64 = export::ascii_histogram(&merged, "ns")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(':')
+                .nth(1)
+                .unwrap()
+                .split('|')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(shown, 3000);
     assert_eq!(c.repeats[1].start_ns, c.repeats[0].elapsed_ns);
     assert_eq!(c.id, "pingpong/pipe/block/pin=split");
     std::fs::remove_dir_all(dir).unwrap();

@@ -301,7 +301,9 @@ pub fn figure(v: f64, unit: &str) -> String {
     if unit == "ns" {
         return crate::output::ns(v);
     }
-    let num = if v.abs() >= 1e6 {
+    let num = if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e6 {
         format!("{:.2}M", v / 1e6)
     } else if v.abs() >= 1e4 {
         format!("{:.1}k", v / 1e3)
@@ -386,7 +388,7 @@ pub fn render_text(c: &Comparison) -> String {
             .enumerate()
             .map(|(i, cell)| {
                 let pad = widths[i] - cell.chars().count();
-                if i >= 2 && i <= 6 {
+                if (2..=6).contains(&i) {
                     format!("{}{cell}", " ".repeat(pad))
                 } else {
                     format!("{cell}{}", " ".repeat(pad))

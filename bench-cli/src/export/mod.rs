@@ -194,7 +194,7 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     let mut header = vec!["case".to_string()];
     let mut numeric = vec![false];
     if let Some((name, _, unit)) = &head {
-        header.push(format!("{name} ({unit}, median ± sd)"));
+        header.push(format!("{name} ({unit}), median ± sd"));
         header.push("vs first".into());
         numeric.extend([true, true]);
     }
@@ -263,9 +263,14 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     }
 }
 
-/// Throughput units print as they are; "ns" gets the unit-scaling formatter.
+/// The unit a side-by-side cell repeats: only "ns" (scaled to µs, ms); other units
+/// are in the column's header.
 fn unit_of(unit: &str) -> &str {
-    unit
+    if unit == "ns" {
+        unit
+    } else {
+        ""
+    }
 }
 
 /// Percentiles of histogram `name` for every case that has it.

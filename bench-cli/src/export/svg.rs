@@ -106,6 +106,7 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
             .margin(16)
+            .margin_right(44)
             .x_label_area_size(50)
             .y_label_area_size(90)
             .build_cartesian_2d((1f64..xmax).log_scale(), (ymin..ymax).log_scale())
@@ -169,6 +170,7 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
             .margin(16)
+            .margin_right(36)
             .x_label_area_size(50)
             .y_label_area_size(10)
             .build_cartesian_2d(0f64..xmax, 0f64..n as f64)
@@ -186,20 +188,21 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(draw_err)?;
-        // First case at the top.
+        // First case at the top; each row: its label above, the bar, the whisker
+        // through the bar's middle.
         let y = |i: usize| (n - 1 - i) as f64;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 Rectangle::new(
-                    [(0.0, y(i) + 0.2), (b.1, y(i) + 0.8)],
-                    colour(i).mix(0.45).filled(),
+                    [(0.0, y(i) + 0.08), (b.1, y(i) + 0.55)],
+                    colour(i).mix(0.55).filled(),
                 )
             }))
             .map_err(draw_err)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 PathElement::new(
-                    vec![(b.2, y(i) + 0.5), (b.3, y(i) + 0.5)],
+                    vec![(b.2, y(i) + 0.315), (b.3, y(i) + 0.315)],
                     BLACK.stroke_width(2),
                 )
             }))
@@ -207,8 +210,14 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 Text::new(
-                    format!("{}  {}", b.0, crate::compare::figure(b.1, &b.4)),
-                    (xmax * 0.01, y(i) + 0.62),
+                    format!(
+                        "{} — median {} (min {}, max {})",
+                        b.0,
+                        crate::compare::figure(b.1, &b.4),
+                        crate::compare::figure(b.2, ""),
+                        crate::compare::figure(b.3, "")
+                    ),
+                    (0.0, y(i) + 0.95),
                     ("sans-serif", 15).into_font().color(&BLACK),
                 )
             }))

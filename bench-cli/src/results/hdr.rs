@@ -21,9 +21,12 @@ pub fn decode(s: &str) -> Result<Histogram<u64>, String> {
     let bytes = STANDARD
         .decode(s.trim())
         .map_err(|e| format!("histogram is not valid base64: {e}"))?;
-    Deserializer::new()
+    let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))
+        .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+    // A decoded histogram is sized to what it holds; merging repeats needs room to grow.
+    h.auto(true);
+    Ok(h)
 }
 
 /// `#[serde(with = "hdr")]` for a `Histogram<u64>` field.
