@@ -1,7 +1,7 @@
 //! `evbench compare BASELINE CURRENT`: the regression gate.
 //!
 //! Cases pair by `id`; within a pair, every metric both sides measured, and the p50 and
-//! p99 of every histogram both sides kept, are judged from their per-repeat values:
+//! p99 of every histogram both sides kept (but the per-syscall ones), are judged from their per-repeat values:
 //! the 95% bootstrap interval of median(current) / median(baseline) against the noise
 //! threshold, as criterion does. The change is a regression only when the whole
 //! interval lies beyond the threshold in the worse direction, an improvement when it
@@ -126,11 +126,14 @@ pub fn judge(
     (change, ci, p, verdict)
 }
 
-/// The series compared for a case: its metrics, then p50 and p99 of each histogram.
+/// The series compared for a case: its metrics, then p50 and p99 of each histogram but
+/// the per-syscall ones (diagnostics: judging each syscall's tail would multiply the
+/// false alarms; `syscalls_per_op` and the probes' own histograms stand for them).
 fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
     let mut out: Vec<_> = c
         .metrics
         .iter()
+        .filter(|(_, m)| m.metric.better != Better::Neither)
         .map(|(name, m)| {
             (
                 name.clone(),
@@ -141,6 +144,9 @@ fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
         })
         .collect();
     for (name, info) in &c.histograms {
+        if name.starts_with("kernel.syscall.") {
+            continue;
+        }
         for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
             let v: Vec<f64> = c
                 .repeats
