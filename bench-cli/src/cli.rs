@@ -71,6 +71,19 @@ Examples:
   evbench compare results/baseline.json current.json
   evbench compare base.json cur.json --threshold 3% --strict --markdown summary.md")]
     Compare(CompareArgs),
+    /// Serve HTTP with one of the wait modes, until Ctrl-C (for wrk, httperf, `evbench load`).
+    #[command(after_help = "\
+Examples:
+  evbench serve --wait epoll --addr 0.0.0.0:8080
+  evbench serve --wait tokio --workers 2 --body-size 4096
+  wrk -c 64 -d 10 http://127.0.0.1:8080/")]
+    Serve(crate::serve::ServeArgs),
+    /// Load an HTTP server (any: evbench serve, lighttpd, nginx) and report req/s and latency.
+    #[command(after_help = "\
+Examples:
+  evbench load --server 127.0.0.1:8080 -c 64 -d 10
+  evbench load --server 127.0.0.1:8080 --rate 20000      open loop, wrk2-style latency")]
+    Load(crate::load::LoadArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -128,6 +141,13 @@ Examples:
   evbench run pingpong --pin same          both tasks on CPU 0 (no cross-CPU wakeups)
   evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)")]
     Pingpong(PingpongArgs),
+    /// A static HTTP server per wait mode (child process) under the load client.
+    #[command(after_help = "\
+Examples:
+  evbench run http                             every wait mode, closed loop
+  evbench run http --wait epoll,tokio -c 256 -d 10
+  evbench run http --rate 20000                open loop, latency from the schedule")]
+    Http(crate::run_http::HttpArgs),
 }
 
 #[derive(Args, Debug, Clone)]

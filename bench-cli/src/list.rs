@@ -22,10 +22,16 @@ struct Lists {
 }
 
 /// Workloads `evbench run` knows.
-pub const WORKLOADS: &[(&str, &str)] = &[(
-    "pingpong",
-    "two tasks bounce a token; each round trip sleeps and wakes each task once",
-)];
+pub const WORKLOADS: &[(&str, &str)] = &[
+    (
+        "pingpong",
+        "two tasks bounce a token; each round trip sleeps and wakes each task once",
+    ),
+    (
+        "http",
+        "a static HTTP server per wait mode (tokio too) under a wrk2-style load client",
+    ),
+];
 
 fn lists() -> Lists {
     Lists {

@@ -102,6 +102,7 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let case = match args.workload {
         Some(WorkloadCmd::Pingpong(pp)) => pingpong_case(&pp, &args.common, stop)?,
+        Some(WorkloadCmd::Http(h)) => return crate::run_http::run(h, &args.common, stop),
         // The default suite: for now the ping-pong; later workloads join it.
         None => pingpong_case(&PingpongArgs::default(), &args.common, stop)?,
     };

@@ -5,6 +5,7 @@
 //! a [`Mechanism`] is what signals, a [`WaitMode`] is how a task waits for it, and a
 //! workload (pipetest, pingpong, ...) is what the tasks do with them. Workloads tell an
 //! [`Observer`] about every task they start, so a probe set can follow exactly them.
+pub mod http;
 pub mod kevent;
 pub mod mechanism;
 pub mod observer;

@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod bench_http;
 mod overhead;
 mod setup;
 
@@ -49,13 +50,15 @@ enum Cmd {
     },
     /// Build the eBPF object, then `cargo clippy --all-targets -- -D warnings`.
     Clippy,
-    /// Build, then compare evbench with reference tools; figures go to results/.
+    /// Build, then run a benchmark against reference tools; figures go to results/.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// Every HTTP wait mode and lighttpd under the same load, alternating; wrk vs evbench load.
+    Http(bench_http::BenchHttpArgs),
     /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
     Overhead(overhead::OverheadBench),
 }
@@ -102,6 +105,7 @@ fn real_main() -> Result<()> {
                 &args,
             )
         }
+        Cmd::Bench(BenchCmd::Http(args)) => bench_http::run(&root, &args),
         Cmd::Bench(BenchCmd::Overhead(a)) => {
             build(&root)?;
             overhead::run(&root, &root.join(BIN_PATH), &a)

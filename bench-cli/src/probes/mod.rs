@@ -394,10 +394,18 @@ impl Observer for Probes {
 /// else its own (a task a workload runs as a process is that process's first thread).
 fn thread_group(tid: u32) -> u32 {
     if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
-        std::process::id()
-    } else {
-        tid
+        return std::process::id();
     }
+    // A thread of another process (e.g. `evbench run http`'s server child): its
+    // thread group is in /proc/TID/status; a tid is not its process's id in general.
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) {

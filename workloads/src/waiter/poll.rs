@@ -80,7 +80,8 @@ impl Waiter for PollWaiter {
         };
         let mut out = 0;
         let len = self.fds.len();
-        let mut i = self.cursor.min(len);
+        // The set may have shrunk since the last scan (remove): wrap to the start.
+        let mut i = if self.cursor < len { self.cursor } else { 0 };
         for _ in 0..len {
             if n == 0 || out == ready.len() {
                 break;

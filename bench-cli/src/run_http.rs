@@ -1,0 +1,481 @@
+//! `evbench run http`: for each wait mode, start `evbench serve` as a child process (its
+//! own fd limit; probes follow its loop threads only), drive it from this process with
+//! the load client, and report req/s, latency, errors and the server's per-request
+//! figures for the measured window.
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::SocketAddr,
+    process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio},
+    sync::Mutex,
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use serde::Serialize;
+use workloads::{
+    http::{self, HttpWait, Pace, ServerStats},
+    stop::Stop,
+    Observer, TaskInfo,
+};
+
+use crate::{
+    cli::CommonArgs,
+    load::{ClientArgs, LoadFigures},
+    output::{count, ns, warn},
+    probes::{Kernel, Probes},
+    run::{prepare_probes, ProbeStatus},
+    signal::INTERRUPTED_EXIT,
+};
+
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// Server wait modes to sweep: a comma-separated list, or `all`.
+    #[arg(long, short = 'w', default_value = "all", value_delimiter = ',')]
+    pub wait: Vec<String>,
+    /// Server event loops (SO_REUSEPORT).
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// Response body size, bytes.
+    #[arg(long, default_value_t = 128)]
+    pub body_size: usize,
+    /// Pin the server to this CPU.
+    #[arg(long)]
+    pub server_cpu: Option<usize>,
+    /// Pin the client to this CPU.
+    #[arg(long)]
+    pub client_cpu: Option<usize>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+impl HttpArgs {
+    /// A short sweep for the default suite.
+    pub fn suite() -> Self {
+        Self {
+            wait: vec!["all".into()],
+            workers: 1,
+            body_size: 128,
+            server_cpu: None,
+            client_cpu: None,
+            client: ClientArgs {
+                connections: 32,
+                rate: None,
+                duration: 1.0,
+                warmup: 0.3,
+                no_keepalive: false,
+                timeout: 5.0,
+                threads: 1,
+                path: "/".into(),
+            },
+        }
+    }
+
+    fn modes(&self) -> Result<Vec<HttpWait>> {
+        let mut out = Vec::new();
+        for w in &self.wait {
+            if w == "all" {
+                out.extend(HttpWait::all());
+            } else {
+                out.push(w.parse::<HttpWait>().map_err(|e| anyhow!(e))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One wait mode's run.
+#[derive(Debug, Serialize)]
+pub struct HttpCase {
+    pub workload: &'static str,
+    pub wait: String,
+    pub workers: u32,
+    pub body_size: usize,
+    pub connections: u32,
+    /// Open-loop rate, req/s (absent: closed loop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub keep_alive: bool,
+    pub client: LoadFigures,
+    /// The server's own counters over the measured window.
+    pub server: ServerStats,
+    pub per_request: PerRequest,
+    pub probes: ProbeStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<Kernel>,
+}
+
+/// Server figures divided by the requests it answered in the window.
+#[derive(Debug, Default, Serialize)]
+pub struct PerRequest {
+    pub wait_calls: f64,
+    pub events: f64,
+    pub wait_ns: f64,
+    /// From the offcpu probes, when on: the server's voluntary context switches (its
+    /// sleeps in the wait call) and on-CPU time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voluntary_switches: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oncpu_ns: Option<f64>,
+    /// From the wakeup probes: times the server's threads were woken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wakeups: Option<f64>,
+    /// From the syscalls probes: syscalls the server made, and the on-CPU time spent
+    /// inside its wait calls (epoll_wait, poll, select and their variants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_oncpu_ns: Option<f64>,
+}
+
+/// Syscalls a server loop waits in, across the wait modes.
+const WAIT_SYSCALLS: &[&str] = &[
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+];
+
+#[derive(Debug, Serialize)]
+struct HttpRun<'a> {
+    workload: &'static str,
+    cases: &'a [HttpCase],
+}
+
+/// A server child in `--control` mode.
+struct ServerChild {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    addr: SocketAddr,
+    tids: Vec<u32>,
+}
+
+impl ServerChild {
+    fn start(wait: &HttpWait, args: &HttpArgs) -> Result<Self> {
+        let exe = std::env::current_exe().context("cannot find evbench's own executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--control", "--addr", "127.0.0.1:0", "--wait"])
+            .arg(wait.name())
+            .arg("--workers")
+            .arg(args.workers.to_string())
+            .arg("--body-size")
+            .arg(args.body_size.to_string())
+            .arg("--path")
+            .arg(&args.client.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(cpu) = args.server_cpu {
+            cmd.arg("--cpu").arg(cpu.to_string());
+        }
+        let mut child = cmd.spawn().context("cannot start the server process")?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().context("no server stdout")?);
+        let mut s = Self {
+            child,
+            stdin,
+            stdout,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tids: Vec::new(),
+        };
+        s.addr = s
+            .expect("listening")?
+            .parse()
+            .context("the server printed a bad address")?;
+        s.tids = s
+            .expect("tids")?
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .context("the server printed bad thread ids")?;
+        Ok(s)
+    }
+
+    /// The rest of the next line, which must start with `tag`.
+    fn expect(&mut self, tag: &str) -> Result<String> {
+        let mut line = String::new();
+        let n = self.stdout.read_line(&mut line)?;
+        if n == 0 {
+            let status = self.child.wait()?;
+            bail!("the server process ended ({status}) before saying '{tag}'");
+        }
+        let line = line.trim_end();
+        match line.strip_prefix(tag) {
+            Some(rest) => Ok(rest.trim().to_string()),
+            None => bail!("the server said '{line}' where '{tag}' was expected"),
+        }
+    }
+
+    fn stats(&mut self) -> Result<ServerStats> {
+        let stdin = self.stdin.as_mut().context("server stdin closed")?;
+        writeln!(stdin, "stats")?;
+        stdin.flush()?;
+        Ok(serde_json::from_str(&self.expect("stats")?)?)
+    }
+
+    fn finish(mut self) -> Result<ServerStats> {
+        drop(self.stdin.take());
+        let stats = serde_json::from_str(&self.expect("final")?)?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the server process failed: {status}");
+        }
+        Ok(stats)
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Marks the measured window: switches the probes and snapshots the server's counters.
+struct Window<'a> {
+    probes: Option<&'a Probes>,
+    server: Mutex<&'a mut ServerChild>,
+    snaps: Mutex<Vec<Result<ServerStats>>>,
+}
+
+impl Observer for Window<'_> {
+    fn task_started(&self, _task: &TaskInfo) {}
+    fn measuring(&self, on: bool) {
+        if let Some(p) = self.probes {
+            p.measuring(on);
+        }
+        let snap = self
+            .server
+            .lock()
+            .map_err(|_| anyhow!("poisoned"))
+            .and_then(|mut s| s.stats());
+        if let Ok(mut v) = self.snaps.lock() {
+            v.push(snap);
+        }
+    }
+}
+
+pub fn run(args: HttpArgs, common: &CommonArgs, stop: &Stop) -> Result<ExitCode> {
+    let cases = cases(&args, common, stop)?;
+    emit(&cases, common)?;
+    if stop.is_set() {
+        eprintln!("evbench: interrupted: the figures cover what was measured before Ctrl-C");
+        return Ok(ExitCode::from(INTERRUPTED_EXIT));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every wait mode `args` names, one after another.
+pub fn cases(args: &HttpArgs, common: &CommonArgs, stop: &Stop) -> Result<Vec<HttpCase>> {
+    let modes = args.modes()?;
+    http::raise_nofile_limit().context("cannot raise the fd limit")?;
+    if let Some(cpu) = args.client_cpu {
+        workloads::pingpong::pin_current_thread(cpu)
+            .with_context(|| format!("cannot pin the client to CPU {cpu}"))?;
+    }
+    let (mut probes, status) = prepare_probes(common)?;
+    let mut out = Vec::new();
+    for wait in modes {
+        if stop.is_set() {
+            break;
+        }
+        if let Some(p) = probes.as_mut() {
+            p.reset()?;
+        }
+        let case = one_case(&wait, args, probes.as_ref(), status.clone(), stop)
+            .with_context(|| format!("http with wait mode {wait}"))?;
+        out.push(case);
+    }
+    Ok(out)
+}
+
+fn one_case(
+    wait: &HttpWait,
+    args: &HttpArgs,
+    probes: Option<&Probes>,
+    status: ProbeStatus,
+    stop: &Stop,
+) -> Result<HttpCase> {
+    let mut server = ServerChild::start(wait, args)?;
+    if let Some(p) = probes {
+        for (i, &tid) in server.tids.iter().enumerate() {
+            p.task_started(&TaskInfo {
+                tid,
+                index: i as u32,
+                role: "server",
+            });
+        }
+    }
+    let cfg = args.client.config(server.addr, None)?;
+    let window = Window {
+        probes,
+        server: Mutex::new(&mut server),
+        snaps: Mutex::new(Vec::new()),
+    };
+    let report = http::client::run(&cfg, &window, stop).context("the load run failed")?;
+    let snaps = window.snaps.into_inner().map_err(|_| anyhow!("poisoned"))?;
+    // An interrupted run may never have closed its window: nothing to read then.
+    let kernel = match probes {
+        Some(p) if snaps.len() == 2 => Some(p.collect()?),
+        _ => None,
+    };
+    let total = server.finish()?;
+    let window_stats = match snaps.as_slice() {
+        [Ok(a), Ok(b)] => b.since(*a),
+        [Err(e), ..] | [_, Err(e)] => {
+            return Err(anyhow!("cannot read the server's counters: {e:#}"))
+        }
+        _ => {
+            // Interrupted before the window closed: the whole run stands in.
+            warn("the measured window did not complete; server figures cover the whole run");
+            total
+        }
+    };
+    let client = LoadFigures::of(&report);
+    let r = window_stats.requests.max(1) as f64;
+    let per_request = PerRequest {
+        wait_calls: window_stats.waits as f64 / r,
+        events: window_stats.events as f64 / r,
+        wait_ns: window_stats.wait_ns as f64 / r,
+        voluntary_switches: kernel.as_ref().map(|k| k.voluntary() as f64 / r),
+        oncpu_ns: kernel
+            .as_ref()
+            .map(|k| k.threads.iter().map(|t| t.oncpu_ns).sum::<u64>() as f64 / r),
+        wakeups: kernel
+            .as_ref()
+            .filter(|k| k.sets.contains("wakeup"))
+            .map(|k| k.wakeups() as f64 / r),
+        syscalls: kernel
+            .as_ref()
+            .filter(|k| !k.syscalls.is_empty())
+            .map(|k| k.syscall_count() as f64 / r),
+        wait_oncpu_ns: kernel.as_ref().filter(|k| !k.syscalls.is_empty()).map(|k| {
+            k.syscalls
+                .iter()
+                .filter(|s| WAIT_SYSCALLS.contains(&s.name.as_str()))
+                .map(|s| s.oncpu_ns.summary.mean * s.oncpu_ns.summary.count as f64)
+                .sum::<f64>()
+                / r
+        }),
+    };
+    Ok(HttpCase {
+        workload: "http",
+        wait: wait.name().to_string(),
+        workers: args.workers,
+        body_size: args.body_size,
+        connections: args.client.connections,
+        rate: match cfg.pace {
+            Pace::Closed => None,
+            Pace::Rate(r) => Some(r),
+        },
+        keep_alive: cfg.keep_alive,
+        client,
+        server: window_stats,
+        per_request,
+        probes: status,
+        kernel,
+    })
+}
+
+fn emit(cases: &[HttpCase], common: &CommonArgs) -> Result<()> {
+    let doc = HttpRun {
+        workload: "http",
+        cases,
+    };
+    if let Some(path) = &common.output {
+        let mut f = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        serde_json::to_writer_pretty(&mut f, &doc)?;
+        writeln!(f)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if common.json {
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        print_human(&mut out, cases)?;
+    }
+    Ok(())
+}
+
+pub fn print_human(out: &mut impl Write, cases: &[HttpCase]) -> Result<()> {
+    let Some(first) = cases.first() else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "http: {} connections, {}, {}, body {} B, {} worker{}, {:.1} s measured",
+        first.connections,
+        match first.rate {
+            None => "closed loop".to_string(),
+            Some(r) => format!("open loop at {r} req/s"),
+        },
+        if first.keep_alive {
+            "keep-alive"
+        } else {
+            "new connection per request"
+        },
+        first.body_size,
+        first.workers,
+        if first.workers == 1 { "" } else { "s" },
+        first.client.seconds
+    )?;
+    let probes_on = first.kernel.is_some();
+    write!(
+        out,
+        "  {:<10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>10} {:>11}",
+        "wait", "req/s", "p50", "p99", "p99.9", "errors", "waits/req", "events/req", "in wait/req"
+    )?;
+    if probes_on {
+        write!(
+            out,
+            " {:>10} {:>11} {:>9} {:>12} {:>14}",
+            "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
+        )?;
+    }
+    writeln!(out)?;
+    for c in cases {
+        let l = &c.client.latency_ns;
+        write!(
+            out,
+            "  {:<10} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
+            c.wait,
+            c.client.req_per_sec,
+            ns(l.p50 as f64),
+            ns(l.p99 as f64),
+            ns(l.p999 as f64),
+            count(c.client.errors_total),
+            c.per_request.wait_calls,
+            c.per_request.events,
+            ns(c.per_request.wait_ns),
+        )?;
+        if let (Some(v), Some(o)) = (c.per_request.voluntary_switches, c.per_request.oncpu_ns) {
+            let opt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+            write!(
+                out,
+                " {v:>10.3} {:>11} {:>9} {:>12} {:>14}",
+                ns(o),
+                opt(c.per_request.wakeups),
+                opt(c.per_request.syscalls),
+                c.per_request.wait_oncpu_ns.map_or("-".to_string(), ns)
+            )?;
+        }
+        writeln!(out)?;
+        if c.client.errors_total > 0 {
+            writeln!(out, "             errors: {}", c.client.errors_line())?;
+        }
+    }
+    if !probes_on {
+        if let Some(reason) = &first.probes.reason {
+            writeln!(
+                out,
+                "  kernel: probes off ({reason}): userspace figures only"
+            )?;
+        }
+    }
+    Ok(())
+}

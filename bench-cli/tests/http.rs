@@ -1,0 +1,182 @@
+//! `evbench serve`, `evbench load` and `evbench run http` as a user runs them: separate
+//! processes over loopback, figures read back from their JSON output.
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Output, Stdio},
+};
+
+fn evbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .output()
+        .expect("evbench starts")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+#[test]
+fn serve_and_load_are_separate_processes_that_agree() {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--wait",
+            "poll",
+            "--duration",
+            "30",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "evbench serve: listening on http://ADDR/ (...)"
+    let mut line = String::new();
+    BufReader::new(serve.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let out = evbench(&[
+        "load", "--server", &addr, "-c", "4", "-d", "0.5", "--warmup", "0.2", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let load = json(&out);
+    // SIGINT: the server stops and prints its counters.
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(serve.id() as i32, libc::SIGINT) }, 0);
+    let done = serve.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let st = json(&done)["stats"].clone();
+    assert_eq!(load["errors_total"], 0, "{load}");
+    assert_eq!(load["peak_connections"], 4);
+    assert_eq!(st["accepted"], 4, "{st}");
+    assert_eq!(st["ok"], st["requests"], "{st}");
+    // The server answered every measured request plus the warm-up ones.
+    assert!(
+        st["ok"].as_u64() >= load["requests"].as_u64(),
+        "{st} vs {load}"
+    );
+}
+
+#[test]
+fn run_http_sweeps_the_named_wait_modes_in_order() {
+    let modes = ["epoll", "epoll-et", "poll", "select", "tokio"];
+    let out = evbench(&[
+        "run",
+        "http",
+        "--wait",
+        &modes.join(","),
+        "-c",
+        "4",
+        "-d",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let cases = v["cases"].as_array().unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c["wait"].as_str().unwrap()).collect();
+    assert_eq!(names, modes);
+    for c in cases {
+        assert_eq!(c["client"]["errors_total"], 0, "{c}");
+        assert_eq!(c["client"]["peak_connections"], 4, "{c}");
+        assert_eq!(c["server"]["ok"], c["server"]["requests"], "{c}");
+        // Every connection was opened before the measured window.
+        assert_eq!(c["server"]["accepted"], 0, "{c}");
+    }
+}
+
+#[test]
+fn load_against_a_closed_port_counts_refusals_not_successes() {
+    // Bind then drop: the port is free and nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = evbench(&[
+        "load",
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "-c",
+        "2",
+        "-d",
+        "0.3",
+        "--warmup",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "no success is a failed run");
+    let v = json(&out);
+    assert_eq!(v["requests"], 0);
+    assert_eq!(v["errors"]["refused"], v["errors_total"], "{v}");
+    assert_eq!(v["peak_connections"], 0);
+    // At least each connection's first attempt was refused.
+    assert!(v["errors_total"].as_u64().unwrap() >= 2, "{v}");
+}
+
+#[test]
+fn probes_follow_the_server_child_process_alone() {
+    let out = evbench(&[
+        "run",
+        "http",
+        "--wait",
+        "epoll",
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--probes",
+        "offcpu,syscalls",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let c = &v["cases"][0];
+    assert_eq!(c["probes"]["on"], true, "this test needs root: {c}");
+    let threads = c["kernel"]["threads"].as_array().unwrap();
+    // One worker: exactly one target thread, the server's loop (not the client's).
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    assert_eq!(threads[0]["role"], "server");
+    let requests = c["server"]["requests"].as_u64().unwrap();
+    let syscalls = threads[0]["syscalls"].as_u64().unwrap();
+    // Each answer costs the loop a recv and a send at least; the probe window and the
+    // counter snapshots differ by a few requests at the edges, hence the slack.
+    assert!(requests > 100, "{c}");
+    assert!(
+        syscalls * 10 >= requests * 2 * 9,
+        "{syscalls} syscalls for {requests} requests"
+    );
+}

@@ -1,0 +1,436 @@
+//! `cargo xtask bench http`: every `evbench serve` wait mode and a real lighttpd under
+//! the same `evbench load` settings, in alternating rounds, and `wrk` against
+//! `evbench load` on the same server; writes the figures and ratios to `results/`.
+//!
+//! Server pinned to one CPU, client to another. Other load on the machine can only
+//! lower a round's req/s, so ratios compare each target's best round (as hyperfine
+//! and others use the fastest run); medians are reported alongside.
+use std::{
+    fmt::Write as _,
+    net::TcpStream,
+    path::Path,
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct BenchHttpArgs {
+    /// Alternating rounds (each target once per round).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Measured seconds per run.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Warm-up seconds per run (evbench load only; wrk has none).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Client connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Response body, bytes.
+    #[arg(long, default_value_t = 128)]
+    pub body_size: usize,
+    /// Wait modes to try; ones this evbench does not know are skipped with a note.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "epoll,epoll-et,poll,select,kevent,kevent-ring,tokio"
+    )]
+    pub wait: Vec<String>,
+    /// CPU for the server, and for the client.
+    #[arg(long, default_value_t = 0)]
+    pub server_cpu: u32,
+    #[arg(long, default_value_t = 1)]
+    pub client_cpu: u32,
+    /// Use the existing target/release/evbench instead of building it.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+const PORT: u16 = 18090;
+const WORK: &str = "/tmp/evbench-http-bench";
+const CONF: &str = "results/lighttpd-bench.conf";
+const PATH: &str = "/index.html";
+
+/// The body `evbench serve --body-size N` sends (workloads::http::body_bytes).
+fn body(n: usize) -> Vec<u8> {
+    b"evbench-http-body\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect()
+}
+
+fn ensure_tool(bin: &str, package: &str) -> Result<()> {
+    if which(bin) {
+        return Ok(());
+    }
+    eprintln!("xtask: {bin} is missing; installing the Debian package {package}");
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", package])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("cannot run apt-get")?
+        .success();
+    if !ok || !which(bin) {
+        bail!("cannot install {package} (try `apt-get update` first)");
+    }
+    Ok(())
+}
+
+fn which(bin: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {bin}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A server process, stopped with SIGTERM on drop.
+struct Server(Child);
+
+impl Server {
+    fn start(cmd: &mut Command) -> Result<Self> {
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start the server")?;
+        let s = Server(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", PORT)).is_err() {
+            if Instant::now() > deadline {
+                bail!("the server did not listen on port {PORT} within 10 s");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(s)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// One `evbench load` run: (req/s, p99 ns, errors).
+fn load(evbench: &Path, a: &BenchHttpArgs) -> Result<(f64, u64, u64)> {
+    let out = Command::new("taskset")
+        .args(["-c", &a.client_cpu.to_string()])
+        .arg(evbench)
+        .args(["load", "--json", "--server"])
+        .arg(format!("127.0.0.1:{PORT}"))
+        .args(["--path", PATH, "-c", &a.connections.to_string()])
+        .args([
+            "-d",
+            &a.duration.to_string(),
+            "--warmup",
+            &a.warmup.to_string(),
+        ])
+        .output()
+        .context("cannot run evbench load")?;
+    if !out.status.success() {
+        bail!(
+            "evbench load failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok((
+        v["req_per_sec"].as_f64().context("no req_per_sec")?,
+        v["latency_ns"]["p99"].as_u64().unwrap_or(0),
+        v["errors_total"].as_u64().unwrap_or(0),
+    ))
+}
+
+/// One `wrk` run: (req/s, socket errors + non-2xx).
+fn wrk(a: &BenchHttpArgs) -> Result<(f64, u64)> {
+    let out = Command::new("taskset")
+        .args(["-c", &a.client_cpu.to_string(), "wrk", "-t1"])
+        .args(["-c", &a.connections.to_string()])
+        .args(["-d", &format!("{}s", a.duration.ceil() as u64)])
+        .arg(format!("http://127.0.0.1:{PORT}{PATH}"))
+        .output()
+        .context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut rps = None;
+    let mut errors = 0;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(v) = l.strip_prefix("Requests/sec:") {
+            rps = v.trim().parse::<f64>().ok();
+        } else if let Some(v) = l.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += v.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(v) = l.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            errors += v
+                .split(',')
+                .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    Ok((
+        rps.with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?,
+        errors,
+    ))
+}
+
+fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        0.0
+    } else if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    }
+}
+
+struct Target {
+    name: String,
+    rps: Vec<f64>,
+    p99: Vec<u64>,
+    errors: u64,
+}
+
+pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
+    if !a.no_build {
+        crate::build(root)?;
+    }
+    let evbench = root.join(crate::BIN_PATH);
+    ensure_tool("lighttpd", "lighttpd")?;
+    ensure_tool("wrk", "wrk")?;
+    ensure_tool("taskset", "util-linux")?;
+    std::fs::create_dir_all(format!("{WORK}/www"))?;
+    std::fs::write(format!("{WORK}/www/index.html"), body(a.body_size))?;
+    let conf = root.join(CONF);
+    let serve = |wait: &str, secs: f64| {
+        let mut c = Command::new(&evbench);
+        c.args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{PORT}"),
+            "--wait",
+            wait,
+        ])
+        .args(["--path", PATH, "--body-size", &a.body_size.to_string()])
+        .args(["--cpu", &a.server_cpu.to_string()])
+        .args(["--duration", &secs.to_string()]);
+        c
+    };
+    // Which wait modes this evbench has (kevent ones arrive with their branch).
+    let mut modes = Vec::new();
+    let mut skipped = Vec::new();
+    for w in &a.wait {
+        let ok = serve(w, 0.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            modes.push(w.clone());
+        } else {
+            skipped.push(w.clone());
+        }
+    }
+    let run_secs = a.duration + a.warmup + 30.0;
+    let mut targets: Vec<Target> = modes
+        .iter()
+        .map(|m| format!("evbench serve --wait {m}"))
+        .chain(["lighttpd".to_string()])
+        .map(|name| Target {
+            name,
+            rps: vec![],
+            p99: vec![],
+            errors: 0,
+        })
+        .collect();
+    for round in 1..=a.rounds {
+        for (i, t) in targets.iter_mut().enumerate() {
+            let _server = if i < modes.len() {
+                Server::start(&mut serve(&modes[i], run_secs))?
+            } else {
+                Server::start(
+                    Command::new("taskset")
+                        .args(["-c", &a.server_cpu.to_string(), "lighttpd", "-D", "-f"])
+                        .arg(&conf),
+                )?
+            };
+            let (rps, p99, errors) = load(&evbench, a)?;
+            eprintln!(
+                "xtask: round {round}/{}: {:<32} {rps:>10.0} req/s  p99 {:.2} ms  errors {errors}",
+                a.rounds,
+                t.name,
+                p99 as f64 / 1e6
+            );
+            t.rps.push(rps);
+            t.p99.push(p99);
+            t.errors += errors;
+        }
+    }
+    // Our client against wrk, on the same server, alternating.
+    let mut wrk_rps = Vec::new();
+    let mut ours_rps = Vec::new();
+    let mut wrk_errors = 0;
+    let mut ours_errors = 0;
+    {
+        let _server = Server::start(&mut serve(
+            "epoll",
+            (a.duration + a.warmup + 5.0) * 2.0 * a.rounds as f64 + 30.0,
+        ))?;
+        for round in 1..=a.rounds {
+            let (w, we) = wrk(a)?;
+            let (o, _, oe) = load(&evbench, a)?;
+            eprintln!(
+                "xtask: client round {round}/{}: wrk {w:.0} req/s, evbench load {o:.0} req/s",
+                a.rounds
+            );
+            wrk_rps.push(w);
+            ours_rps.push(o);
+            wrk_errors += we;
+            ours_errors += oe;
+        }
+    }
+    let lighttpd_rps = targets.last().map(|t| t.rps.clone()).unwrap_or_default();
+    let (lighttpd, lighttpd_median) = (best(&lighttpd_rps), median(&lighttpd_rps));
+    let epoll = targets
+        .iter()
+        .find(|t| t.name.ends_with("--wait epoll"))
+        .map(|t| best(&t.rps))
+        .unwrap_or(0.0);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let kernel = Command::new("uname")
+        .arg("-r")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let lighttpd_v = Command::new("lighttpd")
+        .arg("-v")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let mut md = String::new();
+    writeln!(
+        md,
+        "# HTTP: wait modes vs lighttpd, and evbench load vs wrk\n"
+    )?;
+    writeln!(
+        md,
+        "`cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {}`: \
+         GET {PATH} ({} B body), keep-alive, closed loop, {} connections, {} s measured after {} s warm-up, \
+         server pinned to CPU {}, client (`evbench load`, 1 thread) to CPU {}; kernel {kernel}, {lighttpd_v} \
+         (config: `results/lighttpd-bench.conf`). Rounds alternate the targets. \
+         The machine (2 CPUs) is shared with other jobs, which can only lower a round's req/s: \
+         ratios compare each target's best round; medians are shown alongside.\n",
+        a.rounds, a.duration, a.connections, a.body_size, a.body_size, a.connections, a.duration, a.warmup,
+        a.server_cpu, a.client_cpu
+    )?;
+    writeln!(md, "| server | best req/s | vs lighttpd | vs epoll | median req/s | median vs lighttpd | p99 (median) | errors | rounds (req/s) |")?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
+    let mut json_targets = Vec::new();
+    for t in &targets {
+        let m = median(&t.rps);
+        let b = best(&t.rps);
+        let p99 = median(&t.p99.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        let rounds: Vec<String> = t.rps.iter().map(|r| format!("{r:.0}")).collect();
+        writeln!(
+            md,
+            "| {} | {b:.0} | {:.2}x | {:.2}x | {m:.0} | {:.2}x | {:.2} ms | {} | {} |",
+            t.name,
+            ratio(b, lighttpd),
+            ratio(b, epoll),
+            ratio(m, lighttpd_median),
+            p99 / 1e6,
+            t.errors,
+            rounds.join(", ")
+        )?;
+        json_targets.push(serde_json::json!({
+            "server": t.name, "req_per_sec": t.rps, "median_req_per_sec": m,
+            "best_req_per_sec": b,
+            "ratio_vs_lighttpd": ratio(b, lighttpd),
+            "ratio_vs_epoll": ratio(b, epoll),
+            "median_ratio_vs_lighttpd": ratio(m, lighttpd_median),
+            "p99_ns": t.p99, "errors": t.errors,
+        }));
+    }
+    if !skipped.is_empty() {
+        writeln!(
+            md,
+            "\nNot in this build of evbench (skipped): {}.",
+            skipped.join(", ")
+        )?;
+    }
+    let (w, o) = (best(&wrk_rps), best(&ours_rps));
+    let (wm, om) = (median(&wrk_rps), median(&ours_rps));
+    writeln!(
+        md,
+        "\n## Client: `evbench load` vs `wrk -t1` against `evbench serve --wait epoll`\n"
+    )?;
+    writeln!(
+        md,
+        "| client | best req/s | median req/s | errors | rounds (req/s) |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---|")?;
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(
+        md,
+        "| wrk -t1 -c {} | {w:.0} | {wm:.0} | {wrk_errors} | {} |",
+        a.connections,
+        fmt(&wrk_rps)
+    )?;
+    writeln!(
+        md,
+        "| evbench load -c {} | {o:.0} | {om:.0} | {ours_errors} | {} |",
+        a.connections,
+        fmt(&ours_rps)
+    )?;
+    writeln!(
+        md,
+        "\nevbench load / wrk = {:.3} (best rounds), {:.3} (medians).",
+        ratio(o, w),
+        ratio(om, wm)
+    )?;
+    let doc = serde_json::json!({
+        "command": format!("cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {}", a.rounds, a.duration, a.connections, a.body_size),
+        "kernel": kernel, "lighttpd": lighttpd_v,
+        "targets": json_targets, "skipped": skipped,
+        "client": { "wrk_req_per_sec": wrk_rps, "evbench_load_req_per_sec": ours_rps,
+                    "ratio_evbench_over_wrk": ratio(o, w),
+                    "median_ratio_evbench_over_wrk": ratio(om, wm),
+                    "wrk_errors": wrk_errors, "evbench_errors": ours_errors },
+    });
+    std::fs::create_dir_all(root.join("results"))?;
+    std::fs::write(root.join("results/http-bench.md"), &md)?;
+    std::fs::write(
+        root.join("results/http-bench.json"),
+        serde_json::to_string_pretty(&doc)? + "\n",
+    )?;
+    print!("{md}");
+    eprintln!("xtask: wrote results/http-bench.md and results/http-bench.json");
+    Ok(())
+}
