@@ -391,11 +391,6 @@ impl Case {
         }
         out
     }
-
-    /// The label reports print: the id without the workload when `short`.
-    pub fn label(&self) -> &str {
-        &self.id
-    }
 }
 
 /// One measurement of a case: raw figures.
