@@ -19,4 +19,39 @@ fn main() {
     let obj = obj.canonicalize().expect("the object exists");
     println!("cargo:rerun-if-changed={}", obj.display());
     println!("cargo:rustc-env=EVBENCH_EBPF_OBJ_PATH={}", obj.display());
+    git_commit(&manifest);
+}
+
+/// Embeds `git describe --always --dirty` as EVBENCH_GIT_COMMIT (results provenance);
+/// EVBENCH_GIT_COMMIT in the environment wins (builds from a tarball).
+fn git_commit(manifest: &std::path::Path) {
+    use std::process::Command;
+    println!("cargo:rerun-if-env-changed=EVBENCH_GIT_COMMIT");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(manifest)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = std::env::var("EVBENCH_GIT_COMMIT")
+        .ok()
+        .or_else(|| git(&["describe", "--always", "--dirty", "--abbrev=12"]))
+        .unwrap_or_else(|| "unknown".into());
+    // Rebuild when HEAD moves or the index changes (commits, checkouts, staging).
+    let branch = git(&["rev-parse", "--symbolic-full-name", "HEAD"]).unwrap_or_default();
+    for what in ["HEAD", "index", branch.as_str()] {
+        if what.is_empty() {
+            continue;
+        }
+        if let Some(p) = git(&["rev-parse", "--git-path", what]) {
+            let p = manifest.join(p);
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
+    }
+    println!("cargo:rustc-env=EVBENCH_GIT_COMMIT={commit}");
 }

@@ -56,6 +56,24 @@ Examples:
     Doctor(DoctorArgs),
     /// List the workloads, mechanisms, wait modes and probe sets.
     List(ListArgs),
+    /// Render a saved result: terminal report, Markdown, SVG plots, HTML, HdrHistogram log.
+    #[command(after_help = "\
+Examples:
+  evbench report result.json                      tables, percentiles, ASCII histograms
+  evbench report result.json --markdown           the same as Markdown on stdout
+  evbench report result.json --svg plots/ --html report.html --hlog result.hlog")]
+    Report(ReportArgs),
+    /// The regression gate: judge CURRENT against BASELINE, metric by metric.
+    #[command(after_help = "\
+Each metric is judged from its repeats: the 95% bootstrap interval of the ratio of medians
+must lie wholly beyond the threshold to count as regressed or improved.
+Exit status: 0 nothing regressed, 1 something regressed, 2 unusable input (or different
+machines with --strict).
+
+Examples:
+  evbench compare results/baseline.json current.json
+  evbench compare base.json cur.json --threshold 3% --strict --markdown summary.md")]
+    Compare(CompareArgs),
     /// Serve HTTP with one of the wait modes, until Ctrl-C (for wrk, httperf, `evbench load`).
     #[command(after_help = "\
 Examples:
@@ -240,6 +258,44 @@ pub struct DoctorArgs {
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// Print the lists as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A results document written by `evbench run -o FILE`.
+    pub file: PathBuf,
+    /// Print Markdown (for CI summaries) instead of the terminal report.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Write SVG plots (latency percentile distributions, throughput bars) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+    /// Write one self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the HdrHistogram interval log (one interval per repeat, tagged per histogram).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The reference results document.
+    pub baseline: PathBuf,
+    /// The results document to judge.
+    pub current: PathBuf,
+    /// Noise threshold: smaller changes never count ("5%", "0.05").
+    #[arg(long, default_value = "5%", value_name = "PCT")]
+    pub threshold: String,
+    /// Exit 2 when the results come from different machines (CPU model, count, kernel).
+    #[arg(long)]
+    pub strict: bool,
+    /// Also write the verdict table as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Print the verdicts as one JSON document.
     #[arg(long)]
     pub json: bool,
 }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use evbench::{
     cli::{Cli, Command},
-    doctor, list, run, signal,
+    compare, doctor, list, report, run, signal,
 };
 
 fn main() -> ExitCode {
@@ -32,6 +32,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor(args) => doctor::run(args.json),
         Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => compare::run(&args).map(ExitCode::from),
         Command::Serve(args) => evbench::serve::run(args, &signal::install()?),
         Command::Load(args) => evbench::load::run(args, &signal::install()?),
         Command::Completions { shell } => {

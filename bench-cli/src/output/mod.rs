@@ -1,5 +1,6 @@
 //! Terminal output: warnings, figures formatted for people, and the kernel section.
 pub mod kernel;
+pub mod progress;
 
 /// One warning line on stderr.
 pub fn warn(msg: &str) {

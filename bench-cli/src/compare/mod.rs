@@ -1,0 +1,539 @@
+//! `evbench compare BASELINE CURRENT`: the regression gate.
+//!
+//! Cases pair by `id`; within a pair, every metric both sides measured, and the p50 and
+//! p99 of every histogram both sides kept (but the per-syscall ones), are judged from their per-repeat values:
+//! the 95% bootstrap interval of median(current) / median(baseline) against the noise
+//! threshold, as criterion does. The change is a regression only when the whole
+//! interval lies beyond the threshold in the worse direction, an improvement when it
+//! lies beyond it in the better one, and unchanged otherwise. The Mann-Whitney U
+//! p-value is reported beside it for readers who think in p-values.
+pub mod stats;
+
+use std::{fmt::Write as _, path::Path};
+
+use serde::Serialize;
+
+use crate::results::{Better, Case, ReadError, RunResult};
+
+/// Fewest repeats a side needs before a metric is judged.
+pub const MIN_REPEATS: usize = 3;
+/// Confidence level of the interval.
+pub const LEVEL: f64 = 0.95;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Improved,
+    Unchanged,
+    Regressed,
+    /// Fewer than `MIN_REPEATS` repeats on a side: no verdict, never a failure.
+    TooFewRepeats,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Improved => "improved",
+            Self::Unchanged => "unchanged",
+            Self::Regressed => "REGRESSED",
+            Self::TooFewRepeats => "too few repeats",
+        }
+    }
+}
+
+/// One metric of one paired case.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub case: String,
+    pub metric: String,
+    pub unit: String,
+    pub better: Better,
+    pub baseline_median: f64,
+    pub current_median: f64,
+    /// median(current) / median(baseline) − 1.
+    pub change: f64,
+    /// The interval of `change` at `LEVEL`.
+    pub ci: (f64, f64),
+    /// Two-sided Mann-Whitney U p-value.
+    pub p_value: f64,
+    pub n_baseline: usize,
+    pub n_current: usize,
+    pub verdict: Verdict,
+}
+
+/// Everything `compare` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub threshold: f64,
+    /// Machine differences (CPU model, CPU count, kernel).
+    pub machine: Vec<String>,
+    /// Other reasons to doubt the comparison (debug builds, probes on one side only,
+    /// options that differ within a pair).
+    pub warnings: Vec<String>,
+    pub rows: Vec<Row>,
+    /// Case ids only in CURRENT.
+    pub added: Vec<String>,
+    /// Case ids only in BASELINE.
+    pub removed: Vec<String>,
+}
+
+impl Comparison {
+    pub fn regressed(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Regressed)
+            .count()
+    }
+    pub fn improved(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Improved)
+            .count()
+    }
+}
+
+/// Judges one series pair.
+pub fn judge(
+    base: &[f64],
+    cur: &[f64],
+    better: Better,
+    threshold: f64,
+) -> (f64, (f64, f64), f64, Verdict) {
+    let (mb, mc) = (stats::median(base), stats::median(cur));
+    let change = mc / mb - 1.0;
+    let p = stats::mann_whitney_p(base, cur);
+    if base.len() < MIN_REPEATS || cur.len() < MIN_REPEATS {
+        return (change, (f64::NAN, f64::NAN), p, Verdict::TooFewRepeats);
+    }
+    let (lo, hi) = stats::bootstrap_ratio_ci(base, cur, LEVEL);
+    let ci = (lo - 1.0, hi - 1.0);
+    let verdict = if !(ci.0.is_finite() && ci.1.is_finite()) {
+        Verdict::Unchanged
+    } else {
+        let (worse_up, better_up) = match better {
+            Better::Lower => (ci.0 > threshold, ci.1 < -threshold),
+            Better::Higher => (ci.1 < -threshold, ci.0 > threshold),
+            Better::Neither => (false, false),
+        };
+        if worse_up {
+            Verdict::Regressed
+        } else if better_up {
+            Verdict::Improved
+        } else {
+            Verdict::Unchanged
+        }
+    };
+    (change, ci, p, verdict)
+}
+
+/// The series compared for a case: its metrics, then p50 and p99 of each histogram but
+/// the per-syscall ones (diagnostics: judging each syscall's tail would multiply the
+/// false alarms; `syscalls_per_op` and the probes' own histograms stand for them).
+fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
+    let mut out: Vec<_> = c
+        .metrics
+        .iter()
+        .filter(|(_, m)| m.metric.better != Better::Neither)
+        .map(|(name, m)| {
+            (
+                name.clone(),
+                m.metric.unit.clone(),
+                m.metric.better,
+                c.values(name),
+            )
+        })
+        .collect();
+    for (name, info) in &c.histograms {
+        if name.starts_with("kernel.syscall.") {
+            continue;
+        }
+        for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
+            let v: Vec<f64> = c
+                .repeats
+                .iter()
+                .filter_map(|r| r.histograms.get(name))
+                .map(|h| h.hdr.value_at_quantile(q) as f64)
+                .collect();
+            out.push((
+                format!("{name}.{label}"),
+                info.unit.clone(),
+                Better::Lower,
+                v,
+            ));
+        }
+    }
+    out
+}
+
+/// Why two documents cannot be compared at all.
+#[derive(Debug)]
+pub enum Unusable {
+    Read { which: &'static str, err: ReadError },
+    NothingInCommon(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read { which, err } => write!(f, "{which}: {err}"),
+            Self::NothingInCommon(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Unusable {}
+
+/// Compares two documents.
+pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comparison, Unusable> {
+    let machine = base.machine.differences(&cur.machine);
+    let mut warnings = Vec::new();
+    for (which, r) in [("baseline", base), ("current", cur)] {
+        if r.provenance.build_profile == "debug" {
+            warnings.push(format!(
+                "{which} is a DEBUG build: its figures mean nothing"
+            ));
+        }
+        if r.interrupted {
+            warnings.push(format!("{which} was interrupted: it covers fewer repeats"));
+        }
+    }
+    if base.probes.on != cur.probes.on {
+        warnings.push(format!(
+            "probes were {} in the baseline and {} now: kernel figures are compared only where both have them",
+            if base.probes.on { "on" } else { "off" },
+            if cur.probes.on { "on" } else { "off" }
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut paired = 0;
+    for c in &cur.cases {
+        let Some(b) = base.case(&c.id) else { continue };
+        paired += 1;
+        if b.options != c.options {
+            warnings.push(format!("{}: options differ between the two runs", c.id));
+        }
+        let bs = series(b);
+        for (name, unit, better, cv) in series(c) {
+            let Some((_, _, _, bv)) = bs.iter().find(|(n, ..)| *n == name) else {
+                continue;
+            };
+            if bv.is_empty() || cv.is_empty() {
+                continue;
+            }
+            let (change, ci, p_value, verdict) = judge(bv, &cv, better, threshold);
+            rows.push(Row {
+                case: c.id.clone(),
+                metric: name,
+                unit,
+                better,
+                baseline_median: stats::median(bv),
+                current_median: stats::median(&cv),
+                change,
+                ci,
+                p_value,
+                n_baseline: bv.len(),
+                n_current: cv.len(),
+                verdict,
+            });
+        }
+    }
+    let added: Vec<String> = cur
+        .cases
+        .iter()
+        .filter(|c| base.case(&c.id).is_none())
+        .map(|c| c.id.clone())
+        .collect();
+    let removed: Vec<String> = base
+        .cases
+        .iter()
+        .filter(|c| cur.case(&c.id).is_none())
+        .map(|c| c.id.clone())
+        .collect();
+    if paired == 0 {
+        return Err(Unusable::NothingInCommon(format!(
+            "nothing in common: no case is in both files (baseline: {}; current: {})",
+            list(&removed),
+            list(&added)
+        )));
+    }
+    if rows.is_empty() {
+        return Err(Unusable::NothingInCommon(
+            "nothing in common: the paired cases share no metric".into(),
+        ));
+    }
+    if rows.iter().any(|r| r.verdict == Verdict::TooFewRepeats) {
+        warnings.push(format!(
+            "some metrics have fewer than {MIN_REPEATS} repeats on a side and get no verdict: run with --repeat 5"
+        ));
+    }
+    Ok(Comparison {
+        threshold,
+        machine,
+        warnings,
+        rows,
+        added,
+        removed,
+    })
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Parses a threshold: "5%", "5" (percent) or "0.05".
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, pct) = match t.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (t, false),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a threshold (try 5%)"))?;
+    let v = if pct || v >= 1.0 { v / 100.0 } else { v };
+    if !(0.0..1.0).contains(&v) {
+        return Err(format!("{s:?}: the threshold must be between 0% and 100%"));
+    }
+    Ok(v)
+}
+
+/// A figure with its unit, compactly.
+pub fn figure(v: f64, unit: &str) -> String {
+    if unit == "ns" {
+        return crate::output::ns(v);
+    }
+    let num = if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    };
+    if unit.is_empty() {
+        num
+    } else {
+        format!("{num} {unit}")
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:+.1}%", v * 100.0)
+    } else {
+        "—".into()
+    }
+}
+
+fn p_text(p: f64) -> String {
+    if !p.is_finite() {
+        "—".into()
+    } else if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// The cells every rendering shows for a row.
+pub fn cells(r: &Row) -> [String; 7] {
+    [
+        r.case.clone(),
+        r.metric.clone(),
+        figure(r.baseline_median, &r.unit),
+        figure(r.current_median, &r.unit),
+        pct(r.change),
+        if r.ci.0.is_finite() {
+            format!("[{}, {}]", pct(r.ci.0), pct(r.ci.1))
+        } else {
+            "—".into()
+        },
+        p_text(r.p_value),
+    ]
+}
+
+const HEADER: [&str; 8] = [
+    "case", "metric", "baseline", "current", "change", "95% CI", "p", "verdict",
+];
+
+/// The verdict for the terminal.
+pub fn render_text(c: &Comparison) -> String {
+    let mut out = String::new();
+    for m in &c.machine {
+        let _ = writeln!(out, "warning: different machines: {m}");
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let mut table: Vec<Vec<String>> = vec![HEADER.iter().map(|s| s.to_string()).collect()];
+    for r in &c.rows {
+        let mut row: Vec<String> = cells(r).into();
+        row.push(r.verdict.word().into());
+        table.push(row);
+    }
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (k, row) in table.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                let pad = widths[i] - cell.chars().count();
+                if (2..=6).contains(&i) {
+                    format!("{}{cell}", " ".repeat(pad))
+                } else {
+                    format!("{cell}{}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        if k == 0 {
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
+        }
+    }
+    for a in &c.added {
+        let _ = writeln!(out, "added (only in current): {a}");
+    }
+    for r in &c.removed {
+        let _ = writeln!(out, "removed (only in baseline): {r}");
+    }
+    let _ = writeln!(
+        out,
+        "{} regressed, {} improved, {} judged; threshold ±{:.1}%, {:.0}% bootstrap interval of the ratio of medians",
+        c.regressed(),
+        c.improved(),
+        c.rows.len(),
+        c.threshold * 100.0,
+        LEVEL * 100.0
+    );
+    out
+}
+
+/// The verdict as a Markdown section, for CI summaries.
+pub fn render_markdown(c: &Comparison) -> String {
+    let mut out = String::from("## evbench compare\n\n");
+    let _ = writeln!(
+        out,
+        "**{}** — {} regressed, {} improved of {} metrics (threshold ±{:.1}%, {:.0}% bootstrap CI of the ratio of medians; p: Mann-Whitney U).\n",
+        if c.regressed() > 0 { "REGRESSED" } else { "OK" },
+        c.regressed(),
+        c.improved(),
+        c.rows.len(),
+        c.threshold * 100.0,
+        LEVEL * 100.0
+    );
+    for m in &c.machine {
+        let _ = writeln!(out, "> **Warning:** different machines: {m}");
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "> **Warning:** {w}");
+    }
+    if !c.machine.is_empty() || !c.warnings.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
+    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|---|");
+    for r in &c.rows {
+        let cells = cells(r);
+        let verdict = match r.verdict {
+            Verdict::Regressed => "**regressed**".to_string(),
+            v => v.word().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            cells[0],
+            cells[1..].join(" | "),
+            verdict
+        );
+    }
+    if !c.added.is_empty() || !c.removed.is_empty() {
+        out.push('\n');
+    }
+    for a in &c.added {
+        let _ = writeln!(out, "- added (only in current): `{a}`");
+    }
+    for r in &c.removed {
+        let _ = writeln!(out, "- removed (only in baseline): `{r}`");
+    }
+    out
+}
+
+/// Exit status of `compare`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const REGRESSED: u8 = 1;
+    pub const UNUSABLE: u8 = 2;
+}
+
+/// Reads both files and compares them. `Err` is unusable input (exit 2).
+pub fn compare_files(base: &Path, cur: &Path, threshold: f64) -> Result<Comparison, Unusable> {
+    let b = RunResult::read(base).map_err(|err| Unusable::Read {
+        which: "baseline",
+        err,
+    })?;
+    let c = RunResult::read(cur).map_err(|err| Unusable::Read {
+        which: "current",
+        err,
+    })?;
+    compare(&b, &c, threshold)
+}
+
+/// `evbench compare`: prints the verdict, writes `--markdown`, returns the exit status.
+pub fn run(args: &crate::cli::CompareArgs) -> anyhow::Result<u8> {
+    let threshold = match parse_threshold(&args.threshold) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("evbench: error: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    };
+    let c = match compare_files(&args.baseline, &args.current, threshold) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("evbench: error: unusable input: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        print!("{}", render_text(&c));
+    }
+    if let Some(path) = &args.markdown {
+        use anyhow::Context;
+        std::fs::write(path, render_markdown(&c))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !c.machine.is_empty() {
+        if args.strict {
+            eprintln!("evbench: error: the two results come from different machines (--strict)");
+            return Ok(exit::UNUSABLE);
+        }
+        eprintln!("evbench: warning: the two results come from different machines: the verdicts may reflect the machines, not the code");
+    }
+    Ok(if c.regressed() > 0 {
+        exit::REGRESSED
+    } else {
+        exit::OK
+    })
+}

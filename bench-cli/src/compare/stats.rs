@@ -1,0 +1,227 @@
+//! The statistics behind `compare`: a bootstrap confidence interval of the ratio of
+//! medians (the decision) and the Mann-Whitney U test's p-value (reported beside it).
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::results::median_sorted;
+
+/// Bootstrap resamples per interval.
+pub const RESAMPLES: usize = 10_000;
+/// Fixed seed: the same two files always give the same interval.
+pub const SEED: u64 = 0x6576_6265_6e63_6821;
+
+/// Median of unsorted values (empty gives NaN).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    median_sorted(&s)
+}
+
+/// Percentile bootstrap interval, at `level` (0.95), of median(current) / median(base):
+/// both samples resampled with replacement, independently, `RESAMPLES` times.
+/// Returns (low, high); NaN bounds when a resampled baseline median is 0.
+pub fn bootstrap_ratio_ci(base: &[f64], current: &[f64], level: f64) -> (f64, f64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let mut ratios = Vec::with_capacity(RESAMPLES);
+    let (mut b, mut c) = (vec![0.0; base.len()], vec![0.0; current.len()]);
+    for _ in 0..RESAMPLES {
+        for x in b.iter_mut() {
+            *x = base[rng.random_range(0..base.len())];
+        }
+        for x in c.iter_mut() {
+            *x = current[rng.random_range(0..current.len())];
+        }
+        ratios.push(median(&c) / median(&b));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let alpha = (1.0 - level) / 2.0;
+    let at = |q: f64| {
+        let i = ((RESAMPLES - 1) as f64 * q).round() as usize;
+        ratios[i.min(RESAMPLES - 1)]
+    };
+    (at(alpha), at(1.0 - alpha))
+}
+
+/// U statistic of `x` against `y`: pairs where x wins, ties counting one half.
+pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> f64 {
+    let mut u = 0.0;
+    for a in x {
+        for b in y {
+            if a > b {
+                u += 1.0;
+            } else if a == b {
+                u += 0.5;
+            }
+        }
+    }
+    u
+}
+
+/// Largest number of splits enumerated for the exact test.
+const EXACT_LIMIT: u64 = 200_000;
+
+fn binomial(n: u64, k: u64) -> u64 {
+    let k = k.min(n - k);
+    let mut r: u64 = 1;
+    for i in 0..k {
+        r = r.saturating_mul(n - i) / (i + 1);
+    }
+    r
+}
+
+/// Two-sided Mann-Whitney U p-value. Exact (every split of the pooled values into
+/// groups of the two sizes, ties included) when there are at most 200 000 splits;
+/// otherwise the normal approximation with tie and continuity corrections.
+pub fn mann_whitney_p(x: &[f64], y: &[f64]) -> f64 {
+    let (n1, n2) = (x.len(), y.len());
+    if n1 == 0 || n2 == 0 {
+        return f64::NAN;
+    }
+    let centre = (n1 * n2) as f64 / 2.0;
+    let observed = (mann_whitney_u(x, y) - centre).abs();
+    let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
+    let n = pooled.len();
+    if binomial(n as u64, n1 as u64) <= EXACT_LIMIT {
+        let (mut extreme, mut total) = (0u64, 0u64);
+        let mut pick: Vec<usize> = (0..n1).collect();
+        let mut mask = vec![false; n];
+        loop {
+            mask.iter_mut().for_each(|m| *m = false);
+            pick.iter().for_each(|&i| mask[i] = true);
+            let (a, b): (Vec<f64>, Vec<f64>) = {
+                let a = pick.iter().map(|&i| pooled[i]).collect();
+                let b = (0..n).filter(|&i| !mask[i]).map(|i| pooled[i]).collect();
+                (a, b)
+            };
+            // A split at least as far from the centre as the one observed (with a
+            // little slack for the halves that ties add).
+            if (mann_whitney_u(&a, &b) - centre).abs() >= observed - 1e-9 {
+                extreme += 1;
+            }
+            total += 1;
+            // Next combination in lexicographic order.
+            let mut i = n1;
+            loop {
+                if i == 0 {
+                    return extreme as f64 / total as f64;
+                }
+                i -= 1;
+                if pick[i] < n - n1 + i {
+                    pick[i] += 1;
+                    for j in i + 1..n1 {
+                        pick[j] = pick[j - 1] + 1;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    // Normal approximation: variance corrected for ties.
+    let mut sorted = pooled.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && sorted[j + 1] == sorted[i] {
+            j += 1;
+        }
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
+    let var = n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)));
+    if var <= 0.0 {
+        return 1.0;
+    }
+    let z = (observed - 0.5).max(0.0) / var.sqrt();
+    // Two-sided tail of the standard normal: erfc(z / sqrt 2).
+    libm::erfc(z / std::f64::consts::SQRT_2).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Number of arrangements of n1 + n2 distinct values with U = u, by the classical
+    /// recurrence f(n1, n2, u) = f(n1 − 1, n2, u − n2) + f(n1, n2 − 1, u): an
+    /// independent route to the exact distribution.
+    fn u_count(n1: usize, n2: usize, u: i64) -> u64 {
+        if u < 0 {
+            return 0;
+        }
+        if n1 == 0 || n2 == 0 {
+            return u64::from(u == 0);
+        }
+        u_count(n1 - 1, n2, u - n2 as i64) + u_count(n1, n2 - 1, u)
+    }
+
+    fn exact_two_sided(n1: usize, n2: usize, u: f64) -> f64 {
+        let centre = (n1 * n2) as f64 / 2.0;
+        let d = (u - centre).abs();
+        let total = binomial((n1 + n2) as u64, n1 as u64) as f64;
+        let extreme: u64 = (0..=(n1 * n2) as i64)
+            .filter(|&k| (k as f64 - centre).abs() >= d)
+            .map(|k| u_count(n1, n2, k))
+            .sum();
+        extreme as f64 / total
+    }
+
+    #[test]
+    fn exact_p_matches_the_recurrence() {
+        // Fully separated 5 vs 5: only the two extreme splits of 252 → p = 2/252.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let y = [6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(mann_whitney_u(&x, &y), 0.0);
+        assert!((mann_whitney_p(&x, &y) - 2.0 / 252.0).abs() < 1e-12);
+        // Interleaved samples: U = 0 + 1 + 1 + 4 + 4 = 10 of 25; the recurrence agrees.
+        let x = [1.0, 3.0, 4.0, 8.0, 9.5];
+        let y = [2.0, 5.0, 6.0, 7.0, 10.0];
+        let u = mann_whitney_u(&x, &y);
+        assert_eq!(u, 10.0);
+        let want = exact_two_sided(5, 5, u);
+        assert!((mann_whitney_p(&x, &y) - want).abs() < 1e-12, "{want}");
+        // 6 vs 4.
+        let x = [1.0, 2.5, 3.0, 4.5, 7.0, 11.0];
+        let y = [5.0, 6.0, 8.0, 12.0];
+        let u = mann_whitney_u(&x, &y);
+        assert!((mann_whitney_p(&x, &y) - exact_two_sided(6, 4, u)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn normal_approximation_is_close_for_large_samples() {
+        // 15 vs 15 (155 million splits): normal route; separated samples give a tiny p,
+        // identical ranges a p near 1.
+        let x: Vec<f64> = (0..15).map(f64::from).collect();
+        let y: Vec<f64> = (15..30).map(f64::from).collect();
+        assert!(mann_whitney_p(&x, &y) < 1e-5);
+        let y2: Vec<f64> = (0..15).map(|v| f64::from(v) + 0.5).collect();
+        assert!(mann_whitney_p(&x, &y2) > 0.7);
+    }
+
+    #[test]
+    fn bootstrap_of_constant_samples_is_the_ratio() {
+        let (lo, hi) = bootstrap_ratio_ci(&[100.0; 5], &[120.0; 5], 0.95);
+        assert_eq!((lo, hi), (1.2, 1.2));
+    }
+
+    #[test]
+    fn bootstrap_bounds_are_ratios_of_order_statistics() {
+        // With 3 values a side a resampled median is one of the values, so each bound
+        // is one of the 9 ratios c_j / b_i, and the interval holds the ratio of medians.
+        let b = [10.0, 11.0, 12.0];
+        let c = [20.0, 21.0, 25.0];
+        let (lo, hi) = bootstrap_ratio_ci(&b, &c, 0.95);
+        let ratios: Vec<f64> = b
+            .iter()
+            .flat_map(|x| c.iter().map(move |y| y / x))
+            .collect();
+        assert!(ratios.contains(&lo) && ratios.contains(&hi));
+        assert!(lo <= 21.0 / 11.0 && 21.0 / 11.0 <= hi);
+        assert_eq!((lo, hi), bootstrap_ratio_ci(&b, &c, 0.95), "seeded");
+    }
+}

@@ -1,0 +1,436 @@
+//! Renderings of a results document, one file per format (as hyperfine does): the
+//! terminal report, Markdown, SVG plots, HTML, and the HdrHistogram interval log.
+//! They share the tables built here, so every format shows the same figures.
+pub mod hlog;
+pub mod html;
+pub mod markdown;
+pub mod svg;
+pub mod terminal;
+
+use hdrhistogram::Histogram;
+
+use crate::{
+    compare::figure,
+    results::{Better, Case, RunResult},
+};
+
+/// A table every format renders its own way.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    /// Right-aligned (numeric) columns.
+    pub numeric: Vec<bool>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Plain text with aligned columns.
+    pub fn text(&self) -> String {
+        let cols = self.header.len();
+        let width = |i: usize| {
+            std::iter::once(&self.header)
+                .chain(&self.rows)
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..cols).map(width).collect();
+        let line = |r: &Vec<String>| {
+            let cells: Vec<String> = (0..cols)
+                .map(|i| {
+                    let c = r.get(i).map_or("", String::as_str);
+                    let pad = " ".repeat(widths[i] - c.chars().count());
+                    if self.numeric.get(i).copied().unwrap_or(false) {
+                        format!("{pad}{c}")
+                    } else {
+                        format!("{c}{pad}")
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        };
+        let mut out = format!("{}\n{}\n", self.title, line(&self.header));
+        out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1)));
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&line(r));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table under a `###` title.
+    pub fn markdown(&self) -> String {
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = format!(
+            "### {}\n\n| {} |\n|",
+            self.title,
+            self.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        for i in 0..self.header.len() {
+            out.push_str(if self.numeric.get(i).copied().unwrap_or(false) {
+                "--:|"
+            } else {
+                "---|"
+            });
+        }
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&format!(
+                "| {} |\n",
+                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        out
+    }
+
+    /// An HTML table with a caption.
+    pub fn html(&self) -> String {
+        let mut out = format!("<table>\n<caption>{}</caption>\n<tr>", escape(&self.title));
+        for h in &self.header {
+            out.push_str(&format!("<th>{}</th>", escape(h)));
+        }
+        out.push_str("</tr>\n");
+        for r in &self.rows {
+            out.push_str("<tr>");
+            for (i, c) in r.iter().enumerate() {
+                let class = if self.numeric.get(i).copied().unwrap_or(false) {
+                    " class=\"n\""
+                } else {
+                    ""
+                };
+                out.push_str(&format!("<td{class}>{}</td>", escape(c)));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
+        out
+    }
+}
+
+/// HTML/XML text escaping.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Cases grouped by workload, in the order they ran (their metrics line up).
+pub fn groups(r: &RunResult) -> Vec<(String, Vec<&Case>)> {
+    let mut out: Vec<(String, Vec<&Case>)> = Vec::new();
+    for c in &r.cases {
+        match out.iter_mut().find(|(w, _)| *w == c.workload) {
+            Some((_, v)) => v.push(c),
+            None => out.push((c.workload.clone(), vec![c])),
+        }
+    }
+    out
+}
+
+/// The per-operation figures the reports normalise to.
+pub const PER_OP: &[(&str, &str)] = &[
+    ("syscalls_per_op", "syscalls/op"),
+    ("wakeups_per_op", "wakeups/op"),
+    ("switches_per_op", "switches/op"),
+];
+
+/// A group's headline metric: its first higher-is-better metric (throughput), else its
+/// first lower-is-better one that is not a per-operation figure.
+pub fn headline(cases: &[&Case]) -> Option<(String, Better, String)> {
+    let per_op = |n: &str| PER_OP.iter().any(|(m, _)| *m == n);
+    for want in [Better::Higher, Better::Lower] {
+        for c in cases {
+            if let Some((n, m)) = c
+                .metrics
+                .iter()
+                .find(|(n, m)| m.metric.better == want && !per_op(n))
+            {
+                return Some((n.clone(), want, m.metric.unit.clone()));
+            }
+        }
+    }
+    None
+}
+
+/// A group's main userspace histogram: the first one not measured by the probes.
+pub fn main_histogram(cases: &[&Case]) -> Option<String> {
+    cases
+        .iter()
+        .flat_map(|c| c.histograms.keys())
+        .find(|n| !n.starts_with("kernel."))
+        .cloned()
+}
+
+/// Histograms worth a percentile table and a plot: all but the per-syscall ones.
+pub fn plotted_histograms(cases: &[&Case]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for c in cases {
+        for n in c.histograms.keys() {
+            if !n.starts_with("kernel.syscall.") && !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    // Userspace first, then the kernel's.
+    names.sort_by_key(|n| n.starts_with("kernel."));
+    names
+}
+
+/// The side-by-side table of one workload's cases, with ratios to the first case.
+pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
+    let head = headline(cases);
+    let hist = main_histogram(cases);
+    let per_op: Vec<(&str, &str)> = PER_OP
+        .iter()
+        .copied()
+        .filter(|(m, _)| cases.iter().any(|c| c.metrics.contains_key(*m)))
+        .collect();
+    let mut header = vec!["case".to_string()];
+    let mut numeric = vec![false];
+    if let Some((name, _, unit)) = &head {
+        header.push(format!("{name} ({unit}), median ± sd"));
+        header.push("vs first".into());
+        numeric.extend([true, true]);
+    }
+    if let Some(h) = &hist {
+        header.push(format!("{h} p50"));
+        header.push(format!("{h} p99"));
+        numeric.extend([true, true]);
+    }
+    for (_, label) in &per_op {
+        header.push((*label).into());
+        numeric.push(true);
+    }
+    header.push("repeats".into());
+    numeric.push(true);
+    let first = head
+        .as_ref()
+        .and_then(|(n, ..)| cases.first()?.metrics.get(n))
+        .map(|m| m.across.median);
+    let rows = cases
+        .iter()
+        .map(|c| {
+            let mut row = vec![c.id.clone()];
+            if let Some((name, _, unit)) = &head {
+                match c.metrics.get(name) {
+                    Some(m) => {
+                        let a = &m.across;
+                        let sd = if a.median != 0.0 {
+                            format!(" ± {:.1}%", a.stddev / a.median.abs() * 100.0)
+                        } else {
+                            String::new()
+                        };
+                        row.push(format!("{}{sd}", figure(a.median, unit_of(unit))));
+                        row.push(match first {
+                            Some(f) if f != 0.0 => format!("×{:.2}", a.median / f),
+                            _ => "—".into(),
+                        });
+                    }
+                    None => row.extend(["—".into(), "—".into()]),
+                }
+            }
+            if let Some(h) = &hist {
+                match c.histograms.get(h) {
+                    Some(i) => {
+                        row.push(figure(i.summary.p50 as f64, &i.unit));
+                        row.push(figure(i.summary.p99 as f64, &i.unit));
+                    }
+                    None => row.extend(["—".into(), "—".into()]),
+                }
+            }
+            for (m, _) in &per_op {
+                row.push(
+                    c.metrics
+                        .get(*m)
+                        .map_or("—".into(), |i| format!("{:.2}", i.across.median)),
+                );
+            }
+            row.push(c.repeats.len().to_string());
+            row
+        })
+        .collect();
+    Table {
+        title: format!("{workload}: cases side by side (ratios to the first)"),
+        header,
+        numeric,
+        rows,
+    }
+}
+
+/// The unit a side-by-side cell repeats: only "ns" (scaled to µs, ms); other units
+/// are in the column's header.
+fn unit_of(unit: &str) -> &str {
+    if unit == "ns" {
+        unit
+    } else {
+        ""
+    }
+}
+
+/// Percentiles of histogram `name` for every case that has it.
+pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .filter_map(|c| {
+            let i = c.histograms.get(name)?;
+            let s = &i.summary;
+            let f = |v: u64| figure(v as f64, &i.unit);
+            Some(vec![
+                c.id.clone(),
+                crate::output::count(s.count),
+                f(s.min),
+                f(s.p50),
+                f(s.p90),
+                f(s.p99),
+                f(s.p999),
+                f(s.max),
+                figure(s.mean, &i.unit),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Table {
+        title: format!("{name}: percentiles, all repeats merged"),
+        header: [
+            "case", "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![false, true, true, true, true, true, true, true, true],
+        rows,
+    })
+}
+
+/// A bcc-style power-of-two histogram (`funclatency`'s look): one line per bucket from
+/// the first to the last non-empty one, stars scaled to the fullest bucket. Values are
+/// shown in µs when the median is at least a microsecond, else in ns.
+pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
+    let (div, label) = if unit == "ns" && h.value_at_quantile(0.5) >= 1000 {
+        (1000, "usecs")
+    } else if unit == "ns" {
+        (1, "nsecs")
+    } else {
+        (1, unit)
+    };
+    // Bucket k holds values v/div in [2^k, 2^(k+1)), bucket 0 also holds 0.
+    let mut buckets = [0u64; 64];
+    for v in h.iter_recorded() {
+        let x = v.value_iterated_to() / div;
+        let k = if x == 0 {
+            0
+        } else {
+            63 - x.leading_zeros() as usize
+        };
+        buckets[k] += v.count_since_last_iteration();
+    }
+    let (Some(lo), Some(hi)) = (
+        buckets.iter().position(|&n| n > 0),
+        buckets.iter().rposition(|&n| n > 0),
+    ) else {
+        return format!("{:>20} : count\n(empty)\n", label);
+    };
+    let top = buckets[lo..=hi].iter().copied().max().unwrap_or(1).max(1);
+    const WIDTH: u64 = 40;
+    let mut out = format!("{label:>24} : {:<10} distribution\n", "count");
+    for (k, &n) in buckets.iter().enumerate().take(hi + 1).skip(lo) {
+        let (a, b) = if k == 0 {
+            (0u64, 1u64)
+        } else {
+            (1u64 << k, (1u64 << (k + 1)) - 1)
+        };
+        let stars = (n * WIDTH).div_ceil(top).min(WIDTH) as usize;
+        let stars = if n > 0 { stars.max(1) } else { 0 };
+        out.push_str(&format!(
+            "{:>11} -> {:<9} : {:<10} |{:<40}|\n",
+            a,
+            b,
+            n,
+            "*".repeat(stars)
+        ));
+    }
+    out
+}
+
+/// One paragraph about where the figures came from, shared by the text formats.
+pub fn provenance_lines(r: &RunResult) -> Vec<String> {
+    let m = &r.machine;
+    let p = &r.provenance;
+    let mut v = vec![
+        format!(
+            "evbench {} ({}, {} build), eBPF object sha256 {}",
+            p.evbench_version,
+            p.git_commit,
+            p.build_profile,
+            &p.ebpf_object_sha256[..p.ebpf_object_sha256.len().min(16)]
+        ),
+        format!(
+            "{} — {} × {}, {:.1} GiB, kernel {} ({}), preempt {}, HZ {}, clocksource {}{}",
+            m.hostname,
+            m.cpus,
+            m.cpu_model,
+            m.memory_bytes as f64 / (1u64 << 30) as f64,
+            m.kernel,
+            m.arch,
+            m.preempt.value.as_deref().unwrap_or("unknown"),
+            m.hz.value.map_or("unknown".into(), |h| h.to_string()),
+            m.clocksource,
+            if m.clocksource_vdso {
+                " (vDSO)"
+            } else {
+                " (NOT vDSO)"
+            }
+        ),
+        format!(
+            "probes: {}{}",
+            if r.probes.on {
+                r.probes.sets.as_str()
+            } else {
+                "off"
+            },
+            r.probes
+                .reason
+                .as_deref()
+                .map_or(String::new(), |w| format!(" ({w})"))
+        ),
+        format!("command: {}", r.command.join(" ")),
+    ];
+    if let Some(n) = &r.noise {
+        v.push(format!(
+            "steal time during the run: {:.2}% ({})",
+            n.steal_share * 100.0,
+            crate::output::ns(n.steal_ns as f64)
+        ));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_histogram_buckets_by_powers_of_two() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        // 3 values in [4,8) ns, 1 in [16,32) ns, none in [8,16).
+        for v in [4, 5, 7, 20] {
+            h.record(v).unwrap();
+        }
+        let text = ascii_histogram(&h, "ns");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[1].contains("4 -> 7") && lines[1].contains(": 3 "));
+        assert!(lines[1].ends_with(&format!("|{}|", "*".repeat(40))));
+        assert!(lines[2].contains("8 -> 15") && lines[2].contains(": 0 "));
+        assert!(lines[3].contains("16 -> 31") && lines[3].contains(": 1 "));
+        // 1 of 3 → 14 stars (rounded up).
+        assert!(lines[3].contains(&format!("|{}{}|", "*".repeat(14), " ".repeat(26))));
+    }
+}

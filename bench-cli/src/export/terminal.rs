@@ -1,0 +1,45 @@
+//! The terminal report: provenance and warnings, then per workload the side-by-side
+//! table, percentile tables and bcc-style ASCII histograms.
+use std::fmt::Write as _;
+
+use super::{
+    ascii_histogram, groups, percentile_table, plotted_histograms, provenance_lines, side_by_side,
+};
+use crate::results::RunResult;
+
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::new();
+    for l in provenance_lines(r) {
+        let _ = writeln!(out, "{l}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "warning: interrupted: the figures cover what was measured"
+        );
+    }
+    for (workload, cases) in groups(r) {
+        let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
+        for name in plotted_histograms(&cases) {
+            if let Some(t) = percentile_table(&name, &cases) {
+                let _ = writeln!(out, "{}", t.text());
+            }
+        }
+        for c in &cases {
+            for name in plotted_histograms(&[*c]) {
+                if let (Some(h), Some(info)) = (c.merged(&name), c.histograms.get(&name)) {
+                    let _ = writeln!(
+                        out,
+                        "{} — {name}:\n{}",
+                        c.id,
+                        ascii_histogram(&h, &info.unit)
+                    );
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,640 @@
+//! The durable results document (`RunResult`), documented in `results/SCHEMA.md`.
+//!
+//! A run is a list of cases; a case is named metrics measured once per repeat (scalars
+//! with a unit and a direction), named histograms per repeat (stored losslessly) and
+//! named counters. `compare` and the exports work on that shape alone, so pingpong,
+//! pipetest and http cases all fit without either side knowing the workloads.
+//!
+//! Building one, as the run code does:
+//! ```no_run
+//! # use evbench::results::*;
+//! # let h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+//! let mut run = RunResult::new(std::env::args().collect(), serde_json::json!({"repeat": 5}),
+//!                              ProbesState::off("--probes none"));
+//! let noise = NoiseMeter::start();
+//! let mut case = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
+//! case.option("rounds", 100_000);
+//! let mut rep = Repeat::new(std::time::Duration::from_millis(900));
+//! rep.metric("ops_per_sec", Metric::higher("ops/s"), 111_000.0);
+//! rep.histogram("round_trip_ns", "ns", &h);
+//! rep.counter("rounds", 100_000);
+//! case.push_repeat(rep);
+//! run.push_case(case);
+//! run.finish(noise.finish());
+//! run.write(std::path::Path::new("result.json")).unwrap();
+//! ```
+pub mod hdr;
+pub mod machine;
+pub mod provenance;
+
+use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use machine::{Machine, Noise, NoiseMeter};
+pub use provenance::Provenance;
+
+use crate::probes::collect::{Kernel, KernelHist};
+
+/// The major version of the document. Readers refuse another major version; fields are
+/// only ever added within one.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The document's kind, so a stray JSON file is told apart from an old evbench one.
+pub const SCHEMA_NAME: &str = "evbench.run";
+
+/// One `evbench run`: provenance, machine, command and every case measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema: String,
+    pub schema_version: u32,
+    pub provenance: Provenance,
+    pub machine: Machine,
+    /// Noise seen during the run (steal time); absent until `finish`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<Noise>,
+    pub probes: ProbesState,
+    /// argv as typed.
+    pub command: Vec<String>,
+    /// The run's own options (repeat count, probe sets, …), defaults included.
+    pub options: Value,
+    /// Seconds since the epoch when the run started.
+    pub started_unix: f64,
+    /// Ctrl-C cut the run short; the figures cover what was measured.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Everything a reader should know before trusting the figures (debug build, clock
+    /// source not served by the vDSO, steal time, probe drops, …).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub cases: Vec<Case>,
+}
+
+/// Whether the eBPF probes ran, which sets, and why not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbesState {
+    pub on: bool,
+    pub sets: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ProbesState {
+    pub fn on(sets: impl Into<String>) -> Self {
+        Self {
+            on: true,
+            sets: sets.into(),
+            reason: None,
+        }
+    }
+    pub fn off(reason: impl Into<String>) -> Self {
+        Self {
+            on: false,
+            sets: "none".into(),
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Which way is better for a metric; `compare` calls a move the other way a regression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Informational: reported, never judged.
+    Neither,
+}
+
+/// A metric's declaration: unit and direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub unit: String,
+    pub better: Better,
+}
+
+impl Metric {
+    pub fn higher(unit: &str) -> Self {
+        Self {
+            unit: unit.into(),
+            better: Better::Higher,
+        }
+    }
+    pub fn lower(unit: &str) -> Self {
+        Self {
+            unit: unit.into(),
+            better: Better::Lower,
+        }
+    }
+    pub fn neither(unit: &str) -> Self {
+        Self {
+            unit: unit.into(),
+            better: Better::Neither,
+        }
+    }
+}
+
+/// A metric across repeats: its declaration and the summary of its per-repeat values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricInfo {
+    #[serde(flatten)]
+    pub metric: Metric,
+    pub across: Across,
+}
+
+/// Summary of one figure over the repeats. `stddev` is the sample standard deviation
+/// (n − 1; 0 for one repeat).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Across {
+    pub n: usize,
+    pub mean: f64,
+    pub median: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Across {
+    /// Summary of `values` (NaN-free; an empty slice gives zeros).
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len();
+        if n == 0 {
+            return Self {
+                n,
+                mean: 0.0,
+                median: 0.0,
+                stddev: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        let mut s = values.to_vec();
+        s.sort_by(f64::total_cmp);
+        Self {
+            n,
+            mean,
+            median: median_sorted(&s),
+            stddev: var.sqrt(),
+            min: s[0],
+            max: s[n - 1],
+        }
+    }
+}
+
+/// Median of a sorted, non-empty slice (mean of the middle two for an even length).
+pub fn median_sorted(s: &[f64]) -> f64 {
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Percentile summary of a histogram (its unit is the histogram's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Self {
+            count: h.len(),
+            min: h.min(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
+
+/// One histogram of one repeat: unit, summary, and the lossless encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hist {
+    pub unit: String,
+    #[serde(flatten)]
+    pub summary: Percentiles,
+    /// HdrHistogram V2 compressed, base64 ("HISTFAAA…").
+    #[serde(with = "hdr")]
+    pub hdr: Histogram<u64>,
+}
+
+impl Hist {
+    pub fn new(unit: &str, h: &Histogram<u64>) -> Self {
+        Self {
+            unit: unit.into(),
+            summary: Percentiles::of(h),
+            hdr: h.clone(),
+        }
+    }
+}
+
+/// A histogram merged over a case's repeats: unit and summary (the lossless data stays
+/// per repeat).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistInfo {
+    pub unit: String,
+    #[serde(flatten)]
+    pub summary: Percentiles,
+}
+
+/// One workload × mechanism × wait mode × options, measured `repeats.len()` times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Pairing key for `compare`: `workload/mechanism/wait[/variant]`.
+    pub id: String,
+    pub workload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    /// What else tells this case from its siblings (`pin=same`), part of `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Every option of the workload, defaults included.
+    #[serde(default)]
+    pub options: BTreeMap<String, Value>,
+    /// Declared metrics with their across-repeat summaries.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, MetricInfo>,
+    /// Histograms merged over all repeats (summaries).
+    #[serde(default)]
+    pub histograms: BTreeMap<String, HistInfo>,
+    pub repeats: Vec<Repeat>,
+}
+
+impl Case {
+    pub fn new(
+        workload: &str,
+        mechanism: Option<&str>,
+        wait: Option<&str>,
+        variant: Option<&str>,
+    ) -> Self {
+        let id = [Some(workload), mechanism, wait, variant]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/");
+        Self {
+            id,
+            workload: workload.into(),
+            mechanism: mechanism.map(Into::into),
+            wait: wait.map(Into::into),
+            variant: variant.map(Into::into),
+            options: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            histograms: BTreeMap::new(),
+            repeats: Vec::new(),
+        }
+    }
+
+    /// Records one option (chainable).
+    pub fn option(&mut self, name: &str, value: impl Serialize) -> &mut Self {
+        self.options.insert(
+            name.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    /// Appends a repeat (numbered in order) and refreshes the across-repeat summaries.
+    pub fn push_repeat(&mut self, mut r: Repeat) {
+        r.index = self.repeats.len() as u32 + 1;
+        if r.start_ns == 0 {
+            r.start_ns = self.repeats.last().map_or(0, |p| p.start_ns + p.elapsed_ns);
+        }
+        for (name, m) in std::mem::take(&mut r.declared) {
+            self.metrics.entry(name).or_insert(MetricInfo {
+                metric: m,
+                across: Across::of(&[]),
+            });
+        }
+        self.repeats.push(r);
+        self.refresh();
+    }
+
+    /// Recomputes `metrics[].across` and `histograms` from the repeats.
+    pub fn refresh(&mut self) {
+        let names: Vec<String> = self.metrics.keys().cloned().collect();
+        for name in names {
+            let across = Across::of(&self.values(&name));
+            if let Some(info) = self.metrics.get_mut(&name) {
+                info.across = across;
+            }
+        }
+        let mut merged: BTreeMap<String, (String, Histogram<u64>)> = BTreeMap::new();
+        for r in &self.repeats {
+            for (name, h) in &r.histograms {
+                match merged.get_mut(name) {
+                    Some((_, m)) => {
+                        // Same-precision histograms always merge; a failure would mean
+                        // a hand-edited file, and the summary then covers fewer repeats.
+                        let _ = m.add(&h.hdr);
+                    }
+                    None => {
+                        merged.insert(name.clone(), (h.unit.clone(), h.hdr.clone()));
+                    }
+                }
+            }
+        }
+        self.histograms = merged
+            .into_iter()
+            .map(|(name, (unit, h))| {
+                (
+                    name,
+                    HistInfo {
+                        unit,
+                        summary: Percentiles::of(&h),
+                    },
+                )
+            })
+            .collect();
+    }
+
+    /// The per-repeat values of metric `name` (repeats that lack it are skipped).
+    pub fn values(&self, name: &str) -> Vec<f64> {
+        self.repeats
+            .iter()
+            .filter_map(|r| r.metrics.get(name).copied())
+            .filter(|v| v.is_finite())
+            .collect()
+    }
+
+    /// Histogram `name` merged over all repeats.
+    pub fn merged(&self, name: &str) -> Option<Histogram<u64>> {
+        let mut out: Option<Histogram<u64>> = None;
+        for h in self.repeats.iter().filter_map(|r| r.histograms.get(name)) {
+            match out.as_mut() {
+                Some(m) => {
+                    let _ = m.add(&h.hdr);
+                }
+                None => out = Some(h.hdr.clone()),
+            }
+        }
+        out
+    }
+}
+
+/// One measurement of a case: raw figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Repeat {
+    /// 1-based.
+    pub index: u32,
+    /// When it started, ns after the first repeat of the run started (hlog timestamps).
+    pub start_ns: u64,
+    /// Measured wall time.
+    pub elapsed_ns: u64,
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Scalar figures of this repeat, declared in the case's `metrics`.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// Exact counts (messages, syscalls, switches, …).
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub histograms: BTreeMap<String, Hist>,
+    /// Workload-specific raw figures (tasks, runs, the probes' full figures).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, Value>,
+    #[serde(skip)]
+    declared: BTreeMap<String, Metric>,
+}
+
+impl Repeat {
+    pub fn new(elapsed: Duration) -> Self {
+        Self {
+            index: 0,
+            start_ns: 0,
+            elapsed_ns: elapsed.as_nanos() as u64,
+            interrupted: false,
+            metrics: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            histograms: BTreeMap::new(),
+            details: BTreeMap::new(),
+            declared: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the start offset (ns after the run's first repeat started); without it,
+    /// repeats are laid end to end.
+    pub fn started_at(&mut self, offset: Duration) -> &mut Self {
+        self.start_ns = offset.as_nanos() as u64;
+        self
+    }
+
+    /// Records a scalar figure; a non-finite value (0/0) is left out, as JSON has none.
+    pub fn metric(&mut self, name: &str, m: Metric, value: f64) -> &mut Self {
+        self.declared.insert(name.into(), m);
+        if value.is_finite() {
+            self.metrics.insert(name.into(), value);
+        }
+        self
+    }
+
+    pub fn counter(&mut self, name: &str, value: u64) -> &mut Self {
+        self.counters.insert(name.into(), value);
+        self
+    }
+
+    pub fn histogram(&mut self, name: &str, unit: &str, h: &Histogram<u64>) -> &mut Self {
+        self.histograms.insert(name.into(), Hist::new(unit, h));
+        self
+    }
+
+    /// Any serialisable raw figures under `details[name]`.
+    pub fn detail(&mut self, name: &str, value: impl Serialize) -> &mut Self {
+        self.details.insert(
+            name.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    /// Adds the probes' figures: every kernel histogram (`kernel.*`), the counts
+    /// (`kernel.voluntary`, …, `kernel.syscall.NAME`), the per-operation figures
+    /// (`syscalls_per_op`, `wakeups_per_op`, `switches_per_op`, lower is better) and the
+    /// full `Kernel` object under `details.kernel`. `ops` is the operations measured
+    /// in the same window (round trips, events, requests).
+    pub fn kernel(&mut self, k: &Kernel, ops: u64) -> &mut Self {
+        let mut hist = |name: &str, h: &Option<KernelHist>| {
+            if let Some(h) = h {
+                self.histograms
+                    .insert(format!("kernel.{name}"), Hist::new("ns", &h.hist));
+            }
+        };
+        hist("wakeup_same_cpu_ns", &k.wakeup_same_cpu_ns);
+        hist("wakeup_cross_cpu_ns", &k.wakeup_cross_cpu_ns);
+        hist("offcpu_ns", &k.offcpu_ns);
+        hist("kfunc_ns", &k.kfunc_ns);
+        for s in &k.syscalls {
+            self.histograms.insert(
+                format!("kernel.syscall.{}.latency_ns", s.name),
+                Hist::new("ns", &s.latency_ns.hist),
+            );
+            self.counters
+                .insert(format!("kernel.syscall.{}", s.name), s.count);
+        }
+        let (vol, invol, wake, sys) = (
+            k.voluntary(),
+            k.involuntary(),
+            k.wakeups(),
+            k.syscall_count(),
+        );
+        self.counter("kernel.voluntary", vol)
+            .counter("kernel.involuntary", invol)
+            .counter("kernel.wakeups", wake)
+            .counter("kernel.syscalls", sys)
+            .counter("kernel.drops", k.drops())
+            .counter("kernel.recursion_misses", k.recursion_misses());
+        if ops > 0 {
+            let per = |n: u64| n as f64 / ops as f64;
+            let sets = k.sets.as_str();
+            self.metric(
+                "switches_per_op",
+                Metric::lower("switches/op"),
+                per(vol + invol),
+            );
+            if sets.contains("wakeup") || wake > 0 {
+                self.metric("wakeups_per_op", Metric::lower("wakeups/op"), per(wake));
+            }
+            if sets.contains("syscalls") || sys > 0 {
+                self.metric("syscalls_per_op", Metric::lower("syscalls/op"), per(sys));
+            }
+        }
+        self.detail("kernel", k)
+    }
+}
+
+/// Why a results file cannot be used.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file cannot be read.
+    Unreadable(String),
+    /// It is not JSON, or not a results document.
+    NotAResult(String),
+    /// A results document of another major version.
+    Incompatible { found: u32 },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(m) | Self::NotAResult(m) => f.write_str(m),
+            Self::Incompatible { found } => write!(
+                f,
+                "incompatible schema version {found} (this evbench reads version {SCHEMA_VERSION})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl RunResult {
+    /// A new document: provenance and machine are read now.
+    pub fn new(command: Vec<String>, options: Value, probes: ProbesState) -> Self {
+        let provenance = Provenance::current();
+        let machine = Machine::current();
+        let mut warnings = Vec::new();
+        warnings.extend(provenance.warnings());
+        warnings.extend(machine.warnings());
+        if !probes.on {
+            warnings.push(format!(
+                "probes off ({}): kernel figures are missing",
+                probes.reason.as_deref().unwrap_or("not asked for")
+            ));
+        }
+        Self {
+            schema: SCHEMA_NAME.into(),
+            schema_version: SCHEMA_VERSION,
+            provenance,
+            machine,
+            noise: None,
+            probes,
+            command,
+            options,
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            interrupted: false,
+            warnings,
+            cases: Vec::new(),
+        }
+    }
+
+    pub fn push_case(&mut self, c: Case) {
+        self.cases.push(c);
+    }
+
+    /// Records the noise seen during the run, with a warning when it is large.
+    pub fn finish(&mut self, noise: Noise) {
+        self.warnings.extend(noise.warnings());
+        self.noise = Some(noise);
+    }
+
+    /// The case with this id.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// Pretty JSON, ending in a newline.
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        let mut s = serde_json::to_string_pretty(self)?;
+        s.push('\n');
+        Ok(s)
+    }
+
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        std::fs::write(path, self.to_json()?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Parses a document, telling an unreadable file, a foreign JSON file and another
+    /// schema version apart.
+    pub fn from_json(text: &str) -> Result<Self, ReadError> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| ReadError::NotAResult(format!("not JSON: {e}")))?;
+        let version = v.get("schema_version").and_then(Value::as_u64);
+        let Some(version) = version else {
+            return Err(ReadError::NotAResult(
+                "not an evbench results document (no schema_version)".into(),
+            ));
+        };
+        if version != u64::from(SCHEMA_VERSION) {
+            return Err(ReadError::Incompatible {
+                found: version.min(u64::from(u32::MAX)) as u32,
+            });
+        }
+        serde_json::from_value(v)
+            .map_err(|e| ReadError::NotAResult(format!("malformed results document: {e}")))
+    }
+
+    pub fn read(path: &Path) -> Result<Self, ReadError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ReadError::Unreadable(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_json(&text).map_err(|e| match e {
+            ReadError::NotAResult(m) => ReadError::NotAResult(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+}
