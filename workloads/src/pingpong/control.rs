@@ -159,7 +159,9 @@ pub fn wait_while(word: &AtomicU32, expected: u32, timeout: Duration) {
 /// nvcsw / nivcsw, the counters getrusage(RUSAGE_THREAD) returns, read from /proc so
 /// the controller can sample every task at the same window edges.
 pub fn switches(tgid: u32, tid: u32) -> io::Result<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{tgid}/task/{tid}/status"))?;
+    let path = format!("/proc/{tgid}/task/{tid}/status");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))

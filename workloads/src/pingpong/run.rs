@@ -123,6 +123,9 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
         .map(|_| cfg.mechanism.open_with(opts).map(Arc::<dyn Channel>::from))
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open the channels: {e}")))?;
+    for helper in cfg.mechanism.helper_tasks() {
+        observer.task_started(&helper);
+    }
     // SAFETY: only the lifetime is extended; GateGuard empties the gate before this
     // function returns, and every use of the reference goes through the gate's lock.
     let forever: &'static dyn Observer =
@@ -193,6 +196,10 @@ impl Run<'_> {
         measured?;
         let after = sample(&tids);
         control::set_and_wake(&self.ctl.release, GO);
+        if after.is_err() {
+            // A task that is already gone failed: its own error is the real story.
+            self.check_failures()?;
+        }
         let after = after?;
 
         // A failure of the driver itself shows in its slot.

@@ -231,8 +231,14 @@ fn driver(
 fn answer(ctl: &Control, role: &Role<'_>, rx: &mut Receiver, c: &mut Counts) -> io::Result<()> {
     loop {
         let n = rx.wait_once(role.input)?;
-        // After `done` only the controller's nudges arrive: they are not messages.
-        if ctl.done.load(Ordering::Acquire) != 0 || ctl.go.load(Ordering::Relaxed) == ABORT {
+        if ctl.go.load(Ordering::Relaxed) == ABORT {
+            return Ok(());
+        }
+        // After `done` only the controller's nudges arrive: they are not messages. Stay
+        // alive until released, so the controller can still sample this task's switch
+        // counts (a herd wakeup can bring a waiter here before the sample).
+        if ctl.done.load(Ordering::Acquire) != 0 {
+            wait_for(&ctl.release);
             return Ok(());
         }
         c.received += n;
