@@ -192,6 +192,9 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
                 format!("cannot open {} channels: {e}", cfg.channels),
             )
         })?;
+    for helper in cfg.mechanism.helper_tasks() {
+        observer.task_started(&helper);
+    }
     let mut waiter = cfg
         .wait
         .open()?

@@ -1,6 +1,7 @@
 //! Mechanisms: what signals. A [`Channel`] carries messages one way between tasks; a
 //! workload builds its topology out of channels and never needs to know which
 //! mechanism is behind them.
+use crate::efd_mask::MaskChannel;
 use std::{fmt, io, os::fd::RawFd, str::FromStr};
 
 mod eventfd;
@@ -37,6 +38,11 @@ pub enum Mechanism {
     EventfdSem,
     /// FUTEX_WAIT / FUTEX_WAKE on a shared counter word: no fd, blocking wait only.
     Futex,
+    /// The EFD_MASK emulation on a FUSE mask fd (exact contract; see `efd_mask`):
+    /// signal sets POLLIN with a message count in `data`, consume clears it.
+    EfdMaskFuse,
+    /// The EFD_MASK emulation on an AF_UNIX socketpair (the fast approximation).
+    EfdMaskSocketpair,
 }
 
 /// How [`Mechanism::open_with`] opens a channel.
@@ -58,6 +64,8 @@ impl Mechanism {
         Mechanism::Eventfd,
         Mechanism::EventfdSem,
         Mechanism::Futex,
+        Mechanism::EfdMaskFuse,
+        Mechanism::EfdMaskSocketpair,
     ];
 
     /// The word used on the command line and in results.
@@ -67,6 +75,8 @@ impl Mechanism {
             Mechanism::Eventfd => "eventfd",
             Mechanism::EventfdSem => "eventfd-sem",
             Mechanism::Futex => "futex",
+            Mechanism::EfdMaskFuse => "efd-mask-fuse",
+            Mechanism::EfdMaskSocketpair => "efd-mask-socketpair",
         }
     }
 
@@ -79,6 +89,12 @@ impl Mechanism {
             Mechanism::Futex => {
                 "FUTEX_WAIT/FUTEX_WAKE on a shared word; no fd, so --wait block only"
             }
+            Mechanism::EfdMaskFuse => {
+                "EFD_MASK emulated on a FUSE mask fd (set POLLIN + count); threads only"
+            }
+            Mechanism::EfdMaskSocketpair => {
+                "EFD_MASK approximated on an AF_UNIX socketpair; threads only"
+            }
         }
     }
 
@@ -88,12 +104,37 @@ impl Mechanism {
         !matches!(self, Mechanism::Futex)
     }
 
+    /// True when channels can be shared by forked processes (the mask fds' state lives
+    /// in this process's server or socket pair, so they cannot).
+    pub fn cross_process(self) -> bool {
+        !matches!(self, Mechanism::EfdMaskFuse | Mechanism::EfdMaskSocketpair)
+    }
+
+    /// Threads outside the workload's tasks that do this mechanism's work while its
+    /// channels are open (the FUSE server behind efd-mask-fuse): workloads report them
+    /// to their observer, so probes show what the mechanism really costs.
+    pub fn helper_tasks(self) -> Vec<crate::TaskInfo> {
+        match self {
+            Mechanism::EfdMaskFuse => crate::efd_mask::FuseServer::shared_tid()
+                .map(|tid| crate::TaskInfo {
+                    tid,
+                    index: u32::MAX,
+                    role: "fuse-server",
+                })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// fds one channel holds open (for RLIMIT_NOFILE sizing).
     pub fn fds_per_channel(self) -> usize {
         match self {
             Mechanism::Pipe => 2,
             Mechanism::Eventfd | Mechanism::EventfdSem => 1,
             Mechanism::Futex => 0,
+            Mechanism::EfdMaskFuse => 1,
+            Mechanism::EfdMaskSocketpair => 2,
         }
     }
 
@@ -113,6 +154,14 @@ impl Mechanism {
             Mechanism::Eventfd => Box::new(EventfdChannel::new(opts.nonblocking, false)?),
             Mechanism::EventfdSem => Box::new(EventfdChannel::new(opts.nonblocking, true)?),
             Mechanism::Futex => Box::new(FutexChannel::new(opts.nonblocking, opts.cross_process)?),
+            Mechanism::EfdMaskFuse | Mechanism::EfdMaskSocketpair if opts.cross_process => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("--mechanism {self} works between threads of one process only"),
+                ))
+            }
+            Mechanism::EfdMaskFuse => Box::new(MaskChannel::fuse(opts.nonblocking)?),
+            Mechanism::EfdMaskSocketpair => Box::new(MaskChannel::socketpair(opts.nonblocking)?),
         })
     }
 }

@@ -245,6 +245,12 @@ pub fn validate(cfg: &Config) -> io::Result<()> {
             cfg.topology
         )));
     }
+    if !cfg.mechanism.cross_process() && cfg.tasks == Tasks::Processes {
+        return Err(invalid(format!(
+            "--mechanism {} works between threads of one process only; use --tasks threads",
+            cfg.mechanism
+        )));
+    }
     if !cfg.mechanism.has_fd() && cfg.wait != WaitMode::Block {
         return Err(invalid(format!(
             "--mechanism {} has no fd for --wait {} to watch; use --wait block",
