@@ -283,8 +283,16 @@ fn the_top_wakeup_stack_of_an_eventfd_run_is_the_eventfd_write_path() {
     let _serial = serial();
     let probes = load("wakestacks");
     let k = pingpong(&probes, Mechanism::Eventfd, 3_000, Pin::Split);
-    let frames = k.wake_stacks.first().expect("wakeup stacks").frames.join(" ");
-    assert!(frames.contains("eventfd_write") && frames.contains("try_to_wake_up"), "{frames}");
+    let frames = k
+        .wake_stacks
+        .first()
+        .expect("wakeup stacks")
+        .frames
+        .join(" ");
+    assert!(
+        frames.contains("eventfd_write") && frames.contains("try_to_wake_up"),
+        "{frames}"
+    );
     assert!(!frames.contains("pipe_write"), "{frames}");
 }
 
