@@ -64,6 +64,7 @@ fn main() -> Result<()> {
                 rounds,
                 warmup: 1000,
                 pin,
+                ..pingpong::Config::default()
             };
             let started = t0.elapsed();
             let o = pingpong::run(&cfg, observer, &stop).context("pingpong")?;

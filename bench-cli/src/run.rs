@@ -214,7 +214,7 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
 
 /// What one case prints for people, kept until the run ends.
 enum Human {
-    Pingpong(PingpongCase),
+    Pingpong(Box<PingpongCase>),
     Pipetest(crate::run_pipetest::PipetestCase),
     Http(Vec<crate::run_http::HttpCase>),
 }
@@ -259,10 +259,11 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         let (case, h) = match spec {
             Spec::Pingpong(cfg) => {
                 let (h, c) = pingpong_case(cfg, common.repeat, &mut session, stop)?;
-                (c, Human::Pingpong(h))
+                (c, Human::Pingpong(Box::new(h)))
             }
             Spec::Pipetest(cfg) => {
-                let (h, c) = crate::run_pipetest::pipetest_case(cfg, common.repeat, &mut session, stop)?;
+                let (h, c) =
+                    crate::run_pipetest::pipetest_case(cfg, common.repeat, &mut session, stop)?;
                 (c, Human::Pipetest(h))
             }
             Spec::Http(h) => {
@@ -423,7 +424,11 @@ pub fn pingpong_case(
             .context("merging latency histograms")?;
         let mut r = Repeat::new(Duration::from_nanos(o.elapsed_ns));
         r.started_at(started)
-            .metric("ops_per_sec", Metric::higher("round trips/s"), o.ops_per_sec())
+            .metric(
+                "ops_per_sec",
+                Metric::higher("round trips/s"),
+                o.ops_per_sec(),
+            )
             .metric(
                 "voluntary_per_round",
                 Metric::lower("switches/round trip"),

@@ -278,7 +278,10 @@ pub fn http_case(
 ) -> Result<(Vec<HttpCase>, Case)> {
     let mut modes = args.modes()?;
     if modes.len() != 1 {
-        bail!("an http case has exactly one wait mode, not {:?}", args.wait);
+        bail!(
+            "an http case has exactly one wait mode, not {:?}",
+            args.wait
+        );
     }
     let wait = modes.remove(0);
     http::raise_nofile_limit().context("cannot raise the fd limit")?;
@@ -305,10 +308,18 @@ pub fn http_case(
             break;
         }
         let started = session.begin_repeat(&case.id, k, repeat)?;
-        let (row, latency) = one_case(&wait, args, session.probes.as_ref(), session.status.clone(), stop)
-            .with_context(|| format!("http with wait mode {wait}"))?;
+        let (row, latency) = one_case(
+            &wait,
+            args,
+            session.probes.as_ref(),
+            session.status.clone(),
+            stop,
+        )
+        .with_context(|| format!("http with wait mode {wait}"))?;
         session.progress.step();
-        let mut r = Repeat::new(std::time::Duration::from_secs_f64(row.client.seconds.max(0.0)));
+        let mut r = Repeat::new(std::time::Duration::from_secs_f64(
+            row.client.seconds.max(0.0),
+        ));
         r.started_at(started)
             .metric(
                 "requests_per_sec",

@@ -29,20 +29,24 @@ impl Spec {
     /// The id its case will have in the results document.
     pub fn id(&self) -> String {
         match self {
-            Spec::Pingpong(c) => Case::new(
-                "pingpong",
-                Some(&c.mechanism.to_string()),
-                Some(c.wait.as_str()),
-                Some(&crate::run::pingpong_variant(c)),
-            )
-            .id,
-            Spec::Pipetest(c) => Case::new(
-                "pipetest",
-                Some(&c.mechanism.to_string()),
-                Some(c.wait.as_str()),
-                None,
-            )
-            .id,
+            Spec::Pingpong(c) => {
+                Case::new(
+                    "pingpong",
+                    Some(&c.mechanism.to_string()),
+                    Some(c.wait.as_str()),
+                    Some(&crate::run::pingpong_variant(c)),
+                )
+                .id
+            }
+            Spec::Pipetest(c) => {
+                Case::new(
+                    "pipetest",
+                    Some(&c.mechanism.to_string()),
+                    Some(c.wait.as_str()),
+                    None,
+                )
+                .id
+            }
             Spec::Http(h) => Case::new("http", None, Some(&h.wait.join(",")), None).id,
         }
     }

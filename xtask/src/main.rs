@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod baseline;
 mod bench;
 mod bench_http;
 mod overhead;
@@ -64,6 +65,8 @@ enum BenchCmd {
     Http(bench_http::BenchHttpArgs),
     /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
     Overhead(overhead::OverheadBench),
+    /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
+    Baseline(baseline::BaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,10 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Overhead(a)) => {
             build(&root)?;
             overhead::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Baseline(a)) => {
+            build(&root)?;
+            baseline::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;
