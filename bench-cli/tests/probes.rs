@@ -277,6 +277,25 @@ fn the_top_wakeup_stack_of_a_pipe_run_is_the_pipe_write_path() {
     assert!(walks.ns_per_walk.is_some());
 }
 
+/// And an eventfd wakeup goes through the eventfd write path, not the pipe's.
+#[test]
+fn the_top_wakeup_stack_of_an_eventfd_run_is_the_eventfd_write_path() {
+    let _serial = serial();
+    let probes = load("wakestacks");
+    let k = pingpong(&probes, Mechanism::Eventfd, 3_000, Pin::Split);
+    let frames = k
+        .wake_stacks
+        .first()
+        .expect("wakeup stacks")
+        .frames
+        .join(" ");
+    assert!(
+        frames.contains("eventfd_write") && frames.contains("try_to_wake_up"),
+        "{frames}"
+    );
+    assert!(!frames.contains("pipe_write"), "{frames}");
+}
+
 /// Outside the measured window nothing is counted: warm-up round trips happen with the
 /// targets registered, yet the figures cover the measured rounds only.
 #[test]

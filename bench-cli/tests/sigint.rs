@@ -7,12 +7,45 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Our programs currently in the kernel, by name (names are cut at 15 bytes).
-fn ours_loaded() -> usize {
+/// Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
+fn prog_ids_of(pid: i32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return ids;
+    };
+    for fd in fds.flatten() {
+        if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog")
+        {
+            let info = std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            ))
+            .unwrap_or_default();
+            ids.extend(
+                info.lines()
+                    .filter_map(|l| l.strip_prefix("prog_id:")?.trim().parse::<u32>().ok()),
+            );
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Whether any of `ids` is still loaded in the kernel.
+fn any_loaded(ids: &[u32]) -> bool {
     aya::programs::loaded_programs()
         .filter_map(Result::ok)
-        .filter(|p| p.name_as_str() == Some("sched_switch"))
-        .count()
+        .any(|p| ids.contains(&p.id()))
+}
+
+/// Whether process `pid` has a thread named `name`.
+fn has_thread(pid: i32, name: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
 }
 
 /// Processes whose process group is `pgid` (the run and anything it started).
@@ -37,9 +70,16 @@ fn group_members(pgid: i32) -> Vec<i32> {
 
 #[test]
 fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
-    let before = ours_loaded();
     let mut child = Command::new(env!("CARGO_BIN_EXE_evbench"))
-        .args(["run", "pingpong", "--rounds", "1000000000", "--json"])
+        .args([
+            "run",
+            "pingpong",
+            "--rounds",
+            "1000000000",
+            "--warmup",
+            "0",
+            "--json",
+        ])
         .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -47,16 +87,20 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
         .unwrap();
     let pid = child.id() as i32;
 
-    // Wait until the probes are attached and the ping-pong is running.
+    // Wait until this run's own probes are attached and its ping-pong is running.
     let t = Instant::now();
-    while ours_loaded() == before {
+    let ours = loop {
+        let ids = prog_ids_of(pid);
+        if !ids.is_empty() && has_thread(pid, "ping-0") {
+            break ids;
+        }
         assert!(
             t.elapsed() < Duration::from_secs(10),
-            "the probes never attached"
+            "the probes never attached / the run never started"
         );
         std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    };
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
 
@@ -118,10 +162,10 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
     // The kernel frees a program after its last fd closes through deferred work (RCU),
     // so it may stay listed a few milliseconds after the process is gone.
     let t = Instant::now();
-    while ours_loaded() != before {
+    while any_loaded(&ours) {
         assert!(
             t.elapsed() < Duration::from_secs(2),
-            "our program is still loaded 2 s after evbench exited"
+            "programs {ours:?} still loaded 2 s after evbench exited"
         );
         std::thread::sleep(Duration::from_millis(10));
     }

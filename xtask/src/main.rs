@@ -4,6 +4,7 @@
 //! kernel object, and hands its path to the user-side build.
 mod baseline;
 mod bench;
+mod bench_emulations;
 mod bench_http;
 mod overhead;
 mod setup;
@@ -65,6 +66,10 @@ enum BenchCmd {
     Http(bench_http::BenchHttpArgs),
     /// Probe cost: ping-pong with probes none / default / all and under bpftrace, alternating.
     Overhead(overhead::OverheadBench),
+    /// The kevent emulation vs epoll in pipetest (one active channel, and batched).
+    Kevent(bench_emulations::EmulationBench),
+    /// The EFD_MASK emulations (socketpair, FUSE) vs eventfd in pipetest and pingpong.
+    EfdMask(bench_emulations::EmulationBench),
     /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
     Baseline(baseline::BaselineArgs),
 }
@@ -119,6 +124,14 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Overhead(a)) => {
             build(&root)?;
             overhead::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Kevent(a)) => {
+            build(&root)?;
+            bench_emulations::kevent(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::EfdMask(a)) => {
+            build(&root)?;
+            bench_emulations::efd_mask(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Bench(BenchCmd::Baseline(a)) => {
             build(&root)?;
