@@ -43,7 +43,9 @@ pub enum Command {
 Examples:
   evbench run                              the default suite
   evbench run pingpong --rounds 50000      one ping-pong case
-  evbench run pingpong -o result.json      also write the JSON result to a file")]
+  evbench run pingpong -o result.json      also write the results document to a file
+  evbench run --repeat 5 -o current.json   the suite, 5 repeats per case, for `evbench compare`
+  evbench run pipetest --hlog run.hlog     the HdrHistogram interval log too")]
     Run(RunArgs),
     /// Check what this machine allows: privileges, BTF, tracefs, programs loaded for real.
     #[command(after_help = "\
@@ -116,10 +118,11 @@ pub struct CommonArgs {
     /// With the kfunc probe set: the kernel function to time with fentry/fexit.
     #[arg(long, global = true, value_name = "NAME")]
     pub kfunc: Option<String>,
-    /// Print one JSON document on stdout instead of the human report.
+    /// Print the results document (JSON, results/SCHEMA.md) on stdout instead of the
+    /// human report.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Also write the JSON document to FILE.
+    /// Also write the results document to FILE.
     #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Repeat the whole measurement K times and report mean / median / stddev across
@@ -127,6 +130,13 @@ pub struct CommonArgs {
     #[arg(long, global = true, default_value_t = 1, value_name = "K",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Also write the HdrHistogram interval log (one interval per repeat, tagged
+    /// case:histogram) to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+    /// No progress bar and no per-case lines; pipetest prints only AVG and SIG.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
 }
 
 impl Default for CommonArgs {
@@ -137,6 +147,8 @@ impl Default for CommonArgs {
             json: false,
             output: None,
             repeat: 1,
+            hlog: None,
+            quiet: false,
         }
     }
 }
@@ -171,6 +183,17 @@ Examples:
   evbench run http --wait epoll,tokio -c 256 -d 10
   evbench run http --rate 20000                open loop, latency from the schedule")]
     Http(crate::run_http::HttpArgs),
+}
+
+impl WorkloadCmd {
+    /// The workload's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pingpong(_) => "pingpong",
+            Self::Pipetest(_) => "pipetest",
+            Self::Http(_) => "http",
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -237,9 +260,6 @@ pub struct PipetestArgs {
     /// Write budget per run.
     #[arg(short = 'w', default_value_t = 50_000)]
     pub writes: u64,
-    /// Print only AVG and SIG, not every run.
-    #[arg(short = 'q')]
-    pub quiet: bool,
     /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
     #[arg(long, short = 'm', default_value = "pipe")]
     pub mechanism: Mechanism,

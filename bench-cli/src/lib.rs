@@ -17,4 +17,5 @@ pub mod run_http;
 pub mod run_pipetest;
 pub mod serve;
 pub mod signal;
+pub mod suite;
 pub mod summary;

@@ -1,6 +1,11 @@
 //! `evbench run`: loads the probes once, runs each case with them as its observer, and
-//! reports userspace and kernel figures side by side.
-use std::{io::Write, process::ExitCode};
+//! reports userspace and kernel figures side by side. Every run, one workload or the
+//! default suite, produces one results document (`RunResult`, results/SCHEMA.md).
+use std::{
+    io::Write,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -9,10 +14,11 @@ use workloads::{pingpong, stats::Summary as Spread, stop::Stop, NoObserver, Obse
 use crate::{
     cli::{CommonArgs, PingpongArgs, RunArgs, WorkloadCmd},
     doctor,
-    machine::{command_line, Machine},
-    output::{count, ns, warn},
+    output::{count, ns, progress::Progress, warn},
     probes::{Kernel, ProbeSet, ProbeSets, Probes},
+    results::{Case, Metric, NoiseMeter, ProbesState, Repeat, RunResult},
     signal::INTERRUPTED_EXIT,
+    suite::Spec,
     summary::Summary,
 };
 
@@ -25,8 +31,72 @@ pub struct ProbeStatus {
     pub reason: Option<String>,
 }
 
-/// The schema id every results document carries (see results/SCHEMA.md).
-pub const SCHEMA: &str = "evbench.run/1";
+impl ProbeStatus {
+    /// The results document's form of the same facts.
+    pub fn state(&self) -> ProbesState {
+        if self.on {
+            ProbesState::on(self.sets.clone())
+        } else {
+            ProbesState::off(self.reason.clone().unwrap_or_default())
+        }
+    }
+}
+
+/// What every case of one `evbench run` shares: the probes (loaded once), the progress
+/// bar, and the clock the repeats' start offsets are measured on.
+pub struct Session {
+    pub probes: Option<Probes>,
+    pub status: ProbeStatus,
+    pub progress: Progress,
+    /// When the first repeat started (the results' and interval log's time zero).
+    t0: Option<Instant>,
+    /// Whether the probes have measured a window since they were loaded or reset.
+    used: bool,
+}
+
+impl Session {
+    /// Loads the probes `common` asks for; `steps` is the number of repeats to run in
+    /// all (the progress bar's length).
+    pub fn start(common: &CommonArgs, steps: u64) -> Result<Self> {
+        let (probes, status) = prepare_probes(common)?;
+        Ok(Self {
+            probes,
+            status,
+            progress: Progress::new(steps, common.quiet || common.json),
+            t0: None,
+            used: false,
+        })
+    }
+
+    /// Readies the probes for a new measured window (each repeat is its own: the
+    /// previous one's targets and counts are forgotten) and names it on the progress
+    /// bar. Returns the repeat's start offset.
+    pub fn begin_repeat(&mut self, case: &str, repeat: u32, of: u32) -> Result<Duration> {
+        if let (Some(p), true) = (self.probes.as_mut(), self.used) {
+            p.reset()?;
+        }
+        self.used = true;
+        self.progress.start(case, repeat, of);
+        Ok(self.t0.get_or_insert_with(Instant::now).elapsed())
+    }
+
+    /// The observer workloads report their tasks and measured window to.
+    pub fn observer(&self) -> &dyn Observer {
+        match &self.probes {
+            Some(p) => p,
+            None => &NoObserver,
+        }
+    }
+
+    /// The probes' figures of the window just measured (none when `measured` is false:
+    /// an interrupted run may never have closed its window).
+    pub fn collect(&self, measured: bool) -> Result<Option<Kernel>> {
+        match &self.probes {
+            Some(p) if measured => Ok(Some(p.collect()?)),
+            _ => Ok(None),
+        }
+    }
+}
 
 /// One ping-pong repeat's raw figures.
 #[derive(Debug, Serialize)]
@@ -61,15 +131,10 @@ pub struct PingpongSpread {
     pub wakeups_per_event: Spread,
 }
 
-/// The results document of `evbench run pingpong`. The flat figures at the top cover
-/// all repeats together (rounds summed, histograms merged); `repeats` has each one.
-#[derive(Debug, Serialize)]
+/// One ping-pong case as the human report prints it. The flat figures cover all
+/// repeats together (rounds summed, histograms merged); `repeats` has each one.
+#[derive(Debug)]
 pub struct PingpongCase {
-    pub schema: &'static str,
-    pub evbench_version: &'static str,
-    pub machine: Machine,
-    pub command: Vec<String>,
-    pub workload: &'static str,
     pub options: pingpong::Config,
     pub repeat: u32,
     pub mechanism: String,
@@ -77,7 +142,6 @@ pub struct PingpongCase {
     pub pin: &'static str,
     pub tasks: &'static str,
     pub topology: String,
-    pub rounds_requested: u64,
     pub warmup: u64,
     pub rounds: u64,
     pub elapsed_ns: u64,
@@ -88,7 +152,6 @@ pub struct PingpongCase {
     pub across_repeats: PingpongSpread,
     pub probes: ProbeStatus,
     /// The probes' figures when one repeat ran (with several, each repeat has its own).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<Kernel>,
 }
 
@@ -149,30 +212,128 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
     })
 }
 
+/// What one case prints for people, kept until the run ends.
+enum Human {
+    Pingpong(Box<PingpongCase>),
+    Pipetest(crate::run_pipetest::PipetestCase),
+    Http(Vec<crate::run_http::HttpCase>),
+}
+
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
-    let pp = match args.workload {
-        Some(WorkloadCmd::Pipetest(pt)) => {
-            return crate::run_pipetest::run(&pt, &args.common, stop)
-        }
-        Some(WorkloadCmd::Http(h)) => return crate::run_http::run(h, &args.common, stop),
-        Some(WorkloadCmd::Pingpong(pp)) => pp,
-        // The default suite: for now the ping-pong; later workloads join it.
-        None => PingpongArgs::default(),
+    let common = &args.common;
+    let specs: Vec<Spec> = match &args.workload {
+        Some(WorkloadCmd::Pingpong(pp)) => vec![Spec::Pingpong(pingpong_config(pp))],
+        Some(WorkloadCmd::Pipetest(pt)) => vec![Spec::Pipetest(crate::run_pipetest::config(pt))],
+        Some(WorkloadCmd::Http(h)) => match crate::run_http::specs(h) {
+            Ok(v) => v,
+            Err(e) => return Ok(usage_error(&format!("{e:#}"))),
+        },
+        None => crate::suite::default_suite(crate::suite::Size::from_env()),
     };
-    let cfg = pingpong_config(&pp);
-    if let Err(e) = pingpong::validate(&cfg) {
-        return Ok(usage_error(&e.to_string()));
+    for s in &specs {
+        if let Err(e) = s.validate() {
+            return Ok(usage_error(&e.to_string()));
+        }
     }
-    let case = pingpong_case(&cfg, &args.common, stop)?;
-    emit(&case, &args.common, |out| print_human(out, &case))?;
-    if case.interrupted {
-        eprintln!(
-            "evbench: interrupted: the figures cover the {} round trips measured before Ctrl-C",
-            case.rounds
-        );
+    let suite = args.workload.is_none();
+    let mut session = Session::start(common, specs.len() as u64 * u64::from(common.repeat))?;
+    let mut doc = RunResult::new(
+        std::env::args().collect(),
+        serde_json::json!({
+            "workload": args.workload.as_ref().map_or("suite", WorkloadCmd::name),
+            "repeat": common.repeat,
+            "probes": session.status.sets,
+            "kfunc": common.kfunc,
+        }),
+        session.status.state(),
+    );
+    if let Some(p) = &session.probes {
+        doc.warnings.extend(p.warnings().iter().cloned());
+    }
+    let noise = NoiseMeter::start();
+    let mut human = Vec::new();
+    for spec in &specs {
+        if stop.is_set() {
+            break;
+        }
+        let (case, h) = match spec {
+            Spec::Pingpong(cfg) => {
+                let (h, c) = pingpong_case(cfg, common.repeat, &mut session, stop)?;
+                (c, Human::Pingpong(Box::new(h)))
+            }
+            Spec::Pipetest(cfg) => {
+                let (h, c) =
+                    crate::run_pipetest::pipetest_case(cfg, common.repeat, &mut session, stop)?;
+                (c, Human::Pipetest(h))
+            }
+            Spec::Http(h) => {
+                let (v, c) = crate::run_http::http_case(h, common.repeat, &mut session, stop)?;
+                (c, Human::Http(v))
+            }
+        };
+        if suite && !common.quiet && !common.json {
+            session.progress.println(&one_line(&case));
+        }
+        doc.push_case(case);
+        human.push(h);
+    }
+    session.progress.finish();
+    doc.interrupted = stop.is_set()
+        || doc
+            .cases
+            .iter()
+            .any(|c| c.repeats.iter().any(|r| r.interrupted));
+    doc.finish(noise.finish());
+    emit(&doc, common, |out| {
+        if suite {
+            out.write_all(crate::export::terminal::render_brief(&doc).as_bytes())?;
+            writeln!(
+                out,
+                "Percentiles and histograms: `evbench report FILE` on the document -o FILE writes."
+            )?;
+            return Ok(());
+        }
+        let mut http = Vec::new();
+        for h in human {
+            match h {
+                Human::Pingpong(c) => print_human(out, &c)?,
+                Human::Pipetest(c) => crate::run_pipetest::print_human(out, &c, common.quiet)?,
+                Human::Http(v) => http.extend(v),
+            }
+        }
+        if !http.is_empty() {
+            crate::run_http::print_human(out, &http)?;
+        }
+        Ok(())
+    })?;
+    if doc.interrupted {
+        let what = match &args.workload {
+            Some(WorkloadCmd::Pingpong(_)) => format!(
+                "the {} round trips measured",
+                count(
+                    doc.cases
+                        .iter()
+                        .flat_map(|c| &c.repeats)
+                        .filter_map(|r| r.counters.get("rounds"))
+                        .sum()
+                )
+            ),
+            Some(WorkloadCmd::Pipetest(_)) => "the runs completed".into(),
+            _ => "what was measured".into(),
+        };
+        eprintln!("evbench: interrupted: the figures cover {what} before Ctrl-C");
         return Ok(ExitCode::from(INTERRUPTED_EXIT));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per finished case in the default suite: its id and headline figure.
+fn one_line(c: &Case) -> String {
+    let head = crate::export::headline(&[c]);
+    match head.and_then(|(name, _, unit)| c.metrics.get(&name).map(|m| (m.across.median, unit))) {
+        Some((v, unit)) => format!("{:<48} {v:>12.2} {unit}", c.id),
+        None => c.id.clone(),
+    }
 }
 
 /// A refused combination of options: one line and exit status 2, like clap's own.
@@ -208,37 +369,93 @@ fn spread(v: impl Iterator<Item = f64>) -> Spread {
     })
 }
 
+/// Records every field of a serialisable options struct as the case's options.
+pub(crate) fn options_of(case: &mut Case, options: &impl Serialize) {
+    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(options) {
+        for (k, v) in m {
+            case.option(&k, v);
+        }
+    }
+}
+
+/// The ping-pong case's id tail: what tells it from its siblings besides mechanism and
+/// wait mode (placement always; tasks, topology and EPOLLEXCLUSIVE when not the default).
+pub fn pingpong_variant(cfg: &pingpong::Config) -> String {
+    let mut v = vec![format!("pin={}", cfg.pin.as_str())];
+    if cfg.tasks != pingpong::Tasks::Threads {
+        v.push(format!("tasks={}", cfg.tasks.as_str()));
+    }
+    if !matches!(cfg.topology, pingpong::Topology::Pair) {
+        v.push(format!("topology={}", cfg.topology));
+    }
+    if cfg.exclusive {
+        v.push("exclusive".into());
+    }
+    v.join(",")
+}
+
+/// Runs one ping-pong case `repeat` times: the human report's figures and the results
+/// document's case.
 pub fn pingpong_case(
     cfg: &pingpong::Config,
-    common: &CommonArgs,
+    repeat: u32,
+    session: &mut Session,
     stop: &Stop,
-) -> Result<PingpongCase> {
-    let (mut probes, status) = prepare_probes(common)?;
+) -> Result<(PingpongCase, Case)> {
+    let mut case = Case::new(
+        "pingpong",
+        Some(&cfg.mechanism.to_string()),
+        Some(cfg.wait.as_str()),
+        Some(&pingpong_variant(cfg)),
+    );
+    options_of(&mut case, cfg);
     let mut repeats = Vec::new();
     let mut merged = pingpong::latency_histogram();
-    for k in 0..common.repeat {
-        if k > 0 && stop.is_set() {
+    for k in 1..=repeat {
+        if k > 1 && stop.is_set() {
             break;
         }
-        // Each repeat is its own window: forget the previous repeat's targets and counts.
-        if let (Some(p), true) = (probes.as_mut(), k > 0) {
-            p.reset()?;
-        }
-        let observer: &dyn Observer = match &probes {
-            Some(p) => p,
-            None => &NoObserver,
-        };
-        let o = pingpong::run(cfg, observer, stop).context("pingpong")?;
-        // An interrupted run may never have closed its window: nothing to read then.
-        let kernel = match &probes {
-            Some(p) if o.rounds > 0 => Some(p.collect()?),
-            _ => None,
-        };
+        let started = session.begin_repeat(&case.id, k, repeat)?;
+        let o = pingpong::run(cfg, session.observer(), stop).context("pingpong")?;
+        let kernel = session.collect(o.rounds > 0)?;
+        session.progress.step();
         merged
             .add(&o.latency)
             .context("merging latency histograms")?;
+        let mut r = Repeat::new(Duration::from_nanos(o.elapsed_ns));
+        r.started_at(started)
+            .metric(
+                "ops_per_sec",
+                Metric::higher("round trips/s"),
+                o.ops_per_sec(),
+            )
+            .metric(
+                "voluntary_per_round",
+                Metric::lower("switches/round trip"),
+                o.voluntary_per_round(),
+            )
+            .metric(
+                "involuntary_per_round",
+                Metric::neither("switches/round trip"),
+                o.involuntary_per_round(),
+            )
+            .metric(
+                "wakeups_per_event",
+                Metric::lower("wakeups/event"),
+                o.wakeups_per_event(),
+            )
+            .histogram("round_trip_ns", "ns", &o.latency)
+            .counter("rounds", o.rounds)
+            .counter("messages_sent", o.messages_sent())
+            .counter("messages_received", o.messages_received())
+            .detail("tasks", &o.tasks);
+        r.interrupted = o.interrupted;
+        if let Some(k) = &kernel {
+            r.kernel(k, o.rounds);
+        }
+        case.push_repeat(r);
         repeats.push(PingpongRepeat {
-            repeat: k + 1,
+            repeat: k,
             rounds: o.rounds,
             elapsed_ns: o.elapsed_ns,
             ops_per_sec: o.ops_per_sec(),
@@ -265,20 +482,14 @@ pub fn pingpong_case(
         voluntary_per_round: spread(repeats.iter().map(|r| r.voluntary_per_round)),
         wakeups_per_event: spread(repeats.iter().map(|r| r.wakeups_per_event)),
     };
-    Ok(PingpongCase {
-        schema: SCHEMA,
-        evbench_version: env!("CARGO_PKG_VERSION"),
-        machine: Machine::current(),
-        command: command_line(),
-        workload: "pingpong",
+    let human = PingpongCase {
         options: cfg.clone(),
-        repeat: common.repeat,
+        repeat,
         mechanism: cfg.mechanism.to_string(),
         wait: cfg.wait.as_str(),
         pin: cfg.pin.as_str(),
         tasks: cfg.tasks.as_str(),
         topology: cfg.topology.to_string(),
-        rounds_requested: cfg.rounds,
         warmup: cfg.warmup,
         rounds,
         elapsed_ns,
@@ -295,33 +506,38 @@ pub fn pingpong_case(
         },
         repeats,
         across_repeats,
-        probes: status,
-    })
+        probes: session.status.clone(),
+    };
+    Ok((human, case))
 }
 
-/// Writes the JSON document to `-o FILE` if asked, and either the JSON (`--json`) or the
-/// human report on stdout.
-pub(crate) fn emit<T: Serialize>(
-    doc: &T,
+/// Writes the results document to `-o FILE` and the interval log to `--hlog FILE` if
+/// asked, and either the document (`--json`) or the human report on stdout.
+pub(crate) fn emit(
+    doc: &RunResult,
     common: &CommonArgs,
     human: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     if let Some(path) = &common.output {
-        let mut f = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        serde_json::to_writer_pretty(&mut f, doc)?;
-        writeln!(f)?;
+        doc.write(path)?;
+    }
+    if let Some(path) = &common.hlog {
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        crate::export::hlog::write(doc, &mut f)?;
+        f.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();
     if common.json {
-        serde_json::to_writer_pretty(&mut out, doc)?;
-        writeln!(out)?;
+        out.write_all(doc.to_json()?.as_bytes())?;
     } else {
         human(&mut out)?;
     }
     Ok(())
 }
-
 fn print_human(mut out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
     let s = &c.round_trip_ns;
     writeln!(

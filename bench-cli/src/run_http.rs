@@ -5,7 +5,7 @@
 use std::{
     io::{BufRead, BufReader, Write},
     net::SocketAddr,
-    process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
     sync::Mutex,
 };
 
@@ -19,12 +19,11 @@ use workloads::{
 };
 
 use crate::{
-    cli::CommonArgs,
     load::{ClientArgs, LoadFigures},
     output::{count, ns, warn},
     probes::{Kernel, Probes},
-    run::{prepare_probes, ProbeStatus},
-    signal::INTERRUPTED_EXIT,
+    results::{Case, Metric, Repeat},
+    run::{ProbeStatus, Session},
 };
 
 #[derive(Args, Debug, Clone)]
@@ -70,7 +69,8 @@ impl HttpArgs {
         }
     }
 
-    fn modes(&self) -> Result<Vec<HttpWait>> {
+    /// The wait modes named, `all` expanded.
+    pub fn modes(&self) -> Result<Vec<HttpWait>> {
         let mut out = Vec::new();
         for w in &self.wait {
             if w == "all" {
@@ -87,6 +87,8 @@ impl HttpArgs {
 #[derive(Debug, Serialize)]
 pub struct HttpCase {
     pub workload: &'static str,
+    /// 1-based repeat of this wait mode.
+    pub repeat: u32,
     pub wait: String,
     pub workers: u32,
     pub body_size: usize,
@@ -137,12 +139,6 @@ const WAIT_SYSCALLS: &[&str] = &[
     "select",
     "pselect6",
 ];
-
-#[derive(Debug, Serialize)]
-struct HttpRun<'a> {
-    workload: &'static str,
-    cases: &'a [HttpCase],
-}
 
 /// A server child in `--control` mode.
 struct ServerChild {
@@ -259,38 +255,95 @@ impl Observer for Window<'_> {
     }
 }
 
-pub fn run(args: HttpArgs, common: &CommonArgs, stop: &Stop) -> Result<ExitCode> {
-    let cases = cases(&args, common, stop)?;
-    emit(&cases, common)?;
-    if stop.is_set() {
-        eprintln!("evbench: interrupted: the figures cover what was measured before Ctrl-C");
-        return Ok(ExitCode::from(INTERRUPTED_EXIT));
-    }
-    Ok(ExitCode::SUCCESS)
+/// One case per server wait mode `args` names (`all`: every one).
+pub fn specs(args: &HttpArgs) -> Result<Vec<crate::suite::Spec>> {
+    Ok(args
+        .modes()?
+        .into_iter()
+        .map(|w| {
+            let mut a = args.clone();
+            a.wait = vec![w.name().to_string()];
+            crate::suite::Spec::Http(a)
+        })
+        .collect())
 }
 
-/// Runs every wait mode `args` names, one after another.
-pub fn cases(args: &HttpArgs, common: &CommonArgs, stop: &Stop) -> Result<Vec<HttpCase>> {
-    let modes = args.modes()?;
+/// Runs one wait mode's case `repeat` times (a fresh server each time): the human
+/// report's rows and the results document's case.
+pub fn http_case(
+    args: &HttpArgs,
+    repeat: u32,
+    session: &mut Session,
+    stop: &Stop,
+) -> Result<(Vec<HttpCase>, Case)> {
+    let mut modes = args.modes()?;
+    if modes.len() != 1 {
+        bail!(
+            "an http case has exactly one wait mode, not {:?}",
+            args.wait
+        );
+    }
+    let wait = modes.remove(0);
     http::raise_nofile_limit().context("cannot raise the fd limit")?;
     if let Some(cpu) = args.client_cpu {
         workloads::pingpong::pin_current_thread(cpu)
             .with_context(|| format!("cannot pin the client to CPU {cpu}"))?;
     }
-    let (mut probes, status) = prepare_probes(common)?;
-    let mut out = Vec::new();
-    for wait in modes {
+    let mut case = Case::new("http", None, Some(wait.name()), None);
+    case.option("workers", args.workers)
+        .option("body_size", args.body_size)
+        .option("server_cpu", args.server_cpu)
+        .option("client_cpu", args.client_cpu)
+        .option("connections", args.client.connections)
+        .option("rate", args.client.rate)
+        .option("duration_s", args.client.duration)
+        .option("warmup_s", args.client.warmup)
+        .option("keep_alive", !args.client.no_keepalive)
+        .option("timeout_s", args.client.timeout)
+        .option("threads", args.client.threads)
+        .option("path", &args.client.path);
+    let mut rows = Vec::new();
+    for k in 1..=repeat {
         if stop.is_set() {
             break;
         }
-        if let Some(p) = probes.as_mut() {
-            p.reset()?;
+        let started = session.begin_repeat(&case.id, k, repeat)?;
+        let (row, latency) = one_case(
+            &wait,
+            args,
+            session.probes.as_ref(),
+            session.status.clone(),
+            stop,
+        )
+        .with_context(|| format!("http with wait mode {wait}"))?;
+        session.progress.step();
+        let mut r = Repeat::new(std::time::Duration::from_secs_f64(
+            row.client.seconds.max(0.0),
+        ));
+        r.started_at(started)
+            .metric(
+                "requests_per_sec",
+                Metric::higher("req/s"),
+                row.client.req_per_sec,
+            )
+            .histogram("request_ns", "ns", &latency)
+            .counter("requests", row.client.requests)
+            .counter("errors", row.client.errors_total)
+            .detail("client", &row.client)
+            .detail("server", row.server)
+            .detail("per_request", &row.per_request);
+        r.interrupted = row.client.interrupted;
+        if let Some(kernel) = &row.kernel {
+            r.kernel(kernel, row.server.requests);
         }
-        let case = one_case(&wait, args, probes.as_ref(), status.clone(), stop)
-            .with_context(|| format!("http with wait mode {wait}"))?;
-        out.push(case);
+        case.push_repeat(r);
+        let interrupted = row.client.interrupted;
+        rows.push(HttpCase { repeat: k, ..row });
+        if interrupted {
+            break;
+        }
     }
-    Ok(out)
+    Ok((rows, case))
 }
 
 fn one_case(
@@ -299,7 +352,7 @@ fn one_case(
     probes: Option<&Probes>,
     status: ProbeStatus,
     stop: &Stop,
-) -> Result<HttpCase> {
+) -> Result<(HttpCase, hdrhistogram::Histogram<u64>)> {
     let mut server = ServerChild::start(wait, args)?;
     if let Some(p) = probes {
         for (i, &tid) in server.tids.iter().enumerate() {
@@ -362,8 +415,9 @@ fn one_case(
                 / r
         }),
     };
-    Ok(HttpCase {
+    let case = HttpCase {
         workload: "http",
+        repeat: 1,
         wait: wait.name().to_string(),
         workers: args.workers,
         body_size: args.body_size,
@@ -378,31 +432,11 @@ fn one_case(
         per_request,
         probes: status,
         kernel,
-    })
-}
-
-fn emit(cases: &[HttpCase], common: &CommonArgs) -> Result<()> {
-    let doc = HttpRun {
-        workload: "http",
-        cases,
     };
-    if let Some(path) = &common.output {
-        let mut f = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        serde_json::to_writer_pretty(&mut f, &doc)?;
-        writeln!(f)?;
-    }
-    let mut out = std::io::stdout().lock();
-    if common.json {
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-    } else {
-        print_human(&mut out, cases)?;
-    }
-    Ok(())
+    Ok((case, report.latency))
 }
 
-pub fn print_human(out: &mut impl Write, cases: &[HttpCase]) -> Result<()> {
+pub fn print_human(out: &mut dyn Write, cases: &[HttpCase]) -> Result<()> {
     let Some(first) = cases.first() else {
         return Ok(());
     };
@@ -443,7 +477,11 @@ pub fn print_human(out: &mut impl Write, cases: &[HttpCase]) -> Result<()> {
         write!(
             out,
             "  {:<10} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
-            c.wait,
+            if c.repeat > 1 {
+                format!("{} #{}", c.wait, c.repeat)
+            } else {
+                c.wait.clone()
+            },
             c.client.req_per_sec,
             ns(l.p50 as f64),
             ns(l.p99 as f64),

@@ -1,21 +1,19 @@
 //! `evbench run pipetest`: the pipetest-4 / eventfd-bench port, with the originals'
-//! output lines, repeats, and the JSON document.
-use std::{io::Write, process::ExitCode};
+//! output lines, repeats, and its case in the results document.
+use std::{io::Write, time::Duration};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
-use workloads::{pipetest, stats::Summary as Spread, stop::Stop, NoObserver, Observer};
+use workloads::{pipetest, stats::Summary as Spread, stop::Stop};
 
 use crate::{
-    cli::{CommonArgs, PipetestArgs},
-    machine::{command_line, Machine},
+    cli::PipetestArgs,
     probes::Kernel,
-    run::{emit, prepare_probes, usage_error, ProbeStatus, SCHEMA},
-    signal::INTERRUPTED_EXIT,
+    results::{Case, Metric, Repeat},
+    run::{options_of, Session},
 };
 
 /// One measurement (the original's 16 runs).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct PipetestRepeat {
     pub repeat: u32,
     /// Mean µs/event of the middle 6 sorted runs.
@@ -23,60 +21,71 @@ pub struct PipetestRepeat {
     pub sigma_us: f64,
     pub interrupted: bool,
     pub runs: Vec<pipetest::Run>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<Kernel>,
 }
 
-/// The results document of `evbench run pipetest`.
-#[derive(Debug, Serialize)]
+/// One pipetest case as the human report prints it.
+#[derive(Debug)]
 pub struct PipetestCase {
-    pub schema: &'static str,
-    pub evbench_version: &'static str,
-    pub machine: Machine,
-    pub command: Vec<String>,
-    pub workload: &'static str,
     pub options: pipetest::Config,
-    pub repeat: u32,
     /// AVG (µs/event) across repeats.
     pub avg_us: Spread,
-    pub interrupted: bool,
     pub repeats: Vec<PipetestRepeat>,
-    pub probes: ProbeStatus,
 }
 
-pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<ExitCode> {
-    let cfg = pipetest::Config {
+/// The workload's configuration from the command line.
+pub fn config(args: &PipetestArgs) -> pipetest::Config {
+    pipetest::Config {
         channels: args.channels,
         active: args.active,
         writes: args.writes,
         mechanism: args.mechanism,
         wait: args.wait,
-    };
-    if let Err(e) = pipetest::validate(&cfg) {
-        return Ok(usage_error(&e.to_string()));
     }
-    let (mut probes, status) = prepare_probes(common)?;
+}
+
+/// Runs one pipetest case `repeat` times: the human report's figures and the results
+/// document's case.
+pub fn pipetest_case(
+    cfg: &pipetest::Config,
+    repeat: u32,
+    session: &mut Session,
+    stop: &Stop,
+) -> Result<(PipetestCase, Case)> {
+    let mut case = Case::new(
+        "pipetest",
+        Some(&cfg.mechanism.to_string()),
+        Some(cfg.wait.as_str()),
+        None,
+    );
+    options_of(&mut case, cfg);
     let mut repeats = Vec::new();
-    for k in 0..common.repeat {
-        if k > 0 && stop.is_set() {
+    for k in 1..=repeat {
+        if k > 1 && stop.is_set() {
             break;
         }
-        // Each repeat is its own window: forget the previous repeat's targets and counts.
-        if let (Some(p), true) = (probes.as_mut(), k > 0) {
-            p.reset()?;
+        let started = session.begin_repeat(&case.id, k, repeat)?;
+        let o = pipetest::run(cfg, session.observer(), stop).context("pipetest")?;
+        let kernel = session.collect(!o.runs.is_empty())?;
+        session.progress.step();
+        let sum = |f: fn(&pipetest::Run) -> u64| o.runs.iter().map(f).sum::<u64>();
+        let messages = sum(|r| r.messages);
+        let mut r = Repeat::new(Duration::from_nanos(sum(|r| r.elapsed_ns)));
+        r.started_at(started)
+            .metric("us_per_event", Metric::lower("µs/event"), o.avg_us)
+            .metric("sigma_us", Metric::neither("µs/event"), o.sigma_us)
+            .counter("messages", messages)
+            .counter("fired", sum(|r| r.fired))
+            .counter("events", sum(|r| r.events))
+            .detail("runs", &o.runs);
+        r.interrupted = o.interrupted;
+        if let Some(k) = &kernel {
+            r.kernel(k, messages);
         }
-        let observer: &dyn Observer = match &probes {
-            Some(p) => p,
-            None => &NoObserver,
-        };
-        let o = pipetest::run(&cfg, observer, stop).context("pipetest")?;
-        let kernel = match &probes {
-            Some(p) if !o.runs.is_empty() => Some(p.collect()?),
-            _ => None,
-        };
+        case.push_repeat(r);
         let interrupted = o.interrupted;
         repeats.push(PipetestRepeat {
-            repeat: k + 1,
+            repeat: k,
             avg_us: o.avg_us,
             sigma_us: o.sigma_us,
             interrupted,
@@ -88,14 +97,8 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
         }
     }
     let avgs: Vec<f64> = repeats.iter().map(|r| r.avg_us).collect();
-    let case = PipetestCase {
-        schema: SCHEMA,
-        evbench_version: env!("CARGO_PKG_VERSION"),
-        machine: Machine::current(),
-        command: command_line(),
-        workload: "pipetest",
-        options: cfg,
-        repeat: common.repeat,
+    let human = PipetestCase {
+        options: cfg.clone(),
         avg_us: Spread::of(&avgs).unwrap_or(Spread {
             n: 0,
             mean: 0.0,
@@ -104,21 +107,14 @@ pub fn run(args: &PipetestArgs, common: &CommonArgs, stop: &Stop) -> Result<Exit
             min: 0.0,
             max: 0.0,
         }),
-        interrupted: repeats.iter().any(|r| r.interrupted) || stop.is_set(),
         repeats,
-        probes: status,
     };
-    emit(&case, common, |out| print_human(out, &case, args.quiet))?;
-    if case.interrupted {
-        eprintln!("evbench: interrupted: the figures cover the runs completed before Ctrl-C");
-        return Ok(ExitCode::from(INTERRUPTED_EXIT));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((human, case))
 }
 
 /// The originals' lines for each measurement; extra lines only for what they lacked
 /// (repeats, kernel figures), never between their own.
-fn print_human(mut out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
+pub fn print_human(mut out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
     for r in &c.repeats {
         let o = pipetest::Outcome {
             runs: r.runs.clone(),

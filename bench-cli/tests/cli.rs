@@ -168,11 +168,13 @@ fn unprivileged_run_falls_back_to_userspace_timing() {
         "{err}"
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["rounds"], 2000);
-    assert_eq!(v["round_trip_ns"]["count"], 2000);
+    let rep = &v["cases"][0]["repeats"][0];
+    assert_eq!(rep["counters"]["rounds"], 2000);
+    assert_eq!(rep["histograms"]["round_trip_ns"]["count"], 2000);
     assert_eq!(v["probes"]["on"], false);
     assert!(v["probes"]["reason"].as_str().unwrap().contains("CAP_BPF"));
-    assert!(v.get("kernel").is_none());
+    assert!(rep["details"].get("kernel").is_none());
+    assert!(rep["counters"].get("kernel.voluntary").is_none());
 
     let doctor = Command::new("setpriv")
         .args([
@@ -206,6 +208,7 @@ fn json_goes_to_stdout_and_to_the_file_asked_for() {
     let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a["rounds"], 500);
+    assert_eq!(a["schema"], "evbench.run");
+    assert_eq!(a["cases"][0]["repeats"][0]["counters"]["rounds"], 500);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -104,11 +104,18 @@ fn run_http_sweeps_the_named_wait_modes_in_order() {
     let names: Vec<&str> = cases.iter().map(|c| c["wait"].as_str().unwrap()).collect();
     assert_eq!(names, modes);
     for c in cases {
-        assert_eq!(c["client"]["errors_total"], 0, "{c}");
-        assert_eq!(c["client"]["peak_connections"], 4, "{c}");
-        assert_eq!(c["server"]["ok"], c["server"]["requests"], "{c}");
+        assert_eq!(c["id"], format!("http/{}", c["wait"].as_str().unwrap()));
+        let r = &c["repeats"][0]["details"];
+        assert_eq!(r["client"]["errors_total"], 0, "{c}");
+        assert_eq!(r["client"]["peak_connections"], 4, "{c}");
+        assert_eq!(r["server"]["ok"], r["server"]["requests"], "{c}");
         // Every connection was opened before the measured window.
-        assert_eq!(c["server"]["accepted"], 0, "{c}");
+        assert_eq!(r["server"]["accepted"], 0, "{c}");
+        assert_eq!(
+            c["repeats"][0]["counters"]["requests"],
+            r["client"]["requests"]
+        );
+        assert_eq!(c["repeats"][0]["counters"]["errors"], 0);
     }
 }
 
@@ -164,8 +171,8 @@ fn probes_follow_the_server_child_process_alone() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out);
-    let c = &v["cases"][0];
-    assert_eq!(c["probes"]["on"], true, "this test needs root: {c}");
+    assert_eq!(v["probes"]["on"], true, "this test needs root: {v}");
+    let c = &v["cases"][0]["repeats"][0]["details"];
     let threads = c["kernel"]["threads"].as_array().unwrap();
     // One worker: exactly one target thread, the server's loop (not the client's).
     assert_eq!(threads.len(), 1, "{threads:?}");

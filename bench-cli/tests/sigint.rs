@@ -135,11 +135,24 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
     let v: serde_json::Value =
         serde_json::from_str(&out).expect("the partial result is still printed");
     assert_eq!(v["interrupted"], true);
-    let rounds = v["rounds"].as_u64().unwrap();
+    let rep = &v["cases"][0]["repeats"][0];
+    assert_eq!(rep["interrupted"], true);
+    let rounds = rep["counters"]["rounds"].as_u64().unwrap();
     assert!(rounds > 0 && rounds < 1_000_000_000);
     // What was printed is consistent: one latency sample per measured round trip.
-    assert_eq!(v["round_trip_ns"]["count"].as_u64().unwrap(), rounds);
-    assert_eq!(v["kernel"]["threads"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        rep["histograms"]["round_trip_ns"]["count"]
+            .as_u64()
+            .unwrap(),
+        rounds
+    );
+    assert_eq!(
+        rep["details"]["kernel"]["threads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     assert_eq!(
         group_members(pid),

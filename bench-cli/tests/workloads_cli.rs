@@ -49,23 +49,30 @@ fn pipetest_json_has_every_run_and_exact_message_counts() {
         "run", "pipetest", "-n", "50", "-a", "3", "-w", "1000", "-m", "eventfd", "--repeat", "2",
         "--probes", "none", "--json",
     ]);
-    assert_eq!(v["schema"], "evbench.run/1");
-    assert_eq!(v["workload"], "pipetest");
-    assert_eq!(v["options"]["channels"], 50);
-    assert_eq!(v["options"]["mechanism"], "eventfd");
+    assert_eq!(v["schema"], "evbench.run");
+    assert_eq!(v["schema_version"], 1);
     assert!(v["machine"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!v["machine"]["kernel"].as_str().unwrap().is_empty());
-    let reps = v["repeats"].as_array().unwrap();
+    assert_eq!(v["cases"].as_array().unwrap().len(), 1);
+    let c = &v["cases"][0];
+    assert_eq!(c["id"], "pipetest/eventfd/epoll-et");
+    assert_eq!(c["workload"], "pipetest");
+    assert_eq!(c["options"]["channels"], 50);
+    assert_eq!(c["options"]["mechanism"], "eventfd");
+    let reps = c["repeats"].as_array().unwrap();
     assert_eq!(reps.len(), 2);
     for r in reps {
-        let runs = r["runs"].as_array().unwrap();
+        let runs = r["details"]["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 16);
         for run in runs {
             assert_eq!(run["messages"], 1003);
             assert_eq!(run["fired"], 1003);
         }
+        assert_eq!(r["counters"]["messages"], 16 * 1003);
+        assert_eq!(r["counters"]["fired"], 16 * 1003);
     }
-    assert_eq!(v["avg_us"]["n"], 2);
+    assert_eq!(c["metrics"]["us_per_event"]["across"]["n"], 2);
+    assert_eq!(c["metrics"]["us_per_event"]["better"], "lower");
 }
 
 #[test]
@@ -91,22 +98,27 @@ fn pingpong_json_covers_options_repeats_and_counts() {
         "none",
         "--json",
     ]);
-    assert_eq!(v["options"]["topology"], "ring:3");
-    assert_eq!(v["options"]["tasks"], "processes");
-    assert_eq!(v["options"]["wait"], "epoll");
-    assert_eq!(v["repeat"], 3);
-    assert_eq!(v["rounds"], 1500);
-    assert_eq!(v["round_trip_ns"]["count"], 1500);
-    let reps = v["repeats"].as_array().unwrap();
+    let c = &v["cases"][0];
+    assert_eq!(
+        c["id"],
+        "pingpong/eventfd/epoll/pin=none,tasks=processes,topology=ring:3"
+    );
+    assert_eq!(c["options"]["topology"], "ring:3");
+    assert_eq!(c["options"]["tasks"], "processes");
+    assert_eq!(c["options"]["wait"], "epoll");
+    assert_eq!(v["options"]["repeat"], 3);
+    assert_eq!(c["histograms"]["round_trip_ns"]["count"], 1500);
+    let reps = c["repeats"].as_array().unwrap();
     assert_eq!(reps.len(), 3);
     for r in reps {
-        assert_eq!(r["rounds"], 500);
+        assert_eq!(r["counters"]["rounds"], 500);
+        assert_eq!(r["histograms"]["round_trip_ns"]["count"], 500);
         // Three tasks, each sends and receives warm-up + rounds messages.
-        assert_eq!(r["messages_sent"], 3 * 510);
-        assert_eq!(r["messages_received"], 3 * 510);
-        assert_eq!(r["tasks"].as_array().unwrap().len(), 3);
+        assert_eq!(r["counters"]["messages_sent"], 3 * 510);
+        assert_eq!(r["counters"]["messages_received"], 3 * 510);
+        assert_eq!(r["details"]["tasks"].as_array().unwrap().len(), 3);
     }
-    assert_eq!(v["across_repeats"]["ops_per_sec"]["n"], 3);
+    assert_eq!(c["metrics"]["ops_per_sec"]["across"]["n"], 3);
 }
 
 #[test]
@@ -129,9 +141,12 @@ fn fanout_reports_wakeups_per_event() {
         "none",
         "--json",
     ]);
-    let w = v["repeats"][0]["wakeups_per_event"].as_f64().unwrap();
+    let c = &v["cases"][0];
+    let w = c["repeats"][0]["metrics"]["wakeups_per_event"]
+        .as_f64()
+        .unwrap();
     assert!(w <= 1.1, "EPOLLEXCLUSIVE woke {w} waiters per event");
-    assert_eq!(v["options"]["exclusive"], true);
+    assert_eq!(c["options"]["exclusive"], true);
 }
 
 #[test]

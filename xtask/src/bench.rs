@@ -121,9 +121,9 @@ fn ops_per_sec(side: &Side) -> Result<f64> {
             .with_context(|| format!("no ops/sec in perf's output:\n{text}")),
         Kind::Evbench => {
             let v: Value = serde_json::from_str(&text).context("evbench --json output")?;
-            v["ops_per_sec"]
+            v["cases"][0]["repeats"][0]["metrics"]["ops_per_sec"]
                 .as_f64()
-                .context("no ops_per_sec in evbench's JSON")
+                .context("no ops_per_sec in evbench's results document")
         }
     }
 }
@@ -289,9 +289,9 @@ pub fn pingpong(root: &Path, evbench: &Path, a: &PingpongBench) -> Result<()> {
             ]));
             let out: Value = serde_json::from_str(&output(&argv)?)?;
             v.push(
-                out["repeats"][0]["avg_us"]
+                out["cases"][0]["repeats"][0]["metrics"]["us_per_event"]
                     .as_f64()
-                    .context("no avg_us in pipetest's JSON")?,
+                    .context("no us_per_event in pipetest's results document")?,
             );
         }
     }

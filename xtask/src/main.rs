@@ -2,6 +2,7 @@
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
+mod baseline;
 mod bench;
 mod bench_emulations;
 mod bench_http;
@@ -69,6 +70,8 @@ enum BenchCmd {
     Kevent(bench_emulations::EmulationBench),
     /// The EFD_MASK emulations (socketpair, FUSE) vs eventfd in pipetest and pingpong.
     EfdMask(bench_emulations::EmulationBench),
+    /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
+    Baseline(baseline::BaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -129,6 +132,10 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::EfdMask(a)) => {
             build(&root)?;
             bench_emulations::efd_mask(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Baseline(a)) => {
+            build(&root)?;
+            baseline::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             let obj = build_ebpf(&root)?;

@@ -126,14 +126,14 @@ fn evbench_json(bin: &Path, probes: &str, pin: &str, rounds: u64) -> Result<Valu
     serde_json::from_slice(&out.stdout).context("evbench printed no JSON document")
 }
 
-/// The probe figures of a single-repeat document (per repeat, or at the top level).
+/// The one repeat of the one case of an `evbench run pingpong` results document.
+fn repeat(doc: &Value) -> &Value {
+    &doc["cases"][0]["repeats"][0]
+}
+
+/// The probe figures of a single-repeat document (null when the probes were off).
 fn kernel(doc: &Value) -> &Value {
-    let per_repeat = &doc["repeats"][0]["kernel"];
-    if per_repeat.is_object() {
-        per_repeat
-    } else {
-        &doc["kernel"]
-    }
+    &repeat(doc)["details"]["kernel"]
 }
 
 /// Starts bpftrace with the script and waits until its probes are attached.
@@ -276,8 +276,11 @@ pub fn run(root: &Path, bin: &Path, args: &OverheadBench) -> Result<()> {
                         (doc?, Some(counts))
                     }
                 };
-                ops[Variant::ALL.iter().position(|&x| x == v).expect("listed")]
-                    .push(doc["ops_per_sec"].as_f64().context("no ops_per_sec")?);
+                ops[Variant::ALL.iter().position(|&x| x == v).expect("listed")].push(
+                    repeat(&doc)["metrics"]["ops_per_sec"]
+                        .as_f64()
+                        .context("no ops_per_sec")?,
+                );
                 match v {
                     Variant::Default => default_doc = doc,
                     Variant::All => all_doc = doc,
@@ -292,7 +295,9 @@ pub fn run(root: &Path, bin: &Path, args: &OverheadBench) -> Result<()> {
         let slow = |i: usize| med[0] / med[i];
         let k = kernel(&default_doc);
         let ka = kernel(&all_doc);
-        let rounds = default_doc["rounds"].as_f64().unwrap_or(args.rounds as f64);
+        let rounds = repeat(&default_doc)["counters"]["rounds"]
+            .as_f64()
+            .unwrap_or(args.rounds as f64);
         writeln!(md, "## pin {pin}\n")?;
         writeln!(
             md,

@@ -8,19 +8,7 @@ use super::{
 use crate::results::RunResult;
 
 pub fn render(r: &RunResult) -> String {
-    let mut out = String::new();
-    for l in provenance_lines(r) {
-        let _ = writeln!(out, "{l}");
-    }
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    if r.interrupted {
-        let _ = writeln!(
-            out,
-            "warning: interrupted: the figures cover what was measured"
-        );
-    }
+    let mut out = header(r);
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
         for name in plotted_histograms(&cases) {
@@ -40,6 +28,34 @@ pub fn render(r: &RunResult) -> String {
                 }
             }
         }
+    }
+    out
+}
+
+/// The short form the default suite ends with: provenance, warnings and each
+/// workload's side-by-side table (`evbench report FILE` shows the rest).
+pub fn render_brief(r: &RunResult) -> String {
+    let mut out = header(r);
+    for (workload, cases) in groups(r) {
+        let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
+    }
+    out
+}
+
+/// Provenance lines, warnings and the interruption notice.
+fn header(r: &RunResult) -> String {
+    let mut out = String::new();
+    for l in provenance_lines(r) {
+        let _ = writeln!(out, "{l}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "warning: interrupted: the figures cover what was measured"
+        );
     }
     out
 }
