@@ -68,6 +68,19 @@ fn group_members(pgid: i32) -> Vec<i32> {
     pids
 }
 
+/// Kills the run's process group if the test fails before it has ended, so a failing
+/// assertion never leaves a billion-round ping-pong running on the machine.
+struct KillGroupOnDrop(i32);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
+}
+
 #[test]
 fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_evbench"))
@@ -86,6 +99,7 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
+    let _guard = KillGroupOnDrop(pid);
 
     // Wait until this run's own probes are attached and its ping-pong is running.
     let t = Instant::now();
