@@ -98,6 +98,7 @@ pub fn judge(
     cur: &[f64],
     better: Better,
     threshold: f64,
+    noise_floor: f64,
 ) -> (f64, (f64, f64), f64, Verdict) {
     let (mb, mc) = (stats::median(base), stats::median(cur));
     let change = mc / mb - 1.0;
@@ -107,7 +108,7 @@ pub fn judge(
     }
     let (lo, hi) = stats::bootstrap_ratio_ci(base, cur, LEVEL);
     let ci = (lo - 1.0, hi - 1.0);
-    let verdict = if !(ci.0.is_finite() && ci.1.is_finite()) {
+    let verdict = if !(ci.0.is_finite() && ci.1.is_finite()) || (mc - mb).abs() < noise_floor {
         Verdict::Unchanged
     } else {
         let (worse_up, better_up) = match better {
@@ -129,7 +130,7 @@ pub fn judge(
 /// The series compared for a case: its metrics, then p50 and p99 of each histogram but
 /// the per-syscall ones (diagnostics: judging each syscall's tail would multiply the
 /// false alarms; `syscalls_per_op` and the probes' own histograms stand for them).
-fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
+fn series(c: &Case) -> Vec<(String, String, Better, f64, Vec<f64>)> {
     let mut out: Vec<_> = c
         .metrics
         .iter()
@@ -139,6 +140,7 @@ fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
                 name.clone(),
                 m.metric.unit.clone(),
                 m.metric.better,
+                m.metric.noise_floor.unwrap_or(0.0),
                 c.values(name),
             )
         })
@@ -158,6 +160,7 @@ fn series(c: &Case) -> Vec<(String, String, Better, Vec<f64>)> {
                 format!("{name}.{label}"),
                 info.unit.clone(),
                 Better::Lower,
+                0.0,
                 v,
             ));
         }
@@ -213,14 +216,14 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
             warnings.push(format!("{}: options differ between the two runs", c.id));
         }
         let bs = series(b);
-        for (name, unit, better, cv) in series(c) {
-            let Some((_, _, _, bv)) = bs.iter().find(|(n, ..)| *n == name) else {
+        for (name, unit, better, floor, cv) in series(c) {
+            let Some((_, _, _, _, bv)) = bs.iter().find(|(n, ..)| *n == name) else {
                 continue;
             };
             if bv.is_empty() || cv.is_empty() {
                 continue;
             }
-            let (change, ci, p_value, verdict) = judge(bv, &cv, better, threshold);
+            let (change, ci, p_value, verdict) = judge(bv, &cv, better, threshold, floor);
             rows.push(Row {
                 case: c.id.clone(),
                 metric: name,
@@ -536,4 +539,47 @@ pub fn run(args: &crate::cli::CompareArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+#[cfg(test)]
+mod noise_floor_tests {
+    use super::*;
+
+    /// A per-op count near zero: 0.0012 → 0.053 switches/op is +4000%, a certain change
+    /// by the bootstrap, yet one stray preemption in twenty operations. Below the floor
+    /// it is unchanged; without a floor it is a regression.
+    #[test]
+    fn changes_below_the_noise_floor_are_unchanged() {
+        let base = [0.001, 0.0012, 0.0011, 0.0015, 0.001];
+        let cur = [0.05, 0.053, 0.051, 0.055, 0.052];
+        assert_eq!(
+            judge(&base, &cur, Better::Lower, 0.05, 0.0).3,
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge(
+                &base,
+                &cur,
+                Better::Lower,
+                0.05,
+                crate::results::PER_OP_NOISE_FLOOR
+            )
+            .3,
+            Verdict::Unchanged
+        );
+        // Above the floor the relative rule decides as before.
+        let worse = [1.0, 1.02, 1.01, 1.03, 1.0];
+        let base = [0.5, 0.51, 0.5, 0.52, 0.5];
+        assert_eq!(
+            judge(
+                &base,
+                &worse,
+                Better::Lower,
+                0.05,
+                crate::results::PER_OP_NOISE_FLOOR
+            )
+            .3,
+            Verdict::Regressed
+        );
+    }
 }

@@ -112,6 +112,11 @@ pub enum Better {
 pub struct Metric {
     pub unit: String,
     pub better: Better,
+    /// Absolute change below which a difference is noise whatever its relative size
+    /// (per-op event counts near zero: 0.00 → 0.05 switches/op is +inf%, yet it is one
+    /// stray preemption in twenty operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_floor: Option<f64>,
 }
 
 impl Metric {
@@ -119,21 +124,34 @@ impl Metric {
         Self {
             unit: unit.into(),
             better: Better::Higher,
+            noise_floor: None,
         }
     }
     pub fn lower(unit: &str) -> Self {
         Self {
             unit: unit.into(),
             better: Better::Lower,
+            noise_floor: None,
         }
     }
     pub fn neither(unit: &str) -> Self {
         Self {
             unit: unit.into(),
             better: Better::Neither,
+            noise_floor: None,
         }
     }
+
+    /// Declares the absolute change below which `compare` calls a difference noise.
+    pub fn with_noise_floor(mut self, floor: f64) -> Self {
+        self.noise_floor = Some(floor);
+        self
+    }
 }
+
+/// Noise floor of per-operation event counts (switches, wakeups, syscalls per op): one
+/// event in ten operations.
+pub const PER_OP_NOISE_FLOOR: f64 = 0.1;
 
 /// A metric across repeats: its declaration and the summary of its per-repeat values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -510,14 +528,22 @@ impl Repeat {
             let sets = k.sets.as_str();
             self.metric(
                 "switches_per_op",
-                Metric::lower("switches/op"),
+                Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),
                 per(vol + invol),
             );
             if sets.contains("wakeup") || wake > 0 {
-                self.metric("wakeups_per_op", Metric::lower("wakeups/op"), per(wake));
+                self.metric(
+                    "wakeups_per_op",
+                    Metric::lower("wakeups/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+                    per(wake),
+                );
             }
             if sets.contains("syscalls") || sys > 0 {
-                self.metric("syscalls_per_op", Metric::lower("syscalls/op"), per(sys));
+                self.metric(
+                    "syscalls_per_op",
+                    Metric::lower("syscalls/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+                    per(sys),
+                );
             }
         }
         self.detail("kernel", k)
