@@ -135,18 +135,24 @@ fn default_sets_count_exactly_what_the_ping_pong_does_and_nothing_of_a_decoy() {
             "{}: no other syscall in the window",
             t.role
         );
-        let woken = th.wakeups as f64 / R as f64;
+        // Every block ends in exactly one wakeup: the kernel fixes this pairing even when
+        // the decoy, sharing this 2-CPU machine, preempts a target before it blocks (the
+        // next message then finds it awake and needs no wakeup, so both counts dip below R
+        // together). Against R itself the band is therefore wider.
+        let (woken, blocked) = (th.wakeups as f64, th.voluntary as f64);
         assert!(
-            (0.98..=1.02).contains(&woken),
-            "{} woken {woken:.4} times per round trip",
+            (woken - blocked).abs() <= 0.02 * R as f64,
+            "{}: {woken} wakeups but {blocked} blocks",
             t.role
         );
-        let blocked = th.voluntary as f64 / R as f64;
-        assert!(
-            (0.98..=1.02).contains(&blocked),
-            "{} blocked {blocked:.4} times per round trip",
-            t.role
-        );
+        for (what, v) in [("woken", woken), ("blocked", blocked)] {
+            let per = v / R as f64;
+            assert!(
+                (0.9..=1.02).contains(&per),
+                "{} {what} {per:.4} times per round trip",
+                t.role
+            );
+        }
     }
     // Who woke whom: the reader was woken by the writer, and by nobody else.
     for w in &k.woke {
