@@ -9,6 +9,7 @@ use std::{
     process::{Command, Stdio},
 };
 
+use crate::figures::{max as best, median};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
@@ -48,20 +49,6 @@ struct Costs {
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
-}
-
-fn best(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Makes sure `perf` runs, installing Debian's linux-perf when it is missing.

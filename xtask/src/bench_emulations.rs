@@ -10,6 +10,7 @@ use std::{
     process::Command,
 };
 
+use crate::figures::{max, median};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
@@ -69,7 +70,7 @@ impl Figure {
     fn best(self, runs: &[f64]) -> f64 {
         match self {
             Figure::UsPerEvent => runs.iter().copied().fold(f64::INFINITY, f64::min),
-            Figure::OpsPerSec => runs.iter().copied().fold(0.0, f64::max),
+            Figure::OpsPerSec => max(runs),
         }
     }
     fn unit(self) -> &'static str {
@@ -100,16 +101,6 @@ fn run_once(bin: &Path, v: &Variant, figure: Figure) -> Result<f64> {
             v.args.join(" ")
         )
     })
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Runs a group of variants alternating; returns every run's figure per variant.

@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::figures::{max as best, median};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
@@ -182,22 +183,6 @@ fn wrk(a: &BenchHttpArgs) -> Result<(f64, u64)> {
         rps.with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?,
         errors,
     ))
-}
-
-fn best(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        0.0
-    } else if s.len() % 2 == 1 {
-        s[s.len() / 2]
-    } else {
-        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
-    }
 }
 
 struct Target {

@@ -6,6 +6,7 @@ mod baseline;
 mod bench;
 mod bench_emulations;
 mod bench_http;
+mod figures;
 mod overhead;
 mod setup;
 

@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::figures::median;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
@@ -31,14 +32,14 @@ pub struct OverheadBench {
 }
 
 /// The same histograms as evbench's default `wakeup` and `syscalls` sets, for the
-/// ping-pong's two threads (named ping and pong), with classic tracepoints as bpftrace
+/// ping-pong's two threads (named ping-0 and pong-1), with classic tracepoints as bpftrace
 /// users write them. Event counters show how many events each probe saw.
 const BPFTRACE_SCRIPT: &str = r#"
-tracepoint:sched:sched_waking /args->comm == "ping" || args->comm == "pong"/ {
+tracepoint:sched:sched_waking /args->comm == "ping-0" || args->comm == "pong-1"/ {
   @waking_events = count();
   @woken_at[args->pid] = nsecs;
 }
-tracepoint:sched:sched_switch /args->next_comm == "ping" || args->next_comm == "pong"/ {
+tracepoint:sched:sched_switch /args->next_comm == "ping-0" || args->next_comm == "pong-1"/ {
   @switch_in_events = count();
   $t = @woken_at[args->next_pid];
   if ($t != 0) {
@@ -46,7 +47,7 @@ tracepoint:sched:sched_switch /args->next_comm == "ping" || args->next_comm == "
     delete(@woken_at[args->next_pid]);
   }
 }
-tracepoint:raw_syscalls:sys_enter /comm == "ping" || comm == "pong"/ {
+tracepoint:raw_syscalls:sys_enter /comm == "ping-0" || comm == "pong-1"/ {
   @sys_enter_events = count();
   @entered[tid] = nsecs;
 }
@@ -228,16 +229,6 @@ fn stop_bpftrace(mut child: Child) -> Result<Value> {
     }))
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 pub fn run(root: &Path, bin: &Path, args: &OverheadBench) -> Result<()> {
     ensure_bpftrace()?;
     let placements = ["same", "split"];
@@ -273,6 +264,10 @@ pub fn run(root: &Path, bin: &Path, args: &OverheadBench) -> Result<()> {
                         let child = start_bpftrace()?;
                         let doc = evbench_json(bin, "none", pin, args.rounds);
                         let counts = stop_bpftrace(child)?;
+                        // A comparison against a tool that measured nothing is no comparison.
+                        if counts["sys_enter_events"].as_u64() == Some(0) {
+                            bail!("bpftrace saw no syscall of the ping-pong threads: its thread-name filter no longer matches them");
+                        }
                         (doc?, Some(counts))
                     }
                 };
