@@ -7,7 +7,6 @@ pub mod errors;
 pub mod export;
 pub mod list;
 pub mod load;
-pub mod machine;
 pub mod output;
 pub mod probes;
 pub mod report;
