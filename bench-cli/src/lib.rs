@@ -17,4 +17,3 @@ pub mod run_pipetest;
 pub mod serve;
 pub mod signal;
 pub mod suite;
-pub mod summary;

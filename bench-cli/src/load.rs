@@ -16,11 +16,7 @@ use workloads::{
     NoObserver,
 };
 
-use crate::{
-    output::{count, ns},
-    signal::INTERRUPTED_EXIT,
-    summary::Summary,
-};
+use crate::{output::count, results::Percentiles, signal::INTERRUPTED_EXIT};
 
 /// Client options shared by `evbench load` and `evbench run http`.
 #[derive(Args, Debug, Clone)]
@@ -102,9 +98,9 @@ pub struct LoadFigures {
     pub errors: ErrorCounts,
     pub errors_total: u64,
     /// From the scheduled send time (open loop) or the send (closed loop), ns.
-    pub latency_ns: Summary,
+    pub latency_ns: Percentiles,
     /// From the actual send, ns.
-    pub service_ns: Summary,
+    pub service_ns: Percentiles,
     pub bytes: u64,
     pub peak_connections: u64,
     pub interrupted: bool,
@@ -118,8 +114,8 @@ impl LoadFigures {
             req_per_sec: r.req_per_sec(),
             errors: r.errors,
             errors_total: r.errors.total(),
-            latency_ns: Summary::of(&r.latency),
-            service_ns: Summary::of(&r.service),
+            latency_ns: Percentiles::of(&r.latency),
+            service_ns: Percentiles::of(&r.service),
             bytes: r.bytes,
             peak_connections: r.peak_connections,
             interrupted: r.interrupted,
@@ -211,15 +207,7 @@ pub fn print_figures(out: &mut impl Write, f: &LoadFigures) -> Result<()> {
         count(f.requests),
         count(f.bytes)
     )?;
-    writeln!(
-        out,
-        "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        ns(l.p50 as f64),
-        ns(l.p90 as f64),
-        ns(l.p99 as f64),
-        ns(l.p999 as f64),
-        ns(l.max as f64)
-    )?;
+    writeln!(out, "  latency     {}", crate::output::percentiles(l))?;
     writeln!(out, "  errors      {}", f.errors_line())?;
     Ok(())
 }

@@ -16,10 +16,10 @@ use crate::{
     doctor,
     output::{count, ns, progress::Progress, warn},
     probes::{Kernel, ProbeSet, ProbeSets, Probes},
+    results::Percentiles,
     results::{Case, Metric, NoiseMeter, ProbesState, Repeat, RunResult},
     signal::INTERRUPTED_EXIT,
     suite::Spec,
-    summary::Summary,
 };
 
 /// Whether probes ran, and if not, why: every report carries it.
@@ -106,7 +106,7 @@ pub struct PingpongRepeat {
     pub elapsed_ns: u64,
     pub ops_per_sec: f64,
     pub interrupted: bool,
-    pub round_trip_ns: Summary,
+    pub round_trip_ns: Percentiles,
     pub messages_sent: u64,
     pub messages_received: u64,
     /// All tasks' voluntary / involuntary switches per round trip (the kernel's per-task
@@ -147,7 +147,7 @@ pub struct PingpongCase {
     pub elapsed_ns: u64,
     pub ops_per_sec: f64,
     pub interrupted: bool,
-    pub round_trip_ns: Summary,
+    pub round_trip_ns: Percentiles,
     pub repeats: Vec<PingpongRepeat>,
     pub across_repeats: PingpongSpread,
     pub probes: ProbeStatus,
@@ -460,7 +460,7 @@ pub fn pingpong_case(
             elapsed_ns: o.elapsed_ns,
             ops_per_sec: o.ops_per_sec(),
             interrupted: o.interrupted,
-            round_trip_ns: Summary::of(&o.latency),
+            round_trip_ns: Percentiles::of(&o.latency),
             messages_sent: o.messages_sent(),
             messages_received: o.messages_received(),
             voluntary_per_round: o.voluntary_per_round(),
@@ -499,7 +499,7 @@ pub fn pingpong_case(
             rounds as f64 * 1e9 / elapsed_ns as f64
         },
         interrupted: repeats.iter().any(|r| r.interrupted) || stop.is_set(),
-        round_trip_ns: Summary::of(&merged),
+        round_trip_ns: Percentiles::of(&merged),
         kernel: match repeats.as_mut_slice() {
             [only] => only.kernel.take(),
             _ => None,
@@ -607,15 +607,7 @@ fn print_human(mut out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
             )?;
         }
     }
-    writeln!(
-        out,
-        "  round trip  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        ns(s.p50 as f64),
-        ns(s.p90 as f64),
-        ns(s.p99 as f64),
-        ns(s.p999 as f64),
-        ns(s.max as f64)
-    )?;
+    writeln!(out, "  round trip  {}", crate::output::percentiles(s))?;
     match (&c.kernel, &c.probes) {
         (Some(k), _) => crate::output::kernel::print(&mut out, k, c.rounds, "round trip")?,
         (None, p) if p.on && c.repeats.len() > 1 => {

@@ -20,6 +20,18 @@ pub fn ns(v: f64) -> String {
     }
 }
 
+/// "p50 …  p90 …  p99 …  p99.9 …  max …" of a latency summary, as reports print it.
+pub fn percentiles(p: &crate::results::Percentiles) -> String {
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        ns(p.p50 as f64),
+        ns(p.p90 as f64),
+        ns(p.p99 as f64),
+        ns(p.p999 as f64),
+        ns(p.max as f64)
+    )
+}
+
 /// An integer with thousands separators.
 pub fn count(v: u64) -> String {
     let s = v.to_string();

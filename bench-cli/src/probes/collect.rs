@@ -15,13 +15,13 @@ use serde::Serialize;
 use workloads::TaskInfo;
 
 use super::{kallsyms::Kallsyms, progstats::ProgCounters, ProbeSet, ProbeSets};
-use crate::summary::Summary;
+use crate::results::Percentiles;
 
 /// A kernel histogram: the HDR histogram itself and its summary for reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelHist {
     #[serde(flatten)]
-    pub summary: Summary,
+    pub summary: Percentiles,
     #[serde(skip)]
     pub hist: Histogram<u64>,
 }
@@ -29,7 +29,7 @@ pub struct KernelHist {
 impl KernelHist {
     fn new(hist: Histogram<u64>) -> Self {
         Self {
-            summary: Summary::of(&hist),
+            summary: Percentiles::of(&hist),
             hist,
         }
     }
