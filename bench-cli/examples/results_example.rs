@@ -9,9 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use evbench::{
     cli::CommonArgs,
+    engine::{kernel::record_kernel, prepare_probes},
     output::progress::Progress,
     results::{Case, Metric, NoiseMeter, ProbesState, Repeat, RunResult},
-    run::prepare_probes,
 };
 use workloads::{pingpong, stop::Stop, Mechanism, NoObserver, Observer};
 
@@ -33,6 +33,7 @@ fn main() -> Result<()> {
         args.clone(),
         serde_json::json!({"repeat": repeats, "probes": common.probes.to_string()}),
         probes_state,
+        evbench::probes::OBJECT,
     );
     let noise = NoiseMeter::start();
     let stop = Stop::new();
@@ -78,7 +79,7 @@ fn main() -> Result<()> {
                 .histogram("round_trip_ns", "ns", &o.latency)
                 .counter("rounds", o.rounds);
             if let Some(p) = &probes {
-                r.kernel(&p.collect()?, o.rounds);
+                record_kernel(&mut r, &p.collect()?, o.rounds);
             }
             case.push_repeat(r);
             progress.step();

@@ -1,19 +1,24 @@
 //! evbench's command-line tool as a library: the binary is a thin `main`, and the
 //! integration tests drive the same probes and commands directly.
+//!
+//! Layers, top to bottom; a module uses only modules below it (`cargo xtask clippy`
+//! fails on any import cycle, `use` and paths in function bodies alike):
+//! - `commands`: one file per subcommand (run, serve, load, report, compare, doctor, list);
+//! - `cli`: the command line's types, every flag in one vocabulary;
+//! - `export`: whole reports: terminal, Markdown, SVG, HTML, HdrHistogram log, verdicts;
+//! - `engine`: the run engine, the one place that decides what runs when, and one module
+//!   per workload turning options into cases;
+//! - `output`: terminal primitives: figures formatted for people, progress, warnings;
+//! - `probes`: loading the eBPF programs and collecting their maps (knows nothing of
+//!   results or output);
+//! - `results`: the results document, its statistics and the regression gate's judgement;
+//! - `errors`, `signal`: errno helpers and the Ctrl-C / SIGTERM flag.
 pub mod cli;
-pub mod compare;
-pub mod doctor;
+pub mod commands;
+pub mod engine;
 pub mod errors;
 pub mod export;
-pub mod list;
-pub mod load;
 pub mod output;
 pub mod probes;
-pub mod report;
 pub mod results;
-pub mod run;
-pub mod run_http;
-pub mod run_pipetest;
-pub mod serve;
 pub mod signal;
-pub mod suite;

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use evbench::{
     cli::{Cli, Command},
-    compare, doctor, list, report, run, signal,
+    commands::{compare, doctor, list, load, report, run, serve},
+    signal,
 };
 
 fn main() -> ExitCode {
@@ -34,8 +35,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Compare(args) => compare::run(&args).map(ExitCode::from),
-        Command::Serve(args) => evbench::serve::run(args, &signal::install()?),
-        Command::Load(args) => evbench::load::run(args, &signal::install()?),
+        Command::Serve(args) => serve::run(args, &signal::install()?),
+        Command::Load(args) => load::run(args, &signal::install()?),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -51,7 +51,16 @@ fn serve_and_load_are_separate_processes_that_agree() {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
     let out = evbench(&[
-        "load", "--server", &addr, "-c", "4", "-d", "0.5", "--warmup", "0.2", "--json",
+        "load",
+        "--server",
+        &addr,
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "--warmup-time",
+        "0.2",
+        "--json",
     ]);
     assert!(
         out.status.success(),
@@ -88,7 +97,7 @@ fn run_http_sweeps_the_named_wait_modes_in_order() {
         "4",
         "-d",
         "0.3",
-        "--warmup",
+        "--warmup-time",
         "0.1",
         "--probes",
         "none",
@@ -135,7 +144,7 @@ fn load_against_a_closed_port_counts_refusals_not_successes() {
         "2",
         "-d",
         "0.3",
-        "--warmup",
+        "--warmup-time",
         "0",
         "--json",
     ]);
@@ -159,7 +168,7 @@ fn probes_follow_the_server_child_process_alone() {
         "4",
         "-d",
         "0.5",
-        "--warmup",
+        "--warmup-time",
         "0.2",
         "--probes",
         "offcpu,syscalls",

@@ -8,9 +8,11 @@ use std::{
 };
 
 use evbench::{
-    compare::{self, Verdict},
     export,
-    results::{Case, Metric, ProbesState, Repeat, RunResult},
+    results::{
+        compare::{self, Verdict},
+        Case, Metric, ProbesState, Repeat, RunResult,
+    },
 };
 use hdrhistogram::Histogram;
 
@@ -46,6 +48,7 @@ fn run_doc() -> RunResult {
         ],
         serde_json::json!({"repeat": 5, "probes": "none"}),
         ProbesState::off("synthetic result"),
+        b"",
     )
 }
 

@@ -89,7 +89,7 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
             "pingpong",
             "--rounds",
             "1000000000",
-            "--warmup",
+            "--warmup-rounds",
             "0",
             "--json",
         ])

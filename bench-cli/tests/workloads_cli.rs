@@ -82,7 +82,7 @@ fn pingpong_json_covers_options_repeats_and_counts() {
         "pingpong",
         "-r",
         "500",
-        "--warmup",
+        "--warmup-rounds",
         "10",
         "-m",
         "eventfd",

@@ -175,7 +175,7 @@ fn evbench_argv(
     v.extend([
         "-r".into(),
         rounds.to_string(),
-        "--warmup".into(),
+        "--warmup-rounds".into(),
         warmup.to_string(),
     ]);
     v

@@ -134,7 +134,7 @@ fn load(evbench: &Path, a: &BenchHttpArgs) -> Result<(f64, u64, u64)> {
         .args([
             "-d",
             &a.duration.to_string(),
-            "--warmup",
+            "--warmup-time",
             &a.warmup.to_string(),
         ])
         .output()
@@ -213,7 +213,7 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
             wait,
         ])
         .args(["--path", PATH, "--body-size", &a.body_size.to_string()])
-        .args(["--cpu", &a.server_cpu.to_string()])
+        .args(["--server-cpu", &a.server_cpu.to_string()])
         .args(["--duration", &secs.to_string()]);
         c
     };

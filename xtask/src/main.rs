@@ -7,6 +7,7 @@ mod bench;
 mod bench_emulations;
 mod bench_http;
 mod figures;
+mod modgraph;
 mod overhead;
 mod setup;
 
@@ -139,6 +140,8 @@ fn real_main() -> Result<()> {
             baseline::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
+            check_layers(&root)?;
+            unused_dependencies(&root)?;
             let obj = build_ebpf(&root)?;
             cargo(
                 &obj,
@@ -153,6 +156,49 @@ fn real_main() -> Result<()> {
             )
         }
     }
+}
+
+/// bench-cli's rooms must form no import cycle (issue 11): every `crate::` and `super::`
+/// path counts, in `use` and in function bodies alike.
+fn check_layers(root: &Path) -> Result<()> {
+    let found = modgraph::check(&root.join("bench-cli/src"), "evbench")?;
+    if found.is_empty() {
+        eprintln!("xtask: bench-cli/src: no import cycle");
+        return Ok(());
+    }
+    for c in &found {
+        eprintln!("xtask: {c}");
+    }
+    bail!("bench-cli/src has {} import cycle(s)", found.len())
+}
+
+/// Dependencies declared and not used fail the lint (cargo-machete reads every
+/// package's sources for each declared crate's name; installed here when missing).
+fn unused_dependencies(root: &Path) -> Result<()> {
+    const MACHETE: &str = "0.9.2";
+    let have = Command::new("cargo")
+        .args(["machete", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("xtask: installing cargo-machete {MACHETE} (about a minute)");
+        let status = Command::new("cargo")
+            .args(["install", "--locked", &format!("cargo-machete@{MACHETE}")])
+            .status()
+            .context("cannot start cargo install")?;
+        if !status.success() {
+            bail!("cargo install cargo-machete@{MACHETE} failed ({status})");
+        }
+    }
+    let status = Command::new("cargo")
+        .arg("machete")
+        .current_dir(root)
+        .status()
+        .context("cannot start cargo machete")?;
+    if !status.success() {
+        bail!("cargo machete found dependencies declared and not used (listed above)");
+    }
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {

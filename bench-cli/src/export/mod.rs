@@ -1,8 +1,10 @@
 //! Renderings of a results document, one file per format (as hyperfine does): the
 //! terminal report, Markdown, SVG plots, HTML, and the HdrHistogram interval log.
 //! They share the tables built here, so every format shows the same figures.
+pub mod compare;
 pub mod hlog;
 pub mod html;
+pub mod human;
 pub mod markdown;
 pub mod svg;
 pub mod terminal;
@@ -10,7 +12,7 @@ pub mod terminal;
 use hdrhistogram::Histogram;
 
 use crate::{
-    compare::figure,
+    output::figure,
     results::{Better, Case, RunResult},
 };
 

@@ -67,7 +67,7 @@ fn axis_value(v: f64, unit: &str) -> String {
     if unit == "ns" {
         crate::output::ns(v)
     } else {
-        crate::compare::figure(v, unit)
+        crate::output::figure(v, unit)
     }
 }
 
@@ -182,7 +182,7 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
             .x_desc(format!(
                 "{name} ({unit}); bar: median of the repeats, whisker: min–max"
             ))
-            .x_label_formatter(&|x| crate::compare::figure(*x, ""))
+            .x_label_formatter(&|x| crate::output::figure(*x, ""))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
             .light_line_style(RGBColor(235, 235, 235))
@@ -213,9 +213,9 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
                     format!(
                         "{} — median {} (min {}, max {})",
                         b.0,
-                        crate::compare::figure(b.1, &b.4),
-                        crate::compare::figure(b.2, ""),
-                        crate::compare::figure(b.3, "")
+                        crate::output::figure(b.1, &b.4),
+                        crate::output::figure(b.2, ""),
+                        crate::output::figure(b.3, "")
                     ),
                     (0.0, y(i) + 0.95),
                     ("sans-serif", 15).into_font().color(&BLACK),

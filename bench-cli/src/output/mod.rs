@@ -45,6 +45,29 @@ pub fn count(v: u64) -> String {
     out
 }
 
+/// A figure with its unit, compactly.
+pub fn figure(v: f64, unit: &str) -> String {
+    if unit == "ns" {
+        return ns(v);
+    }
+    let num = if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v.abs() >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    };
+    if unit.is_empty() {
+        num
+    } else {
+        format!("{num} {unit}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -7,6 +7,7 @@
 pub mod btf;
 pub mod collect;
 pub mod kallsyms;
+pub mod privileges;
 pub mod progstats;
 pub mod set;
 
@@ -70,6 +71,9 @@ pub struct Probes {
     tasks: Mutex<Vec<TaskInfo>>,
     window: Mutex<Window>,
     warnings: Vec<String>,
+    /// Problems met while following tasks or switching the window, waiting for the
+    /// caller to show them (`take_notes`): probes print nothing themselves.
+    notes: Mutex<Vec<String>>,
 }
 
 /// Program counters at the edges of the measured window.
@@ -160,7 +164,6 @@ impl Probes {
                 }
                 Err(e) if errno(&e) == Some(libc::EPERM) => {
                     let w = format!("kfunc {name}: not permitted by this kernel (fentry/fexit are refused with EPERM); going on without it");
-                    crate::output::warn(&w);
                     warnings.push(w);
                 }
                 Err(e) => return Err(e),
@@ -188,6 +191,7 @@ impl Probes {
             tasks: Mutex::new(Vec::new()),
             window: Mutex::new(Window::default()),
             warnings,
+            notes: Mutex::new(Vec::new()),
         };
         probes.calibrate();
         Ok(probes)
@@ -224,6 +228,16 @@ impl Probes {
     /// Warnings gathered while loading (shown once in every report).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Problems met since the last call (a task that could not be followed, a window
+    /// that could not be switched), each one sentence; the caller shows them.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().expect("not poisoned"))
+    }
+
+    fn note(&self, msg: String) {
+        self.notes.lock().expect("not poisoned").push(msg);
     }
 
     /// The tasks registered so far.
@@ -289,7 +303,7 @@ impl Probes {
             .expect("not poisoned")
             .set(CONTROL_TGID, 0, 0)
         {
-            crate::output::warn(&format!("cannot clear the process prefilter: {e}"));
+            self.note(format!("cannot clear the process prefilter: {e}"));
         }
         let tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
         {
@@ -344,7 +358,7 @@ impl Observer for Probes {
             .insert(task.tid, info, 0)
         {
             // The task still runs; its figures will be missing, and the report says so.
-            crate::output::warn(&format!(
+            self.note(format!(
                 "cannot follow task {} ({}): {e}",
                 task.tid, task.role
             ));
@@ -366,14 +380,16 @@ impl Observer for Probes {
             .expect("not poisoned")
             .set(CONTROL_TGID, prefilter, 0)
         {
-            crate::output::warn(&format!("cannot set the process prefilter: {e}"));
+            self.note(format!("cannot set the process prefilter: {e}"));
         }
     }
 
     fn measuring(&self, on: bool) {
         // Counters are read outside the window: before opening it, after closing it.
         if !on {
-            set_control(&self.control, false);
+            if let Err(e) = set_control(&self.control, false) {
+                self.note(e);
+            }
         }
         let snapshot = (Instant::now(), self.counters());
         let mut w = self.window.lock().expect("not poisoned");
@@ -385,7 +401,9 @@ impl Observer for Probes {
         }
         drop(w);
         if on {
-            set_control(&self.control, true);
+            if let Err(e) = set_control(&self.control, true) {
+                self.note(e);
+            }
         }
     }
 }
@@ -408,15 +426,15 @@ fn thread_group(tid: u32) -> u32 {
         .unwrap_or(tid)
 }
 
-fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) {
-    if let Err(e) = control
+fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) -> Result<(), String> {
+    control
         .lock()
         .expect("not poisoned")
         .set(CONTROL_MEASURING, u32::from(on), 0)
-    {
-        crate::output::warn(&format!(
-            "cannot switch counting {}: {e}",
-            if on { "on" } else { "off" }
-        ));
-    }
+        .map_err(|e| {
+            format!(
+                "cannot switch counting {}: {e}",
+                if on { "on" } else { "off" }
+            )
+        })
 }

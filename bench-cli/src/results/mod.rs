@@ -10,7 +10,7 @@
 //! # use evbench::results::*;
 //! # let h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
 //! let mut run = RunResult::new(std::env::args().collect(), serde_json::json!({"repeat": 5}),
-//!                              ProbesState::off("--probes none"));
+//!                              ProbesState::off("--probes none"), evbench::probes::OBJECT);
 //! let noise = NoiseMeter::start();
 //! let mut case = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
 //! case.option("rounds", 100_000);
@@ -23,9 +23,11 @@
 //! run.finish(noise.finish());
 //! run.write(std::path::Path::new("result.json")).unwrap();
 //! ```
+pub mod compare;
 pub mod hdr;
 pub mod machine;
 pub mod provenance;
+pub mod stats;
 
 use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 
@@ -35,8 +37,6 @@ use serde_json::Value;
 
 pub use machine::{Machine, Noise, NoiseMeter};
 pub use provenance::Provenance;
-
-use crate::probes::collect::{Kernel, KernelHist};
 
 /// The major version of the document. Readers refuse another major version; fields are
 /// only ever added within one.
@@ -486,68 +486,6 @@ impl Repeat {
         );
         self
     }
-
-    /// Adds the probes' figures: every kernel histogram (`kernel.*`), the counts
-    /// (`kernel.voluntary`, …, `kernel.syscall.NAME`), the per-operation figures
-    /// (`syscalls_per_op`, `wakeups_per_op`, `switches_per_op`, lower is better) and the
-    /// full `Kernel` object under `details.kernel`. `ops` is the operations measured
-    /// in the same window (round trips, events, requests).
-    pub fn kernel(&mut self, k: &Kernel, ops: u64) -> &mut Self {
-        let mut hist = |name: &str, h: &Option<KernelHist>| {
-            if let Some(h) = h {
-                self.histograms
-                    .insert(format!("kernel.{name}"), Hist::new("ns", &h.hist));
-            }
-        };
-        hist("wakeup_same_cpu_ns", &k.wakeup_same_cpu_ns);
-        hist("wakeup_cross_cpu_ns", &k.wakeup_cross_cpu_ns);
-        hist("offcpu_ns", &k.offcpu_ns);
-        hist("kfunc_ns", &k.kfunc_ns);
-        for s in &k.syscalls {
-            self.histograms.insert(
-                format!("kernel.syscall.{}.latency_ns", s.name),
-                Hist::new("ns", &s.latency_ns.hist),
-            );
-            self.counters
-                .insert(format!("kernel.syscall.{}", s.name), s.count);
-        }
-        let (vol, invol, wake, sys) = (
-            k.voluntary(),
-            k.involuntary(),
-            k.wakeups(),
-            k.syscall_count(),
-        );
-        self.counter("kernel.voluntary", vol)
-            .counter("kernel.involuntary", invol)
-            .counter("kernel.wakeups", wake)
-            .counter("kernel.syscalls", sys)
-            .counter("kernel.drops", k.drops())
-            .counter("kernel.recursion_misses", k.recursion_misses());
-        if ops > 0 {
-            let per = |n: u64| n as f64 / ops as f64;
-            let sets = k.sets.as_str();
-            self.metric(
-                "switches_per_op",
-                Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),
-                per(vol + invol),
-            );
-            if sets.contains("wakeup") || wake > 0 {
-                self.metric(
-                    "wakeups_per_op",
-                    Metric::lower("wakeups/op").with_noise_floor(PER_OP_NOISE_FLOOR),
-                    per(wake),
-                );
-            }
-            if sets.contains("syscalls") || sys > 0 {
-                self.metric(
-                    "syscalls_per_op",
-                    Metric::lower("syscalls/op").with_noise_floor(PER_OP_NOISE_FLOOR),
-                    per(sys),
-                );
-            }
-        }
-        self.detail("kernel", k)
-    }
 }
 
 /// Why a results file cannot be used.
@@ -577,8 +515,13 @@ impl std::error::Error for ReadError {}
 
 impl RunResult {
     /// A new document: provenance and machine are read now.
-    pub fn new(command: Vec<String>, options: Value, probes: ProbesState) -> Self {
-        let provenance = Provenance::current();
+    pub fn new(
+        command: Vec<String>,
+        options: Value,
+        probes: ProbesState,
+        ebpf_object: &[u8],
+    ) -> Self {
+        let provenance = Provenance::current(ebpf_object);
         let machine = Machine::current();
         let mut warnings = Vec::new();
         warnings.extend(provenance.warnings());

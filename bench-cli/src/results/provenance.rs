@@ -15,7 +15,8 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    pub fn current() -> Self {
+    /// This build's provenance; `ebpf_object` is the embedded eBPF object it hashes.
+    pub fn current(ebpf_object: &[u8]) -> Self {
         Self {
             evbench_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: env!("EVBENCH_GIT_COMMIT").into(),
@@ -25,7 +26,7 @@ impl Provenance {
                 "release"
             }
             .into(),
-            ebpf_object_sha256: hex(&Sha256::digest(crate::probes::OBJECT)),
+            ebpf_object_sha256: hex(&Sha256::digest(ebpf_object)),
         }
     }
 
@@ -46,7 +47,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     #[test]
     fn hashes_the_embedded_object() {
-        let p = super::Provenance::current();
+        let p = super::Provenance::current(b"");
         assert_eq!(p.ebpf_object_sha256.len(), 64);
         // The known SHA-256 of the empty input, as a check of the hex encoding.
         assert_eq!(

@@ -1,4 +1,4 @@
-//! `evbench compare BASELINE CURRENT`: the regression gate.
+//! The regression gate's judgement of two results documents (`evbench compare`).
 //!
 //! Cases pair by `id`; within a pair, every metric both sides measured, and the p50 and
 //! p99 of every histogram both sides kept (but the per-syscall ones), are judged from their per-repeat values:
@@ -7,13 +7,11 @@
 //! interval lies beyond the threshold in the worse direction, an improvement when it
 //! lies beyond it in the better one, and unchanged otherwise. The Mann-Whitney U
 //! p-value is reported beside it for readers who think in p-values.
-pub mod stats;
-
-use std::{fmt::Write as _, path::Path};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::results::{Better, Case, ReadError, RunResult};
+use super::{stats, Better, Case, ReadError, RunResult};
 
 /// Fewest repeats a side needs before a metric is judged.
 pub const MIN_REPEATS: usize = 3;
@@ -287,205 +285,32 @@ fn list(v: &[String]) -> String {
     }
 }
 
-/// Parses a threshold: "5%", "5" (percent) or "0.05".
+/// Parses a threshold: "5%" (percent) or a fraction below 1 ("0.05"). A bare number of
+/// 1 or more is refused: "5" could mean 5% or 500%.
 pub fn parse_threshold(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, pct) = match t.strip_suffix('%') {
-        Some(n) => (n, true),
+        Some(n) => (n.trim(), true),
         None => (t, false),
     };
     let v: f64 = num
-        .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a threshold (try 5%)"))?;
-    let v = if pct || v >= 1.0 { v / 100.0 } else { v };
-    if !(0.0..1.0).contains(&v) {
-        return Err(format!("{s:?}: the threshold must be between 0% and 100%"));
+        .map_err(|_| format!("{s:?} is not a threshold (write 5% or 0.05)"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?} is not a threshold (write 5% or 0.05)"));
+    }
+    let v = if pct { v / 100.0 } else { v };
+    if !pct && v >= 1.0 {
+        return Err(format!(
+            "{s:?}: write a percentage with % ({s}%) or a fraction below 1"
+        ));
+    }
+    if !(v > 0.0 && v < 1.0) {
+        return Err(format!(
+            "{s:?}: the threshold must be more than 0% and less than 100%"
+        ));
     }
     Ok(v)
-}
-
-/// A figure with its unit, compactly.
-pub fn figure(v: f64, unit: &str) -> String {
-    if unit == "ns" {
-        return crate::output::ns(v);
-    }
-    let num = if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 1e6 {
-        format!("{:.2}M", v / 1e6)
-    } else if v.abs() >= 1e4 {
-        format!("{:.1}k", v / 1e3)
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    };
-    if unit.is_empty() {
-        num
-    } else {
-        format!("{num} {unit}")
-    }
-}
-
-fn pct(v: f64) -> String {
-    if v.is_finite() {
-        format!("{:+.1}%", v * 100.0)
-    } else {
-        "—".into()
-    }
-}
-
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "—".into()
-    } else if p < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{p:.3}")
-    }
-}
-
-/// The cells every rendering shows for a row.
-pub fn cells(r: &Row) -> [String; 7] {
-    [
-        r.case.clone(),
-        r.metric.clone(),
-        figure(r.baseline_median, &r.unit),
-        figure(r.current_median, &r.unit),
-        pct(r.change),
-        if r.ci.0.is_finite() {
-            format!("[{}, {}]", pct(r.ci.0), pct(r.ci.1))
-        } else {
-            "—".into()
-        },
-        p_text(r.p_value),
-    ]
-}
-
-const HEADER: [&str; 8] = [
-    "case", "metric", "baseline", "current", "change", "95% CI", "p", "verdict",
-];
-
-/// The verdict for the terminal.
-pub fn render_text(c: &Comparison) -> String {
-    let mut out = String::new();
-    for m in &c.machine {
-        let _ = writeln!(out, "warning: different machines: {m}");
-    }
-    for w in &c.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    let mut table: Vec<Vec<String>> = vec![HEADER.iter().map(|s| s.to_string()).collect()];
-    for r in &c.rows {
-        let mut row: Vec<String> = cells(r).into();
-        row.push(r.verdict.word().into());
-        table.push(row);
-    }
-    let widths: Vec<usize> = (0..HEADER.len())
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for (k, row) in table.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| {
-                let pad = widths[i] - cell.chars().count();
-                if (2..=6).contains(&i) {
-                    format!("{}{cell}", " ".repeat(pad))
-                } else {
-                    format!("{cell}{}", " ".repeat(pad))
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        if k == 0 {
-            let _ = writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            );
-        }
-    }
-    for a in &c.added {
-        let _ = writeln!(out, "added (only in current): {a}");
-    }
-    for r in &c.removed {
-        let _ = writeln!(out, "removed (only in baseline): {r}");
-    }
-    let _ = writeln!(
-        out,
-        "{} regressed, {} improved, {} judged; threshold ±{:.1}%, {:.0}% bootstrap interval of the ratio of medians",
-        c.regressed(),
-        c.improved(),
-        c.rows.len(),
-        c.threshold * 100.0,
-        LEVEL * 100.0
-    );
-    out
-}
-
-/// The verdict as a Markdown section, for CI summaries.
-pub fn render_markdown(c: &Comparison) -> String {
-    let mut out = String::from("## evbench compare\n\n");
-    let _ = writeln!(
-        out,
-        "**{}** — {} regressed, {} improved of {} metrics (threshold ±{:.1}%, {:.0}% bootstrap CI of the ratio of medians; p: Mann-Whitney U).\n",
-        if c.regressed() > 0 { "REGRESSED" } else { "OK" },
-        c.regressed(),
-        c.improved(),
-        c.rows.len(),
-        c.threshold * 100.0,
-        LEVEL * 100.0
-    );
-    for m in &c.machine {
-        let _ = writeln!(out, "> **Warning:** different machines: {m}");
-    }
-    for w in &c.warnings {
-        let _ = writeln!(out, "> **Warning:** {w}");
-    }
-    if !c.machine.is_empty() || !c.warnings.is_empty() {
-        out.push('\n');
-    }
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|---|");
-    for r in &c.rows {
-        let cells = cells(r);
-        let verdict = match r.verdict {
-            Verdict::Regressed => "**regressed**".to_string(),
-            v => v.word().to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} |",
-            cells[0],
-            cells[1..].join(" | "),
-            verdict
-        );
-    }
-    if !c.added.is_empty() || !c.removed.is_empty() {
-        out.push('\n');
-    }
-    for a in &c.added {
-        let _ = writeln!(out, "- added (only in current): `{a}`");
-    }
-    for r in &c.removed {
-        let _ = writeln!(out, "- removed (only in baseline): `{r}`");
-    }
-    out
-}
-
-/// Exit status of `compare`.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const REGRESSED: u8 = 1;
-    pub const UNUSABLE: u8 = 2;
 }
 
 /// Reads both files and compares them. `Err` is unusable input (exit 2).
@@ -499,46 +324,6 @@ pub fn compare_files(base: &Path, cur: &Path, threshold: f64) -> Result<Comparis
         err,
     })?;
     compare(&b, &c, threshold)
-}
-
-/// `evbench compare`: prints the verdict, writes `--markdown`, returns the exit status.
-pub fn run(args: &crate::cli::CompareArgs) -> anyhow::Result<u8> {
-    let threshold = match parse_threshold(&args.threshold) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("evbench: error: {e}");
-            return Ok(exit::UNUSABLE);
-        }
-    };
-    let c = match compare_files(&args.baseline, &args.current, threshold) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("evbench: error: unusable input: {e}");
-            return Ok(exit::UNUSABLE);
-        }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
-    } else {
-        print!("{}", render_text(&c));
-    }
-    if let Some(path) = &args.markdown {
-        use anyhow::Context;
-        std::fs::write(path, render_markdown(&c))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if !c.machine.is_empty() {
-        if args.strict {
-            eprintln!("evbench: error: the two results come from different machines (--strict)");
-            return Ok(exit::UNUSABLE);
-        }
-        eprintln!("evbench: warning: the two results come from different machines: the verdicts may reflect the machines, not the code");
-    }
-    Ok(if c.regressed() > 0 {
-        exit::REGRESSED
-    } else {
-        exit::OK
-    })
 }
 
 #[cfg(test)]

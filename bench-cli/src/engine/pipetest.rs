@@ -1,6 +1,6 @@
-//! `evbench run pipetest`: the pipetest-4 / eventfd-bench port, with the originals'
-//! output lines, repeats, and its case in the results document.
-use std::{io::Write, time::Duration};
+//! The pipetest workload's cases (the pipetest-4 / eventfd-bench port): options into a
+//! case, one case measured `--repeat` times with its results-document case.
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use workloads::{pipetest, stats::Summary as Spread, stop::Stop};
@@ -9,8 +9,9 @@ use crate::{
     cli::PipetestArgs,
     probes::Kernel,
     results::{Case, Metric, Repeat},
-    run::{options_of, Session},
 };
+
+use super::{kernel::record_kernel, options_of, Session};
 
 /// One measurement (the original's 16 runs).
 #[derive(Debug)]
@@ -46,7 +47,7 @@ pub fn config(args: &PipetestArgs) -> pipetest::Config {
 
 /// Runs one pipetest case `repeat` times: the human report's figures and the results
 /// document's case.
-pub fn pipetest_case(
+pub fn case(
     cfg: &pipetest::Config,
     repeat: u32,
     session: &mut Session,
@@ -80,7 +81,7 @@ pub fn pipetest_case(
             .detail("runs", &o.runs);
         r.interrupted = o.interrupted;
         if let Some(k) = &kernel {
-            r.kernel(k, messages);
+            record_kernel(&mut r, k, messages);
         }
         case.push_repeat(r);
         let interrupted = o.interrupted;
@@ -110,32 +111,4 @@ pub fn pipetest_case(
         repeats,
     };
     Ok((human, case))
-}
-
-/// The originals' lines for each measurement; extra lines only for what they lacked
-/// (repeats, kernel figures), never between their own.
-pub fn print_human(mut out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
-    for r in &c.repeats {
-        let o = pipetest::Outcome {
-            runs: r.runs.clone(),
-            avg_us: r.avg_us,
-            sigma_us: r.sigma_us,
-            interrupted: r.interrupted,
-        };
-        write!(out, "{}", o.human(quiet))?;
-        if let (Some(k), false) = (&r.kernel, quiet) {
-            // After the originals' lines, so scripts reading them are not disturbed.
-            let events: u64 = r.runs.iter().map(|x| x.messages).sum();
-            crate::output::kernel::print(&mut out, k, events, "event")?;
-        }
-    }
-    if c.repeats.len() > 1 {
-        let s = &c.avg_us;
-        writeln!(
-            out,
-            "REPEATS: {}  AVG mean {:.6} median {:.6} stddev {:.6} us/event",
-            s.n, s.mean, s.median, s.stddev
-        )?;
-    }
-    Ok(())
 }

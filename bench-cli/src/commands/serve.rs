@@ -3,84 +3,23 @@
 //! `--control` mode and talks to it over stdin/stdout.
 use std::{
     io::{BufRead, Write},
-    net::SocketAddr,
-    path::PathBuf,
     process::ExitCode,
     sync::mpsc,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
-use clap::Args;
 use workloads::{
-    http::{self, BodySource, HttpWait, ServerConfig, ServerStats, Site},
+    http::{self, ServerStats},
     stop::Stop,
     NoObserver,
 };
 
-use crate::output::count;
-
-/// Options of `evbench serve` (also what `evbench run http` passes to its server).
-#[derive(Args, Debug, Clone)]
-pub struct ServeArgs {
-    /// Address to listen on (port 0: any free port, printed at start).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub addr: SocketAddr,
-    /// How the loops wait: epoll, epoll-et, poll, select, tokio, ... (see `evbench list`).
-    #[arg(long, short = 'w', default_value = "epoll")]
-    pub wait: HttpWait,
-    /// Event loops, each a thread with its own SO_REUSEPORT listen socket.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub workers: u32,
-    /// Body size of the served path, bytes (held in memory).
-    #[arg(long, default_value_t = 128, conflicts_with = "body_file")]
-    pub body_size: usize,
-    /// Serve this file's contents instead, with sendfile(2).
-    #[arg(long, value_name = "FILE")]
-    pub body_file: Option<PathBuf>,
-    /// The served path; any other gets 404.
-    #[arg(long, default_value = "/")]
-    pub path: String,
-    /// Largest request head; larger ones get 431 and the connection is closed.
-    #[arg(long, default_value_t = 8192)]
-    pub max_header_bytes: usize,
-    /// Pin the server (all its loops) to this CPU.
-    #[arg(long)]
-    pub cpu: Option<usize>,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
-    /// Print the final counters as one JSON document.
-    #[arg(long)]
-    pub json: bool,
-    /// Line protocol for a parent process on stdin/stdout: prints `listening ADDR`,
-    /// `tids T...`; answers `stats` with `stats JSON`; stops at end of input.
-    #[arg(long, hide = true)]
-    pub control: bool,
-}
-
-impl ServeArgs {
-    pub fn config(&self) -> ServerConfig {
-        ServerConfig {
-            addr: self.addr,
-            wait: self.wait.clone(),
-            workers: self.workers as usize,
-            site: Site {
-                path: self.path.clone(),
-                body: match &self.body_file {
-                    Some(p) => BodySource::File(p.clone()),
-                    None => BodySource::Bytes(self.body_size),
-                },
-                max_header_bytes: self.max_header_bytes,
-            },
-            ..ServerConfig::default()
-        }
-    }
-}
+use crate::{cli::ServeArgs, output::count};
 
 pub fn run(args: ServeArgs, stop: &Stop) -> Result<ExitCode> {
     let nofile = http::raise_nofile_limit().context("cannot raise the fd limit")?;
-    if let Some(cpu) = args.cpu {
+    if let Some(cpu) = args.server_cpu {
         workloads::pingpong::pin_current_thread(cpu)
             .with_context(|| format!("cannot pin the server to CPU {cpu}"))?;
     }
@@ -99,9 +38,7 @@ pub fn run(args: ServeArgs, stop: &Stop) -> Result<ExitCode> {
         server.tids()
     );
     let began = Instant::now();
-    let until = args
-        .duration
-        .map(|s| began + Duration::from_secs_f64(s.max(0.0)));
+    let until = args.duration.and_then(|d| began.checked_add(d));
     while !stop.is_set() && until.is_none_or(|u| Instant::now() < u) {
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::results::median_sorted;
+use super::median_sorted;
 
 /// Bootstrap resamples per interval.
 pub const RESAMPLES: usize = 10_000;

@@ -1,56 +1,11 @@
 //! The cases `evbench run` measures: one workload's, or the default suite's when no
 //! workload is named (issue 7: every pipetest mechanism × fd wait mode, the ping-pong
 //! mechanisms on one CPU and split, the HTTP server per wait mode).
-use std::io;
-
 use workloads::{pingpong, pipetest, Mechanism, WaitMode};
 
-use crate::{results::Case, run_http::HttpArgs};
+use crate::cli::HttpArgs;
 
-/// One case to measure.
-#[derive(Clone, Debug)]
-pub enum Spec {
-    Pingpong(pingpong::Config),
-    Pipetest(pipetest::Config),
-    /// One server wait mode (`wait` holds exactly one name).
-    Http(HttpArgs),
-}
-
-impl Spec {
-    /// Checks the options before anything runs.
-    pub fn validate(&self) -> io::Result<()> {
-        match self {
-            Spec::Pingpong(c) => pingpong::validate(c),
-            Spec::Pipetest(c) => pipetest::validate(c),
-            Spec::Http(_) => Ok(()),
-        }
-    }
-
-    /// The id its case will have in the results document.
-    pub fn id(&self) -> String {
-        match self {
-            Spec::Pingpong(c) => {
-                Case::new(
-                    "pingpong",
-                    Some(&c.mechanism.to_string()),
-                    Some(c.wait.as_str()),
-                    Some(&crate::run::pingpong_variant(c)),
-                )
-                .id
-            }
-            Spec::Pipetest(c) => {
-                Case::new(
-                    "pipetest",
-                    Some(&c.mechanism.to_string()),
-                    Some(c.wait.as_str()),
-                    None,
-                )
-                .id
-            }
-            Spec::Http(h) => Case::new("http", None, Some(&h.wait.join(",")), None).id,
-        }
-    }
-}
+use super::Spec;
 
 /// How big the default suite's cases are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +82,8 @@ pub fn default_suite(size: Size) -> Vec<Spec> {
         let mut h = HttpArgs::suite();
         h.wait = vec![wait.into()];
         if size == Size::Quick {
-            h.client.duration = 0.2;
-            h.client.warmup = 0.1;
+            h.client.duration = std::time::Duration::from_millis(200);
+            h.client.warmup_time = std::time::Duration::from_millis(100);
         }
         out.push(Spec::Http(h));
     }

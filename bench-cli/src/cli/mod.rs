@@ -1,9 +1,11 @@
 //! Command-line types. Everything a user types is parsed here and nowhere else; the
 //! commands receive checked values.
-use std::path::PathBuf;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Parser, Subcommand};
 use workloads::{
+    http::{BodySource, HttpWait, LoadConfig, Pace, ServerConfig, Site},
     pingpong::{Pin, Tasks, Topology},
     Mechanism, WaitMode,
 };
@@ -82,13 +84,13 @@ Examples:
   evbench serve --wait epoll --addr 0.0.0.0:8080
   evbench serve --wait tokio --workers 2 --body-size 4096
   wrk -c 64 -d 10 http://127.0.0.1:8080/")]
-    Serve(crate::serve::ServeArgs),
+    Serve(ServeArgs),
     /// Load an HTTP server (any: evbench serve, lighttpd, nginx) and report req/s and latency.
     #[command(after_help = "\
 Examples:
   evbench load --server 127.0.0.1:8080 -c 64 -d 10
   evbench load --server 127.0.0.1:8080 --rate 20000      open loop, wrk2-style latency")]
-    Load(crate::load::LoadArgs),
+    Load(LoadArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -125,8 +127,8 @@ pub struct CommonArgs {
     /// Also write the results document to FILE.
     #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Repeat the whole measurement K times and report mean / median / stddev across
-    /// the repeats (for pipetest one measurement is the original's 16 runs).
+    /// Measure each case K times and report the spread across the repeats (what one
+    /// measurement is depends on the workload: see its --help).
     #[arg(long, global = true, default_value_t = 1, value_name = "K",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
@@ -134,7 +136,8 @@ pub struct CommonArgs {
     /// case:histogram) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
-    /// No progress bar and no per-case lines; pipetest prints only AVG and SIG.
+    /// No progress bar and no per-case lines (each workload's --help says what it still
+    /// prints).
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
 }
@@ -163,13 +166,19 @@ Examples:
   evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)
   evbench run pingpong -m futex --tasks processes
   evbench run pingpong -m eventfd --wait epoll --topology fanout:4 --exclusive
-  evbench run pingpong --duration 5s --repeat 5 --json")]
+  evbench run pingpong --duration 5s --repeat 5 --json
+
+One measurement is --rounds round trips (or --duration) after --warmup-rounds discarded
+ones; --repeat K measures the case K times, each with fresh tasks. -q keeps the report
+and drops the progress bar.")]
     Pingpong(PingpongArgs),
     /// Davide Libenzi's pipetest-4 (and, with -m eventfd, eventfd-bench): one thread
     /// forwards messages across N channels in one epoll set.
     #[command(after_help = "\
 Output: one line per run (µs/event) unless -q, then `AVG: x us/event` and `SIG: y`,
-as the originals print them.
+as the originals print them. One measurement is the originals' 16 runs of -w writes
+(AVG is the mean of the middle 6); --repeat K measures it K times. -q prints only the
+AVG and SIG lines, as the originals' -q does.
 
 Examples:
   evbench run pipetest                     pipetest-4: 200 pipes, 1 active, 50,000 writes
@@ -181,8 +190,12 @@ Examples:
 Examples:
   evbench run http                             every wait mode, closed loop
   evbench run http --wait epoll,tokio -c 256 -d 10
-  evbench run http --rate 20000                open loop, latency from the schedule")]
-    Http(crate::run_http::HttpArgs),
+  evbench run http --rate 20000                open loop, latency from the schedule
+
+One measurement is a fresh server child per wait mode, --warmup-time of load, then
+--duration measured; --repeat K measures each wait mode K times. -q drops the progress
+bar and keeps the table.")]
+    Http(HttpArgs),
 }
 
 impl WorkloadCmd {
@@ -196,8 +209,43 @@ impl WorkloadCmd {
     }
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))
+/// A duration as every time-valued flag takes it: a number with a unit (`500us`, `2s`,
+/// `1m`, humantime's units) or a bare number of seconds (`2`, `1.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!(
+                "'{s}' is not a duration: it must be zero or more (e.g. 500ms, 10s, 2m)"
+            ));
+        }
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("'{s}' is too long a duration"));
+    }
+    humantime::parse_duration(t).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))
+}
+
+/// A duration that must be more than zero (a measured time, a timeout).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("'{s}': must be more than zero (e.g. 500ms, 10s)"));
+    }
+    Ok(d)
+}
+
+/// The regression gate's noise threshold as a fraction (0.05 for 5%).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Threshold(pub f64);
+
+impl std::str::FromStr for Threshold {
+    type Err = String;
+
+    /// "5%" or a fraction below 1 ("0.05"); nothing else, so "1" cannot mean both 1%
+    /// and 100%.
+    fn from_str(s: &str) -> Result<Self, String> {
+        crate::results::compare::parse_threshold(s).map(Threshold)
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -205,12 +253,13 @@ pub struct PingpongArgs {
     /// Measured round trips.
     #[arg(long, short = 'r', default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
-    /// Measure for this long instead of a number of round trips (e.g. 10s, 500ms).
-    #[arg(long, short = 'd', value_parser = parse_duration, conflicts_with = "rounds")]
-    pub duration: Option<std::time::Duration>,
+    /// Measure for this long instead of a number of round trips (e.g. 10s, 500ms; a bare
+    /// number is seconds).
+    #[arg(long, short = 'd', value_parser = parse_positive_duration, conflicts_with = "rounds")]
+    pub duration: Option<Duration>,
     /// Round trips run first and discarded.
-    #[arg(long, default_value_t = 1_000)]
-    pub warmup: u64,
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub warmup_rounds: u64,
     /// What signals (see `evbench list`).
     #[arg(long, short = 'm', default_value = "pipe")]
     pub mechanism: Mechanism,
@@ -238,7 +287,7 @@ impl Default for PingpongArgs {
         Self {
             rounds: 100_000,
             duration: None,
-            warmup: 1_000,
+            warmup_rounds: 1_000,
             mechanism: Mechanism::Pipe,
             wait: WaitMode::Block,
             tasks: Tasks::Threads,
@@ -251,14 +300,14 @@ impl Default for PingpongArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct PipetestArgs {
-    /// Channels (pipes or eventfds) in the epoll set.
-    #[arg(short = 'n', default_value_t = 200)]
+    /// Channels (pipes or eventfds) in the wait set (pipetest-4's -n).
+    #[arg(long, short = 'n', default_value_t = 200, value_name = "N")]
     pub channels: usize,
-    /// Channels fired first (each message is forwarded A+1 channels ahead).
-    #[arg(short = 'a', default_value_t = 1)]
+    /// Channels fired first; each message is forwarded A+1 channels ahead (pipetest-4's -a).
+    #[arg(long, short = 'a', default_value_t = 1, value_name = "A")]
     pub active: usize,
-    /// Write budget per run.
-    #[arg(short = 'w', default_value_t = 50_000)]
+    /// Write budget per run, messages (pipetest-4's -w).
+    #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N")]
     pub writes: u64,
     /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
     #[arg(long, short = 'm', default_value = "pipe")]
@@ -306,9 +355,9 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// The results document to judge.
     pub current: PathBuf,
-    /// Noise threshold: smaller changes never count ("5%", "0.05").
+    /// Noise threshold: smaller changes never count. "5%" or a fraction below 1 ("0.05").
     #[arg(long, default_value = "5%", value_name = "PCT")]
-    pub threshold: String,
+    pub threshold: Threshold,
     /// Exit 2 when the results come from different machines (CPU model, count, kernel).
     #[arg(long)]
     pub strict: bool,
@@ -318,4 +367,189 @@ pub struct CompareArgs {
     /// Print the verdicts as one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// Server wait modes to sweep: a comma-separated list, or `all`.
+    #[arg(long, short = 'W', default_value = "all", value_delimiter = ',')]
+    pub wait: Vec<String>,
+    /// Server event loops (SO_REUSEPORT).
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// Response body size, bytes.
+    #[arg(long, default_value_t = 128)]
+    pub body_size: usize,
+    /// Pin the server (all its loops) to this CPU.
+    #[arg(long, value_name = "CPU")]
+    pub server_cpu: Option<usize>,
+    /// Pin the load client to this CPU.
+    #[arg(long, value_name = "CPU")]
+    pub client_cpu: Option<usize>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+impl HttpArgs {
+    /// A short sweep for the default suite.
+    pub fn suite() -> Self {
+        Self {
+            wait: vec!["all".into()],
+            workers: 1,
+            body_size: 128,
+            server_cpu: None,
+            client_cpu: None,
+            client: ClientArgs {
+                connections: 32,
+                rate: None,
+                duration: Duration::from_secs(1),
+                warmup_time: Duration::from_millis(300),
+                no_keepalive: false,
+                timeout: Duration::from_secs(5),
+                threads: 1,
+                path: "/".into(),
+            },
+        }
+    }
+
+    /// The wait modes named, `all` expanded.
+    pub fn modes(&self) -> Result<Vec<HttpWait>> {
+        let mut out = Vec::new();
+        for w in &self.wait {
+            if w == "all" {
+                out.extend(HttpWait::all());
+            } else {
+                out.push(w.parse::<HttpWait>().map_err(|e| anyhow!(e))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Client options shared by `evbench load` and `evbench run http`.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Concurrent connections, each with one request in flight.
+    #[arg(long, short = 'c', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
+    /// Open loop: this many requests per second in total, latency from each request's
+    /// scheduled time (coordinated omission corrected). Default: closed loop.
+    #[arg(long, value_name = "REQ/S")]
+    pub rate: Option<f64>,
+    /// Measured time (e.g. 10s, 500ms; a bare number is seconds).
+    #[arg(long, short = 'd', default_value = "5s", value_name = "DURATION",
+          value_parser = parse_positive_duration)]
+    pub duration: Duration,
+    /// Load run first and not measured (e.g. 1s; 0 for none).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub warmup_time: Duration,
+    /// A new connection per request instead of keep-alive.
+    #[arg(long)]
+    pub no_keepalive: bool,
+    /// How long a request may take before it counts as a timeout (e.g. 5s, 200ms).
+    #[arg(long, default_value = "5s", value_name = "DURATION",
+          value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+    /// Client threads (tokio workers).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
+    /// The request path.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+}
+
+impl ClientArgs {
+    /// The load client's configuration against `addr` (`host` for the Host header).
+    /// Errors: a rate that is not a positive number of requests per second.
+    pub fn config(&self, addr: SocketAddr, host: Option<String>) -> Result<LoadConfig> {
+        let pace = match self.rate {
+            None => Pace::Closed,
+            Some(r) if r.is_finite() && r > 0.0 => Pace::Rate(r),
+            Some(r) => bail!("--rate must be a positive number of requests per second (got {r})"),
+        };
+        Ok(LoadConfig {
+            addr,
+            connections: self.connections as usize,
+            pace,
+            warmup: self.warmup_time,
+            duration: self.duration,
+            keep_alive: !self.no_keepalive,
+            path: self.path.clone(),
+            host,
+            timeout: self.timeout,
+            threads: self.threads as usize,
+            ..LoadConfig::default()
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// The server: HOST:PORT.
+    #[arg(long, short = 's', default_value = "127.0.0.1:8080")]
+    pub server: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Print one JSON document instead of the human report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `evbench serve` (also what `evbench run http` passes to its server).
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// How the loops wait: epoll, epoll-et, poll, select, tokio, ... (see `evbench list`).
+    #[arg(long, short = 'W', default_value = "epoll")]
+    pub wait: HttpWait,
+    /// Event loops, each a thread with its own SO_REUSEPORT listen socket.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+    /// Body size of the served path, bytes (held in memory).
+    #[arg(long, default_value_t = 128, conflicts_with = "body_file")]
+    pub body_size: usize,
+    /// Serve this file's contents instead, with sendfile(2).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// The served path; any other gets 404.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// Largest request head; larger ones get 431 and the connection is closed.
+    #[arg(long, default_value_t = 8192)]
+    pub max_header_bytes: usize,
+    /// Pin the server (all its loops) to this CPU.
+    #[arg(long, value_name = "CPU")]
+    pub server_cpu: Option<usize>,
+    /// Stop after this long (e.g. 30s, 5m; a bare number is seconds; default: until Ctrl-C).
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub duration: Option<Duration>,
+    /// Print the final counters as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Line protocol for a parent process on stdin/stdout: prints `listening ADDR`,
+    /// `tids T...`; answers `stats` with `stats JSON`; stops at end of input.
+    #[arg(long, hide = true)]
+    pub control: bool,
+}
+
+impl ServeArgs {
+    /// The server's configuration from these options.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            addr: self.addr,
+            wait: self.wait.clone(),
+            workers: self.workers as usize,
+            site: Site {
+                path: self.path.clone(),
+                body: match &self.body_file {
+                    Some(p) => BodySource::File(p.clone()),
+                    None => BodySource::Bytes(self.body_size),
+                },
+                max_header_bytes: self.max_header_bytes,
+            },
+            ..ServerConfig::default()
+        }
+    }
 }

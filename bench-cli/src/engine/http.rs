@@ -10,78 +10,21 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
 use serde::Serialize;
 use workloads::{
-    http::{self, HttpWait, Pace, ServerStats},
+    http::{self, ErrorCounts, HttpWait, LoadReport, Pace, ServerStats},
     stop::Stop,
     Observer, TaskInfo,
 };
 
 use crate::{
-    load::{ClientArgs, LoadFigures},
-    output::{count, ns, warn},
+    cli::HttpArgs,
+    output::{count, warn},
     probes::{Kernel, Probes},
-    results::{Case, Metric, Repeat},
-    run::{ProbeStatus, Session},
+    results::{Case, Metric, Percentiles, Repeat},
 };
 
-#[derive(Args, Debug, Clone)]
-pub struct HttpArgs {
-    /// Server wait modes to sweep: a comma-separated list, or `all`.
-    #[arg(long, short = 'w', default_value = "all", value_delimiter = ',')]
-    pub wait: Vec<String>,
-    /// Server event loops (SO_REUSEPORT).
-    #[arg(long, default_value_t = 1)]
-    pub workers: u32,
-    /// Response body size, bytes.
-    #[arg(long, default_value_t = 128)]
-    pub body_size: usize,
-    /// Pin the server to this CPU.
-    #[arg(long)]
-    pub server_cpu: Option<usize>,
-    /// Pin the client to this CPU.
-    #[arg(long)]
-    pub client_cpu: Option<usize>,
-    #[command(flatten)]
-    pub client: ClientArgs,
-}
-
-impl HttpArgs {
-    /// A short sweep for the default suite.
-    pub fn suite() -> Self {
-        Self {
-            wait: vec!["all".into()],
-            workers: 1,
-            body_size: 128,
-            server_cpu: None,
-            client_cpu: None,
-            client: ClientArgs {
-                connections: 32,
-                rate: None,
-                duration: 1.0,
-                warmup: 0.3,
-                no_keepalive: false,
-                timeout: 5.0,
-                threads: 1,
-                path: "/".into(),
-            },
-        }
-    }
-
-    /// The wait modes named, `all` expanded.
-    pub fn modes(&self) -> Result<Vec<HttpWait>> {
-        let mut out = Vec::new();
-        for w in &self.wait {
-            if w == "all" {
-                out.extend(HttpWait::all());
-            } else {
-                out.push(w.parse::<HttpWait>().map_err(|e| anyhow!(e))?);
-            }
-        }
-        Ok(out)
-    }
-}
+use super::{kernel::record_kernel, ProbeStatus, Session, Spec};
 
 /// One wait mode's run.
 #[derive(Debug, Serialize)]
@@ -164,7 +107,7 @@ impl ServerChild {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         if let Some(cpu) = args.server_cpu {
-            cmd.arg("--cpu").arg(cpu.to_string());
+            cmd.arg("--server-cpu").arg(cpu.to_string());
         }
         let mut child = cmd.spawn().context("cannot start the server process")?;
         let stdin = child.stdin.take();
@@ -256,21 +199,21 @@ impl Observer for Window<'_> {
 }
 
 /// One case per server wait mode `args` names (`all`: every one).
-pub fn specs(args: &HttpArgs) -> Result<Vec<crate::suite::Spec>> {
+pub fn specs(args: &HttpArgs) -> Result<Vec<Spec>> {
     Ok(args
         .modes()?
         .into_iter()
         .map(|w| {
             let mut a = args.clone();
             a.wait = vec![w.name().to_string()];
-            crate::suite::Spec::Http(a)
+            Spec::Http(a)
         })
         .collect())
 }
 
 /// Runs one wait mode's case `repeat` times (a fresh server each time): the human
 /// report's rows and the results document's case.
-pub fn http_case(
+pub fn case(
     args: &HttpArgs,
     repeat: u32,
     session: &mut Session,
@@ -296,10 +239,10 @@ pub fn http_case(
         .option("client_cpu", args.client_cpu)
         .option("connections", args.client.connections)
         .option("rate", args.client.rate)
-        .option("duration_s", args.client.duration)
-        .option("warmup_s", args.client.warmup)
+        .option("duration_s", args.client.duration.as_secs_f64())
+        .option("warmup_s", args.client.warmup_time.as_secs_f64())
         .option("keep_alive", !args.client.no_keepalive)
-        .option("timeout_s", args.client.timeout)
+        .option("timeout_s", args.client.timeout.as_secs_f64())
         .option("threads", args.client.threads)
         .option("path", &args.client.path);
     let mut rows = Vec::new();
@@ -334,7 +277,7 @@ pub fn http_case(
             .detail("per_request", &row.per_request);
         r.interrupted = row.client.interrupted;
         if let Some(kernel) = &row.kernel {
-            r.kernel(kernel, row.server.requests);
+            record_kernel(&mut r, kernel, row.server.requests);
         }
         case.push_repeat(r);
         let interrupted = row.client.interrupted;
@@ -436,84 +379,59 @@ fn one_case(
     Ok((case, report.latency))
 }
 
-pub fn print_human(out: &mut dyn Write, cases: &[HttpCase]) -> Result<()> {
-    let Some(first) = cases.first() else {
-        return Ok(());
-    };
-    writeln!(
-        out,
-        "http: {} connections, {}, {}, body {} B, {} worker{}, {:.1} s measured",
-        first.connections,
-        match first.rate {
-            None => "closed loop".to_string(),
-            Some(r) => format!("open loop at {r} req/s"),
-        },
-        if first.keep_alive {
-            "keep-alive"
+/// What a load run measured, as reports print it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadFigures {
+    pub requests: u64,
+    pub seconds: f64,
+    pub req_per_sec: f64,
+    pub errors: ErrorCounts,
+    pub errors_total: u64,
+    /// From the scheduled send time (open loop) or the send (closed loop), ns.
+    pub latency_ns: Percentiles,
+    /// From the actual send, ns.
+    pub service_ns: Percentiles,
+    pub bytes: u64,
+    pub peak_connections: u64,
+    pub interrupted: bool,
+}
+
+impl LoadFigures {
+    pub fn of(r: &LoadReport) -> Self {
+        Self {
+            requests: r.requests,
+            seconds: r.elapsed.as_secs_f64(),
+            req_per_sec: r.req_per_sec(),
+            errors: r.errors,
+            errors_total: r.errors.total(),
+            latency_ns: Percentiles::of(&r.latency),
+            service_ns: Percentiles::of(&r.service),
+            bytes: r.bytes,
+            peak_connections: r.peak_connections,
+            interrupted: r.interrupted,
+        }
+    }
+
+    /// `refused 0, reset 0, ...` with only the non-zero kinds, or `none`.
+    pub fn errors_line(&self) -> String {
+        let e = &self.errors;
+        let kinds = [
+            ("refused", e.refused),
+            ("reset", e.reset),
+            ("timeout", e.timeout),
+            ("bad response", e.bad_response),
+            ("closed", e.closed),
+            ("other", e.other),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{} {k}", count(*n)))
+            .collect();
+        if parts.is_empty() {
+            "none".into()
         } else {
-            "new connection per request"
-        },
-        first.body_size,
-        first.workers,
-        if first.workers == 1 { "" } else { "s" },
-        first.client.seconds
-    )?;
-    let probes_on = first.kernel.is_some();
-    write!(
-        out,
-        "  {:<10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>10} {:>11}",
-        "wait", "req/s", "p50", "p99", "p99.9", "errors", "waits/req", "events/req", "in wait/req"
-    )?;
-    if probes_on {
-        write!(
-            out,
-            " {:>10} {:>11} {:>9} {:>12} {:>14}",
-            "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
-        )?;
-    }
-    writeln!(out)?;
-    for c in cases {
-        let l = &c.client.latency_ns;
-        write!(
-            out,
-            "  {:<10} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
-            if c.repeat > 1 {
-                format!("{} #{}", c.wait, c.repeat)
-            } else {
-                c.wait.clone()
-            },
-            c.client.req_per_sec,
-            ns(l.p50 as f64),
-            ns(l.p99 as f64),
-            ns(l.p999 as f64),
-            count(c.client.errors_total),
-            c.per_request.wait_calls,
-            c.per_request.events,
-            ns(c.per_request.wait_ns),
-        )?;
-        if let (Some(v), Some(o)) = (c.per_request.voluntary_switches, c.per_request.oncpu_ns) {
-            let opt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
-            write!(
-                out,
-                " {v:>10.3} {:>11} {:>9} {:>12} {:>14}",
-                ns(o),
-                opt(c.per_request.wakeups),
-                opt(c.per_request.syscalls),
-                c.per_request.wait_oncpu_ns.map_or("-".to_string(), ns)
-            )?;
-        }
-        writeln!(out)?;
-        if c.client.errors_total > 0 {
-            writeln!(out, "             errors: {}", c.client.errors_line())?;
+            parts.join(", ")
         }
     }
-    if !probes_on {
-        if let Some(reason) = &first.probes.reason {
-            writeln!(
-                out,
-                "  kernel: probes off ({reason}): userspace figures only"
-            )?;
-        }
-    }
-    Ok(())
 }

@@ -1,5 +1,5 @@
 //! `evbench doctor`: what this machine allows, each check a real attempt with its errno
-//! and a fix. Probed runs call [`privileges`] and the real load before measuring.
+//! and a fix. Probed runs call [`probes::privileges::check`] and the real load before measuring.
 use std::{io::Write, path::Path, process::ExitCode};
 
 use anyhow::{anyhow, Context, Result};
@@ -80,34 +80,6 @@ impl Check {
 pub struct Report {
     pub ok: bool,
     pub checks: Vec<Check>,
-}
-
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-const PRIV_HINT: &str =
-    "run as root, or grant the capabilities: setcap cap_bpf,cap_perfmon+ep $(command -v evbench)";
-
-/// Root, or CAP_BPF and CAP_PERFMON in the effective set. `Err` is one sentence.
-pub fn privileges() -> std::result::Result<String, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok("running as root".into());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .unwrap_or(0);
-    let has = |cap: u32| caps & (1 << cap) != 0;
-    if has(CAP_BPF) && has(CAP_PERFMON) {
-        Ok("CAP_BPF and CAP_PERFMON are effective".into())
-    } else {
-        Err(
-            "loading eBPF probes needs root or CAP_BPF+CAP_PERFMON, and this process has neither"
-                .into(),
-        )
-    }
 }
 
 fn kernel() -> Result<String> {
@@ -244,11 +216,16 @@ fn nofile() -> Result<String> {
 /// Runs every check for real.
 pub fn checks() -> Report {
     let mut checks = Vec::new();
-    let privs = privileges();
+    let privs = probes::privileges::check();
     let root = privs.is_ok();
     checks.push(match &privs {
         Ok(d) => Check::ok("privileges", true, d.clone()),
-        Err(why) => Check::failed("privileges", true, &anyhow!("{why}"), PRIV_HINT),
+        Err(why) => Check::failed(
+            "privileges",
+            true,
+            &anyhow!("{why}"),
+            probes::privileges::HINT,
+        ),
     });
     checks.push(Check::from_result(
         "kernel",
@@ -272,7 +249,7 @@ pub fn checks() -> Report {
         "bpf-load",
         true,
         trivial_program(),
-        PRIV_HINT,
+        probes::privileges::HINT,
     ));
     let mut tps: Vec<&str> = ProbeSet::ALL
         .iter()

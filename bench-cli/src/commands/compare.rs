@@ -1,0 +1,48 @@
+//! `evbench compare BASELINE CURRENT`: the regression gate (judgement in
+//! `results::compare`, rendering in `export::compare`).
+use crate::{
+    cli::CompareArgs,
+    export::compare::{render_markdown, render_text},
+    results::compare::compare_files,
+};
+
+/// Exit status of `compare`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const REGRESSED: u8 = 1;
+    pub const UNUSABLE: u8 = 2;
+}
+
+/// `evbench compare`: prints the verdict, writes `--markdown`, returns the exit status.
+pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
+    let threshold = args.threshold.0;
+    let c = match compare_files(&args.baseline, &args.current, threshold) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("evbench: error: unusable input: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        print!("{}", render_text(&c));
+    }
+    if let Some(path) = &args.markdown {
+        use anyhow::Context;
+        std::fs::write(path, render_markdown(&c))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !c.machine.is_empty() {
+        if args.strict {
+            eprintln!("evbench: error: the two results come from different machines (--strict)");
+            return Ok(exit::UNUSABLE);
+        }
+        eprintln!("evbench: warning: the two results come from different machines: the verdicts may reflect the machines, not the code");
+    }
+    Ok(if c.regressed() > 0 {
+        exit::REGRESSED
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,70 @@
+//! `evbench load`: the HTTP workload's client half alone, against any server
+//! (`evbench serve`, lighttpd, nginx, ...).
+use std::{
+    io::Write,
+    net::{SocketAddr, ToSocketAddrs},
+    process::ExitCode,
+};
+
+use anyhow::{Context, Result};
+use workloads::{
+    http::{self, Pace},
+    stop::Stop,
+    NoObserver,
+};
+
+use crate::{
+    cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal::INTERRUPTED_EXIT,
+};
+
+/// Resolves HOST:PORT to one address.
+pub fn resolve(server: &str) -> Result<SocketAddr> {
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve '{server}' (want HOST:PORT)"))?
+        .next()
+        .with_context(|| format!("'{server}' resolves to no address"))
+}
+
+pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
+    http::raise_nofile_limit().context("cannot raise the fd limit")?;
+    let addr = resolve(&args.server)?;
+    let host = Some(args.server.clone());
+    let cfg = args.client.config(addr, host)?;
+    let report = http::client::run(&cfg, &NoObserver, stop).context("the load run failed")?;
+    let f = LoadFigures::of(&report);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &f)?;
+        writeln!(out)?;
+    } else {
+        let mode = match cfg.pace {
+            Pace::Closed => "closed loop".to_string(),
+            Pace::Rate(r) => format!("open loop at {r} req/s"),
+        };
+        writeln!(
+            out,
+            "load: {} {}, {} connections, {}, {:.1} s measured (+{:.1} s warm-up)",
+            args.server,
+            cfg.path,
+            cfg.connections,
+            if cfg.keep_alive {
+                mode
+            } else {
+                mode + ", new connection per request"
+            },
+            f.seconds,
+            cfg.warmup.as_secs_f64()
+        )?;
+        print_load(&mut out, &f)?;
+    }
+    if f.interrupted {
+        return Ok(ExitCode::from(INTERRUPTED_EXIT));
+    }
+    // No successful request at all is a failed run, whatever the reason.
+    Ok(if f.requests == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
