@@ -52,7 +52,7 @@ fn main() -> Result<()> {
             .option("pin", pin.as_str())
             .option("tasks", "threads");
         for k in 1..=repeats {
-            progress.start(&case.id, k, repeats);
+            progress.start(&format!("{} (repeat {k}/{repeats})", case.id));
             if let Some(p) = probes.as_mut() {
                 p.reset()?;
             }

@@ -83,6 +83,21 @@ impl Drop for KillGroupOnDrop {
 
 #[test]
 fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
+    // A seed whose order runs the probed pass first, asked of the real scheduler, so
+    // the signal lands while the probes are attached.
+    let seed = (0..1000u64)
+        .find(|&seed| {
+            let plan = evbench::engine::scheduler::Plan {
+                cases: 1,
+                rounds: 1,
+                warmup_rounds: 0,
+                probed_rounds: 1,
+                order: evbench::engine::Order::Interleaved,
+                seed,
+            };
+            evbench::engine::scheduler::schedule(&plan)[0].pass == evbench::engine::Pass::Probed
+        })
+        .expect("some seed runs the probed pass first");
     let mut child = Command::new(env!("CARGO_BIN_EXE_evbench"))
         .args([
             "run",
@@ -91,6 +106,10 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
             "1000000000",
             "--warmup-rounds",
             "0",
+            "--warmup-repeats",
+            "0",
+            "--seed",
+            &seed.to_string(),
             "--json",
         ])
         .process_group(0)
@@ -151,11 +170,23 @@ fn sigint_stops_promptly_prints_what_was_measured_and_leaves_nothing_behind() {
     assert_eq!(v["interrupted"], true);
     let rep = &v["cases"][0]["repeats"][0];
     assert_eq!(rep["interrupted"], true);
-    let rounds = rep["counters"]["rounds"].as_u64().unwrap();
+    // The clean pass never ran: no headline, and the probed pass's figures kept.
+    assert!(rep["metrics"].get("ops_per_sec").is_none(), "{rep}");
+    let probed = &rep["probed"];
+    assert_eq!(probed["interrupted"], true);
+    // An interrupted repeat never enters the statistics.
+    let n = |m: &str| {
+        v["cases"][0]["metrics"][m]["across"]["n"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert_eq!(n("ops_per_sec"), 0);
+    assert_eq!(n("syscalls_per_op"), 0);
+    let rounds = probed["counters"]["rounds"].as_u64().unwrap();
     assert!(rounds > 0 && rounds < 1_000_000_000);
     // What was printed is consistent: one latency sample per measured round trip.
     assert_eq!(
-        rep["histograms"]["round_trip_ns"]["count"]
+        probed["histograms"]["round_trip_ns"]["count"]
             .as_u64()
             .unwrap(),
         rounds

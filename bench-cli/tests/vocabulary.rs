@@ -53,7 +53,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run", "output", Some('o'), "path"),
     ("run", "probes", None, "probe sets"),
     ("run", "quiet", Some('q'), "flag"),
+    ("run", "order", None, "order"),
     ("run", "repeat", None, "count"),
+    ("run", "seed", None, "count"),
+    ("run", "warmup-repeats", None, "count"),
     ("run http", "body-size", None, "count"),
     ("run http", "client-cpu", None, "count"),
     ("run http", "connections", Some('c'), "count"),
@@ -67,7 +70,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run http", "probes", None, "probe sets"),
     ("run http", "quiet", Some('q'), "flag"),
     ("run http", "rate", None, "number"),
+    ("run http", "order", None, "order"),
     ("run http", "repeat", None, "count"),
+    ("run http", "seed", None, "count"),
+    ("run http", "warmup-repeats", None, "count"),
     ("run http", "server-cpu", None, "count"),
     ("run http", "threads", None, "count"),
     ("run http", "timeout", None, "duration"),
@@ -84,7 +90,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pingpong", "pin", None, "pin"),
     ("run pingpong", "probes", None, "probe sets"),
     ("run pingpong", "quiet", Some('q'), "flag"),
+    ("run pingpong", "order", None, "order"),
     ("run pingpong", "repeat", None, "count"),
+    ("run pingpong", "seed", None, "count"),
+    ("run pingpong", "warmup-repeats", None, "count"),
     ("run pingpong", "rounds", Some('r'), "count"),
     ("run pingpong", "tasks", None, "tasks"),
     ("run pingpong", "topology", None, "topology"),
@@ -99,7 +108,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pipetest", "output", Some('o'), "path"),
     ("run pipetest", "probes", None, "probe sets"),
     ("run pipetest", "quiet", Some('q'), "flag"),
+    ("run pipetest", "order", None, "order"),
     ("run pipetest", "repeat", None, "count"),
+    ("run pipetest", "seed", None, "count"),
+    ("run pipetest", "warmup-repeats", None, "count"),
     ("run pipetest", "wait", Some('W'), "wait mode"),
     ("run pipetest", "writes", Some('w'), "count"),
     ("serve", "addr", None, "address"),
@@ -142,6 +154,7 @@ fn kind(a: &Arg) -> String {
         (TypeId::of::<ProbeSets>(), "probe sets"),
         (TypeId::of::<clap_complete::Shell>(), "shell"),
         (TypeId::of::<evbench::cli::Threshold>(), "fraction"),
+        (TypeId::of::<evbench::engine::Order>(), "order"),
     ];
     known
         .iter()
@@ -185,10 +198,11 @@ fn actual() -> Vec<Row> {
 #[test]
 fn every_argument_of_every_subcommand_is_in_the_vocabulary_table() {
     let rows = actual();
-    let want: Vec<Row> = VOCABULARY
+    let mut want: Vec<Row> = VOCABULARY
         .iter()
         .map(|&(p, l, s, k)| (p.to_string(), l.to_string(), s, k.to_string()))
         .collect();
+    want.sort();
     if rows != want {
         let paste: Vec<String> = rows
             .iter()

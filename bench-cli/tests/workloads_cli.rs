@@ -50,7 +50,7 @@ fn pipetest_json_has_every_run_and_exact_message_counts() {
         "--probes", "none", "--json",
     ]);
     assert_eq!(v["schema"], "evbench.run");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert!(v["machine"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!v["machine"]["kernel"].as_str().unwrap().is_empty());
     assert_eq!(v["cases"].as_array().unwrap().len(), 1);

@@ -140,6 +140,19 @@ pub struct CommonArgs {
     /// prints).
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+    /// Whole repeats run first and excluded from statistics (recorded in the document):
+    /// the first repeat of a run is often slower (cold caches, CPU frequency).
+    #[arg(long, global = true, default_value_t = 1, value_name = "N")]
+    pub warmup_repeats: u32,
+    /// interleaved: round r of every case runs before round r+1 of any, shuffled per
+    /// round, so a burst of noise hits one repeat of several cases, not every repeat of
+    /// one; grouped: each case's repeats back to back.
+    #[arg(long, global = true, value_enum, default_value = "interleaved")]
+    pub order: crate::engine::Order,
+    /// Seed of the interleaved order (default: drawn from the clock; the document
+    /// records it, so an order can be replayed).
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 impl Default for CommonArgs {
@@ -152,6 +165,9 @@ impl Default for CommonArgs {
             repeat: 1,
             hlog: None,
             quiet: false,
+            warmup_repeats: 1,
+            order: crate::engine::Order::Interleaved,
+            seed: None,
         }
     }
 }

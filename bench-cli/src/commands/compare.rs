@@ -33,6 +33,15 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         std::fs::write(path, render_markdown(&c))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    for m in &c.method {
+        eprintln!("evbench: warning: {m}");
+    }
+    if !c.method.is_empty() && args.strict {
+        eprintln!(
+            "evbench: error: the two results measured their headlines differently (--strict)"
+        );
+        return Ok(exit::UNUSABLE);
+    }
     if !c.machine.is_empty() {
         if args.strict {
             eprintln!("evbench: error: the two results come from different machines (--strict)");

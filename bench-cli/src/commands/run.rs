@@ -8,7 +8,7 @@ use workloads::stop::Stop;
 
 use crate::{
     cli::{CommonArgs, RunArgs, WorkloadCmd},
-    engine::{self, suite, CaseReport, Spec},
+    engine::{self, suite, Spec},
     export::{self, human},
     output::count,
     results::{Case, RunResult},
@@ -34,11 +34,16 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
     let print_lines = suite && !common.quiet && !common.json;
-    let (doc, reports) = engine::run_cases(&specs, common, workload, stop, |session, case| {
+    let (doc, runs) = engine::run_cases(&specs, common, workload, stop, |session, case| {
         if print_lines {
             session.progress.println(&one_line(case));
         }
     })?;
+    let status = engine::ProbeStatus {
+        on: doc.probes.on,
+        sets: doc.probes.sets.clone(),
+        reason: doc.probes.reason.clone(),
+    };
     emit(&doc, common, |out| {
         if suite {
             out.write_all(export::terminal::render_brief(&doc).as_bytes())?;
@@ -49,15 +54,18 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             return Ok(());
         }
         let mut http = Vec::new();
-        for r in reports {
-            match r {
-                CaseReport::Pingpong(c) => human::print_pingpong(out, &c)?,
-                CaseReport::Pipetest(c) => human::print_pipetest(out, &c, common.quiet)?,
-                CaseReport::Http(v) => http.extend(v),
+        for run in &runs {
+            let Some(case) = doc.case(&run.id) else {
+                continue; // stopped before it ran
+            };
+            match run.spec {
+                Spec::Pingpong(_) => human::print_pingpong(out, run, case, &status)?,
+                Spec::Pipetest(_) => human::print_pipetest(out, run, case, &status, common.quiet)?,
+                Spec::Http(_) => http.push((run, case)),
             }
         }
         if !http.is_empty() {
-            human::print_http(out, &http)?;
+            human::print_http(out, &http, &status)?;
         }
         Ok(())
     })?;

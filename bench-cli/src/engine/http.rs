@@ -24,14 +24,11 @@ use crate::{
     results::{Case, Metric, Percentiles, Repeat},
 };
 
-use super::{kernel::record_kernel, ProbeStatus, Session, Spec};
+use super::{Figures, PassResult, Spec};
 
-/// One wait mode's run.
+/// One pass of one wait mode.
 #[derive(Debug, Serialize)]
-pub struct HttpCase {
-    pub workload: &'static str,
-    /// 1-based repeat of this wait mode.
-    pub repeat: u32,
+pub struct HttpPass {
     pub wait: String,
     pub workers: u32,
     pub body_size: usize,
@@ -44,7 +41,7 @@ pub struct HttpCase {
     /// The server's own counters over the measured window.
     pub server: ServerStats,
     pub per_request: PerRequest,
-    pub probes: ProbeStatus,
+    /// The probes' figures of the server's window (probed passes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<Kernel>,
 }
@@ -211,14 +208,27 @@ pub fn specs(args: &HttpArgs) -> Result<Vec<Spec>> {
         .collect())
 }
 
-/// Runs one wait mode's case `repeat` times (a fresh server each time): the human
-/// report's rows and the results document's case.
-pub fn case(
-    args: &HttpArgs,
-    repeat: u32,
-    session: &mut Session,
-    stop: &Stop,
-) -> Result<(Vec<HttpCase>, Case)> {
+/// An empty results-document case for one wait mode: its id and options.
+pub fn new_case(args: &HttpArgs) -> Case {
+    let mut case = Case::new("http", None, Some(&args.wait.join(",")), None);
+    case.option("workers", args.workers)
+        .option("body_size", args.body_size)
+        .option("server_cpu", args.server_cpu)
+        .option("client_cpu", args.client_cpu)
+        .option("connections", args.client.connections)
+        .option("rate", args.client.rate)
+        .option("duration_s", args.client.duration.as_secs_f64())
+        .option("warmup_s", args.client.warmup_time.as_secs_f64())
+        .option("keep_alive", !args.client.no_keepalive)
+        .option("timeout_s", args.client.timeout.as_secs_f64())
+        .option("threads", args.client.threads)
+        .option("path", &args.client.path);
+    case
+}
+
+/// Runs one pass of one wait mode: a fresh server child, the load client's warm-up and
+/// measured window; `probes` (a probed pass) follow the server's loop threads.
+pub fn pass(args: &HttpArgs, probes: Option<&Probes>, stop: &Stop) -> Result<PassResult> {
     let mut modes = args.modes()?;
     if modes.len() != 1 {
         bail!(
@@ -232,70 +242,36 @@ pub fn case(
         workloads::pingpong::pin_current_thread(cpu)
             .with_context(|| format!("cannot pin the client to CPU {cpu}"))?;
     }
-    let mut case = Case::new("http", None, Some(wait.name()), None);
-    case.option("workers", args.workers)
-        .option("body_size", args.body_size)
-        .option("server_cpu", args.server_cpu)
-        .option("client_cpu", args.client_cpu)
-        .option("connections", args.client.connections)
-        .option("rate", args.client.rate)
-        .option("duration_s", args.client.duration.as_secs_f64())
-        .option("warmup_s", args.client.warmup_time.as_secs_f64())
-        .option("keep_alive", !args.client.no_keepalive)
-        .option("timeout_s", args.client.timeout.as_secs_f64())
-        .option("threads", args.client.threads)
-        .option("path", &args.client.path);
-    let mut rows = Vec::new();
-    for k in 1..=repeat {
-        if stop.is_set() {
-            break;
-        }
-        let started = session.begin_repeat(&case.id, k, repeat)?;
-        let (row, latency) = one_case(
-            &wait,
-            args,
-            session.probes.as_ref(),
-            session.status.clone(),
-            stop,
-        )
+    let (row, latency) = one_case(&wait, args, probes, stop)
         .with_context(|| format!("http with wait mode {wait}"))?;
-        session.progress.step();
-        let mut r = Repeat::new(std::time::Duration::from_secs_f64(
-            row.client.seconds.max(0.0),
-        ));
-        r.started_at(started)
-            .metric(
-                "requests_per_sec",
-                Metric::higher("req/s"),
-                row.client.req_per_sec,
-            )
-            .histogram("request_ns", "ns", &latency)
-            .counter("requests", row.client.requests)
-            .counter("errors", row.client.errors_total)
-            .detail("client", &row.client)
-            .detail("server", row.server)
-            .detail("per_request", &row.per_request);
-        r.interrupted = row.client.interrupted;
-        if let Some(kernel) = &row.kernel {
-            record_kernel(&mut r, kernel, row.server.requests);
-        }
-        case.push_repeat(r);
-        let interrupted = row.client.interrupted;
-        rows.push(HttpCase { repeat: k, ..row });
-        if interrupted {
-            break;
-        }
-    }
-    Ok((rows, case))
+    let mut r = Repeat::new(std::time::Duration::from_secs_f64(
+        row.client.seconds.max(0.0),
+    ));
+    r.metric(
+        "requests_per_sec",
+        Metric::higher("req/s"),
+        row.client.req_per_sec,
+    )
+    .histogram("request_ns", "ns", &latency)
+    .counter("requests", row.client.requests)
+    .counter("errors", row.client.errors_total)
+    .detail("client", &row.client)
+    .detail("server", row.server)
+    .detail("per_request", &row.per_request);
+    r.interrupted = row.client.interrupted;
+    Ok(PassResult {
+        repeat: r,
+        ops: row.server.requests,
+        figures: Figures::Http(Box::new(row)),
+    })
 }
 
 fn one_case(
     wait: &HttpWait,
     args: &HttpArgs,
     probes: Option<&Probes>,
-    status: ProbeStatus,
     stop: &Stop,
-) -> Result<(HttpCase, hdrhistogram::Histogram<u64>)> {
+) -> Result<(HttpPass, hdrhistogram::Histogram<u64>)> {
     let mut server = ServerChild::start(wait, args)?;
     if let Some(p) = probes {
         for (i, &tid) in server.tids.iter().enumerate() {
@@ -358,9 +334,7 @@ fn one_case(
                 / r
         }),
     };
-    let case = HttpCase {
-        workload: "http",
-        repeat: 1,
+    let case = HttpPass {
         wait: wait.name().to_string(),
         workers: args.workers,
         body_size: args.body_size,
@@ -373,7 +347,6 @@ fn one_case(
         client,
         server: window_stats,
         per_request,
-        probes: status,
         kernel,
     };
     Ok((case, report.latency))

@@ -1,8 +1,57 @@
-//! The probes' figures of one window, recorded into a repeat of the results document.
+//! The probes' figures of one window, recorded into a repeat of the results document,
+//! and a round's clean and probed passes combined into one repeat.
+use std::time::Duration;
+
 use crate::{
     probes::{collect::KernelHist, Kernel},
-    results::{Hist, Metric, Repeat, PER_OP_NOISE_FLOOR},
+    results::{Better, Hist, Metric, Repeat, PER_OP_NOISE_FLOOR, PROBE_SLOWDOWN},
 };
+
+use super::Round;
+
+/// One judged round as a results-document repeat: the clean pass's figures (the
+/// headline), the probed pass under `probed`, its kernel figures beside the clean ones
+/// (v1's paths: `counters["kernel.syscall.write"]`, `histograms["kernel.offcpu_ns"]`,
+/// the per-op metrics), and `probe_slowdown`: the probed pass's time per operation over
+/// the clean one's, from the `headline` metric (for a higher-is-better rate, clean ÷
+/// probed). A round whose clean pass never ran (the run was stopped) is marked
+/// interrupted and keeps only the probed figures; `None` when neither pass ran.
+pub fn combine(round: &Round, headline: (&str, Better)) -> Option<Repeat> {
+    let mut r = match (&round.clean, &round.probed) {
+        (None, None) => return None,
+        (Some(c), _) => c.repeat.clone(),
+        (None, Some((p, _))) => {
+            let mut r = Repeat::new(Duration::ZERO);
+            r.interrupted = true;
+            r.start_ns = p.repeat.start_ns;
+            r
+        }
+    };
+    if let Some((p, kernel)) = &round.probed {
+        if let Some(k) = kernel {
+            record_kernel(&mut r, k, p.ops);
+        }
+        if p.repeat.interrupted {
+            r.interrupted = true;
+        }
+        if let Some(c) = &round.clean {
+            let (name, better) = headline;
+            if let (Some(&clean), Some(&probed)) =
+                (c.repeat.metrics.get(name), p.repeat.metrics.get(name))
+            {
+                let s = match better {
+                    Better::Higher => clean / probed,
+                    _ => probed / clean,
+                };
+                r.metric(PROBE_SLOWDOWN, Metric::neither("×"), s);
+            }
+        }
+        let mut probed = p.repeat.clone();
+        probed.index = r.index;
+        r.probed = Some(Box::new(probed));
+    }
+    Some(r)
+}
 
 /// Adds the probes' figures to `r`: every kernel histogram (`kernel.*`), the counts
 /// (`kernel.voluntary`, …, `kernel.syscall.NAME`), the per-operation figures

@@ -1,28 +1,36 @@
 //! The run engine: the one place that decides what runs when. It loads the probes once,
-//! runs each case's repeats with them as its observer, and builds the results document
-//! (`RunResult`, results/SCHEMA.md). One module per workload turns options into cases
-//! and measures one case (`pingpong`, `pipetest`, `http`); `suite` is the default suite.
+//! asks the scheduler (`scheduler`) for the order of every pass, runs each pass with
+//! the probes attached (probed pass) or with no evbench program attached (clean pass),
+//! and builds the results document (`RunResult`, results/SCHEMA.md) from them. One
+//! module per workload turns options into cases and measures one pass (`pingpong`,
+//! `pipetest`, `http`); `suite` is the default suite; `kernel` turns the probes' figures
+//! into results.
 //!
-//! It prints nothing but progress and warnings: the commands and `export` render what
-//! it returns.
+//! Headline figures come from clean passes, the kernel's explanation from probed passes
+//! of the same case with identical options, and each case reports how much the probes
+//! slowed it (`probe_slowdown`). It prints nothing but progress and warnings: the
+//! commands and `export` render what it returns.
 pub mod http;
 pub mod kernel;
 pub mod pingpong;
 pub mod pipetest;
+pub mod scheduler;
 pub mod suite;
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
-use workloads::{stats::Summary as Spread, stop::Stop, NoObserver, Observer};
+use workloads::{stop::Stop, NoObserver, Observer};
 
 use crate::{
     cli::{CommonArgs, HttpArgs},
     output::{progress::Progress, warn},
     probes::{self, Kernel, ProbeSet, ProbeSets, Probes},
-    results::{Case, NoiseMeter, ProbesState, RunResult},
+    results::{Better, Case, NoiseMeter, ProbesState, Repeat, RunResult},
 };
+
+pub use scheduler::{Order, Pass};
 
 /// Whether probes ran, and if not, why: every report carries it.
 #[derive(Clone, Debug, Serialize)]
@@ -44,23 +52,28 @@ impl ProbeStatus {
     }
 }
 
-/// What every case of one `evbench run` shares: the probes (loaded once), the progress
-/// bar, and the clock the repeats' start offsets are measured on.
+/// What every pass of one `evbench run` shares: the probes (loaded once, attached only
+/// during probed passes), the progress bar, and the clock the passes' start offsets are
+/// measured on.
 pub struct Session {
     pub probes: Option<Probes>,
     pub status: ProbeStatus,
     pub progress: Progress,
-    /// When the first repeat started (the results' and interval log's time zero).
+    /// When the first pass started (the results' and interval log's time zero).
     t0: Option<Instant>,
     /// Whether the probes have measured a window since they were loaded or reset.
     used: bool,
 }
 
 impl Session {
-    /// Loads the probes `common` asks for; `steps` is the number of repeats to run in
-    /// all (the progress bar's length).
+    /// Loads the probes `common` asks for; `steps` is the number of passes to run in all
+    /// (the progress bar's length).
     pub fn start(common: &CommonArgs, steps: u64) -> Result<Self> {
-        let (probes, status) = prepare_probes(common)?;
+        let (mut probes, status) = prepare_probes(common)?;
+        // Nothing stays attached between passes: only a probed pass attaches them.
+        if let Some(p) = probes.as_mut() {
+            p.detach()?;
+        }
         Ok(Self {
             probes,
             status,
@@ -70,35 +83,57 @@ impl Session {
         })
     }
 
-    /// Readies the probes for a new measured window (each repeat is its own: the
-    /// previous one's targets and counts are forgotten) and names it on the progress
-    /// bar. Returns the repeat's start offset.
-    pub fn begin_repeat(&mut self, case: &str, repeat: u32, of: u32) -> Result<Duration> {
-        if let (Some(p), true) = (self.probes.as_mut(), self.used) {
-            p.reset()?;
+    /// Readies one pass and names it on the progress bar; returns its start offset. A
+    /// probed pass gets fresh probe state (the previous window's targets and counts are
+    /// forgotten) and the programs attached; a clean pass runs with none attached.
+    pub fn begin_pass(&mut self, label: &str, pass: Pass) -> Result<Duration> {
+        if let Some(p) = self.probes.as_mut() {
+            match pass {
+                Pass::Probed => {
+                    if self.used {
+                        p.reset()?;
+                    }
+                    self.used = true;
+                    p.attach()?;
+                }
+                Pass::Clean => p.detach()?,
+            }
         }
-        self.used = true;
-        self.progress.start(case, repeat, of);
+        self.progress.start(label);
         Ok(self.t0.get_or_insert_with(Instant::now).elapsed())
     }
 
-    /// The observer workloads report their tasks and measured window to.
-    pub fn observer(&self) -> &dyn Observer {
-        match &self.probes {
-            Some(p) => p,
-            None => &NoObserver,
+    /// Ends a pass: reads the probes' figures of a probed pass's window (none when
+    /// `measured` is false: an interrupted pass may never have closed its window), then
+    /// detaches them.
+    pub fn end_pass(&mut self, pass: Pass, measured: bool) -> Result<Option<Kernel>> {
+        let kernel = match (&self.probes, pass) {
+            (Some(p), Pass::Probed) if measured => Some(p.collect()?),
+            _ => None,
+        };
+        if let Some(p) = self.probes.as_mut() {
+            p.detach()?;
+        }
+        self.show_notes();
+        self.progress.step();
+        Ok(kernel)
+    }
+
+    /// The probes, during a probed pass.
+    pub fn probes_for(&self, pass: Pass) -> Option<&Probes> {
+        match pass {
+            Pass::Probed => self.probes.as_ref(),
+            Pass::Clean => None,
         }
     }
 
-    /// The probes' figures of the window just measured (none when `measured` is false:
-    /// an interrupted run may never have closed its window).
-    pub fn collect(&self, measured: bool) -> Result<Option<Kernel>> {
-        let kernel = match &self.probes {
-            Some(p) if measured => Some(p.collect()?),
-            _ => None,
-        };
-        self.show_notes();
-        Ok(kernel)
+    /// The observer a workload reports its tasks and measured window to: the probes in
+    /// a probed pass, nobody in a clean one.
+    pub fn observer(&self, pass: Pass) -> &dyn Observer {
+        match self.probes_for(pass) {
+            Some(p) => p,
+            None => &NoObserver,
+        }
     }
 
     /// Shows what the probes met since the last call (a task they could not follow, a
@@ -179,19 +214,6 @@ pub(crate) fn options_of(case: &mut Case, options: &impl Serialize) {
     }
 }
 
-/// Mean / median / stddev of `v`, all zero when it is empty.
-pub(crate) fn spread(v: impl Iterator<Item = f64>) -> Spread {
-    let v: Vec<f64> = v.collect();
-    Spread::of(&v).unwrap_or(Spread {
-        n: 0,
-        mean: 0.0,
-        median: 0.0,
-        stddev: 0.0,
-        min: 0.0,
-        max: 0.0,
-    })
-}
-
 /// One case to measure.
 #[derive(Clone, Debug)]
 pub enum Spec {
@@ -211,56 +233,151 @@ impl Spec {
         }
     }
 
-    /// The id its case will have in the results document.
-    pub fn id(&self) -> String {
+    /// An empty results-document case for it: id and options.
+    pub fn case(&self) -> Case {
         match self {
             Spec::Pingpong(c) => {
-                Case::new(
+                let mut case = Case::new(
                     "pingpong",
                     Some(&c.mechanism.to_string()),
                     Some(c.wait.as_str()),
                     Some(&pingpong::variant(c)),
-                )
-                .id
+                );
+                options_of(&mut case, c);
+                case
             }
             Spec::Pipetest(c) => {
-                Case::new(
+                let mut case = Case::new(
                     "pipetest",
                     Some(&c.mechanism.to_string()),
                     Some(c.wait.as_str()),
                     None,
-                )
-                .id
+                );
+                options_of(&mut case, c);
+                case
             }
-            Spec::Http(h) => Case::new("http", None, Some(&h.wait.join(",")), None).id,
+            Spec::Http(h) => http::new_case(h),
+        }
+    }
+
+    /// The headline metric: what the human report leads with and what the probe
+    /// slowdown is the ratio of.
+    pub fn headline(&self) -> (&'static str, Better) {
+        match self {
+            Spec::Pingpong(_) => ("ops_per_sec", Better::Higher),
+            Spec::Pipetest(_) => ("us_per_event", Better::Lower),
+            Spec::Http(_) => ("requests_per_sec", Better::Higher),
+        }
+    }
+
+    /// The id its case will have in the results document.
+    pub fn id(&self) -> String {
+        self.case().id
+    }
+
+    /// Runs one pass of it.
+    fn pass(&self, session: &Session, pass: Pass, stop: &Stop) -> Result<PassResult> {
+        match self {
+            Spec::Pingpong(c) => pingpong::pass(c, session.observer(pass), stop),
+            Spec::Pipetest(c) => pipetest::pass(c, session.observer(pass), stop),
+            Spec::Http(h) => http::pass(h, session.probes_for(pass), stop),
         }
     }
 }
 
-/// What one case gives back for the human report, beside its results-document case.
-pub enum CaseReport {
-    Pingpong(Box<pingpong::PingpongCase>),
-    Pipetest(pipetest::PipetestCase),
-    Http(Vec<http::HttpCase>),
+/// One pass's figures: its repeat in the results document's shape, the workload's own
+/// figures for the human report, and the operations it measured (round trips, events,
+/// requests: what per-op kernel figures divide by).
+pub struct PassResult {
+    pub repeat: Repeat,
+    pub figures: Figures,
+    pub ops: u64,
 }
 
-/// Measures `specs` in order, each `common.repeat` times, and returns the finished
-/// results document and each case's human-report figures. `workload` names what was
-/// asked for in the document's options ("suite" for the default suite); `on_case` is
-/// called after each case with the session (for its progress bar) and the case.
+/// A pass's figures as the workload reports them.
+pub enum Figures {
+    Pingpong(Box<workloads::pingpong::Outcome>),
+    Pipetest(workloads::pipetest::Outcome),
+    Http(Box<http::HttpPass>),
+}
+
+/// One judged round of a case: its clean pass and, for the first rounds, its probed pass
+/// (with the probes' figures of its window).
+#[derive(Default)]
+pub struct Round {
+    pub clean: Option<PassResult>,
+    pub probed: Option<(PassResult, Option<Kernel>)>,
+}
+
+/// Everything one case measured, for the human report.
+pub struct CaseRun {
+    pub spec: Spec,
+    pub id: String,
+    /// Warm-up rounds (clean passes, never judged).
+    pub warmups: Vec<PassResult>,
+    pub rounds: Vec<Round>,
+}
+
+/// How `evbench run` schedules its passes (`--repeat`, `--warmup-repeats`, `--order`,
+/// `--seed`).
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub repeat: u32,
+    pub warmup_repeats: u32,
+    pub order: Order,
+    pub seed: u64,
+}
+
+impl Schedule {
+    /// From the command line; a missing `--seed` is drawn from the clock (and recorded).
+    pub fn of(common: &CommonArgs) -> Self {
+        let seed = common.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+        Self {
+            repeat: common.repeat,
+            warmup_repeats: common.warmup_repeats,
+            order: common.order,
+            seed,
+        }
+    }
+}
+
+/// Measures `specs` as the scheduler orders their passes and returns the finished
+/// results document and each case's figures. `workload` names what was asked for in
+/// the document's options ("suite" for the default suite); `on_case` is called with the
+/// session (for its progress bar) and each case once its last pass has run.
 pub fn run_cases(
     specs: &[Spec],
     common: &CommonArgs,
     workload: &str,
     stop: &Stop,
     mut on_case: impl FnMut(&Session, &Case),
-) -> Result<(RunResult, Vec<CaseReport>)> {
-    let mut session = Session::start(common, specs.len() as u64 * u64::from(common.repeat))?;
+) -> Result<(RunResult, Vec<CaseRun>)> {
+    let sched = Schedule::of(common);
+    // Probes are loaded before the plan, since whether they load decides the passes.
+    let mut session = Session::start(common, 0)?;
+    let plan = scheduler::Plan {
+        cases: specs.len(),
+        rounds: sched.repeat,
+        warmup_rounds: sched.warmup_repeats,
+        probed_rounds: scheduler::probed_rounds(sched.repeat, session.probes.is_some()),
+        order: sched.order,
+        seed: sched.seed,
+    };
+    let slots = scheduler::schedule(&plan);
+    session.progress.set_length(slots.len() as u64);
     let mut doc = RunResult::new(
         std::env::args().collect(),
         serde_json::json!({
             "workload": workload,
-            "repeat": common.repeat,
+            "repeat": sched.repeat,
+            "warmup_repeats": sched.warmup_repeats,
+            "probed_repeats": plan.probed_rounds,
+            "order": sched.order,
+            "seed": sched.seed,
             "probes": session.status.sets,
             "kfunc": common.kfunc,
         }),
@@ -270,36 +387,86 @@ pub fn run_cases(
     if let Some(p) = &session.probes {
         doc.warnings.extend(p.warnings().iter().cloned());
     }
+    let mut runs: Vec<CaseRun> = specs
+        .iter()
+        .map(|s| CaseRun {
+            spec: s.clone(),
+            id: s.id(),
+            warmups: Vec::new(),
+            rounds: (0..sched.repeat).map(|_| Round::default()).collect(),
+        })
+        .collect();
+    // The last slot of each case, so its line can be printed as soon as it is done.
+    let mut last = vec![usize::MAX; specs.len()];
+    for (i, s) in slots.iter().enumerate() {
+        last[s.case] = i;
+    }
     let noise = NoiseMeter::start();
-    let mut reports = Vec::new();
-    for spec in specs {
+    for (i, slot) in slots.iter().enumerate() {
         if stop.is_set() {
             break;
         }
-        let (case, report) = match spec {
-            Spec::Pingpong(cfg) => {
-                let (h, c) = pingpong::case(cfg, common.repeat, &mut session, stop)?;
-                (c, CaseReport::Pingpong(Box::new(h)))
-            }
-            Spec::Pipetest(cfg) => {
-                let (h, c) = pipetest::case(cfg, common.repeat, &mut session, stop)?;
-                (c, CaseReport::Pipetest(h))
-            }
-            Spec::Http(h) => {
-                let (v, c) = http::case(h, common.repeat, &mut session, stop)?;
-                (c, CaseReport::Http(v))
-            }
+        let run = &mut runs[slot.case];
+        let label = if slot.warmup {
+            format!(
+                "{} (warm-up {}/{})",
+                run.id, slot.round, sched.warmup_repeats
+            )
+        } else {
+            format!(
+                "{} ({} {}/{})",
+                run.id,
+                slot.pass.as_str(),
+                slot.round,
+                sched.repeat
+            )
         };
-        on_case(&session, &case);
-        doc.push_case(case);
-        reports.push(report);
+        let started = session.begin_pass(&label, slot.pass)?;
+        let result = run.spec.pass(&session, slot.pass, stop);
+        let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
+        let kernel = session.end_pass(slot.pass, measured)?;
+        let mut result = result.with_context(|| run.id.clone())?;
+        result.repeat.started_at(started);
+        let round = slot.round as usize - 1;
+        if slot.warmup {
+            run.warmups.push(result);
+        } else if slot.pass == Pass::Clean {
+            run.rounds[round].clean = Some(result);
+        } else {
+            run.rounds[round].probed = Some((result, kernel));
+        }
+        if last[slot.case] == i {
+            on_case(&session, &build_case(&runs[slot.case]));
+        }
     }
     session.progress.finish();
+    for run in &runs {
+        let case = build_case(run);
+        if case.repeats.is_empty() && case.warmup_repeats.is_empty() {
+            continue; // stopped before it ran at all
+        }
+        doc.push_case(case);
+    }
     doc.interrupted = stop.is_set()
         || doc
             .cases
             .iter()
             .any(|c| c.repeats.iter().any(|r| r.interrupted));
     doc.finish(noise.finish());
-    Ok((doc, reports))
+    Ok((doc, runs))
+}
+
+/// The results-document case of what `run` measured so far: each judged round's clean
+/// figures with its probed pass's kernel figures beside them, and the warm-ups apart.
+pub fn build_case(run: &CaseRun) -> Case {
+    let mut case = run.spec.case();
+    for w in &run.warmups {
+        case.push_warmup(w.repeat.clone());
+    }
+    for round in &run.rounds {
+        if let Some(r) = kernel::combine(round, run.spec.headline()) {
+            case.push_repeat(r);
+        }
+    }
+    case
 }

@@ -50,9 +50,11 @@ pub const HTTP_WAITS: &[&str] = &["epoll", "kevent", "tokio"];
 
 /// The default suite, in the order it runs: pipetest, pingpong, http.
 pub fn default_suite(size: Size) -> Vec<Spec> {
-    let scale = |n: u64| match size {
-        Size::Full => n,
-        Size::Quick => n / 10,
+    // Per pass; every case runs a warm-up, a clean and a probed pass by default, so
+    // the full suite stays near a minute on 2 CPUs.
+    let (writes, rounds, warmup_rounds) = match size {
+        Size::Full => (2_000, 10_000, 500),
+        Size::Quick => (500, 2_000, 100),
     };
     let mut out = Vec::new();
     for &wait in PIPETEST_WAITS {
@@ -60,7 +62,7 @@ pub fn default_suite(size: Size) -> Vec<Spec> {
             out.push(Spec::Pipetest(pipetest::Config {
                 channels: 200,
                 active: 1,
-                writes: scale(5_000),
+                writes,
                 mechanism,
                 wait,
             }));
@@ -72,8 +74,8 @@ pub fn default_suite(size: Size) -> Vec<Spec> {
                 mechanism,
                 wait,
                 pin,
-                rounds: scale(20_000),
-                warmup: scale(1_000),
+                rounds,
+                warmup: warmup_rounds,
                 ..pingpong::Config::default()
             }));
         }
@@ -81,6 +83,8 @@ pub fn default_suite(size: Size) -> Vec<Spec> {
     for &wait in HTTP_WAITS {
         let mut h = HttpArgs::suite();
         h.wait = vec![wait.into()];
+        h.client.duration = std::time::Duration::from_millis(500);
+        h.client.warmup_time = std::time::Duration::from_millis(200);
         if size == Size::Quick {
             h.client.duration = std::time::Duration::from_millis(200);
             h.client.warmup_time = std::time::Duration::from_millis(100);

@@ -51,6 +51,9 @@ pub fn render_text(c: &Comparison) -> String {
     for m in &c.machine {
         let _ = writeln!(out, "warning: different machines: {m}");
     }
+    for m in &c.method {
+        let _ = writeln!(out, "warning: {m}");
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -125,10 +128,13 @@ pub fn render_markdown(c: &Comparison) -> String {
     for m in &c.machine {
         let _ = writeln!(out, "> **Warning:** different machines: {m}");
     }
+    for m in &c.method {
+        let _ = writeln!(out, "> **Warning:** {m}");
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "> **Warning:** {w}");
     }
-    if !c.machine.is_empty() || !c.warnings.is_empty() {
+    if !c.machine.is_empty() || !c.method.is_empty() || !c.warnings.is_empty() {
         out.push('\n');
     }
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));

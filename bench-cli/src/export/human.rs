@@ -1,5 +1,7 @@
 //! The human report of a run as it finishes: per workload, in the originals' words where
-//! there are originals (pipetest's AVG/SIG lines).
+//! there are originals (pipetest's AVG/SIG lines). Headline figures are the clean
+//! passes' (no probe attached); the kernel section is the probed passes', with how much
+//! the probes slowed the case beside it.
 use std::io::Write;
 
 use anyhow::Result;
@@ -7,145 +9,250 @@ use workloads::{pingpong, pipetest};
 
 use crate::{
     engine::{
-        http::{HttpCase, LoadFigures},
-        pingpong::{PingpongCase, PingpongRepeat},
-        pipetest::PipetestCase,
+        http::{HttpPass, LoadFigures},
+        CaseRun, Figures, ProbeStatus,
     },
     output::{self, count, kernel, ns},
+    results::{Case, Percentiles, PROBE_SLOWDOWN},
 };
 
-/// The ping-pong case's report: throughput, messages, switches, percentiles and the
-/// kernel section.
-pub fn print_pingpong(mut out: &mut dyn Write, c: &PingpongCase) -> Result<()> {
-    let s = &c.round_trip_ns;
+/// "the probes slowed this case 1.85x (median of 3 rounds)", or why there is no figure.
+pub fn slowdown_line(case: &Case) -> Option<String> {
+    let m = case.metrics.get(PROBE_SLOWDOWN)?;
+    let a = &m.across;
+    if a.n == 0 {
+        return None;
+    }
+    Some(if a.n == 1 {
+        format!(
+            "the probes slowed this case {:.2}x (probed ÷ clean time per operation)",
+            a.median
+        )
+    } else {
+        format!(
+            "the probes slowed this case {:.2}x (median of {} rounds, {:.2}x–{:.2}x; probed ÷ clean time per operation)",
+            a.median, a.n, a.min, a.max
+        )
+    })
+}
+
+/// The kernel section of every probed pass of `run`, or why there is none.
+fn kernel_sections(
+    mut out: &mut dyn Write,
+    run: &CaseRun,
+    case: &Case,
+    status: &ProbeStatus,
+    op: &str,
+) -> Result<()> {
+    if !status.on {
+        writeln!(
+            out,
+            "  kernel      probes off ({}): userspace timing only",
+            status.reason.as_deref().unwrap_or("unknown reason")
+        )?;
+        return Ok(());
+    }
+    let probed: Vec<(usize, &Option<crate::probes::Kernel>, u64)> = run
+        .rounds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.probed.as_ref().map(|(p, k)| (i + 1, k, p.ops)))
+        .collect();
+    if probed.is_empty() {
+        writeln!(out, "  kernel      no probed pass ran")?;
+        return Ok(());
+    }
     writeln!(
         out,
-        "pingpong: mechanism {}, wait {}, tasks {}, topology {}{}, pin {}, {} round trips (+{} warm-up){}",
-        c.mechanism,
-        c.wait,
-        c.tasks,
-        c.topology,
-        if c.options.exclusive { " (EPOLLEXCLUSIVE)" } else { "" },
-        c.pin,
-        count(c.rounds),
-        count(c.warmup),
-        if c.interrupted { " [interrupted]" } else { "" }
+        "  kernel      from {} probed pass{} (same options, probes attached){}",
+        probed.len(),
+        if probed.len() == 1 { "" } else { "es" },
+        slowdown_line(case).map_or(String::new(), |l| format!("; {l}"))
     )?;
-    writeln!(out, "  throughput  {:.0} round trips/s", c.ops_per_sec)?;
-    let reps = &c.repeats;
-    let sum = |f: fn(&PingpongRepeat) -> u64| reps.iter().map(f).sum::<u64>();
-    let per_round = |v: f64| {
-        if c.rounds == 0 {
-            0.0
-        } else {
-            v / c.rounds as f64
+    for (round, k, ops) in probed {
+        if run.rounds.len() > 1 {
+            writeln!(out, "  probed pass of repeat #{round}:")?;
         }
+        match k {
+            Some(k) => kernel::print(&mut out, k, ops, op)?,
+            None => writeln!(out, "  kernel      no measured {op} to report")?,
+        }
+    }
+    Ok(())
+}
+
+fn clean_pingpong(run: &CaseRun) -> Vec<&pingpong::Outcome> {
+    run.rounds
+        .iter()
+        .filter_map(|r| match r.clean.as_ref().map(|c| &c.figures) {
+            Some(Figures::Pingpong(o)) => Some(&**o),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ping-pong case's report: throughput, messages, switches and percentiles of the
+/// clean passes, then the kernel section of the probed ones.
+pub fn print_pingpong(
+    out: &mut dyn Write,
+    run: &CaseRun,
+    case: &Case,
+    status: &ProbeStatus,
+) -> Result<()> {
+    let crate::engine::Spec::Pingpong(cfg) = &run.spec else {
+        return Ok(());
     };
-    let weighted = |f: fn(&PingpongRepeat) -> f64| {
-        per_round(reps.iter().map(|r| f(r) * r.rounds as f64).sum::<f64>())
+    let reps = clean_pingpong(run);
+    let rounds: u64 = reps.iter().map(|o| o.rounds).sum();
+    let interrupted = reps.iter().any(|o| o.interrupted) || reps.len() < run.rounds.len();
+    writeln!(
+        out,
+        "pingpong: mechanism {}, wait {}, tasks {}, topology {}{}, pin {}, {} round trips (+{} warm-up) per repeat{}",
+        cfg.mechanism,
+        cfg.wait.as_str(),
+        cfg.tasks.as_str(),
+        cfg.topology,
+        if cfg.exclusive { " (EPOLLEXCLUSIVE)" } else { "" },
+        cfg.pin.as_str(),
+        count(cfg.rounds),
+        count(cfg.warmup),
+        if interrupted { " [interrupted]" } else { "" }
+    )?;
+    let Some(tp) = case.metrics.get("ops_per_sec").filter(|m| m.across.n > 0) else {
+        writeln!(out, "  throughput  no complete clean pass: no figure")?;
+        return kernel_sections(out, run, case, status, "round trip");
+    };
+    let a = &tp.across;
+    if a.n == 1 {
+        writeln!(
+            out,
+            "  throughput  {:.0} round trips/s (clean pass: no probe attached)",
+            a.median
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  throughput  {:.0} round trips/s, median of {} clean passes (no probe attached), {:.0}–{:.0}",
+            a.median, a.n, a.min, a.max
+        )?;
+    }
+    let sum = |f: fn(&pingpong::Outcome) -> u64| reps.iter().map(|o| f(o)).sum::<u64>();
+    let per_round = |v: f64| v / rounds.max(1) as f64;
+    let weighted = |f: fn(&pingpong::Outcome) -> f64| {
+        per_round(reps.iter().map(|o| f(o) * o.rounds as f64).sum())
     };
     writeln!(
         out,
         "  messages    {} sent, {} received",
-        count(sum(|r| r.messages_sent)),
-        count(sum(|r| r.messages_received))
+        count(sum(|o| o.messages_sent())),
+        count(sum(|o| o.messages_received()))
     )?;
     writeln!(
         out,
         "  switches    {:.2} voluntary, {:.2} involuntary per round trip (all tasks)",
-        weighted(|r| r.voluntary_per_round),
-        weighted(|r| r.involuntary_per_round)
+        weighted(|o| o.voluntary_per_round()),
+        weighted(|o| o.involuntary_per_round())
     )?;
-    if matches!(c.options.topology, pingpong::Topology::Fanout(_)) {
+    if matches!(cfg.topology, pingpong::Topology::Fanout(_)) {
         writeln!(
             out,
             "  wakeups     {:.2} waiters woken per event",
-            weighted(|r| r.wakeups_per_event)
+            weighted(|o| o.wakeups_per_event())
         )?;
     }
     if reps.len() > 1 {
-        let s = &c.across_repeats.ops_per_sec;
-        writeln!(
-            out,
-            "  repeats     {}: round trips/s mean {:.0}, median {:.0}, stddev {:.0} ({:.1}%)",
-            s.n,
-            s.mean,
-            s.median,
-            s.stddev,
-            s.cv() * 100.0
-        )?;
-        for r in reps {
+        for (i, o) in reps.iter().enumerate() {
+            let p = Percentiles::of(&o.latency);
             writeln!(
                 out,
                 "    #{:<3} {:>10.0} round trips/s  p50 {}  p99 {}",
-                r.repeat,
-                r.ops_per_sec,
-                ns(r.round_trip_ns.p50 as f64),
-                ns(r.round_trip_ns.p99 as f64)
+                i + 1,
+                o.ops_per_sec(),
+                ns(p.p50 as f64),
+                ns(p.p99 as f64)
             )?;
         }
     }
-    writeln!(out, "  round trip  {}", output::percentiles(s))?;
-    match (&c.kernel, &c.probes) {
-        (Some(k), _) => kernel::print(&mut out, k, c.rounds, "round trip")?,
-        (None, p) if p.on && c.repeats.len() > 1 => {
-            for r in &c.repeats {
-                writeln!(out, "  repeat #{}:", r.repeat)?;
-                match &r.kernel {
-                    Some(k) => kernel::print(&mut out, k, r.rounds, "round trip")?,
-                    None => writeln!(out, "  kernel      no measured round trip to report")?,
-                }
-            }
-        }
-        (None, p) if p.on => writeln!(
-            out,
-            "  kernel      probes on, but no measured round trip to report"
-        )?,
-        (None, p) => writeln!(
-            out,
-            "  kernel      probes off ({}): userspace timing only",
-            p.reason.as_deref().unwrap_or("unknown reason")
-        )?,
+    if let Some(h) = case.histograms.get("round_trip_ns") {
+        writeln!(out, "  round trip  {}", output::percentiles(&h.summary))?;
     }
-    Ok(())
+    kernel_sections(out, run, case, status, "round trip")
 }
 
-/// The originals' lines for each measurement; extra lines only for what they lacked
-/// (repeats, kernel figures), never between their own.
-pub fn print_pipetest(mut out: &mut dyn Write, c: &PipetestCase, quiet: bool) -> Result<()> {
-    for r in &c.repeats {
-        let o = pipetest::Outcome {
-            runs: r.runs.clone(),
-            avg_us: r.avg_us,
-            sigma_us: r.sigma_us,
-            interrupted: r.interrupted,
-        };
+/// The originals' lines for each clean pass (AVG and SIG as they print them), then the
+/// kernel figures of the probed passes: extra lines only after the originals' own.
+pub fn print_pipetest(
+    out: &mut dyn Write,
+    run: &CaseRun,
+    case: &Case,
+    status: &ProbeStatus,
+    quiet: bool,
+) -> Result<()> {
+    let clean: Vec<&pipetest::Outcome> = run
+        .rounds
+        .iter()
+        .filter_map(|r| match r.clean.as_ref().map(|c| &c.figures) {
+            Some(Figures::Pipetest(o)) => Some(o),
+            _ => None,
+        })
+        .collect();
+    for o in &clean {
         write!(out, "{}", o.human(quiet))?;
-        if let (Some(k), false) = (&r.kernel, quiet) {
-            // After the originals' lines, so scripts reading them are not disturbed.
-            let events: u64 = r.runs.iter().map(|x| x.messages).sum();
-            kernel::print(&mut out, k, events, "event")?;
+    }
+    if quiet {
+        return Ok(());
+    }
+    if clean.len() > 1 {
+        if let Some(m) = case.metrics.get("us_per_event") {
+            let a = &m.across;
+            writeln!(
+                out,
+                "REPEATS: {}  AVG median {:.6} min {:.6} max {:.6} us/event (clean passes)",
+                a.n, a.median, a.min, a.max
+            )?;
         }
     }
-    if c.repeats.len() > 1 {
-        let s = &c.avg_us;
-        writeln!(
-            out,
-            "REPEATS: {}  AVG mean {:.6} median {:.6} stddev {:.6} us/event",
-            s.n, s.mean, s.median, s.stddev
-        )?;
+    if !status.on {
+        // The originals print nothing more; neither does a run without probes.
+        return Ok(());
     }
-    Ok(())
+    kernel_sections(out, run, case, status, "event")
 }
 
-/// One row per HTTP wait mode (and repeat), with the server's per-request figures.
-pub fn print_http(out: &mut dyn Write, cases: &[HttpCase]) -> Result<()> {
-    let Some(first) = cases.first() else {
+/// One row per HTTP wait mode and repeat: the clean pass's client and server figures,
+/// and the probed pass's kernel figures per request beside them.
+pub fn print_http(
+    out: &mut dyn Write,
+    runs: &[(&CaseRun, &Case)],
+    status: &ProbeStatus,
+) -> Result<()> {
+    let rows: Vec<(&HttpPass, Option<&HttpPass>, u32, Option<f64>)> = runs
+        .iter()
+        .flat_map(|(run, case)| {
+            run.rounds.iter().enumerate().filter_map(move |(i, r)| {
+                let clean = match r.clean.as_ref().map(|c| &c.figures) {
+                    Some(Figures::Http(h)) => &**h,
+                    _ => return None,
+                };
+                let probed = match r.probed.as_ref().map(|(p, _)| &p.figures) {
+                    Some(Figures::Http(h)) => Some(&**h),
+                    _ => None,
+                };
+                let slow = case
+                    .repeats
+                    .get(i)
+                    .and_then(|x| x.metrics.get(PROBE_SLOWDOWN).copied());
+                Some((clean, probed, i as u32 + 1, slow))
+            })
+        })
+        .collect();
+    let Some((first, ..)) = rows.first() else {
+        writeln!(out, "http: no complete clean pass: no figure")?;
         return Ok(());
     };
     writeln!(
         out,
-        "http: {} connections, {}, {}, body {} B, {} worker{}, {:.1} s measured",
+        "http: {} connections, {}, {}, body {} B, {} worker{}, {:.1} s measured (clean passes: no probe attached)",
         first.connections,
         match first.rate {
             None => "closed loop".to_string(),
@@ -161,27 +268,28 @@ pub fn print_http(out: &mut dyn Write, cases: &[HttpCase]) -> Result<()> {
         if first.workers == 1 { "" } else { "s" },
         first.client.seconds
     )?;
-    let probes_on = first.kernel.is_some();
+    let probes_on = rows.iter().any(|r| r.1.is_some_and(|p| p.kernel.is_some()));
     write!(
         out,
-        "  {:<10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>10} {:>11}",
+        "  {:<13} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>10} {:>11}",
         "wait", "req/s", "p50", "p99", "p99.9", "errors", "waits/req", "events/req", "in wait/req"
     )?;
     if probes_on {
         write!(
             out,
-            " {:>10} {:>11} {:>9} {:>12} {:>14}",
-            "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
+            " {:>8} {:>10} {:>11} {:>9} {:>12} {:>14}",
+            "probe ×", "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
         )?;
     }
     writeln!(out)?;
-    for c in cases {
+    let many = rows.len() > runs.len();
+    for (c, probed, repeat, slow) in &rows {
         let l = &c.client.latency_ns;
         write!(
             out,
-            "  {:<10} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
-            if c.repeat > 1 {
-                format!("{} #{}", c.wait, c.repeat)
+            "  {:<13} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
+            if many {
+                format!("{} #{repeat}", c.wait)
             } else {
                 c.wait.clone()
             },
@@ -194,29 +302,36 @@ pub fn print_http(out: &mut dyn Write, cases: &[HttpCase]) -> Result<()> {
             c.per_request.events,
             ns(c.per_request.wait_ns),
         )?;
-        if let (Some(v), Some(o)) = (c.per_request.voluntary_switches, c.per_request.oncpu_ns) {
-            let opt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+        if probes_on {
+            let opt = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
+            let pr = probed.map(|p| &p.per_request);
             write!(
                 out,
-                " {v:>10.3} {:>11} {:>9} {:>12} {:>14}",
-                ns(o),
-                opt(c.per_request.wakeups),
-                opt(c.per_request.syscalls),
-                c.per_request.wait_oncpu_ns.map_or("-".to_string(), ns)
+                " {:>8} {:>10} {:>11} {:>9} {:>12} {:>14}",
+                slow.map_or("—".to_string(), |s| format!("{s:.2}x")),
+                opt(pr.and_then(|p| p.voluntary_switches)),
+                pr.and_then(|p| p.oncpu_ns).map_or("—".to_string(), ns),
+                opt(pr.and_then(|p| p.wakeups)),
+                opt(pr.and_then(|p| p.syscalls)),
+                pr.and_then(|p| p.wait_oncpu_ns).map_or("—".to_string(), ns)
             )?;
         }
         writeln!(out)?;
         if c.client.errors_total > 0 {
-            writeln!(out, "             errors: {}", c.client.errors_line())?;
+            writeln!(out, "                errors: {}", c.client.errors_line())?;
         }
     }
-    if !probes_on {
-        if let Some(reason) = &first.probes.reason {
-            writeln!(
-                out,
-                "  kernel: probes off ({reason}): userspace figures only"
-            )?;
-        }
+    if probes_on {
+        writeln!(
+            out,
+            "  probe ×: how much the probes slowed that wait mode (clean ÷ probed req/s); the columns after it are the probed pass's"
+        )?;
+    } else if !status.on {
+        writeln!(
+            out,
+            "  kernel: probes off ({}): userspace figures only",
+            status.reason.as_deref().unwrap_or("unknown reason")
+        )?;
     }
     Ok(())
 }

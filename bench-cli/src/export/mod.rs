@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 
 use crate::{
     output::figure,
-    results::{Better, Case, RunResult},
+    results::{Better, Case, RunResult, PROBE_SLOWDOWN},
 };
 
 /// A table every format renders its own way.
@@ -209,6 +209,12 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
         header.push((*label).into());
         numeric.push(true);
     }
+    let slowdown = cases.iter().any(|c| c.metrics.contains_key(PROBE_SLOWDOWN));
+    if slowdown {
+        // The kernel columns come from probed passes; this is what the probes cost.
+        header.push("probe ×".into());
+        numeric.push(true);
+    }
     header.push("repeats".into());
     numeric.push(true);
     let first = head
@@ -253,7 +259,15 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
                         .map_or("—".into(), |i| format!("{:.2}", i.across.median)),
                 );
             }
-            row.push(c.repeats.len().to_string());
+            if slowdown {
+                row.push(
+                    c.metrics
+                        .get(PROBE_SLOWDOWN)
+                        .filter(|i| i.across.n > 0)
+                        .map_or("—".into(), |i| format!("{:.2}x", i.across.median)),
+                );
+            }
+            row.push(c.counted().count().to_string());
             row
         })
         .collect();

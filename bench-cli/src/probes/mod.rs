@@ -20,7 +20,7 @@ use std::{
 use anyhow::{anyhow, bail, Context, Result};
 use aya::{
     maps::{Array, HashMap, MapData},
-    programs::{BtfTracePoint, FEntry, FExit, Program},
+    programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint, FEntry, FExit, Program},
     Btf, Ebpf, EbpfLoader,
 };
 use bench_common::{globals, SyscallKey, Target, WokeKey, CONTROL_MEASURING, CONTROL_TGID};
@@ -71,6 +71,9 @@ pub struct Probes {
     tasks: Mutex<Vec<TaskInfo>>,
     window: Mutex<Window>,
     warnings: Vec<String>,
+    /// The tracepoint programs' links while attached (a probed pass); empty while
+    /// detached, so a clean pass runs with no evbench program on any tracepoint.
+    links: Vec<(String, BtfTracePointLinkId)>,
     /// Problems met while following tasks or switching the window, waiting for the
     /// caller to show them (`take_notes`): probes print nothing themselves.
     notes: Mutex<Vec<String>>,
@@ -107,7 +110,8 @@ fn prog_fd(prog: &Program) -> Result<OwnedFd> {
 
 impl Probes {
     /// Loads and attaches the programs of `sets` (`kfunc`: the function `--kfunc`
-    /// names). Counting stays off until a workload opens its measured window.
+    /// names). Counting stays off until a workload opens its measured window;
+    /// `detach` / `attach` take the tracepoint programs off and put them back.
     pub fn load(sets: ProbeSets, kfunc: Option<&str>) -> Result<Self> {
         if sets.is_empty() {
             bail!("no probe set to load");
@@ -137,6 +141,7 @@ impl Probes {
         names.extend_from_slice(ALWAYS);
         let mut seen = Vec::new();
         let mut programs = Vec::new();
+        let mut links = Vec::new();
         for tp in names {
             if seen.contains(&tp) {
                 continue;
@@ -148,8 +153,12 @@ impl Probes {
                 .try_into()?;
             prog.load(tp, &btf)
                 .map_err(|e| anyhow!("cannot load the {tp} program: {}", chain(&e)))?;
-            prog.attach()
+            // Attached here (loading proves it works, and calibration needs it); a run
+            // engine detaches them between its probed passes (`detach`).
+            let link = prog
+                .attach()
                 .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
+            links.push((tp.to_string(), link));
             programs.push((
                 tp.to_string(),
                 prog_fd(ebpf.program(tp).expect("just loaded"))?,
@@ -191,10 +200,53 @@ impl Probes {
             tasks: Mutex::new(Vec::new()),
             window: Mutex::new(Window::default()),
             warnings,
+            links,
             notes: Mutex::new(Vec::new()),
         };
         probes.calibrate();
         Ok(probes)
+    }
+
+    /// Attaches every tracepoint program (a probed pass begins). Idempotent.
+    pub fn attach(&mut self) -> Result<()> {
+        if !self.links.is_empty() {
+            return Ok(());
+        }
+        for (tp, _) in &self.programs {
+            let Some(prog) = self.ebpf.program_mut(tp) else {
+                continue;
+            };
+            // Only the tracepoint programs are attached per pass; kfunc's fentry/fexit
+            // (refused by this kernel) stay as loaded.
+            let Ok(prog) = <&mut BtfTracePoint>::try_from(prog) else {
+                continue;
+            };
+            let link = prog
+                .attach()
+                .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
+            self.links.push((tp.clone(), link));
+        }
+        Ok(())
+    }
+
+    /// Detaches every tracepoint program (a probed pass ended; a clean pass follows).
+    /// The programs stay loaded and their maps keep what they counted.
+    pub fn detach(&mut self) -> Result<()> {
+        for (tp, link) in std::mem::take(&mut self.links) {
+            let prog: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(&tp)
+                .with_context(|| format!("program {tp} is missing"))?
+                .try_into()?;
+            prog.detach(link)
+                .map_err(|e| anyhow!("cannot detach from tracepoint {tp}: {}", chain(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the tracepoint programs are attached now.
+    pub fn attached(&self) -> bool {
+        !self.links.is_empty()
     }
 
     /// Learns what each program costs per run when it exits early (no target yet), so

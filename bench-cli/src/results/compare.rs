@@ -65,6 +65,10 @@ pub struct Comparison {
     pub threshold: f64,
     /// Machine differences (CPU model, CPU count, kernel).
     pub machine: Vec<String>,
+    /// Differences in how the figures were measured (a schema v1 document's headlines
+    /// come from probed repeats, a v2 one's from clean passes). `--strict`: exit 2.
+    #[serde(default)]
+    pub method: Vec<String>,
     /// Other reasons to doubt the comparison (debug builds, probes on one side only,
     /// options that differ within a pair).
     pub warnings: Vec<String>,
@@ -198,6 +202,13 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
             warnings.push(format!("{which} was interrupted: it covers fewer repeats"));
         }
     }
+    let mut method = Vec::new();
+    if (base.schema_version < 2) != (cur.schema_version < 2) {
+        method.push(format!(
+            "the baseline is a schema v{} document and the current a v{} one: v1 headlines were measured with the probes attached, v2 headlines in clean passes without them, so the headlines were measured differently",
+            base.schema_version, cur.schema_version
+        ));
+    }
     if base.probes.on != cur.probes.on {
         warnings.push(format!(
             "probes were {} in the baseline and {} now: kernel figures are compared only where both have them",
@@ -270,6 +281,7 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
     Ok(Comparison {
         threshold,
         machine,
+        method,
         warnings,
         rows,
         added,

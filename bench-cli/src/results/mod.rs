@@ -39,8 +39,12 @@ pub use machine::{Machine, Noise, NoiseMeter};
 pub use provenance::Provenance;
 
 /// The major version of the document. Readers refuse another major version; fields are
-/// only ever added within one.
-pub const SCHEMA_VERSION: u32 = 1;
+/// only ever added within one. Version 2: headline figures from clean passes (no probe
+/// attached), the kernel's figures from probed passes (`repeats[].probed`), warm-up
+/// repeats apart (`warmup_repeats`); every v1 path keeps its meaning.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this evbench still reads (`report`, `compare`).
+pub const OLDEST_READABLE: u32 = 1;
 /// The document's kind, so a stray JSON file is told apart from an old evbench one.
 pub const SCHEMA_NAME: &str = "evbench.run";
 
@@ -152,6 +156,10 @@ impl Metric {
 /// Noise floor of per-operation event counts (switches, wakeups, syscalls per op): one
 /// event in ten operations.
 pub const PER_OP_NOISE_FLOOR: f64 = 0.1;
+
+/// The metric each case reports the probes' cost in (schema v2): the probed pass's time
+/// per operation over the clean pass's, per round.
+pub const PROBE_SLOWDOWN: &str = "probe_slowdown";
 
 /// A metric across repeats: its declaration and the summary of its per-repeat values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,7 +304,12 @@ pub struct Case {
     /// Histograms merged over all repeats (summaries).
     #[serde(default)]
     pub histograms: BTreeMap<String, HistInfo>,
+    /// Judged repeats: each a round's clean pass, with its probed pass (if it had one)
+    /// under `probed` and that pass's kernel figures beside the clean ones.
     pub repeats: Vec<Repeat>,
+    /// Warm-up repeats (`--warmup-repeats`): run first, recorded, never in statistics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warmup_repeats: Vec<Repeat>,
 }
 
 impl Case {
@@ -321,7 +334,20 @@ impl Case {
             metrics: BTreeMap::new(),
             histograms: BTreeMap::new(),
             repeats: Vec::new(),
+            warmup_repeats: Vec::new(),
         }
+    }
+
+    /// Appends a warm-up repeat (numbered in order); it never enters the statistics.
+    pub fn push_warmup(&mut self, mut r: Repeat) {
+        r.index = self.warmup_repeats.len() as u32 + 1;
+        r.declared.clear();
+        self.warmup_repeats.push(r);
+    }
+
+    /// Repeats that count: judged and not interrupted.
+    pub fn counted(&self) -> impl Iterator<Item = &Repeat> {
+        self.repeats.iter().filter(|r| !r.interrupted)
     }
 
     /// Records one option (chainable).
@@ -359,7 +385,7 @@ impl Case {
             }
         }
         let mut merged: BTreeMap<String, (String, Histogram<u64>)> = BTreeMap::new();
-        for r in &self.repeats {
+        for r in self.counted() {
             for (name, h) in &r.histograms {
                 match merged.get_mut(name) {
                     Some((_, m)) => {
@@ -389,8 +415,7 @@ impl Case {
 
     /// The per-repeat values of metric `name` (repeats that lack it are skipped).
     pub fn values(&self, name: &str) -> Vec<f64> {
-        self.repeats
-            .iter()
+        self.counted()
             .filter_map(|r| r.metrics.get(name).copied())
             .filter(|v| v.is_finite())
             .collect()
@@ -399,7 +424,7 @@ impl Case {
     /// Histogram `name` merged over all repeats.
     pub fn merged(&self, name: &str) -> Option<Histogram<u64>> {
         let mut out: Option<Histogram<u64>> = None;
-        for h in self.repeats.iter().filter_map(|r| r.histograms.get(name)) {
+        for h in self.counted().filter_map(|r| r.histograms.get(name)) {
             match out.as_mut() {
                 Some(m) => {
                     let _ = m.add(&h.hdr);
@@ -433,6 +458,11 @@ pub struct Repeat {
     /// Workload-specific raw figures (tasks, runs, the probes' full figures).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, Value>,
+    /// The probed pass of the same round (schema v2): its own workload figures, measured
+    /// with the probes attached. Its kernel figures stand in this repeat's
+    /// `counters`, `histograms`, `metrics` and `details.kernel`, as in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<Box<Repeat>>,
     #[serde(skip)]
     declared: BTreeMap<String, Metric>,
 }
@@ -448,6 +478,7 @@ impl Repeat {
             counters: BTreeMap::new(),
             histograms: BTreeMap::new(),
             details: BTreeMap::new(),
+            probed: None,
             declared: BTreeMap::new(),
         }
     }
@@ -505,7 +536,7 @@ impl fmt::Display for ReadError {
             Self::Unreadable(m) | Self::NotAResult(m) => f.write_str(m),
             Self::Incompatible { found } => write!(
                 f,
-                "incompatible schema version {found} (this evbench reads version {SCHEMA_VERSION})"
+                "incompatible schema version {found} (this evbench reads versions {OLDEST_READABLE} to {SCHEMA_VERSION})"
             ),
         }
     }
@@ -589,7 +620,7 @@ impl RunResult {
                 "not an evbench results document (no schema_version)".into(),
             ));
         };
-        if version != u64::from(SCHEMA_VERSION) {
+        if !(u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION)).contains(&version) {
             return Err(ReadError::Incompatible {
                 found: version.min(u64::from(u32::MAX)) as u32,
             });
