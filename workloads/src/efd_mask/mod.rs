@@ -42,13 +42,11 @@
 use std::{
     fmt, io,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Once,
-    },
+    sync::Arc,
 };
 
 pub mod channel;
+mod fork;
 pub mod fuse;
 pub mod socketpair;
 
@@ -163,22 +161,8 @@ enum Inner {
     Socketpair(SocketpairMask),
 }
 
-/// Counts forks of this process (in the child): a `MaskFd` created before a fork lives
-/// in the parent; in the child its in-memory state is a stale copy.
-static FORK_GEN: AtomicU64 = AtomicU64::new(0);
-static ATFORK: Once = Once::new();
-
-extern "C" fn after_fork_in_child() {
-    FORK_GEN.fetch_add(1, Ordering::Relaxed);
-}
-
 pub(crate) fn fork_generation() -> u64 {
-    ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only touches an atomic. If registration
-        // fails, fork detection is off; nothing else depends on it.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-    FORK_GEN.load(Ordering::Relaxed)
+    fork::generation()
 }
 
 /// A pollable fd whose readiness is a mask chosen by the program (EFD_MASK semantics).
@@ -259,7 +243,7 @@ impl MaskFd {
 
     /// True in a child forked after this fd was created.
     fn forked(&self) -> bool {
-        FORK_GEN.load(Ordering::Relaxed) != self.fork_gen
+        fork::generation() != self.fork_gen
     }
 
     /// Refuses calls whose state lives in another process.
