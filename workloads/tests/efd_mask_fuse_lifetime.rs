@@ -212,7 +212,8 @@ fn a_fork_server(sock: RawFd) {
                 failed |= i32::from(read_mask(c.as_raw_fd()) != Mask::new(POLLPRI, 9)) << 6;
                 failed |= i32::from(FuseServer::shared_tid() != c.server_tid()) << 7;
             }
-            Err(_) => failed |= 1 << 8,
+            // (An exit code has 8 bits: a failed start sets all of bits 3-7.)
+            Err(_) => failed |= 0xf8,
         }
         // SAFETY: leave without the harness's exit path.
         unsafe { libc::_exit(failed) };
@@ -632,6 +633,6 @@ fn a_forked_child_inherits_no_server_fd_and_starts_its_own_server() {
         msg,
         format!("child 0x0 parent {:?} {POLLIN:#x}", Mask::new(POLLIN, 7)),
         "child's failed checks: bit 0 /dev/fuse fds, 1 mount roots, 2 inherited mask, \
-         3 own server is the parent's, 4-7 own mask, 8 MaskFd::new failed"
+         3 own server is the parent's, 4-7 own mask (3-7 all: MaskFd::new failed)"
     );
 }
