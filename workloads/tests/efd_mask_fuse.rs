@@ -584,3 +584,34 @@ fn edge_triggered_epoll_reports_each_matching_set() {
     assert_eq!(et.wait(0), vec![POLLIN | POLLOUT]);
     assert_eq!(et.wait(0), Vec::<u32>::new());
 }
+
+/// The other documented limit: fdinfo has no `eventfd-mask:` line (the patch's
+/// `eventfd_show_fdinfo`), only the kernel's generic lines for a file, and the fd's
+/// link names a file of the detached mount, not `anon_inode:[eventfd]`.
+#[test]
+fn fdinfo_has_no_eventfd_mask_line() {
+    let m = MaskFd::new(Backend::Fuse).unwrap();
+    m.set(POLLIN | POLLPRI, 3).unwrap();
+    let fd = m.as_raw_fd();
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+    let keys: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .collect();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("eventfd")),
+        "an eventfd line in {info:?}"
+    );
+    // pos, flags, mnt_id (and ino on kernels since 5.14): what every file shows.
+    assert_eq!(keys[..3], ["pos", "flags", "mnt_id"], "{info:?}");
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: st is valid to write; fd is open.
+    assert_eq!(unsafe { libc::fstat(fd, st.as_mut_ptr()) }, 0);
+    // SAFETY: fstat succeeded.
+    let ino = unsafe { st.assume_init() }.st_ino;
+    assert_eq!(
+        std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap(),
+        std::path::PathBuf::from(format!("/{ino}")),
+        "the link names the mask's file on the detached mount"
+    );
+}

@@ -10,7 +10,16 @@
 //!   and the kernel ends every request it had read but not answered; no task of the
 //!   dying process can wait forever on a reply (the SIGKILL hang).
 //! - Application threads write poll notifications on the original `/dev/fuse` fd and
-//!   never read requests from it.
+//!   never read requests from it. That fd and the mount fd are the server's alone
+//!   (`fork::PrivateFd`): close-on-exec, and closed in every forked child by an atfork
+//!   handler. A child's copy of either would keep the connection open after this
+//!   process dies, and every holder of a mask fd would wait for replies that never come
+//!   until that child exits.
+//! - A mask's state lives until FUSE `RELEASE` of its last open (not until its
+//!   [`MaskFd`](super::MaskFd) drops): another process may hold the same open file
+//!   description. A server whose last handle is dropped while such a file is open keeps
+//!   serving it; the last release drops the last reference to the detached mount,
+//!   which destroys the superblock and aborts the connection, and the thread ends.
 //! - Files are opened `FOPEN_DIRECT_IO | FOPEN_STREAM | FOPEN_NONSEEKABLE |
 //!   FOPEN_NOFLUSH`: every read reaches the server, concurrent reads do not queue, and
 //!   close never waits for a FLUSH reply (the exit hang).
