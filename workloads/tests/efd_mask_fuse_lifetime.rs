@@ -29,7 +29,7 @@ use std::{
 use efd_mask_util::*;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use workloads::efd_mask::{
-    fuse, Backend, FuseServer, Mask, MaskFd, POLLERR, POLLIN, POLLOUT, POLLPRI,
+    fuse, Backend, FuseServer, Mask, MaskFd, MountMethod, POLLERR, POLLIN, POLLOUT, POLLPRI,
 };
 
 /// Role of a re-executed process A.
@@ -58,6 +58,7 @@ fn process_a() {
         "hang-nofork" => a_hang(sock, false),
         "lifetime" => a_lifetime(sock),
         "fork-server" => a_fork_server(sock),
+        "fork-race" => a_fork_race(sock),
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -233,6 +234,66 @@ fn a_fork_server(sock: RawFd) {
         ),
         &[],
     );
+}
+
+/// The fork window: one thread starts and drops servers (both mount methods) in a
+/// loop while this one forks 300 children; each child counts the `/dev/fuse` fds it
+/// inherited, which must be 0 every time — also for a fork that lands between a
+/// server's `open("/dev/fuse")` and its mount.
+fn a_fork_race(sock: RawFd) {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let churn = thread::spawn(move || {
+        let mut cycles = 0u32;
+        while !stop2.load(Ordering::Relaxed) {
+            let method = if cycles % 2 == 0 {
+                MountMethod::Detached
+            } else {
+                MountMethod::MountThenDetach
+            };
+            let server = FuseServer::start_with(method).unwrap();
+            drop(MaskFd::with_server(&server).unwrap());
+            drop(server);
+            cycles += 1;
+        }
+        cycles
+    });
+    let (mut leaked, forks) = (0, 300);
+    for _ in 0..forks {
+        // SAFETY: the child reads /proc/self/fd and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let n = dev_fuse_fds();
+            // SAFETY: leave without the harness's exit path.
+            unsafe { libc::_exit(n.min(100) as i32) };
+        }
+        let status = wait_child(pid, PROC);
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            leaked += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let cycles = churn.join().unwrap();
+    a_send(
+        sock,
+        &format!("leaked {leaked} of {forks}, churned {}", cycles > 0),
+        &[],
+    );
+}
+
+fn dev_fuse_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|l| l == std::path::Path::new("/dev/fuse"))
+        })
+        .count()
 }
 
 /// In a forked child: how many of its fds are `/dev/fuse`, and how many are directories
@@ -635,4 +696,13 @@ fn a_forked_child_inherits_no_server_fd_and_starts_its_own_server() {
         "child's failed checks: bit 0 /dev/fuse fds, 1 mount roots, 2 inherited mask, \
          3 own server is the parent's, 4-7 own mask (3-7 all: MaskFd::new failed)"
     );
+}
+
+/// No fork, however it falls against server start-up and teardown on another thread,
+/// gives the child a copy of a `/dev/fuse` fd.
+#[test]
+fn no_fork_racing_server_start_and_drop_inherits_a_dev_fuse_fd() {
+    let a = ProcA::spawn("fork-race");
+    let (msg, _) = a.recv_text().unwrap();
+    assert_eq!(msg, "leaked 0 of 300, churned true");
 }
