@@ -250,7 +250,7 @@ fn a_fork_race(sock: RawFd) {
     let churn = thread::spawn(move || {
         let mut cycles = 0u32;
         while !stop2.load(Ordering::Relaxed) {
-            let method = if cycles % 2 == 0 {
+            let method = if cycles.is_multiple_of(2) {
                 MountMethod::Detached
             } else {
                 MountMethod::MountThenDetach
