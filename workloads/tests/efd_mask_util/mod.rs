@@ -320,3 +320,15 @@ pub fn bounded<T: Send + 'static>(
     rx.recv_timeout(timeout)
         .map_err(|_| format!("{what} still blocked after {timeout:?}"))
 }
+
+/// Waits until `cond` holds, at most 5 s; panics naming `what` otherwise.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
