@@ -704,3 +704,29 @@ fn no_fork_racing_server_start_and_drop_inherits_a_dev_fuse_fd() {
     let (msg, _) = a.recv_text().unwrap();
     assert_eq!(msg, "leaked 0 of 300, churned true");
 }
+
+/// An exec'd child inherits no server fd either (all are close-on-exec): a shell
+/// started while this process serves a mask lists no `/dev/fuse` among its fds.
+#[test]
+fn an_execed_child_inherits_no_dev_fuse_fd() {
+    let m = MaskFd::new(Backend::Fuse).unwrap();
+    m.set(POLLIN, 1).unwrap();
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "for f in /proc/$$/fd/*; do readlink \"$f\"; done; exit 0",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let links = String::from_utf8_lossy(&out.stdout);
+    assert!(links.lines().count() >= 3, "the shell's stdio: {links}");
+    assert_eq!(
+        links.lines().filter(|l| *l == "/dev/fuse").count(),
+        0,
+        "{links}"
+    );
+    // The mask is still served here.
+    assert_eq!(read_mask(m.as_raw_fd()), Mask::new(POLLIN, 1));
+}
