@@ -123,6 +123,12 @@ pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 
+/// The fork generation without installing the handlers: for hot paths of objects whose
+/// creation called [`generation`] (so the handlers are in place).
+pub(crate) fn current() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
 /// An fd of this process's FUSE server that no forked child may keep: closed in every
 /// child by the atfork handler, `O_CLOEXEC` for exec. In a child, [`PrivateFd::get`]
 /// is `None` and drop does nothing (the number may name another file there).

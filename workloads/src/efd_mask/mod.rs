@@ -276,7 +276,8 @@ impl MaskFd {
 
     /// True in a child forked after this fd was created.
     fn forked(&self) -> bool {
-        fork::generation() != self.fork_gen
+        // Creation called fork_generation(), so the handlers count forks.
+        fork::current() != self.fork_gen
     }
 
     /// Refuses calls whose state lives in another process.
