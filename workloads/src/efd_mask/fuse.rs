@@ -10,7 +10,16 @@
 //!   and the kernel ends every request it had read but not answered; no task of the
 //!   dying process can wait forever on a reply (the SIGKILL hang).
 //! - Application threads write poll notifications on the original `/dev/fuse` fd and
-//!   never read requests from it.
+//!   never read requests from it. That fd and the mount fd are the server's alone
+//!   (`fork::PrivateFd`): close-on-exec, and closed in every forked child by an atfork
+//!   handler. A child's copy of either would keep the connection open after this
+//!   process dies, and every holder of a mask fd would wait for replies that never come
+//!   until that child exits.
+//! - A mask's state lives until FUSE `RELEASE` of its last open (not until its
+//!   [`MaskFd`](super::MaskFd) drops): another process may hold the same open file
+//!   description. A server whose last handle is dropped while such a file is open keeps
+//!   serving it; the last release drops the last reference to the detached mount,
+//!   which destroys the superblock and aborts the connection, and the thread ends.
 //! - Files are opened `FOPEN_DIRECT_IO | FOPEN_STREAM | FOPEN_NONSEEKABLE |
 //!   FOPEN_NOFLUSH`: every read reaches the server, concurrent reads do not queue, and
 //!   close never waits for a FLUSH reply (the exit hang).
@@ -25,6 +34,7 @@ use std::{
     collections::HashMap,
     ffi::{CString, OsStr},
     fs, io,
+    mem::ManuallyDrop,
     os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd},
     sync::{
         atomic::{AtomicU32, AtomicU64, Ordering},
@@ -41,7 +51,10 @@ use fuser::{
     WriteFlags,
 };
 
-use super::{Mask, MASK_SIZE, POLLERR, POLLHUP};
+use super::{
+    fork::{self, PrivateFd},
+    Mask, MASK_SIZE, POLLERR, POLLHUP,
+};
 use crate::sys::{cvt, write};
 
 /// Source name of our mounts: `evbench-efdmask-<pid>` names the owning process, so a
@@ -305,7 +318,17 @@ impl Filesystem for MaskFs {
         reply: ReplyEmpty,
     ) {
         if let Some(slot) = self.reg.slot(ino.0) {
-            lock(&slot).opens.retain(|o| o.fh != fh.0);
+            let last = {
+                let mut s = lock(&slot);
+                s.opens.retain(|o| o.fh != fh.0);
+                s.opens.is_empty()
+            };
+            // The last open file description of this mask, whoever held it (the
+            // creating MaskFd, a dup, a copy in another process): its state ends, as an
+            // eventfd's does with its last file reference.
+            if last {
+                write_lock(&self.reg.masks).remove(&ino.0);
+            }
         }
         reply.ok();
     }
@@ -321,7 +344,8 @@ impl Filesystem for MaskFs {
         reply: ReplyPoll,
     ) {
         let Some(slot) = self.reg.slot(ino.0) else {
-            // The mask is gone (its MaskFd was dropped while another open lives on).
+            // Unreachable while the state lives as long as its opens; answered with an
+            // error set rather than ENOSYS (which would poison the whole mount).
             return reply.poll(PollEvents::POLLERR | PollEvents::POLLHUP);
         };
         let revents = {
@@ -348,16 +372,24 @@ impl Filesystem for MaskFs {
 
 /// A FUSE connection serving mask files from a thread of this process.
 ///
-/// Dropping the last `Arc` (every [`MaskFd`](super::MaskFd) holds one) unmounts: the
-/// detached mount dies with its last fd, the kernel aborts the connection and the
-/// server thread exits; if something else still holds a file of it (a `dup`ed fd, a
-/// forked child), the connection is aborted through fusectl after a few seconds.
+/// Dropping the last `Arc` (every [`MaskFd`](super::MaskFd) holds one) while no file of
+/// it is open anywhere unmounts at once: the detached mount dies with its last fd, the
+/// kernel aborts the connection and the server thread exits (joined before `drop`
+/// returns). While a file is still open elsewhere (a `dup`ed fd, a copy passed to
+/// another process or inherited by a child), the server thread keeps serving it, and
+/// the connection ends when the last such file is released — or when this process
+/// exits, which ends every mask of it.
+///
+/// A forked child's copy of a server is inert: its `/dev/fuse` and mount fds were
+/// closed in the child by an atfork handler (see the module `fork`), so a child can
+/// neither keep the connection alive nor tear it down; [`FuseServer::shared`] in a
+/// child starts the child's own server.
 pub struct FuseServer {
     reg: Arc<Registry>,
     /// The mount's root (an `fsmount` fd or an `O_PATH` fd on the detached root).
-    mnt: Option<OwnedFd>,
+    mnt: Option<PrivateFd>,
     /// The original `/dev/fuse` fd: application threads write notifications on it.
-    notify: Option<OwnedFd>,
+    notify: Option<PrivateFd>,
     conn_id: u32,
     method: MountMethod,
     /// Fork generation at start: a copy in a forked child must not tear down (or
@@ -390,7 +422,8 @@ impl FuseServer {
     /// holds it, else a new one. Sharing keeps one server thread for all mask fds.
     pub fn shared() -> io::Result<Arc<Self>> {
         let mut weak = lock(&SHARED);
-        if let Some(s) = weak.upgrade() {
+        // In a forked child the weak reference names the parent's server (inert here).
+        if let Some(s) = weak.upgrade().filter(|s| !s.is_copy()) {
             return Ok(s);
         }
         let s = Self::start()?;
@@ -405,19 +438,23 @@ impl FuseServer {
             // Best effort: a stale mount we cannot remove does not stop a new one.
             let _ = cleanup_stale_mounts();
         });
-        // SAFETY: the path is a valid C string; the result is checked.
-        let dev =
-            cvt(unsafe { libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
-        // SAFETY: open returned a fresh fd we own.
-        let notify = unsafe { OwnedFd::from_raw_fd(dev) };
-        let mnt = match method {
-            MountMethod::Detached => {
-                mount_detached(dev).map_err(|e| context(e, "fsopen/fsmount of a FUSE fs"))?
-            }
-            MountMethod::MountThenDetach => {
-                mount_then_detach(dev).map_err(|e| context(e, "mount of a FUSE fs"))?
-            }
-        };
+        // Both fds are the server's own: no forked child may keep a copy (it would keep
+        // the connection alive after this process dies; see `fork`).
+        let [notify, mnt] = fork::open_private(|| {
+            // SAFETY: the path is a valid C string; the result is checked.
+            let dev =
+                cvt(unsafe { libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+            // SAFETY: open returned a fresh fd we own.
+            let dev = unsafe { OwnedFd::from_raw_fd(dev) };
+            let mnt = match method {
+                MountMethod::Detached => mount_detached(dev.as_raw_fd())
+                    .map_err(|e| context(e, "fsopen/fsmount of a FUSE fs"))?,
+                MountMethod::MountThenDetach => mount_then_detach(dev.as_raw_fd())
+                    .map_err(|e| context(e, "mount of a FUSE fs"))?,
+            };
+            Ok([dev, mnt])
+        })?;
+        let dev = notify.get().unwrap_or(-1);
 
         let reg = Arc::new(Registry {
             next_fh: AtomicU64::new(1),
@@ -470,15 +507,36 @@ impl FuseServer {
         Ok(server)
     }
 
+    /// The mount root fd; -1 (`EBADF` for any use) in a forked child's copy.
     fn root_fd(&self) -> RawFd {
-        self.mnt.as_ref().map_or(-1, |m| m.as_raw_fd())
+        self.mnt.as_ref().and_then(|m| m.get()).unwrap_or(-1)
+    }
+
+    /// True for the copy of a server a forked child inherited: it serves nothing there
+    /// (the server thread lives in the parent) and its fds are closed.
+    fn is_copy(&self) -> bool {
+        super::fork_generation() != self.fork_gen
+    }
+
+    /// Waits until the server thread has handled every request queued so far: the
+    /// kernel queues requests in order and the one serving thread answers them in order,
+    /// so once a STATFS sent now is answered, a RELEASE queued by an earlier `close(2)`
+    /// of this thread has been handled too.
+    fn fence(&self) {
+        let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+        // SAFETY: st is valid to write a statfs into. An error (connection gone, a
+        // copy's fd -1) means there is nothing left to wait for.
+        unsafe { libc::fstatfs(self.root_fd(), st.as_mut_ptr()) };
     }
 
     /// Thread id of the shared server's serving thread, if the shared server runs (it
     /// does while any `MaskFd::new(Backend::Fuse)` or `MaskChannel::fuse` lives). Does
     /// not start one.
     pub fn shared_tid() -> Option<u32> {
-        lock(&SHARED).upgrade().map(|s| s.tid())
+        lock(&SHARED)
+            .upgrade()
+            .filter(|s| !s.is_copy())
+            .map(|s| s.tid())
     }
 
     /// Thread id of the thread that serves requests (the probe target for the
@@ -497,13 +555,24 @@ impl FuseServer {
         self.method
     }
 
-    /// Number of masks this server currently serves.
+    /// Number of masks whose state this server keeps: each lives from its creation until
+    /// its last open file description is released (the creating [`MaskFd`](super::MaskFd)
+    /// and every `dup`, inherited or passed copy of its fd share one description). Exact
+    /// once the `close(2)` calls of the calling thread have been handled, which dropping
+    /// a `MaskFd` waits for.
     pub fn mask_count(&self) -> usize {
         read_lock(&self.reg.masks).len()
     }
 
-    /// Opens a new mask file (events 0, data 0).
+    /// Opens a new mask file (events 0, data 0). `Unsupported` on a forked child's copy
+    /// of a parent's server.
     pub(crate) fn open_mask(self: &Arc<Self>) -> io::Result<FuseMask> {
+        if self.is_copy() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this FUSE server belongs to the parent process; a forked child needs its own (FuseServer::start or MaskFd::new)",
+            ));
+        }
         // Inodes 2.. name the masks; fh numbering is shared with the server.
         static NEXT_INO: AtomicU64 = AtomicU64::new(2);
         let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
@@ -525,25 +594,37 @@ impl FuseServer {
         }
         Ok(FuseMask {
             // SAFETY: openat returned a fresh fd we own.
-            file: unsafe { OwnedFd::from_raw_fd(fd) },
+            file: ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(fd) }),
             slot,
-            ino,
             server: self.clone(),
         })
     }
 
     fn notify_fd(&self) -> RawFd {
-        self.notify.as_ref().map_or(-1, |n| n.as_raw_fd())
+        self.notify.as_ref().and_then(|n| n.get()).unwrap_or(-1)
     }
 }
 
 impl Drop for FuseServer {
     fn drop(&mut self) {
-        if super::fork_generation() != self.fork_gen {
-            // A forked child's copy: the server thread lives in the parent. Close our
-            // copies of the fds and leave the connection alone.
+        if self.is_copy() {
+            // A forked child's copy: the atfork handler closed its fds (the PrivateFds
+            // know it); the server thread and the connection belong to the parent.
+            return;
+        }
+        // Masks released by this thread's last close(2) calls are gone once the server
+        // has handled what is queued.
+        self.fence();
+        if self.mask_count() > 0 {
+            // A file of this mount is still open somewhere (a dup, another process, a
+            // forked child): its mask lives on. Close our fds and leave the server
+            // thread serving it: the last release of a file drops the last reference to
+            // the detached mount, which destroys the superblock and aborts the
+            // connection (kernel `fuse_conn_destroy`), and the thread then ends by
+            // itself. This process's exit ends it too.
             drop(self.mnt.take());
             drop(self.notify.take());
+            drop(lock(&self.thread).take());
             return;
         }
         // Closing the last reference to the detached mount destroys the superblock,
@@ -552,7 +633,8 @@ impl Drop for FuseServer {
         let done = lock(&self.done).take();
         let mut finished = wait_done(done.as_ref(), SERVER_TIMEOUT);
         if !finished {
-            // Something still holds a file of this mount: cut the connection.
+            // A file of the mount is open but none of its masks (not one of ours, e.g.
+            // the root opened through /proc): cut the connection.
             let _ = abort_connection(self.conn_id);
             finished = wait_done(done.as_ref(), SERVER_TIMEOUT);
         }
@@ -916,10 +998,9 @@ pub fn cleanup_stale_mounts() -> io::Result<usize> {
 
 /// One mask file of a [`FuseServer`], as a [`MaskFd`](super::MaskFd) holds it.
 pub(crate) struct FuseMask {
-    // Declared first: the fd closes before the server reference is released.
-    file: OwnedFd,
+    /// Closed first in `drop`, before the server reference is released.
+    file: ManuallyDrop<OwnedFd>,
     slot: Arc<Mutex<Slot>>,
-    ino: u64,
     server: Arc<FuseServer>,
 }
 
@@ -959,7 +1040,16 @@ impl FuseMask {
 
 impl Drop for FuseMask {
     fn drop(&mut self) {
-        write_lock(&self.server.reg.masks).remove(&self.ino);
+        // SAFETY: dropped once, here; never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.file) };
+        // The mask's state is not ours to end: the server drops it when the file's
+        // last open file description is released (another process may hold it). If
+        // that was ours, its RELEASE is queued by now; wait until it is handled so that
+        // `mask_count` and the server's drop see it. A forked child's copy has nothing
+        // to wait for (and no fd to wait with).
+        if !self.server.is_copy() {
+            self.server.fence();
+        }
     }
 }
 

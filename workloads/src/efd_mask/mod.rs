@@ -16,10 +16,7 @@
 //!   data 0) every time, and
 //!   poll/select/epoll report exactly the events in the mask — all 32 combinations —
 //!   with sleeping pollers woken by every change. The mount is detached (it never
-//!   appears in the mount table) and is torn down when the last fd and the server go
-//!   away; neither process exit nor SIGKILL can leave it hung. One deviation from the
-//!   patch: a zero-length `read(2)`/`write(2)` returns 0 (the kernel's FUSE layer
-//!   answers it without asking the server) where the patch returns `EINVAL`.
+//!   appears in the mount table). See "Lifetime" and "What FUSE cannot emulate" below.
 //! - [`Backend::Socketpair`]: a fast approximation on an AF_UNIX socketpair that can
 //!   represent only some masks and transitions (see [`socketpair`]); a request it
 //!   cannot represent is an error, never silently wrong.
@@ -32,6 +29,38 @@
 //! [`channel::MaskChannel`] turns a mask fd into a [`crate::Channel`] (signal = POLLIN
 //! with a message count in `data`).
 //!
+//! # Lifetime (FUSE backend)
+//!
+//! As with the patch's eventfd, a mask's state (its mask and its pollers) lives until
+//! the last reference to its open file description goes, whoever holds it: the creating
+//! [`MaskFd`], a `dup`, a copy passed with `SCM_RIGHTS` or inherited by a child. The
+//! server drops the state when the kernel sends FUSE `RELEASE` for it. Dropping a
+//! `MaskFd` (and even the last [`FuseServer`] handle) while another process still holds
+//! the fd leaves that process a working mask: reads return the last mask, writes set
+//! it and wake its pollers; the server thread keeps serving until that last release,
+//! then ends with its connection.
+//!
+//! Limit: the state lives in the creating process. When that process exits or is
+//! killed, every mask it served ends with it: holders elsewhere get `POLLERR` from
+//! poll/select/epoll at once (sleeping pollers are woken) and `ENOTCONN` from
+//! `read(2)`/`write(2)`. This holds whatever the creator forked: the server's own
+//! `/dev/fuse` and mount fds are close-on-exec and are closed in every forked child by
+//! a `pthread_atfork` handler, so no copy can keep the connection open (and with it
+//! every holder hung) after the creator is gone. A child made by a raw `clone(2)`
+//! without `CLONE_FILES` skips that handler and must exec or exit before the creator
+//! dies. Neither exit nor SIGKILL of the creator can leave a holder hung; the
+//! creator's own exit never waits on its server (see [`fuse`]).
+//!
+//! # What FUSE cannot emulate
+//!
+//! - A zero-length `read(2)`/`write(2)` returns 0: the kernel's FUSE layer answers it
+//!   without asking the server, where the patch returns `EINVAL`.
+//! - `/proc/<pid>/fdinfo/<fd>` has no `eventfd-mask: <events>` line (the patch's
+//!   `eventfd_show_fdinfo`); it shows the generic lines of a FUSE file. Read the mask
+//!   with `read(2)` instead.
+//! - The fd is a FUSE file, not an `[eventfd]` anon inode: `readlink` of
+//!   `/proc/<pid>/fd/<fd>` gives `/<inode>`, a file of the detached mount.
+//!
 //! Cost (example `efd_mask_cost`: ping-pong round trips, level-triggered epoll, two
 //! runs of 10,000 and 20,000 on a loaded 2-vCPU VM, so only the order of magnitude
 //! matters; the FUSE server thread is not pinned): both tasks on one CPU, eventfd 6 µs,
@@ -42,13 +71,11 @@
 use std::{
     fmt, io,
     os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Once,
-    },
+    sync::Arc,
 };
 
 pub mod channel;
+mod fork;
 pub mod fuse;
 pub mod socketpair;
 
@@ -163,22 +190,8 @@ enum Inner {
     Socketpair(SocketpairMask),
 }
 
-/// Counts forks of this process (in the child): a `MaskFd` created before a fork lives
-/// in the parent; in the child its in-memory state is a stale copy.
-static FORK_GEN: AtomicU64 = AtomicU64::new(0);
-static ATFORK: Once = Once::new();
-
-extern "C" fn after_fork_in_child() {
-    FORK_GEN.fetch_add(1, Ordering::Relaxed);
-}
-
 pub(crate) fn fork_generation() -> u64 {
-    ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only touches an atomic. If registration
-        // fails, fork detection is off; nothing else depends on it.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-    FORK_GEN.load(Ordering::Relaxed)
+    fork::generation()
 }
 
 /// A pollable fd whose readiness is a mask chosen by the program (EFD_MASK semantics).
@@ -186,8 +199,12 @@ pub(crate) fn fork_generation() -> u64 {
 /// `set`, `get` and `update` may be called from any thread of the owning process; each
 /// is atomic with respect to the others. The fd is close-on-exec. In a child forked
 /// after creation, the FUSE backend's `set`/`get` go through `write(2)`/`read(2)` on the
-/// fd (served by the parent's server thread, if the parent still runs) and `update`
-/// fails; the socketpair backend fails (its state lives in the parent).
+/// fd (served by the parent's server thread; `ENOTCONN` once the parent is gone) and
+/// `update` fails; the socketpair backend fails (its state lives in the parent). A
+/// child's own `MaskFd::new` starts a server of the child's. Dropping a FUSE `MaskFd`
+/// waits for one server round trip (so that [`FuseServer::mask_count`] is exact); the
+/// mask's state outlives the drop while its fd is held elsewhere (module docs,
+/// "Lifetime").
 pub struct MaskFd {
     inner: Inner,
     fork_gen: u64,
@@ -259,7 +276,8 @@ impl MaskFd {
 
     /// True in a child forked after this fd was created.
     fn forked(&self) -> bool {
-        FORK_GEN.load(Ordering::Relaxed) != self.fork_gen
+        // Creation called fork_generation(), so the handlers count forks.
+        fork::current() != self.fork_gen
     }
 
     /// Refuses calls whose state lives in another process.

@@ -259,3 +259,76 @@ pub fn wait_child(pid: libc::pid_t, timeout: Duration) -> i32 {
     }
     status
 }
+
+/// Sends one SOCK_SEQPACKET message `msg` on `sock`, with `fds` attached (SCM_RIGHTS).
+pub fn send_msg(sock: RawFd, msg: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [io::IoSlice::new(msg)];
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+    let n = sendmsg::<()>(sock, &iov, cmsgs, MsgFlags::empty(), None).map_err(io::Error::from)?;
+    assert_eq!(n, msg.len(), "seqpacket send is all or nothing");
+    Ok(())
+}
+
+/// Receives one message (up to 256 bytes, up to 4 fds, close-on-exec) from `sock`,
+/// waiting at most `timeout`: `TimedOut` then, `UnexpectedEof` when the peer is gone.
+pub fn recv_msg(sock: RawFd, timeout: Duration) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    let (n, rev) = poll_wait(sock, POLLIN, ms);
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no message in time",
+        ));
+    }
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = [0u8; 256];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(io::Error::from)?;
+    let len = msg.bytes;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(rs) = c {
+            // SAFETY: the kernel installed these fds for us; we own them now.
+            fds.extend(rs.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+        }
+    }
+    if len == 0 && rev & POLLHUP != 0 {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"));
+    }
+    Ok((buf[..len].to_vec(), fds))
+}
+
+/// Runs `f` on its own thread and waits at most `timeout` for it: `Err` naming `what`
+/// when it has not returned by then (the thread is left blocked; the caller unblocks
+/// it, e.g. by aborting the FUSE connection).
+pub fn bounded<T: Send + 'static>(
+    what: &str,
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(timeout)
+        .map_err(|_| format!("{what} still blocked after {timeout:?}"))
+}
+
+/// Waits until `cond` holds, at most 5 s; panics naming `what` otherwise.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
