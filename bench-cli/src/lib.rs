@@ -12,12 +12,14 @@
 //! - `probes`: loading the eBPF programs and collecting their maps (knows nothing of
 //!   results or output);
 //! - `results`: the results document, its statistics and the regression gate's judgement;
-//! - `errors`, `signal`: errno helpers and the Ctrl-C / SIGTERM flag.
+//! - `errors`, `files`, `signal`: errno helpers, files written whole or not at all, and
+//!   the Ctrl-C / SIGTERM flag.
 pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod errors;
 pub mod export;
+pub mod files;
 pub mod output;
 pub mod probes;
 pub mod results;

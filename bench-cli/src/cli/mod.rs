@@ -148,7 +148,7 @@ pub struct CommonArgs {
     /// round, so a burst of noise hits one repeat of several cases, not every repeat of
     /// one; grouped: each case's repeats back to back.
     #[arg(long, global = true, value_enum, default_value = "interleaved")]
-    pub order: crate::engine::Order,
+    pub order: Order,
     /// Seed of the interleaved order (default: drawn from the clock; the document
     /// records it, so an order can be replayed).
     #[arg(long, global = true, value_name = "N")]
@@ -166,7 +166,7 @@ impl Default for CommonArgs {
             hlog: None,
             quiet: false,
             warmup_repeats: 1,
-            order: crate::engine::Order::Interleaved,
+            order: Order::Interleaved,
             seed: None,
         }
     }
@@ -568,4 +568,14 @@ impl ServeArgs {
             ..ServerConfig::default()
         }
     }
+}
+
+/// `--order`: how the rounds of different cases are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Round r of every case before round r+1 of any, shuffled per round.
+    Interleaved,
+    /// Each case's rounds back to back, cases in the order given.
+    Grouped,
 }

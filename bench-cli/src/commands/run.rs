@@ -3,13 +3,14 @@
 //! (`--hlog`) and the human report.
 use std::{io::Write, process::ExitCode};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use workloads::stop::Stop;
 
 use crate::{
     cli::{CommonArgs, RunArgs, WorkloadCmd},
     engine::{self, suite, Spec},
     export::{self, human},
+    files,
     output::count,
     results::{Case, RunResult},
     signal::INTERRUPTED_EXIT,
@@ -31,6 +32,9 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             return Ok(usage_error(&e.to_string()));
         }
     }
+    if let Err(e) = check_outputs(common) {
+        return Ok(usage_error(&e));
+    }
     let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
     let print_lines = suite && !common.quiet && !common.json;
@@ -44,7 +48,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         sets: doc.probes.sets.clone(),
         reason: doc.probes.reason.clone(),
     };
-    emit(&doc, common, |out| {
+    let failed = emit(&doc, common, |out| {
         if suite {
             out.write_all(export::terminal::render_brief(&doc).as_bytes())?;
             writeln!(
@@ -69,6 +73,9 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         }
         Ok(())
     })?;
+    for f in &failed {
+        eprintln!("evbench: error: {f}");
+    }
     if doc.interrupted {
         let what = match &args.workload {
             Some(WorkloadCmd::Pingpong(_)) => format!(
@@ -87,7 +94,11 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         eprintln!("evbench: interrupted: the figures cover {what} before Ctrl-C");
         return Ok(ExitCode::from(INTERRUPTED_EXIT));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// One line per finished case in the default suite: its id and headline figure.
@@ -107,22 +118,64 @@ pub(crate) fn usage_error(msg: &str) -> ExitCode {
 
 /// Writes the results document to `-o FILE` and the interval log to `--hlog FILE` if
 /// asked, and either the document (`--json`) or the human report on stdout.
+/// Checks every output path of `evbench run` before anything is measured: each can be
+/// written, and no two name one file. `Err` is one line.
+pub(crate) fn check_outputs(common: &CommonArgs) -> Result<(), String> {
+    let mut outs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &common.output {
+        outs.push(("-o", p));
+    }
+    if let Some(p) = &common.hlog {
+        outs.push(("--hlog", p));
+    }
+    for (flag, p) in &outs {
+        files::check_output(flag, p)?;
+    }
+    files::check_distinct(&outs)
+}
+
+/// Writes the results document to `-o FILE` and the interval log to `--hlog FILE` if
+/// asked (each whole or not at all), and either the document (`--json`) or the human
+/// report on stdout. A file that cannot be written does not lose the measurement: the
+/// report still reaches the terminal and the document goes to stdout (`--json`) or to
+/// a fallback file in the temporary directory, named on stderr; the returned list
+/// names what failed (the run then exits 2).
 pub(crate) fn emit(
     doc: &RunResult,
     common: &CommonArgs,
     human: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let mut failed = Vec::new();
     if let Some(path) = &common.output {
-        doc.write(path)?;
+        if let Err(e) = doc.write(path) {
+            failed.push(format!("{e:#}"));
+            if !common.json {
+                let fallback = std::env::temp_dir().join(format!(
+                    "evbench-{}-{}.json",
+                    std::process::id(),
+                    doc.started_unix as u64
+                ));
+                match doc.write(&fallback) {
+                    Ok(()) => eprintln!(
+                        "evbench: the results document is kept in {} instead",
+                        fallback.display()
+                    ),
+                    Err(e2) => {
+                        eprintln!("evbench: {e2:#}; the results document follows on stdout");
+                        std::io::stdout()
+                            .lock()
+                            .write_all(doc.to_json()?.as_bytes())?;
+                    }
+                }
+            }
+        }
     }
     if let Some(path) = &common.hlog {
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        export::hlog::write(doc, &mut f)?;
-        f.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Err(e) = files::write_with(path, |w| {
+            export::hlog::write(doc, w).map_err(std::io::Error::other)
+        }) {
+            failed.push(e.to_string());
+        }
     }
     let mut out = std::io::stdout().lock();
     if common.json {
@@ -130,5 +183,5 @@ pub(crate) fn emit(
     } else {
         human(&mut out)?;
     }
-    Ok(())
+    Ok(failed)
 }

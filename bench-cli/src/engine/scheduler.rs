@@ -12,6 +12,8 @@
 //! with identical options (the kernel's explanation). The two passes of a round are
 //! shuffled like the rest, so neither always runs first.
 use rand::{seq::SliceRandom, SeedableRng};
+
+pub use crate::cli::Order;
 use rand_chacha::ChaCha8Rng;
 
 /// Whether the probes are attached during a pass.
@@ -30,16 +32,6 @@ impl Pass {
             Pass::Probed => "probed",
         }
     }
-}
-
-/// `--order`: how the rounds of different cases are laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Order {
-    /// Round r of every case before round r+1 of any, shuffled per round.
-    Interleaved,
-    /// Each case's rounds back to back, cases in the order given.
-    Grouped,
 }
 
 /// One pass to run.

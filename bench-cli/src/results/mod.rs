@@ -603,10 +603,10 @@ impl RunResult {
         Ok(s)
     }
 
+    /// Writes the document to `path` whole or not at all (`files::write_atomic`).
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        use anyhow::Context;
-        std::fs::write(path, self.to_json()?)
-            .with_context(|| format!("cannot write {}", path.display()))
+        crate::files::write_atomic(path, self.to_json()?.as_bytes())?;
+        Ok(())
     }
 
     /// Parses a document, telling an unreadable file, a foreign JSON file and another
