@@ -189,3 +189,70 @@ fn a_v1_document_reads_and_compares_with_a_warning() {
     assert_eq!(code, 2, "{err}");
     let _ = std::fs::remove_file(&v2);
 }
+
+/// `--repeat auto` stops as soon as the headline is precise enough: with a loose target
+/// that is after the 6 rounds a distribution-free 95% interval of a median needs.
+#[test]
+fn repeat_auto_stops_on_precision() {
+    let v = json(&[
+        "run",
+        "pingpong",
+        "--rounds",
+        "1000",
+        "--warmup-rounds",
+        "50",
+        "--repeat",
+        "auto",
+        "--precision",
+        "99%",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    let c = &v["cases"][0];
+    let conv = &c["convergence"];
+    assert_eq!(conv["converged"], true, "{conv}");
+    assert_eq!(conv["repeats"], 6, "{conv}");
+    assert_eq!(conv["metric"], "ops_per_sec");
+    assert!(conv["half_width"].as_f64().unwrap() <= 0.99);
+    assert_eq!(c["repeats"].as_array().unwrap().len(), 6);
+    assert_eq!(v["options"]["repeat"], "auto");
+}
+
+/// ... and on the time budget, naming the case that did not converge and how wide it is.
+#[test]
+fn repeat_auto_stops_on_the_time_budget() {
+    let t = std::time::Instant::now();
+    let (code, out, err) = evbench(&[
+        "run",
+        "pingpong",
+        "--rounds",
+        "1000",
+        "--warmup-rounds",
+        "50",
+        "--repeat",
+        "auto",
+        "--precision",
+        "0.0000001",
+        "--max-time",
+        "1500ms",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let conv = &v["cases"][0]["convergence"];
+    assert_eq!(conv["converged"], false, "{conv}");
+    let n = conv["repeats"].as_u64().unwrap();
+    assert!(n >= 6, "{conv}");
+    assert!(conv["half_width"].as_f64().unwrap() > 0.0000001);
+    let warned = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("pingpong/pipe/block/pin=none"));
+    assert!(warned, "{}", v["warnings"]);
+    // The budget is checked between rounds: a bound, not a speed test.
+    assert!(t.elapsed() < std::time::Duration::from_secs(60));
+}

@@ -128,10 +128,19 @@ pub struct CommonArgs {
     #[arg(short = 'o', long = "output", global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Measure each case K times and report the spread across the repeats (what one
-    /// measurement is depends on the workload: see its --help).
-    #[arg(long, global = true, default_value_t = 1, value_name = "K",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub repeat: u32,
+    /// measurement is depends on the workload: see its --help). `auto`: start at 6 and
+    /// add interleaved rounds until each case's headline is known to --precision, or
+    /// --max-time ends.
+    #[arg(long, global = true, default_value = "1", value_name = "K|auto")]
+    pub repeat: Repeats,
+    /// With --repeat auto: the target half-width of the 95% interval of each case's
+    /// headline median ("2%" or a fraction below 1).
+    #[arg(long, global = true, default_value = "2%", value_name = "PCT")]
+    pub precision: Precision,
+    /// With --repeat auto: the time budget; cases not precise enough by then are named.
+    #[arg(long, global = true, default_value = "10m", value_name = "DURATION",
+          value_parser = parse_positive_duration)]
+    pub max_time: Duration,
     /// Also write the HdrHistogram interval log (one interval per repeat, tagged
     /// case:histogram) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
@@ -162,7 +171,9 @@ impl Default for CommonArgs {
             kfunc: None,
             json: false,
             output: None,
-            repeat: 1,
+            repeat: Repeats::Fixed(1),
+            precision: Precision(0.02),
+            max_time: Duration::from_secs(600),
             hlog: None,
             quiet: false,
             warmup_repeats: 1,
@@ -248,6 +259,40 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}': must be more than zero (e.g. 500ms, 10s)"));
     }
     Ok(d)
+}
+
+/// `--repeat`: a number of judged repeats, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeats {
+    Fixed(u32),
+    Auto,
+}
+
+impl std::str::FromStr for Repeats {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == "auto" {
+            return Ok(Repeats::Auto);
+        }
+        match s.trim().parse::<u32>() {
+            Ok(k) if k >= 1 => Ok(Repeats::Fixed(k)),
+            _ => Err(format!("'{s}': a number of repeats (1 or more) or auto")),
+        }
+    }
+}
+
+/// `--precision`: a relative half-width (0.02 for 2%).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Precision(pub f64);
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    /// "2%" or a fraction below 1 ("0.02").
+    fn from_str(s: &str) -> Result<Self, String> {
+        crate::results::compare::parse_threshold(s).map(Precision)
+    }
 }
 
 /// The regression gate's noise threshold as a fraction (0.05 for 5%).

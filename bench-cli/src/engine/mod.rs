@@ -24,10 +24,13 @@ use serde::Serialize;
 use workloads::{stop::Stop, NoObserver, Observer};
 
 use crate::{
-    cli::{CommonArgs, HttpArgs},
+    cli::{CommonArgs, HttpArgs, Repeats},
     output::{progress::Progress, warn},
     probes::{self, Kernel, ProbeSet, ProbeSets, Probes},
-    results::{Better, Case, NoiseMeter, ProbesState, Repeat, RunResult},
+    results::{
+        precision::{self, MIN_AUTO_REPEATS},
+        Better, Case, NoiseMeter, PassNoiseMeter, ProbesState, Repeat, RunResult,
+    },
 };
 
 pub use scheduler::{Order, Pass};
@@ -319,10 +322,16 @@ pub struct CaseRun {
 }
 
 /// How `evbench run` schedules its passes (`--repeat`, `--warmup-repeats`, `--order`,
-/// `--seed`).
+/// `--seed`, and for `--repeat auto` `--precision` and `--max-time`).
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
+    /// Judged rounds to start with (`--repeat K`; 6 for `auto`).
     pub repeat: u32,
+    /// `--repeat auto`: keep adding rounds until every case's headline is known to
+    /// `precision` (half-width of the 95% interval of its median), or `max_time` ends.
+    pub auto: bool,
+    pub precision: f64,
+    pub max_time: Duration,
     pub warmup_repeats: u32,
     pub order: Order,
     pub seed: u64,
@@ -336,13 +345,86 @@ impl Schedule {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         });
+        let (repeat, auto) = match common.repeat {
+            Repeats::Fixed(k) => (k, false),
+            Repeats::Auto => (MIN_AUTO_REPEATS, true),
+        };
         Self {
-            repeat: common.repeat,
+            repeat,
+            auto,
+            precision: common.precision.0,
+            max_time: common.max_time,
             warmup_repeats: common.warmup_repeats,
             order: common.order,
             seed,
         }
     }
+}
+
+/// Runs `slots` in order into `runs`; `on_case` hears of each case whose `last` slot
+/// ran. Stops early (without error) when `stop` is set.
+fn run_slots(
+    session: &mut Session,
+    runs: &mut [CaseRun],
+    slots: &[scheduler::Slot],
+    sched: &Schedule,
+    stop: &Stop,
+    on_case: &mut dyn FnMut(&Session, &Case),
+) -> Result<()> {
+    let mut last = vec![usize::MAX; runs.len()];
+    for (i, s) in slots.iter().enumerate() {
+        last[s.case] = i;
+    }
+    for (i, slot) in slots.iter().enumerate() {
+        if stop.is_set() {
+            break;
+        }
+        let run = &mut runs[slot.case];
+        let label = if slot.warmup {
+            format!(
+                "{} (warm-up {}/{})",
+                run.id, slot.round, sched.warmup_repeats
+            )
+        } else {
+            format!(
+                "{} ({} {}/{}{})",
+                run.id,
+                slot.pass.as_str(),
+                slot.round,
+                run.rounds.len(),
+                if sched.auto { ", auto" } else { "" }
+            )
+        };
+        let started = session.begin_pass(&label, slot.pass)?;
+        let meter = PassNoiseMeter::start();
+        let result = run.spec.pass(session, slot.pass, stop);
+        let noise = meter.finish();
+        let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
+        let kernel = session.end_pass(slot.pass, measured)?;
+        let mut result = result.with_context(|| run.id.clone())?;
+        result.repeat.started_at(started);
+        result.repeat.noise = Some(noise);
+        let round = slot.round as usize - 1;
+        if slot.warmup {
+            run.warmups.push(result);
+        } else if slot.pass == Pass::Clean {
+            run.rounds[round].clean = Some(result);
+        } else {
+            run.rounds[round].probed = Some((result, kernel));
+        }
+        if last[slot.case] == i {
+            on_case(session, &build_case(&runs[slot.case]));
+        }
+    }
+    Ok(())
+}
+
+/// The relative half-width of the 95% interval of a case's headline median, from its
+/// counted clean passes so far (`None` with fewer than 6).
+fn half_width(run: &CaseRun) -> Option<f64> {
+    let case = build_case(run);
+    let (name, _) = run.spec.headline();
+    precision::relative_half_width(&case.values(name), 0.95)
 }
 
 /// Measures `specs` as the scheduler orders their passes and returns the finished
@@ -357,6 +439,7 @@ pub fn run_cases(
     mut on_case: impl FnMut(&Session, &Case),
 ) -> Result<(RunResult, Vec<CaseRun>)> {
     let sched = Schedule::of(common);
+    let began = Instant::now();
     // Probes are loaded before the plan, since whether they load decides the passes.
     let mut session = Session::start(common, 0)?;
     let plan = scheduler::Plan {
@@ -367,13 +450,16 @@ pub fn run_cases(
         order: sched.order,
         seed: sched.seed,
     };
-    let slots = scheduler::schedule(&plan);
+    let mut order = scheduler::Scheduler::new(sched.seed);
+    let slots = order.plan(&plan);
     session.progress.set_length(slots.len() as u64);
     let mut doc = RunResult::new(
         std::env::args().collect(),
         serde_json::json!({
             "workload": workload,
-            "repeat": sched.repeat,
+            "repeat": if sched.auto { serde_json::json!("auto") } else { serde_json::json!(sched.repeat) },
+            "precision": sched.auto.then_some(sched.precision),
+            "max_time_s": sched.auto.then_some(sched.max_time.as_secs_f64()),
             "warmup_repeats": sched.warmup_repeats,
             "probed_repeats": plan.probed_rounds,
             "order": sched.order,
@@ -396,56 +482,73 @@ pub fn run_cases(
             rounds: (0..sched.repeat).map(|_| Round::default()).collect(),
         })
         .collect();
-    // The last slot of each case, so its line can be printed as soon as it is done.
-    let mut last = vec![usize::MAX; specs.len()];
-    for (i, s) in slots.iter().enumerate() {
-        last[s.case] = i;
-    }
     let noise = NoiseMeter::start();
-    for (i, slot) in slots.iter().enumerate() {
-        if stop.is_set() {
+    let mut quiet = |_: &Session, _: &Case| {};
+    {
+        // With auto, a case is done only when it converges: its line comes at the end.
+        let first: &mut dyn FnMut(&Session, &Case) =
+            if sched.auto { &mut quiet } else { &mut on_case };
+        run_slots(&mut session, &mut runs, &slots, &sched, stop, first)?;
+    }
+    // --repeat auto: one more interleaved round of every case not yet precise enough,
+    // while the time budget lasts (checked between rounds: a round always completes).
+    let mut round = sched.repeat;
+    while sched.auto && !stop.is_set() && began.elapsed() < sched.max_time {
+        let open: Vec<usize> = (0..runs.len())
+            .filter(|&i| half_width(&runs[i]).is_none_or(|h| h > sched.precision))
+            .collect();
+        if open.is_empty() {
             break;
         }
-        let run = &mut runs[slot.case];
-        let label = if slot.warmup {
-            format!(
-                "{} (warm-up {}/{})",
-                run.id, slot.round, sched.warmup_repeats
-            )
-        } else {
-            format!(
-                "{} ({} {}/{})",
-                run.id,
-                slot.pass.as_str(),
-                slot.round,
-                sched.repeat
-            )
-        };
-        let started = session.begin_pass(&label, slot.pass)?;
-        let result = run.spec.pass(&session, slot.pass, stop);
-        let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
-        let kernel = session.end_pass(slot.pass, measured)?;
-        let mut result = result.with_context(|| run.id.clone())?;
-        result.repeat.started_at(started);
-        let round = slot.round as usize - 1;
-        if slot.warmup {
-            run.warmups.push(result);
-        } else if slot.pass == Pass::Clean {
-            run.rounds[round].clean = Some(result);
-        } else {
-            run.rounds[round].probed = Some((result, kernel));
+        round += 1;
+        for &i in &open {
+            runs[i].rounds.push(Round::default());
         }
-        if last[slot.case] == i {
-            on_case(&session, &build_case(&runs[slot.case]));
-        }
+        let slots = order.round(&open, round);
+        let done = session.progress.done();
+        session.progress.set_length(done + slots.len() as u64);
+        run_slots(&mut session, &mut runs, &slots, &sched, stop, &mut quiet)?;
     }
     session.progress.finish();
     for run in &runs {
-        let case = build_case(run);
+        let mut case = build_case(run);
         if case.repeats.is_empty() && case.warmup_repeats.is_empty() {
             continue; // stopped before it ran at all
         }
+        if sched.auto {
+            let h = half_width(run);
+            case.convergence = Some(precision::Convergence {
+                metric: run.spec.headline().0.to_string(),
+                converged: h.is_some_and(|h| h <= sched.precision),
+                half_width: h,
+                target: sched.precision,
+                repeats: case.counted().count() as u32,
+            });
+            on_case(&session, &case);
+        }
         doc.push_case(case);
+    }
+    if sched.auto {
+        let open: Vec<String> = doc
+            .cases
+            .iter()
+            .filter_map(|c| {
+                let v = c.convergence.as_ref()?;
+                (!v.converged).then(|| match v.half_width {
+                    Some(h) => format!("{} (±{:.1}% after {} repeats)", c.id, h * 100.0, v.repeats),
+                    None => format!("{} (fewer than 6 repeats)", c.id),
+                })
+            })
+            .collect();
+        if !open.is_empty() {
+            doc.warnings.push(format!(
+                "--repeat auto: {} case(s) did not reach ±{:.1}% within --max-time {}: {}",
+                open.len(),
+                sched.precision * 100.0,
+                humantime::format_duration(sched.max_time),
+                open.join(", ")
+            ));
+        }
     }
     doc.interrupted = stop.is_set()
         || doc

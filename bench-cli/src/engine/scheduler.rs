@@ -72,50 +72,80 @@ pub fn probed_rounds(rounds: u32, probes_on: bool) -> u32 {
 
 /// Every pass of the run, in the order it runs.
 pub fn schedule(plan: &Plan) -> Vec<Slot> {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-    let mut out = Vec::new();
-    let round_slots = |case: usize, round: u32, warmup: bool| {
-        let mut v = vec![Slot {
+    Scheduler::new(plan.seed).plan(plan)
+}
+
+fn round_slots(case: usize, round: u32, warmup: bool, probed: bool) -> Vec<Slot> {
+    let mut v = vec![Slot {
+        case,
+        round,
+        warmup,
+        pass: Pass::Clean,
+    }];
+    if probed {
+        v.push(Slot {
             case,
             round,
             warmup,
-            pass: Pass::Clean,
-        }];
-        if !warmup && round <= plan.probed_rounds {
-            v.push(Slot {
-                case,
-                round,
-                warmup,
-                pass: Pass::Probed,
-            });
+            pass: Pass::Probed,
+        });
+    }
+    v
+}
+
+/// The order-maker: the planned rounds, then (for `--repeat auto`) one more round at a
+/// time for the cases that still need it, all from one seeded generator.
+pub struct Scheduler {
+    rng: ChaCha8Rng,
+}
+
+impl Scheduler {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
         }
-        v
-    };
-    match plan.order {
-        Order::Interleaved => {
-            for (warmup, n) in [(true, plan.warmup_rounds), (false, plan.rounds)] {
-                for round in 1..=n {
-                    let mut v: Vec<Slot> = (0..plan.cases)
-                        .flat_map(|c| round_slots(c, round, warmup))
-                        .collect();
-                    v.shuffle(&mut rng);
-                    out.extend(v);
-                }
-            }
-        }
-        Order::Grouped => {
-            for case in 0..plan.cases {
+    }
+
+    /// Every planned pass, in the order it runs.
+    pub fn plan(&mut self, plan: &Plan) -> Vec<Slot> {
+        let mut out = Vec::new();
+        let probed = |warmup: bool, round: u32| !warmup && round <= plan.probed_rounds;
+        match plan.order {
+            Order::Interleaved => {
                 for (warmup, n) in [(true, plan.warmup_rounds), (false, plan.rounds)] {
                     for round in 1..=n {
-                        let mut v = round_slots(case, round, warmup);
-                        v.shuffle(&mut rng);
+                        let mut v: Vec<Slot> = (0..plan.cases)
+                            .flat_map(|c| round_slots(c, round, warmup, probed(warmup, round)))
+                            .collect();
+                        v.shuffle(&mut self.rng);
                         out.extend(v);
                     }
                 }
             }
+            Order::Grouped => {
+                for case in 0..plan.cases {
+                    for (warmup, n) in [(true, plan.warmup_rounds), (false, plan.rounds)] {
+                        for round in 1..=n {
+                            let mut v = round_slots(case, round, warmup, probed(warmup, round));
+                            v.shuffle(&mut self.rng);
+                            out.extend(v);
+                        }
+                    }
+                }
+            }
         }
+        out
     }
-    out
+
+    /// One more judged round (clean passes only) of `cases`, shuffled.
+    pub fn round(&mut self, cases: &[usize], round: u32) -> Vec<Slot> {
+        let mut v: Vec<Slot> = cases
+            .iter()
+            .flat_map(|&c| round_slots(c, round, false, false))
+            .collect();
+        v.shuffle(&mut self.rng);
+        v
+    }
 }
 
 #[cfg(test)]

@@ -311,6 +311,71 @@ fn cpu_ticks() -> Option<(u64, u64)> {
     Some((f.get(7).copied().unwrap_or(0), total))
 }
 
+/// What one pass met from the rest of the machine (schema v2, `repeats[].noise`): the
+/// CPU pressure stall time (`/proc/pressure/cpu` "some" total, µs: time in which at
+/// least one runnable task waited for a CPU), the hypervisor's steal time (`/proc/stat`),
+/// and the runnable tasks the kernel counted (`procs_running` in `/proc/stat`, the
+/// mean of the readings at the pass's start and end, the pass's own tasks included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PassNoise {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_some_us: Option<u64>,
+    pub steal_ns: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procs_running: Option<f64>,
+}
+
+fn cpu_pressure_some_us() -> Option<u64> {
+    let text = fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let line = text.lines().find(|l| l.starts_with("some "))?;
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))
+        .and_then(|v| v.parse().ok())
+}
+
+fn procs_running() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("procs_running "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads the machine's noise counters at a pass's start; `finish` gives the deltas.
+pub struct PassNoiseMeter {
+    some_us: Option<u64>,
+    steal: Option<u64>,
+    running: Option<u64>,
+}
+
+impl PassNoiseMeter {
+    pub fn start() -> Self {
+        Self {
+            some_us: cpu_pressure_some_us(),
+            steal: cpu_ticks().map(|t| t.0),
+            running: procs_running(),
+        }
+    }
+
+    pub fn finish(&self) -> PassNoise {
+        // SAFETY: sysconf has no preconditions.
+        let tick_hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        PassNoise {
+            cpu_some_us: match (self.some_us, cpu_pressure_some_us()) {
+                (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+                _ => None,
+            },
+            steal_ns: match (self.steal, cpu_ticks().map(|t| t.0)) {
+                (Some(a), Some(b)) => b.saturating_sub(a) * 1_000_000_000 / tick_hz,
+                _ => 0,
+            },
+            procs_running: match (self.running, procs_running()) {
+                (Some(a), Some(b)) => Some((a + b) as f64 / 2.0),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// Measures steal time between `start` and `finish`.
 pub struct NoiseMeter {
     t0: Instant,

@@ -26,6 +26,7 @@
 pub mod compare;
 pub mod hdr;
 pub mod machine;
+pub mod precision;
 pub mod provenance;
 pub mod stats;
 
@@ -35,7 +36,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use machine::{Machine, Noise, NoiseMeter};
+pub use machine::{Machine, Noise, NoiseMeter, PassNoise, PassNoiseMeter};
 pub use provenance::Provenance;
 
 /// The major version of the document. Readers refuse another major version; fields are
@@ -310,6 +311,9 @@ pub struct Case {
     /// Warm-up repeats (`--warmup-repeats`): run first, recorded, never in statistics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warmup_repeats: Vec<Repeat>,
+    /// `--repeat auto`: whether the headline reached `--precision`, and how wide it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<precision::Convergence>,
 }
 
 impl Case {
@@ -335,6 +339,7 @@ impl Case {
             histograms: BTreeMap::new(),
             repeats: Vec::new(),
             warmup_repeats: Vec::new(),
+            convergence: None,
         }
     }
 
@@ -463,6 +468,9 @@ pub struct Repeat {
     /// `counters`, `histograms`, `metrics` and `details.kernel`, as in v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probed: Option<Box<Repeat>>,
+    /// What the pass met from the rest of the machine (schema v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<PassNoise>,
     #[serde(skip)]
     declared: BTreeMap<String, Metric>,
 }
@@ -479,6 +487,7 @@ impl Repeat {
             histograms: BTreeMap::new(),
             details: BTreeMap::new(),
             probed: None,
+            noise: None,
             declared: BTreeMap::new(),
         }
     }
