@@ -6,6 +6,7 @@ mod baseline;
 mod bench;
 mod bench_emulations;
 mod bench_http;
+mod bench_pipetest;
 mod figures;
 mod modgraph;
 mod overhead;
@@ -72,6 +73,8 @@ enum BenchCmd {
     Kevent(bench_emulations::EmulationBench),
     /// The EFD_MASK emulations (socketpair, FUSE) vs eventfd in pipetest and pingpong.
     EfdMask(bench_emulations::EmulationBench),
+    /// evbench pipetest (default options: its AVG is the clean pass's) vs a C peer.
+    Pipetest(bench_pipetest::PipetestBench),
     /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
     Baseline(baseline::BaselineArgs),
 }
@@ -135,6 +138,10 @@ fn real_main() -> Result<()> {
             build(&root)?;
             bench_emulations::efd_mask(&root, &root.join(BIN_PATH), &a)
         }
+        Cmd::Bench(BenchCmd::Pipetest(a)) => {
+            build(&root)?;
+            bench_pipetest::run_bench(&root, &root.join(BIN_PATH), &a)
+        }
         Cmd::Bench(BenchCmd::Baseline(a)) => {
             build(&root)?;
             baseline::run(&root, &root.join(BIN_PATH), &a)
@@ -176,8 +183,29 @@ fn check_layers(root: &Path) -> Result<()> {
 /// package's sources for each declared crate's name; installed here when missing).
 fn unused_dependencies(root: &Path) -> Result<()> {
     const MACHETE: &str = "0.9.2";
-    let have = Command::new("cargo")
-        .args(["machete", "--version"])
+    // Under `cargo run`, cargo hands this process CARGO_PKG_NAME and friends; cargo-machete
+    // would read CARGO_PKG_NAME as a path to scan, so its commands run without them.
+    let machete = |args: &[&str]| {
+        let mut c = Command::new("cargo");
+        c.arg("machete").args(args).current_dir(root);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                ]
+                .contains(&k.as_ref())
+            {
+                c.env_remove(k.as_ref());
+            }
+        }
+        c
+    };
+    let have = machete(&["--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
@@ -190,9 +218,7 @@ fn unused_dependencies(root: &Path) -> Result<()> {
             bail!("cargo install cargo-machete@{MACHETE} failed ({status})");
         }
     }
-    let status = Command::new("cargo")
-        .arg("machete")
-        .current_dir(root)
+    let status = machete(&[])
         .status()
         .context("cannot start cargo machete")?;
     if !status.success() {

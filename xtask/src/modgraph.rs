@@ -88,9 +88,9 @@ impl fmt::Display for Cycle {
 /// Reads every `.rs` file below `src` and returns the cycles it finds (empty: none).
 /// `lib_name` is the library's crate name as its binaries write it (`evbench::x` in
 /// `main.rs` is read as `crate::x`); `main.rs` is a module of its own named `main`.
+/// Files no `mod` declaration reaches (never compiled) are left out.
 pub fn check(src: &Path, lib_name: &str) -> Result<Vec<Cycle>> {
     let files = rust_files(src)?;
-    let mut modules: BTreeSet<ModPath> = BTreeSet::new();
     let mut parsed = Vec::new();
     for f in &files {
         let rel = f.strip_prefix(src).unwrap_or(f);
@@ -98,20 +98,94 @@ pub fn check(src: &Path, lib_name: &str) -> Result<Vec<Cycle>> {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let toks = tokens(&text);
-        let (inline, paths) = paths_of(&toks, &base, lib_name);
-        modules.insert(base.clone());
-        modules.extend(inline);
-        parsed.push((f.clone(), paths));
+        parsed.push((f.clone(), base.clone(), read_file(&toks, &base, lib_name)));
     }
+    // Modules that exist: the roots, then every module its parent declares.
+    let mut modules: BTreeSet<ModPath> = BTreeSet::new();
+    modules.insert(vec![]);
+    modules.insert(vec!["main".to_string()]);
+    loop {
+        let before = modules.len();
+        for (_, base, r) in &parsed {
+            if modules.contains(base) {
+                modules.extend(r.declared.iter().cloned());
+            }
+        }
+        if modules.len() == before {
+            break;
+        }
+    }
+    let parsed: Vec<_> = parsed
+        .into_iter()
+        .filter(|(_, base, _)| modules.contains(base))
+        .collect();
+    // Names a module re-exports or binds (`pub use b::X;`, `use crate as root;`).
+    let mut names: BTreeMap<(ModPath, String), Vec<String>> = BTreeMap::new();
+    let mut globs: BTreeMap<ModPath, Vec<Vec<String>>> = BTreeMap::new();
+    for (_, _, r) in &parsed {
+        for u in &r.uses {
+            if u.glob {
+                globs
+                    .entry(u.here.clone())
+                    .or_default()
+                    .push(u.path.clone());
+            } else if let Some(name) = u.alias.clone().or_else(|| u.path.last().cloned()) {
+                names.insert((u.here.clone(), name), u.path.clone());
+            }
+        }
+    }
+    let macros: Vec<(String, Vec<String>)> = parsed
+        .iter()
+        .flat_map(|(_, _, r)| r.macros.iter().cloned())
+        .collect();
     let mut refs = Vec::new();
-    for (file, paths) in parsed {
-        for (from, segs, line) in paths {
-            let to = resolve(&modules, &segs);
+    for (file, _, r) in &parsed {
+        for (here, name, line) in &r.invocations {
+            for (_, segs) in macros.iter().filter(|(m, _)| m == name) {
+                refs.push(Reference {
+                    from: here.clone(),
+                    to: resolve(&modules, &names, segs),
+                    file: file.clone(),
+                    line: *line,
+                });
+            }
+        }
+        for f in &r.found {
+            let segs = match &f.path {
+                Segs::Absolute(s) => s.clone(),
+                Segs::Relative(s) => {
+                    // `x::f()` where x is a child, a name bound by `use`, or a module
+                    // a glob import brought in.
+                    let first = &s[0];
+                    let mut child = f.here.clone();
+                    child.push(first.clone());
+                    if modules.contains(&child) {
+                        continue;
+                    }
+                    if let Some(p) = names.get(&(f.here.clone(), first.clone())) {
+                        let mut v = p.clone();
+                        v.extend(s[1..].iter().cloned());
+                        v
+                    } else if let Some(g) = globs.get(&f.here).and_then(|gs| {
+                        gs.iter().find(|g| {
+                            let mut m = resolve(&modules, &names, g);
+                            m.push(first.clone());
+                            modules.contains(&m)
+                        })
+                    }) {
+                        let mut v = resolve(&modules, &names, g);
+                        v.extend(s.iter().cloned());
+                        v
+                    } else {
+                        continue; // an external crate, a type, an enum variant
+                    }
+                }
+            };
             refs.push(Reference {
-                from,
-                to,
+                from: f.here.clone(),
+                to: resolve(&modules, &names, &segs),
                 file: file.clone(),
-                line,
+                line: f.line,
             });
         }
     }
@@ -197,15 +271,15 @@ fn tokens(text: &str) -> Vec<(Tok, usize)> {
                     i += 1;
                 }
             }
-        } else if c == 'r'
-            && matches!(b.get(i + 1), Some('"') | Some('#'))
-            && raw_string_end(&b, i + 1).is_some()
-        {
-            let end = raw_string_end(&b, i + 1).unwrap_or(b.len());
+        } else if let Some(at) = raw_string_start(&b, i) {
+            let end = raw_string_end(&b, at).unwrap_or(b.len());
             line += b[i..end].iter().filter(|&&c| c == '\n').count();
             i = end;
-        } else if c == 'b' && b.get(i + 1) == Some(&'"') {
-            i += 1; // the string itself is read by the next turn
+        } else if (c == 'b' || c == 'c')
+            && matches!(b.get(i + 1), Some('"') | Some('\''))
+            && (i == 0 || !(b[i - 1].is_alphanumeric() || b[i - 1] == '_'))
+        {
+            i += 1; // b"..", c"..", b'.': the literal itself is read by the next turn
         } else if c == '"' {
             i += 1;
             while i < b.len() && b[i] != '"' {
@@ -221,7 +295,9 @@ fn tokens(text: &str) -> Vec<(Tok, usize)> {
         } else if c == '\'' {
             // A character literal ('x', '\n', '\u{..}') or a lifetime ('a).
             if b.get(i + 1) == Some(&'\\') {
-                i += 2;
+                // Past the quote, the backslash and the escaped character (which may
+                // itself be a quote), then to the closing quote ('\u{..}' included).
+                i += 3;
                 while i < b.len() && b[i] != '\'' {
                     i += 1;
                 }
@@ -254,6 +330,30 @@ fn tokens(text: &str) -> Vec<(Tok, usize)> {
     out
 }
 
+/// Where the `"` or `#` of a raw string literal starting at `b[i]` (`r"`, `r#"`, `br"`,
+/// `cr#"`, ...) stands, if one starts there.
+fn raw_string_start(b: &[char], i: usize) -> Option<usize> {
+    if i > 0 && (b[i - 1].is_alphanumeric() || b[i - 1] == '_') {
+        return None; // inside an identifier (`bar"`)
+    }
+    let at = match (b.get(i), b.get(i + 1)) {
+        (Some('r'), _) => i + 1,
+        (Some('b') | Some('c'), Some('r')) => i + 2,
+        _ => return None,
+    };
+    match b.get(at) {
+        Some('"') => Some(at),
+        Some('#') => {
+            let mut k = at;
+            while b.get(k) == Some(&'#') {
+                k += 1;
+            }
+            (b.get(k) == Some(&'"')).then_some(at)
+        }
+        _ => None,
+    }
+}
+
 /// Where a raw string starting at `b[at]` (`"` or `#`) ends, if it is one.
 fn raw_string_end(b: &[char], at: usize) -> Option<usize> {
     let mut i = at;
@@ -275,17 +375,70 @@ fn raw_string_end(b: &[char], at: usize) -> Option<usize> {
     Some(b.len())
 }
 
-type Found = (ModPath, Vec<String>, usize);
+/// A path as written: from the crate root (`crate::`, `super::`, `self::`, the library's
+/// name, an alias of the crate), or relative to where it stands (`b::f()`).
+enum Segs {
+    Absolute(Vec<String>),
+    Relative(Vec<String>),
+}
 
-/// The inline modules declared in one file and every `crate::`/`super::` path in it,
-/// each as (the module it stands in, its absolute segments, its line).
-fn paths_of(toks: &[(Tok, usize)], base: &ModPath, lib: &str) -> (Vec<ModPath>, Vec<Found>) {
-    let mut inline = Vec::new();
-    let mut found = Vec::new();
-    // (module path, brace depth at which it closes)
+struct Found {
+    here: ModPath,
+    path: Segs,
+    line: usize,
+}
+
+/// A `use` declaration, resolved to an absolute path.
+struct Use {
+    here: ModPath,
+    path: Vec<String>,
+    alias: Option<String>,
+    glob: bool,
+}
+
+#[derive(Default)]
+struct FileRead {
+    /// Modules declared here (`mod x;` and inline `mod x { }`).
+    declared: Vec<ModPath>,
+    uses: Vec<Use>,
+    found: Vec<Found>,
+    /// `macro_rules! NAME` bodies' `$crate::` paths: they stand wherever NAME is used.
+    macros: Vec<(String, Vec<String>)>,
+    /// `NAME!(..)` invocations: (module, NAME, line).
+    invocations: Vec<(ModPath, String, usize)>,
+}
+
+const KEYWORDS: &[&str] = &[
+    "std", "core", "alloc", "Self", "self", "super", "crate", "r#", "as", "use", "pub",
+];
+
+/// Everything one file says about modules: what it declares, its `use` declarations
+/// and every path that may name a module of the crate.
+fn read_file(toks: &[(Tok, usize)], base: &ModPath, lib: &str) -> FileRead {
+    let mut out = FileRead::default();
+    // Words that mean the crate root here: `crate`, the library's name, and aliases
+    // (`use crate as root;`, `extern crate self as root;`).
+    let mut roots: Vec<String> = vec!["crate".into(), lib.to_string()];
+    for w in toks.windows(4) {
+        if let [(Tok::Ident(a), _), (Tok::Ident(b), _), (Tok::Ident(c), _), (Tok::Ident(d), _)] = w
+        {
+            if (a == "use" && b == "crate" && c == "as")
+                || (b == "self" && c == "as" && a == "crate")
+            {
+                roots.push(d.clone());
+            }
+        }
+    }
     let mut stack: Vec<(ModPath, usize)> = vec![(base.clone(), 0)];
     let mut depth = 0usize;
+    // The macro_rules body being read: (name, depth at which it closes).
+    let mut in_macro: Option<(String, usize)> = None;
     let mut i = 0;
+    let ident = |k: usize| match toks.get(k).map(|t| &t.0) {
+        Some(Tok::Ident(w)) => Some(w.as_str()),
+        _ => None,
+    };
+    let is = |k: usize, t: &Tok| toks.get(k).map(|x| &x.0) == Some(t);
     while i < toks.len() {
         let here = stack.last().map(|s| s.0.clone()).unwrap_or_default();
         match &toks[i].0 {
@@ -295,30 +448,100 @@ fn paths_of(toks: &[(Tok, usize)], base: &ModPath, lib: &str) -> (Vec<ModPath>, 
                 if stack.len() > 1 && stack.last().is_some_and(|s| s.1 == depth) {
                     stack.pop();
                 }
+                if in_macro.as_ref().is_some_and(|m| m.1 == depth) {
+                    in_macro = None;
+                }
             }
-            Tok::Ident(w) if w == "mod" => {
-                if let (Some((Tok::Ident(name), _)), Some((Tok::Open, _))) =
-                    (toks.get(i + 1), toks.get(i + 2))
-                {
-                    let mut p = here.clone();
-                    p.push(name.clone());
-                    inline.push(p.clone());
+            Tok::Ident(w)
+                if w == "macro_rules"
+                    && is(i + 1, &Tok::Punct('!'))
+                    && ident(i + 2).is_some()
+                    && is(i + 3, &Tok::Open) =>
+            {
+                in_macro = Some((ident(i + 2).unwrap_or_default().to_string(), depth));
+                depth += 1;
+                i += 4;
+                continue;
+            }
+            Tok::Ident(w) if is(i + 1, &Tok::Punct('!')) && w != "macro_rules" => {
+                out.invocations.push((here.clone(), w.clone(), toks[i].1));
+            }
+            Tok::Ident(w) if w == "mod" && ident(i + 1).is_some() => {
+                let mut p = here.clone();
+                p.push(ident(i + 1).unwrap_or_default().to_string());
+                out.declared.push(p.clone());
+                if is(i + 2, &Tok::Open) {
                     stack.push((p, depth));
                     depth += 1;
                     i += 3;
                     continue;
                 }
             }
+            Tok::Ident(w) if w == "use" => {
+                let line = toks[i].1;
+                let (trees, next) = use_tree(toks, i + 1);
+                for (segs, alias, glob) in trees {
+                    if segs.is_empty() {
+                        continue;
+                    }
+                    let abs = if roots.contains(&segs[0]) || segs[0] == "super" || segs[0] == "self"
+                    {
+                        absolute(&here, &segs, &roots)
+                    } else {
+                        // 2018 paths: a child of this module (or an external crate,
+                        // which resolves to nothing below).
+                        let mut p = here.clone();
+                        p.extend(segs.iter().cloned());
+                        Some(p)
+                    };
+                    let Some(abs) = abs else { continue };
+                    out.found.push(Found {
+                        here: here.clone(),
+                        path: Segs::Absolute(abs.clone()),
+                        line,
+                    });
+                    out.uses.push(Use {
+                        here: here.clone(),
+                        path: abs,
+                        alias,
+                        glob,
+                    });
+                }
+                i = next;
+                continue;
+            }
             Tok::Ident(w)
-                if (w == "crate" || w == "super" || w == lib)
-                    && toks.get(i + 1).map(|t| &t.0) == Some(&Tok::Colons)
-                    && (i == 0 || toks[i - 1].0 != Tok::Colons) =>
+                if is(i + 1, &Tok::Colons) && (i == 0 || toks[i - 1].0 != Tok::Colons) =>
             {
                 let line = toks[i].1;
                 let (trees, next) = use_tree(toks, i);
-                for segs in trees {
-                    if let Some(abs) = absolute(&here, &segs, lib) {
-                        found.push((here.clone(), abs, line));
+                if is(next, &Tok::Punct('!')) {
+                    // `crate::m!()`: a macro used by path.
+                    if let Some(name) = trees.first().and_then(|t| t.0.last()) {
+                        out.invocations.push((here.clone(), name.clone(), line));
+                    }
+                }
+                let dollar = i > 0 && toks[i - 1].0 == Tok::Punct('$');
+                for (segs, _, _) in trees {
+                    if let (true, Some((name, _))) = (dollar && w == "crate", &in_macro) {
+                        // `$crate::b::g()` in a macro: it lands where the macro is used.
+                        if let Some(abs) = absolute(&here, &segs, &roots) {
+                            out.macros.push((name.clone(), abs));
+                        }
+                    } else if roots.contains(w) || w == "super" || w == "self" {
+                        if let Some(abs) = absolute(&here, &segs, &roots) {
+                            out.found.push(Found {
+                                here: here.clone(),
+                                path: Segs::Absolute(abs),
+                                line,
+                            });
+                        }
+                    } else if !KEYWORDS.contains(&w.as_str()) {
+                        out.found.push(Found {
+                            here: here.clone(),
+                            path: Segs::Relative(segs),
+                            line,
+                        });
                     }
                 }
                 i = next;
@@ -328,75 +551,80 @@ fn paths_of(toks: &[(Tok, usize)], base: &ModPath, lib: &str) -> (Vec<ModPath>, 
         }
         i += 1;
     }
-    (inline, found)
+    out
 }
 
-/// Reads a path (with `{a, b::c}` groups) starting at `toks[i]`; returns every full
-/// path it names and the index after it.
-fn use_tree(toks: &[(Tok, usize)], mut i: usize) -> (Vec<Vec<String>>, usize) {
-    let mut prefix = Vec::new();
+/// One path of a use tree: its segments, its `as` alias, and whether it ends in `*`.
+type Tree = (Vec<String>, Option<String>, bool);
+
+/// Reads a path (with `{a, b::c}` groups, `as` aliases and `*`) starting at `toks[i]`;
+/// returns every full path it names and the index after it.
+fn use_tree(toks: &[(Tok, usize)], mut i: usize) -> (Vec<Tree>, usize) {
+    let tok = |k: usize| toks.get(k).map(|t| &t.0);
+    let mut prefix: Vec<String> = Vec::new();
     loop {
-        match toks.get(i).map(|t| &t.0) {
+        match tok(i) {
             Some(Tok::Ident(w)) => {
                 prefix.push(w.clone());
                 i += 1;
             }
-            _ => return (vec![prefix], i),
-        }
-        if toks.get(i).map(|t| &t.0) != Some(&Tok::Colons) {
-            return (vec![prefix], i);
-        }
-        i += 1;
-        if toks.get(i).map(|t| &t.0) == Some(&Tok::Open) {
-            i += 1;
-            let mut out = Vec::new();
-            loop {
-                match toks.get(i).map(|t| &t.0) {
-                    Some(Tok::Close) => {
-                        i += 1;
-                        break;
-                    }
-                    Some(Tok::Punct(',')) => i += 1,
-                    Some(Tok::Ident(_)) => {
-                        let (subs, next) = use_tree(toks, i);
-                        for s in subs {
-                            let mut p = prefix.clone();
-                            p.extend(s.into_iter().filter(|x| x != "self"));
-                            out.push(p);
+            Some(Tok::Punct('*')) => return (vec![(prefix, None, true)], i + 1),
+            Some(Tok::Open) => {
+                i += 1;
+                let mut out = Vec::new();
+                loop {
+                    match tok(i) {
+                        Some(Tok::Close) => {
+                            i += 1;
+                            break;
                         }
-                        // skip `as name`
-                        i = next;
-                        if matches!(toks.get(i).map(|t| &t.0), Some(Tok::Ident(w)) if w == "as") {
-                            i += 2;
+                        Some(Tok::Punct(',')) => i += 1,
+                        Some(Tok::Ident(_)) | Some(Tok::Punct('*')) | Some(Tok::Open) => {
+                            let (subs, next) = use_tree(toks, i);
+                            for (s, alias, glob) in subs {
+                                let mut p = prefix.clone();
+                                p.extend(s.into_iter().filter(|x| x != "self"));
+                                out.push((p, alias, glob));
+                            }
+                            i = next;
                         }
+                        Some(_) => i += 1,
+                        None => break,
                     }
-                    Some(_) => i += 1, // `*`
-                    None => break,
                 }
+                if out.is_empty() {
+                    out.push((prefix, None, false));
+                }
+                return (out, i);
             }
-            if out.is_empty() {
-                out.push(prefix);
+            _ => return (vec![(prefix, None, false)], i),
+        }
+        if tok(i) == Some(&Tok::Colons) {
+            i += 1;
+            continue;
+        }
+        if matches!(tok(i), Some(Tok::Ident(w)) if w == "as") {
+            if let Some(Tok::Ident(alias)) = tok(i + 1) {
+                return (vec![(prefix, Some(alias.clone()), false)], i + 2);
             }
-            return (out, i);
         }
-        if matches!(toks.get(i).map(|t| &t.0), Some(Tok::Punct('*'))) {
-            return (vec![prefix], i + 1);
-        }
+        return (vec![(prefix, None, false)], i);
     }
 }
 
-/// `crate::a::b` / `super::super::a` / `evbench::a` read from module `here`, as segments
-/// below the root; `None` when `super` climbs above the root.
-fn absolute(here: &ModPath, segs: &[String], lib: &str) -> Option<Vec<String>> {
+/// `crate::a::b` / `super::super::a` / `self::super::a` / `evbench::a` (any word in
+/// `roots` means the crate root) read from module `here`, as segments below the root;
+/// `None` when `super` climbs above the root.
+fn absolute(here: &ModPath, segs: &[String], roots: &[String]) -> Option<Vec<String>> {
     let mut it = segs.iter().peekable();
     let mut base: Vec<String> = match it.peek().map(|s| s.as_str()) {
-        Some("crate") => {
+        Some(w) if roots.iter().any(|r| r == w) => {
             it.next();
             vec![]
         }
-        Some(w) if w == lib => {
+        Some("self") => {
             it.next();
-            vec![]
+            here.clone()
         }
         _ => here.clone(),
     };
@@ -408,12 +636,34 @@ fn absolute(here: &ModPath, segs: &[String], lib: &str) -> Option<Vec<String>> {
     Some(base)
 }
 
-fn resolve(modules: &BTreeSet<ModPath>, segs: &[String]) -> ModPath {
-    (0..=segs.len())
-        .rev()
-        .map(|n| segs[..n].to_vec())
-        .find(|p| modules.contains(p))
-        .unwrap_or_default()
+/// The module an absolute path lands in: its longest prefix that is a module, following
+/// a name the module binds or re-exports (`pub use b::X;` at the root makes
+/// `crate::X` land in `b`).
+fn resolve(
+    modules: &BTreeSet<ModPath>,
+    names: &BTreeMap<(ModPath, String), Vec<String>>,
+    segs: &[String],
+) -> ModPath {
+    let mut segs = segs.to_vec();
+    for _ in 0..8 {
+        let n = (0..=segs.len())
+            .rev()
+            .find(|&n| modules.contains(&segs[..n].to_vec()))
+            .unwrap_or(0);
+        let prefix = segs[..n].to_vec();
+        let Some(next) = segs.get(n) else {
+            return prefix;
+        };
+        match names.get(&(prefix.clone(), next.clone())) {
+            Some(target) if target.as_slice() != &segs[..=n] => {
+                let mut t = target.clone();
+                t.extend(segs[n + 1..].iter().cloned());
+                segs = t;
+            }
+            _ => return prefix,
+        }
+    }
+    vec![]
 }
 
 fn cycles(refs: &[Reference]) -> Vec<Cycle> {
@@ -589,6 +839,29 @@ mod tests {
         // example, and its child reaches its parent through super: no loop is reported
         // for it.
         assert!(found.iter().all(|c| !c.rooms.iter().any(|r| r == "quiet")));
+    }
+
+    /// Every way a path can name a module that an independent tester found the first
+    /// reader missing: `self::super::`, a re-export at the root, a raw byte string and
+    /// an escaped quote before the path, `use crate as root`, a glob import, a
+    /// `$crate::` path in a macro used elsewhere; plus the kinds it caught (function
+    /// bodies, nested groups, `super::super::`). Each fixture holds one a ↔ b cycle.
+    /// And a file no `mod` declares is never compiled, so it draws no arrow (I).
+    #[test]
+    fn every_kind_of_path_is_read() {
+        let base = root().join("tests/fixtures/modgraph-kinds");
+        for kind in ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"] {
+            let found = check(&base.join(kind).join("src"), "fixture").unwrap();
+            let text: Vec<String> = found.iter().map(|c| c.to_string()).collect();
+            assert_eq!(found.len(), 1, "{kind}: {text:#?}");
+            assert_eq!(found[0].members, ["a", "b"], "{kind}: {text:#?}");
+        }
+        let found = check(&base.join("I/src"), "fixture").unwrap();
+        assert!(
+            found.is_empty(),
+            "I: {:?}",
+            found.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
