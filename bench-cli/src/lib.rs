@@ -4,14 +4,16 @@
 //! Layers, top to bottom; a module uses only modules below it (`cargo xtask clippy`
 //! fails on any import cycle, `use` and paths in function bodies alike):
 //! - `commands`: one file per subcommand (run, serve, load, report, compare, doctor, list);
-//! - `cli`: the command line's types, every flag in one vocabulary;
-//! - `export`: whole reports: terminal, Markdown, SVG, HTML, HdrHistogram log, verdicts;
-//! - `engine`: the run engine, the one place that decides what runs when, and one module
-//!   per workload turning options into cases;
-//! - `output`: terminal primitives: figures formatted for people, progress, warnings;
-//! - `probes`: loading the eBPF programs and collecting their maps (knows nothing of
-//!   results or output);
-//! - `results`: the results document, its statistics and the regression gate's judgement;
+//! - `export`: whole reports: terminal, Markdown, SVG, HTML, HdrHistogram log, verdicts,
+//!   the run's human report;
+//! - `engine`: the run engine, the one place that decides what runs when (`scheduler`),
+//!   and one module per workload turning options into cases;
+//! - `cli`: the command line's types and value parsers, the options the engine reads;
+//! - `output`: terminal primitives the engine and exports share: figures formatted for
+//!   people, progress, warnings, the kernel section;
+//! - `probes`: loading the eBPF programs and collecting their maps;
+//! - `results`: the results document, its statistics and the regression gate's
+//!   judgement;
 //! - `errors`, `files`, `signal`: errno helpers, files written whole or not at all, and
 //!   the Ctrl-C / SIGTERM flag.
 pub mod cli;

@@ -196,8 +196,8 @@ Examples:
   evbench run pingpong --duration 5s --repeat 5 --json
 
 One measurement is --rounds round trips (or --duration) after --warmup-rounds discarded
-ones; --repeat K measures the case K times, each with fresh tasks. -q keeps the report
-and drops the progress bar.")]
+ones; --repeat K measures the case K times, each with fresh tasks. -q drops the progress
+bar and keeps the report.")]
     Pingpong(PingpongArgs),
     /// Davide Libenzi's pipetest-4 (and, with -m eventfd, eventfd-bench): one thread
     /// forwards messages across N channels in one epoll set.

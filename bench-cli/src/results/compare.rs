@@ -300,10 +300,10 @@ fn list(v: &[String]) -> String {
 /// Parses a threshold: "5%" (percent) or a fraction below 1 ("0.05"). A bare number of
 /// 1 or more is refused: "5" could mean 5% or 500%.
 pub fn parse_threshold(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, pct) = match t.strip_suffix('%') {
-        Some(n) => (n.trim(), true),
-        None => (t, false),
+    // Exactly "5%" or "0.05": no spaces inside, so what was meant is never a guess.
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
     };
     let v: f64 = num
         .parse()
