@@ -39,8 +39,8 @@ use workloads::{
     sys,
 };
 
-const CASES: u32 = 400;
-const MAX_OPS: usize = 40;
+const CASES: u32 = 4000;
+const MAX_OPS: usize = 60;
 const PIPES: usize = 3;
 const RING: u32 = 8;
 const ZERO: Option<Duration> = Some(Duration::ZERO);
