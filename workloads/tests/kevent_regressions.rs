@@ -392,3 +392,56 @@ fn a_min_nr_2_waiter_returns_both_events_once_the_second_is_ready() {
     ids.sort_unstable();
     assert_eq!(ids, [1, 2]);
 }
+
+// ------------------------------------------------------- the ring waiter
+
+/// The `kevent-ring` waiter commits read slots lazily (once more than a batch is
+/// pending): over many ring wraps every wait still reports exactly the fds made
+/// readable, with their tokens, and the queue's user index follows.
+#[test]
+fn ring_waiter_reports_every_event_across_ring_wraps_with_lazy_commits() {
+    use workloads::{
+        kevent::{waiter::RING_SLOTS, KeventWaiter},
+        waiter::{Event, Interest, Waiter},
+    };
+    let _serial = serial();
+    let mut w = KeventWaiter::new(true).expect("waiter");
+    let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3).map(|_| sys::pipe(true).expect("pipe")).collect();
+    for (i, (r, _)) in pipes.iter().enumerate() {
+        w.add(r.as_raw_fd(), 100 + i as u64, Interest::READ).expect("add");
+    }
+    let mut ready = [Event::default(); 8];
+    // The commit rule: before a wait, commit everything read once fewer than a whole
+    // wait's worth (`ready.len()` = 8 events) of slots would be left.
+    let (mut committed, mut pending) = (0u64, 0u64);
+    for round in 0..(3 * RING_SLOTS as usize) {
+        if pending > (RING_SLOTS - 8) as u64 {
+            committed += pending;
+            pending = 0;
+        }
+        // One fd in each of the first rounds of a cycle, all three in the last.
+        let which: Vec<usize> = if round % 4 == 3 { vec![0, 1, 2] } else { vec![round % 3] };
+        for &i in &which {
+            assert_eq!(sys::write(pipes[i].1.as_raw_fd(), b"x").expect("write"), 1);
+        }
+        let n = w.wait(&mut ready, Some(BOUND)).expect("wait");
+        let mut tokens: Vec<u64> = ready[..n].iter().map(|e| e.token).collect();
+        tokens.sort_unstable();
+        let want: Vec<u64> = which.iter().map(|&i| 100 + i as u64).collect();
+        assert_eq!(tokens, want, "round {round}");
+        for &i in &which {
+            let mut b = [0u8; 8];
+            assert_eq!(sys::read(pipes[i].0.as_raw_fd(), &mut b).expect("read"), 1);
+        }
+        pending += n as u64;
+    }
+    let (uidx, over) = w.queue().ring_user_index().expect("ring");
+    assert_eq!(
+        (uidx as u64, over as u64),
+        (committed % RING_SLOTS as u64, committed / RING_SLOTS as u64),
+        "the queue's user index is the waiter's last commit"
+    );
+    // 3 × 128 rounds, a quarter of them with three events: 96 × 3 + 288 × 1.
+    assert_eq!(committed + pending, 576, "events reported");
+    assert_eq!(committed, 486, "slots committed (the rule above, every 121+ events)");
+}
