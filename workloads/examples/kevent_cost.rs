@@ -29,6 +29,9 @@ fn main() {
         .filter(|m| only.as_deref().is_none_or(|o| o == m.to_string()))
         .collect();
     let mut figs: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    // CPU time (user + system) of this thread per message: less sensitive than wall
+    // time to being preempted on a shared machine.
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let stop = Stop::new();
     for _ in 0..alternations {
         for (i, &wait) in modes.iter().enumerate() {
@@ -38,8 +41,13 @@ fn main() {
                 wait,
                 ..pipetest::Config::default()
             };
+            let t0 = thread_cpu_ns();
             match pipetest::run(&cfg, &NoObserver, &stop) {
-                Ok(o) => figs[i].push(o.avg_us),
+                Ok(o) => {
+                    let msgs: u64 = o.runs.iter().map(|r| r.messages).sum();
+                    cpu[i].push((thread_cpu_ns() - t0) as f64 / 1000.0 / msgs.max(1) as f64);
+                    figs[i].push(o.avg_us);
+                }
                 Err(e) => {
                     eprintln!("kevent_cost: pipetest --wait {wait}: {e}");
                     std::process::exit(1);
@@ -48,13 +56,28 @@ fn main() {
         }
     }
     let base = median(&mut figs[0].clone());
+    let cbase = median(&mut cpu[0].clone());
     for (i, wait) in modes.iter().enumerate() {
         let m = median(&mut figs[i]);
+        let c = median(&mut cpu[i]);
         println!(
-            "{:<12} median {:.4} µs/event  {:.3}x epoll  ({alternations} alternations, -a {active})",
+            "{:<12} median {:.4} µs/event  {:.3}x   cpu {:.4} µs/event  {:.3}x   ({alternations} alternations, -a {active})",
             wait.to_string(),
             m,
-            m / base
+            m / base,
+            c,
+            c / cbase
         );
     }
+}
+
+/// CPU time of the calling thread, ns (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -221,7 +221,11 @@ impl World {
     fn delivered(&mut self, what: &str, evs: &[Ukevent], room: usize) {
         let ready = self.ready_set();
         let mut seen = HashSet::new();
-        assert!(evs.len() <= room, "{what}: {} events for room {room}", evs.len());
+        assert!(
+            evs.len() <= room,
+            "{what}: {} events for room {room}",
+            evs.len()
+        );
         for ev in evs {
             let k = key_of(ev);
             assert!(seen.insert(k), "{what}: {k:?} delivered twice in one wait");
@@ -237,7 +241,11 @@ impl World {
                 assert_eq!(ev.ret_flags, KEVENT_RET_DONE, "{what}: {k:?} ret_flags");
             } else {
                 // A request on a closed fd may also come back BROKEN (EBADF).
-                assert_eq!(ev.ret_flags & KEVENT_RET_DONE, KEVENT_RET_DONE, "{what}: {k:?}");
+                assert_eq!(
+                    ev.ret_flags & KEVENT_RET_DONE,
+                    KEVENT_RET_DONE,
+                    "{what}: {k:?}"
+                );
             }
             match r.pipe {
                 None => assert_eq!(ev.ret_data, r.data, "{what}: {k:?} payload"),
@@ -463,13 +471,23 @@ impl World {
     }
 
     fn check_ring_header(&self) {
-        assert_eq!(self.ring.kidx() as u64, self.kabs % RING as u64, "ring_kidx");
-        assert_eq!(self.ring.over() as u64, self.uabs / RING as u64, "ring_over");
+        assert_eq!(
+            self.ring.kidx() as u64,
+            self.kabs % RING as u64,
+            "ring_kidx"
+        );
+        assert_eq!(
+            self.ring.over() as u64,
+            self.uabs / RING as u64,
+            "ring_over"
+        );
     }
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 proptest! {
@@ -493,4 +511,3 @@ proptest! {
         prop_assert_eq!(open_fds(), before, "fd leak");
     }
 }
-

@@ -127,7 +127,10 @@ fn abstime_duration_max_waits_for_an_event_instead_of_panicking() {
             rx.try_recv().is_err(),
             "flags {flags}: returned before any event"
         );
-        assert_eq!(ctl1(&q, KEVENT_CTL_READY, user(1, 0)).ret_flags, KEVENT_RET_DONE);
+        assert_eq!(
+            ctl1(&q, KEVENT_CTL_READY, user(1, 0)).ret_flags,
+            KEVENT_RET_DONE
+        );
         let (r, _) = rx.recv_timeout(BOUND).expect("the waiter panicked or hung");
         let evs = r.expect("get_events");
         assert_eq!(evs.len(), 1, "flags {flags}");
@@ -169,8 +172,14 @@ fn past_abstime_returns_at_once_and_a_far_commit_is_einval() {
     let mut buf = [Ukevent::default(); 1];
     let start = Instant::now();
     assert_eq!(
-        q.kevent_get_events(1, 1, Some(Duration::from_secs(1)), &mut buf, KEVENT_FLAGS_ABSTIME)
-            .expect("get_events"),
+        q.kevent_get_events(
+            1,
+            1,
+            Some(Duration::from_secs(1)),
+            &mut buf,
+            KEVENT_FLAGS_ABSTIME
+        )
+        .expect("get_events"),
         0
     );
     assert!(start.elapsed() < PROMPT, "a time in 1970 is past");
@@ -195,9 +204,18 @@ fn signal_request_with_id_beyond_the_signal_range_is_broken_einval() {
         let out = ctl1(
             &q,
             KEVENT_CTL_ADD,
-            Ukevent::new(KEVENT_SIGNAL, KEVENT_SIGNAL_DELIVERY, KeventId::new(id, 0), 0),
+            Ukevent::new(
+                KEVENT_SIGNAL,
+                KEVENT_SIGNAL_DELIVERY,
+                KeventId::new(id, 0),
+                0,
+            ),
         );
-        assert_eq!(out.ret_flags, KEVENT_RET_BROKEN | KEVENT_RET_DONE, "signal {id:#x}");
+        assert_eq!(
+            out.ret_flags,
+            KEVENT_RET_BROKEN | KEVENT_RET_DONE,
+            "signal {id:#x}"
+        );
         assert_eq!(out.ret_data[0], libc::EINVAL as u32, "signal {id:#x}");
     }
 }
@@ -224,7 +242,11 @@ fn fd_request_with_id_beyond_int_range_is_broken_ebadf() {
                 KEVENT_RET_BROKEN | KEVENT_RET_DONE,
                 "type {type_} id {id:#x}"
             );
-            assert_eq!(out.ret_data[0], libc::EBADF as u32, "type {type_} id {id:#x}");
+            assert_eq!(
+                out.ret_data[0],
+                libc::EBADF as u32,
+                "type {type_} id {id:#x}"
+            );
         }
     }
 }
@@ -242,10 +264,21 @@ fn remove_of_a_closed_pipes_request_leaves_the_request_on_the_reused_number_work
     assert_eq!(ctl1(&q, KEVENT_CTL_ADD, pipe_read(&r1, 1)).ret_flags, 0);
     drop((r1, w1));
     let (r2, w2) = sys::pipe(true).expect("pipe");
-    assert_eq!(r2.as_raw_fd(), n, "the new pipe reuses the read end's number");
-    assert_eq!(ctl1(&q, KEVENT_CTL_ADD, pipe_read(&r2, 2)).ret_flags, 0, "armed");
+    assert_eq!(
+        r2.as_raw_fd(),
+        n,
+        "the new pipe reuses the read end's number"
+    );
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_ADD, pipe_read(&r2, 2)).ret_flags,
+        0,
+        "armed"
+    );
     let stale = Ukevent::new(KEVENT_PIPE, KEVENT_PIPE_READ, KeventId::fd(n), 0).with_ptr(1);
-    assert_eq!(ctl1(&q, KEVENT_CTL_REMOVE, stale).ret_flags, KEVENT_RET_DONE);
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_REMOVE, stale).ret_flags,
+        KEVENT_RET_DONE
+    );
     assert_eq!(sys::write(w2.as_raw_fd(), b"x").expect("write"), 1);
     let mut buf = [Ukevent::default(); 2];
     let got = q
@@ -276,9 +309,16 @@ fn remove_of_a_closed_pipes_request_leaves_a_timer_on_the_reused_number_firing()
     .with_ptr(9);
     assert_eq!(ctl1(&q, KEVENT_CTL_ADD, timer).ret_flags, 0);
     let link = std::fs::read_link(format!("/proc/self/fd/{n}")).expect("readlink");
-    assert_eq!(link.to_string_lossy(), "anon_inode:[timerfd]", "the timer reused {n}");
+    assert_eq!(
+        link.to_string_lossy(),
+        "anon_inode:[timerfd]",
+        "the timer reused {n}"
+    );
     let stale = Ukevent::new(KEVENT_PIPE, KEVENT_PIPE_READ, KeventId::fd(n), 0).with_ptr(1);
-    assert_eq!(ctl1(&q, KEVENT_CTL_REMOVE, stale).ret_flags, KEVENT_RET_DONE);
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_REMOVE, stale).ret_flags,
+        KEVENT_RET_DONE
+    );
     let mut buf = [Ukevent::default(); 1];
     let got = q
         .kevent_get_events(1, 1, Some(BOUND), &mut buf, 0)
@@ -328,12 +368,18 @@ fn a_min_nr_1_waiter_gets_the_event_while_a_min_nr_2_waiter_waits() {
     let (_, a) = spawn_get(&q, 2, 2, Some(Duration::from_secs(2)), 0);
     thread::sleep(Duration::from_millis(200));
     let (_, b) = spawn_get(&q, 1, 1, Some(Duration::from_secs(2)), 0);
-    assert_eq!(ctl1(&q, KEVENT_CTL_READY, user(1, 0)).ret_flags, KEVENT_RET_DONE);
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_READY, user(1, 0)).ret_flags,
+        KEVENT_RET_DONE
+    );
     let (rb, tb) = b.recv_timeout(BOUND).expect("B hung");
     let evs = rb.expect("B get_events");
     assert_eq!(evs.len(), 1, "B gets the event");
     assert_eq!(evs[0].id, KeventId::new(1, 0));
-    assert!(tb < Duration::from_secs(2), "B returned with the event, not at its timeout");
+    assert!(
+        tb < Duration::from_secs(2),
+        "B returned with the event, not at its timeout"
+    );
     let (ra, _) = a.recv_timeout(BOUND).expect("A hung");
     assert_eq!(ra.expect("A get_events").len(), 0, "A never had it");
 }
@@ -353,7 +399,10 @@ fn a_min_nr_1_waiter_gets_a_pipe_event_while_a_min_nr_2_waiter_polls() {
     let evs = rb.expect("B get_events");
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].ptr(), 4);
-    assert!(tb < Duration::from_secs(2), "B returned with the event, not at its timeout");
+    assert!(
+        tb < Duration::from_secs(2),
+        "B returned with the event, not at its timeout"
+    );
     let (ra, _) = a.recv_timeout(BOUND).expect("A hung");
     assert_eq!(ra.expect("A get_events").len(), 0);
 }
@@ -365,13 +414,26 @@ fn remove_finds_a_ready_oneshot_event_that_a_min_nr_2_waiter_has_not_received() 
     let _serial = serial();
     let q = q();
     let (_, a) = spawn_get(&q, 2, 2, Some(Duration::from_secs(2)), 0);
-    assert_eq!(ctl1(&q, KEVENT_CTL_ADD, user(5, KEVENT_REQ_ONESHOT)).ret_flags, 0);
-    assert_eq!(ctl1(&q, KEVENT_CTL_READY, user(5, 0)).ret_flags, KEVENT_RET_DONE);
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_ADD, user(5, KEVENT_REQ_ONESHOT)).ret_flags,
+        0
+    );
+    assert_eq!(
+        ctl1(&q, KEVENT_CTL_READY, user(5, 0)).ret_flags,
+        KEVENT_RET_DONE
+    );
     thread::sleep(Duration::from_millis(200));
     let out = ctl1(&q, KEVENT_CTL_REMOVE, user(5, 0));
-    assert_eq!(out.ret_flags, KEVENT_RET_DONE, "found: nobody had received it");
+    assert_eq!(
+        out.ret_flags, KEVENT_RET_DONE,
+        "found: nobody had received it"
+    );
     let (ra, _) = a.recv_timeout(BOUND).expect("A hung");
-    assert_eq!(ra.expect("A get_events").len(), 0, "never delivered after REMOVE");
+    assert_eq!(
+        ra.expect("A get_events").len(),
+        0,
+        "never delivered after REMOVE"
+    );
 }
 
 /// With min_nr 2 satisfied later, the waiter gets both events in one call (the first
@@ -388,7 +450,11 @@ fn a_min_nr_2_waiter_returns_both_events_once_the_second_is_ready() {
     assert!(a.try_recv().is_err(), "returned with 1 of min_nr 2");
     ctl1(&q, KEVENT_CTL_READY, user(2, 0));
     let (ra, _) = a.recv_timeout(BOUND).expect("A hung");
-    let mut ids: Vec<u32> = ra.expect("get_events").iter().map(|e| e.id.raw[0]).collect();
+    let mut ids: Vec<u32> = ra
+        .expect("get_events")
+        .iter()
+        .map(|e| e.id.raw[0])
+        .collect();
     ids.sort_unstable();
     assert_eq!(ids, [1, 2]);
 }
@@ -408,7 +474,8 @@ fn ring_waiter_reports_every_event_across_ring_wraps_with_lazy_commits() {
     let mut w = KeventWaiter::new(true).expect("waiter");
     let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3).map(|_| sys::pipe(true).expect("pipe")).collect();
     for (i, (r, _)) in pipes.iter().enumerate() {
-        w.add(r.as_raw_fd(), 100 + i as u64, Interest::READ).expect("add");
+        w.add(r.as_raw_fd(), 100 + i as u64, Interest::READ)
+            .expect("add");
     }
     let mut ready = [Event::default(); 8];
     // The commit rule: before a wait, commit everything read once fewer than a whole
@@ -420,7 +487,11 @@ fn ring_waiter_reports_every_event_across_ring_wraps_with_lazy_commits() {
             pending = 0;
         }
         // One fd in each of the first rounds of a cycle, all three in the last.
-        let which: Vec<usize> = if round % 4 == 3 { vec![0, 1, 2] } else { vec![round % 3] };
+        let which: Vec<usize> = if round % 4 == 3 {
+            vec![0, 1, 2]
+        } else {
+            vec![round % 3]
+        };
         for &i in &which {
             assert_eq!(sys::write(pipes[i].1.as_raw_fd(), b"x").expect("write"), 1);
         }
@@ -443,5 +514,8 @@ fn ring_waiter_reports_every_event_across_ring_wraps_with_lazy_commits() {
     );
     // 3 × 128 rounds, a quarter of them with three events: 96 × 3 + 288 × 1.
     assert_eq!(committed + pending, 576, "events reported");
-    assert_eq!(committed, 486, "slots committed (the rule above, every 121+ events)");
+    assert_eq!(
+        committed, 486,
+        "slots committed (the rule above, every 121+ events)"
+    );
 }

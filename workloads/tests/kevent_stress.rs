@@ -79,7 +79,9 @@ struct Made {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 fn ctl1(q: &Kevent, cmd: u32, mut uk: Ukevent) -> Ukevent {
@@ -92,13 +94,7 @@ fn ctl1(q: &Kevent, cmd: u32, mut uk: Ukevent) -> Ukevent {
 }
 
 fn user_req(n: u64) -> Ukevent {
-    Ukevent::new(
-        KEVENT_USER,
-        1,
-        KeventId::from_u64(n),
-        KEVENT_REQ_ONESHOT,
-    )
-    .with_ptr(n)
+    Ukevent::new(KEVENT_USER, 1, KeventId::from_u64(n), KEVENT_REQ_ONESHOT).with_ptr(n)
 }
 
 fn pipe_req(fd: i32, n: u64) -> Ukevent {
@@ -183,7 +179,11 @@ fn remove(q: &Kevent, made: &mut HashMap<u64, Made>, n: u64, req: Ukevent) {
     let out = ctl1(q, KEVENT_CTL_REMOVE, req);
     let found = out.ret_flags == KEVENT_RET_DONE;
     if !found {
-        assert_eq!(out.ret_flags, KEVENT_RET_BROKEN | KEVENT_RET_DONE, "REMOVE {n}");
+        assert_eq!(
+            out.ret_flags,
+            KEVENT_RET_BROKEN | KEVENT_RET_DONE,
+            "REMOVE {n}"
+        );
         assert_eq!(out.ret_data[0], libc::ENOENT as u32, "REMOVE {n}");
     }
     made.entry(n).or_default().removed = Some((Instant::now(), found));
@@ -282,7 +282,10 @@ fn events_are_delivered_exactly_once_and_never_held_while_others_wait() {
     }
     // A min_nr = 1 waiter that timed out empty while some event was ready and undelivered
     // for its whole wait.
-    for c in calls.iter().filter(|c| c.got.is_empty() && c.waiter != usize::MAX) {
+    for c in calls
+        .iter()
+        .filter(|c| c.got.is_empty() && c.waiter != usize::MAX)
+    {
         if WAITERS[c.waiter].0 != 1 {
             continue;
         }

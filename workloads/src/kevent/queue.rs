@@ -91,6 +91,11 @@ struct State {
     /// Absolute ring positions: events written, events committed.
     kabs: u64,
     uabs: u64,
+    /// `kabs % ring_size`, `uabs % ring_size`, `uabs / ring_size`, kept up to date so
+    /// the per-event path does no division.
+    kslot: u32,
+    uslot: u32,
+    uwraps: u32,
     next_cookie: u64,
 }
 
@@ -174,6 +179,9 @@ pub fn kevent_init(ring: Option<Arc<Ring>>, ring_size: u32, flags: u32) -> io::R
         bcast: VecDeque::with_capacity(16),
         kabs: 0,
         uabs: 0,
+        kslot: 0,
+        uslot: 0,
+        uwraps: 0,
         next_cookie: 1,
     };
     Ok(Kevent {
@@ -389,10 +397,14 @@ impl Inner {
         if self.ring_free(st) == 0 {
             return false;
         }
-        let rs = self.ring_size as u64;
-        r.write((st.kabs % rs) as u32, ev);
+        r.write(st.kslot, ev);
         st.kabs += 1;
-        r.publish((st.kabs % rs) as u32, (st.uabs / rs) as u32);
+        st.kslot = if st.kslot + 1 == self.ring_size {
+            0
+        } else {
+            st.kslot + 1
+        };
+        r.publish(st.kslot, st.uwraps);
         true
     }
 
@@ -444,29 +456,27 @@ impl Inner {
                 break;
             };
             let gen = st.slots[slot as usize].gen;
-            let Some(req) = st.slots[slot as usize].req.take() else {
+            let Some(req) = st.slots[slot as usize].req.as_mut() else {
                 continue;
             };
-            let mut req = req;
             req.queued = false;
-            if std::mem::take(&mut req.disarmed) {
-                // Back to its level registration (see harvest); a failure means the fd
-                // is gone, which consume below reports.
-                let _ = self.rearm(st, slot, gen, &req, req.src.epoll_mask(&req.uk));
-            }
+            let disarmed = std::mem::take(&mut req.disarmed);
             let forced = std::mem::take(&mut req.forced);
-            let mut ev = req.uk;
-            let consumed = req.src.consume(&req.uk, forced);
-            let rearm_oneshot = matches!(consumed, Ok(None))
-                && req.uk.req_flags & KEVENT_REQ_ONESHOT != 0;
-            let rearmed = if rearm_oneshot {
-                // Not ready after all: back into the set of interest. ONESHOT
-                // registrations were disabled by epoll when they fired.
-                self.rearm(st, slot, gen, &req, req.src.epoll_mask(&req.uk))
-            } else {
-                Ok(())
-            };
-            st.slots[slot as usize].req = Some(req);
+            let uk = req.uk;
+            let mut ev = uk;
+            let consumed = req.src.consume(&uk, forced);
+            // Not ready after all: back into the set of interest. ONESHOT registrations
+            // were disabled by epoll when they fired.
+            let rearm_oneshot =
+                matches!(consumed, Ok(None)) && uk.req_flags & KEVENT_REQ_ONESHOT != 0;
+            let mut rearmed = Ok(());
+            if disarmed || rearm_oneshot {
+                // Rare paths (a disarmed level registration, see harvest; a ONESHOT
+                // false alarm): restore the request's own registration.
+                if let Some(req) = st.slots[slot as usize].req.as_ref() {
+                    rearmed = self.rearm(st, slot, gen, req, req.src.epoll_mask(&uk));
+                }
+            }
             let Some(req) = st.slots[slot as usize].req.as_mut() else {
                 continue;
             };
@@ -548,7 +558,7 @@ impl Inner {
         let mut st = self.lock();
         if let Some(u) = old_uidx {
             // kevent_wait with a stale user index: return at once with what is ready.
-            if u as u64 != st.uabs % self.ring_size as u64 {
+            if u != st.uslot {
                 deadline = Deadline::Now;
             }
         }
@@ -582,11 +592,11 @@ impl Inner {
                     // About to return: collect what epoll holds too, so a wait returns
                     // everything ready now, even when queued requests turn out not
                     // ready (one extra non-blocking epoll_wait, only when events were
-                    // already queued when the call began).
+                    // already queued when the call began). The lock stays held: a
+                    // zero-timeout epoll_wait never sleeps, and not dropping and
+                    // retaking it saves two atomic operations on every non-blocking wait.
                     harvested = true;
-                    drop(st);
                     let r = self.epoll_wait(&mut evbuf, 0);
-                    st = self.lock();
                     match r {
                         Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k), false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -998,7 +1008,9 @@ impl Kevent {
         }
         let n = pos - st.uabs;
         st.uabs = pos;
-        ring.publish((st.kabs % rs) as u32, (st.uabs / rs) as u32);
+        st.uslot = (pos % rs) as u32;
+        st.uwraps = (pos / rs) as u32;
+        ring.publish(st.kslot, st.uwraps);
         Ok(n as u32)
     }
 

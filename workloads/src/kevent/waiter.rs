@@ -20,7 +20,7 @@
 //! `kevent-ring` → `open_waiter(true)`; `edge_triggered()` is false for both.
 use std::{collections::HashMap, io, os::fd::RawFd, sync::Arc, time::Duration};
 
-use super::{consts::*, kevent_init, ring_advance, Kevent, KeventId, Ring, Ukevent};
+use super::{consts::*, kevent_init, Kevent, KeventId, Ring, Ukevent};
 use crate::waiter::{Event, Interest, Waiter};
 
 /// Events taken per wait.
@@ -183,7 +183,12 @@ impl Waiter for KeventWaiter {
                 }
                 if n > 0 {
                     let (nidx, nover) = self.next;
-                    self.next = ring_advance(nidx, nover, n, size);
+                    // n <= size: at most one wrap, no division needed.
+                    self.next = if nidx + n >= size {
+                        (nidx + n - size, nover.wrapping_add(1))
+                    } else {
+                        (nidx + n, nover)
+                    };
                     self.pending += n;
                 } else if let Some(u) = self.q.ring_user_index() {
                     if u != self.uidx {
