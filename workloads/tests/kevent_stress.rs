@@ -213,7 +213,7 @@ fn events_are_delivered_exactly_once_and_never_held_while_others_wait() {
     let seed = std::env::var("KEVENT_STRESS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| sys::now_ns());
+        .unwrap_or_else(sys::now_ns);
     let fds_before = open_fds();
     let q = kevent_init(None, 0, 0).expect("kevent_init");
     let stop = Arc::new(AtomicBool::new(false));
