@@ -583,8 +583,11 @@ impl Inner {
             let timed_out = rem == Some(Duration::ZERO);
             let kicked = st.kicks > 0;
             if room == 0 {
-                // Full ring (kevent_wait): return once something is ready.
-                if !st.ready.is_empty() || timed_out {
+                // Full ring (kevent_wait): return once something is ready (or woken).
+                if !st.ready.is_empty() || timed_out || kicked {
+                    if kicked {
+                        st.kicks -= 1;
+                    }
                     break Ok(n);
                 }
             } else if st.ready.len() >= min_nr || timed_out || kicked {
