@@ -907,7 +907,10 @@ impl Kevent {
     ///
     /// `timeout`: `None` waits forever, `Some(ZERO)` is non-blocking mode (returns what
     /// is ready), otherwise relative, or absolute `CLOCK_REALTIME` with
-    /// `KEVENT_FLAGS_ABSTIME`. ONESHOT requests are removed as they are returned. With a
+    /// `KEVENT_FLAGS_ABSTIME`; a time beyond the monotonic clock's range (e.g.
+    /// `Duration::MAX`) waits forever. While fewer than `min_nr` are ready, the ready
+    /// ones stay queued for other waiters and for REMOVE (module docs, "Several
+    /// waiters"). ONESHOT requests are removed as they are returned. With a
     /// ring each event is also written to it, or marked `KEVENT_RET_COPY_FAILED` when
     /// the ring is full. `EINVAL`: unknown flag, `max_nr == 0`, `max_nr > buf.len()`,
     /// `min_nr > max_nr`, or `max_nr` larger than the ring.
