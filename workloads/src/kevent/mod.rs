@@ -62,7 +62,9 @@
 //! 3. **Timeouts** are a timespec since take25 (the doc still says milliseconds):
 //!    `Option<Duration>`, `None` = wait forever (the doc's "-1"), `Some(ZERO)` =
 //!    non-blocking mode; with [`consts::KEVENT_FLAGS_ABSTIME`] the duration is an
-//!    absolute `CLOCK_REALTIME` time since the Unix epoch.
+//!    absolute `CLOCK_REALTIME` time since the Unix epoch. A time too far ahead for the
+//!    monotonic clock (`Duration::MAX`, relative or absolute) waits forever; an absolute
+//!    time already past is non-blocking mode.
 //! 4. **Constant values** are never given by the doc; [`consts`] fixes them.
 //! 5. **`KEVENT_REQ_ET`** follows the mechanism the doc describes (requeue into the set
 //!    of interest), not the "similar to EPOLLET" remark; see the Model above.
@@ -140,6 +142,36 @@
 //! take it) for the request to see it, and a signal directed at one thread is seen by
 //! waits made on that thread. Fd requests watch the fd they name; remove a
 //! request before closing its fd.
+//!
+//! # Several waiters, `min_nr`
+//!
+//! A waiting call takes ready events out of the ready queue only at the moment it
+//! returns with them: while it has fewer than its `min_nr`, the events stay queued,
+//! visible to every other waiter (a `min_nr = 1` waiter takes them at once) and to
+//! REMOVE (which finds a ready, undelivered ONESHOT request). Before returning, a call
+//! collects what epoll holds once more, so it returns everything ready at that moment
+//! (up to `max_nr`), as the kernel's ready queue would. If every queued request turns
+//! out not ready when dequeued (`KEVENT_REQ_LAST_CHECK`, nothing left to read), the call
+//! waits on; if some are delivered it returns with them even below `min_nr`, since an
+//! event is never held in a sleeping waiter's buffer.
+//!
+//! # Closing an fd that a request names
+//!
+//! The damage stays on that request. The queue's epoll registrations are keyed by
+//! (open file, fd number); the queue keeps, per fd number, which request's registration
+//! the number currently names. A successful `EPOLL_CTL_ADD` of a number (by a new
+//! request on a new file that reused it, or the emulation's own timerfd / signalfd /
+//! inotify fd / dup getting it) moves the number to the new request, and only the
+//! owner's REMOVE / MODIFY / re-arm touches the number: REMOVE of the stale request
+//! answers DONE and leaves the new registration alone, MODIFY of it answers `EBADF`.
+//! Cost: one hash-map update per ADD and REMOVE of an fd-backed request, no syscall and
+//! no extra fd (a dup per registration would keep closed pipes open and double the fds;
+//! an `fstat` identity check would cost a syscall per REMOVE and cannot tell a pipe's
+//! two ends apart). Limit: if the stale request's file is still open elsewhere (the
+//! user dup'd it), its old registration stays in the epoll set, unreachable, until that
+//! file is closed; its reports are dropped (they carry the removed request's
+//! generation), but a level-triggered one is re-reported by every `epoll_wait` while its
+//! file stays ready.
 pub mod consts;
 mod queue;
 mod sources;

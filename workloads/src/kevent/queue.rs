@@ -46,6 +46,10 @@ struct Request {
     queued: bool,
     /// Made ready by READY / REQ_READY rather than by its source.
     forced: bool,
+    /// Its level-triggered registration was switched to one-shot while it sat in the
+    /// ready queue (so a waiter that must sleep with it queued is not woken by it again
+    /// and again); restored when it is dequeued.
+    disarmed: bool,
 }
 
 #[derive(Default)]
@@ -67,6 +71,13 @@ struct State {
     free: Vec<u32>,
     index: HashMap<Key, u32>,
     ready: VecDeque<u32>,
+    /// fd number -> the slot whose epoll registration that number currently names.
+    /// epoll keys a registration by (open file, number): once a request's file is closed
+    /// and the number reused, a successful `EPOLL_CTL_ADD` of the number by another
+    /// request proves the old request's registration is gone, and this table moves the
+    /// number to the new request. Only the owner may `EPOLL_CTL_MOD`/`DEL` the number,
+    /// so a stale request never touches the new file's registration (issue 15 bug 3).
+    regs: HashMap<RawFd, u32>,
     /// A thread is blocked in epoll_wait (the others park on the condvar).
     polling: bool,
     /// Threads inside kevent_get_events / kevent_wait.
@@ -80,6 +91,11 @@ struct State {
     /// Absolute ring positions: events written, events committed.
     kabs: u64,
     uabs: u64,
+    /// `kabs % ring_size`, `uabs % ring_size`, `uabs / ring_size`, kept up to date so
+    /// the per-event path does no division.
+    kslot: u32,
+    uslot: u32,
+    uwraps: u32,
     next_cookie: u64,
 }
 
@@ -154,6 +170,7 @@ pub fn kevent_init(ring: Option<Arc<Ring>>, ring_size: u32, flags: u32) -> io::R
         free: Vec::with_capacity(64),
         index: HashMap::with_capacity(64),
         ready: VecDeque::with_capacity(64),
+        regs: HashMap::with_capacity(64),
         polling: false,
         nwaiting: 0,
         kicks: 0,
@@ -162,6 +179,9 @@ pub fn kevent_init(ring: Option<Arc<Ring>>, ring_size: u32, flags: u32) -> io::R
         bcast: VecDeque::with_capacity(16),
         kabs: 0,
         uabs: 0,
+        kslot: 0,
+        uslot: 0,
+        uwraps: 0,
         next_cookie: 1,
     };
     Ok(Kevent {
@@ -180,6 +200,26 @@ fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, events: u32, tok: u64) -> io::Resu
     let mut ev = libc::epoll_event { events, u64: tok };
     // SAFETY: ev is a valid epoll_event.
     cvt(unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) }).map(drop)
+}
+
+/// When a wait gives up.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// Non-blocking: collect once, return.
+    Now,
+    At(Instant),
+    Never,
+}
+
+impl Deadline {
+    /// Time left; `None` = forever.
+    fn remaining(self) -> Option<Duration> {
+        match self {
+            Deadline::Now => Some(Duration::ZERO),
+            Deadline::At(t) => Some(t.saturating_duration_since(Instant::now())),
+            Deadline::Never => None,
+        }
+    }
 }
 
 /// Where dequeued events go.
@@ -232,7 +272,12 @@ impl Inner {
     fn signal_ready(&self, st: &mut State) {
         self.poke_eventfd(st);
         if !st.polling {
-            self.cv.notify_one();
+            // Whether a parked waiter can take it depends on its min_nr.
+            if st.nwaiting > 1 {
+                self.cv.notify_all();
+            } else {
+                self.cv.notify_one();
+            }
         }
     }
 
@@ -265,10 +310,33 @@ impl Inner {
             st.ready.retain(|&s| s != slot);
         }
         if let Some(fd) = req.src.reg_fd() {
-            // The fd may already be closed by the user; nothing more to undo then.
-            let _ = epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+            if st.regs.get(&fd) == Some(&slot) {
+                st.regs.remove(&fd);
+                // The fd may already be closed by the user (the kernel dropped the
+                // registration with the file): ENOENT/EBADF leave nothing to undo.
+                let _ = epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+            }
         }
         Some(req)
+    }
+
+    /// `EPOLL_CTL_MOD` of a request's registration, if the number still names it;
+    /// `EBADF` when the request's file was closed and its number now belongs to another
+    /// registration.
+    fn rearm(&self, st: &State, slot: u32, gen: u32, req: &Request, mask: u32) -> io::Result<()> {
+        let Some(fd) = req.src.reg_fd() else {
+            return Ok(());
+        };
+        if st.regs.get(&fd) != Some(&slot) {
+            return Err(err(libc::EBADF));
+        }
+        epoll_ctl(
+            self.epfd.as_raw_fd(),
+            libc::EPOLL_CTL_MOD,
+            fd,
+            mask,
+            token(slot, gen),
+        )
     }
 
     fn queue(&self, st: &mut State, slot: u32, forced: bool) {
@@ -281,7 +349,11 @@ impl Inner {
         }
     }
 
-    fn harvest(&self, st: &mut State, evs: &[libc::epoll_event]) {
+    /// Queues the requests epoll reported. `disarm`: the caller is a waiter about to
+    /// sleep again with requests still queued; a level-triggered registration reported
+    /// while its request is already queued would wake it at once, forever, so it is
+    /// switched to one-shot until the request is dequeued.
+    fn harvest(&self, st: &mut State, evs: &[libc::epoll_event], disarm: bool) {
         for ev in evs {
             let (tok, bits) = (ev.u64, ev.events);
             if tok == WAKE_TOKEN {
@@ -295,11 +367,22 @@ impl Inner {
             if e.gen != gen {
                 continue; // removed (and maybe reused) since epoll reported it
             }
-            if let Some(req) = e.req.as_mut() {
-                sources::add_revents(&mut req.src, bits);
-                if !req.queued {
-                    req.queued = true;
-                    st.ready.push_back(slot);
+            let Some(req) = e.req.as_mut() else { continue };
+            sources::add_revents(&mut req.src, bits);
+            if !req.queued {
+                req.queued = true;
+                st.ready.push_back(slot);
+                continue;
+            }
+            let mask = req.src.epoll_mask(&req.uk);
+            let level = mask & (libc::EPOLLET | libc::EPOLLONESHOT) as u32 == 0;
+            if disarm && level && !req.disarmed {
+                let oneshot = mask | libc::EPOLLONESHOT as u32;
+                let req = st.slots[slot as usize].req.as_ref().expect("checked above");
+                if self.rearm(st, slot, gen, req, oneshot).is_ok() {
+                    if let Some(req) = st.slots[slot as usize].req.as_mut() {
+                        req.disarmed = true;
+                    }
                 }
             }
         }
@@ -314,10 +397,14 @@ impl Inner {
         if self.ring_free(st) == 0 {
             return false;
         }
-        let rs = self.ring_size as u64;
-        r.write((st.kabs % rs) as u32, ev);
+        r.write(st.kslot, ev);
         st.kabs += 1;
-        r.publish((st.kabs % rs) as u32, (st.uabs / rs) as u32);
+        st.kslot = if st.kslot + 1 == self.ring_size {
+            0
+        } else {
+            st.kslot + 1
+        };
+        r.publish(st.kslot, st.uwraps);
         true
     }
 
@@ -373,33 +460,38 @@ impl Inner {
                 continue;
             };
             req.queued = false;
+            let disarmed = std::mem::take(&mut req.disarmed);
             let forced = std::mem::take(&mut req.forced);
-            let mut ev = req.uk;
-            match req.src.consume(&req.uk, forced) {
+            let uk = req.uk;
+            let mut ev = uk;
+            let consumed = req.src.consume(&uk, forced);
+            // Not ready after all: back into the set of interest. ONESHOT registrations
+            // were disabled by epoll when they fired.
+            let rearm_oneshot =
+                matches!(consumed, Ok(None)) && uk.req_flags & KEVENT_REQ_ONESHOT != 0;
+            let mut rearmed = Ok(());
+            if disarmed || rearm_oneshot {
+                // Rare paths (a disarmed level registration, see harvest; a ONESHOT
+                // false alarm): restore the request's own registration.
+                if let Some(req) = st.slots[slot as usize].req.as_ref() {
+                    rearmed = self.rearm(st, slot, gen, req, req.src.epoll_mask(&uk));
+                }
+            }
+            let Some(req) = st.slots[slot as usize].req.as_mut() else {
+                continue;
+            };
+            match consumed {
                 Ok(Some(rd)) => {
                     ev.ret_data = rd;
                     ev.ret_flags = req.uk.ret_flags | KEVENT_RET_DONE;
                 }
                 Ok(None) => {
-                    // Not ready after all: back into the set of interest. ONESHOT
-                    // registrations were disabled by epoll when they fired.
-                    if req.uk.req_flags & KEVENT_REQ_ONESHOT != 0 {
-                        if let Some(fd) = req.src.reg_fd() {
-                            let m = req.src.epoll_mask(&req.uk);
-                            if let Err(e) = epoll_ctl(
-                                self.epfd.as_raw_fd(),
-                                libc::EPOLL_CTL_MOD,
-                                fd,
-                                m,
-                                token(slot, gen),
-                            ) {
-                                ev.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
-                                ev.ret_data = [errno_of(&e), 0];
-                                self.remove_slot(st, slot);
-                                self.emit(st, out, ev, n);
-                                got += 1;
-                            }
-                        }
+                    if let Err(e) = rearmed {
+                        ev.ret_flags = KEVENT_RET_BROKEN | KEVENT_RET_DONE;
+                        ev.ret_data = [errno_of(&e), 0];
+                        self.remove_slot(st, slot);
+                        self.emit(st, out, ev, n);
+                        got += 1;
                     }
                     continue;
                 }
@@ -459,56 +551,71 @@ impl Inner {
         &self,
         min_nr: usize,
         max: usize,
-        mut deadline: Option<Instant>,
+        mut deadline: Deadline,
         old_uidx: Option<u32>,
         out: &mut Out<'_>,
     ) -> io::Result<usize> {
         let mut st = self.lock();
         if let Some(u) = old_uidx {
             // kevent_wait with a stale user index: return at once with what is ready.
-            if u as u64 != st.uabs % self.ring_size as u64 {
-                deadline = Some(Instant::now());
+            if u != st.uslot {
+                deadline = Deadline::Now;
             }
         }
         st.nwaiting += 1;
         let mut my_bseq = st.bseq;
         let mut n = 0usize;
-        let mut polled_now = false;
+        // This call has collected epoll's readiness at least once.
+        let mut harvested = false;
         // Uninitialised: epoll_wait fills the first k entries, only those are read.
         let mut evbuf = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EPOLL_BATCH];
+        // Events are dequeued (moved out of the ready queue, ONESHOT requests removed)
+        // only when this call is about to return with them: never held in one waiter's
+        // buffer while it sleeps, so every waiter, and REMOVE, sees them until one
+        // waiter has them (issue 15 bugs 4 and 5).
         let res = loop {
             let woke = self.take_bcasts(&mut st, &mut my_bseq, Some(out), &mut n, max);
+            if woke || n >= max {
+                break Ok(n);
+            }
             let room = self.room(&st, out, max - n);
+            let rem = deadline.remaining();
+            let timed_out = rem == Some(Duration::ZERO);
+            let kicked = st.kicks > 0;
             if room == 0 {
-                // Full ring (kevent_wait): return once something is ready.
-                if !st.ready.is_empty() || n >= max {
+                // Full ring (kevent_wait): return once something is ready (or woken).
+                if !st.ready.is_empty() || timed_out || kicked {
+                    if kicked {
+                        st.kicks -= 1;
+                    }
                     break Ok(n);
                 }
-            } else {
+            } else if st.ready.len() >= min_nr || timed_out || kicked {
+                if !harvested {
+                    // About to return: collect what epoll holds too, so a wait returns
+                    // everything ready now, even when queued requests turn out not
+                    // ready (one extra non-blocking epoll_wait, only when events were
+                    // already queued when the call began). The lock stays held: a
+                    // zero-timeout epoll_wait never sleeps, and not dropping and
+                    // retaking it saves two atomic operations on every non-blocking wait.
+                    harvested = true;
+                    let r = self.epoll_wait(&mut evbuf, 0);
+                    match r {
+                        Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k), false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                    continue;
+                }
+                if kicked {
+                    st.kicks -= 1;
+                }
                 self.dequeue(&mut st, out, room, &mut n, &mut my_bseq);
-            }
-            if n >= min_nr || n >= max || woke {
-                break Ok(n);
-            }
-            if st.kicks > 0 {
-                st.kicks -= 1;
-                break Ok(n);
-            }
-            let rem = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if rem == Some(Duration::ZERO) {
-                // Non-blocking, or time is up: collect once without sleeping.
-                if polled_now {
+                if n > 0 || timed_out || kicked {
                     break Ok(n);
                 }
-                polled_now = true;
-                drop(st);
-                let r = self.epoll_wait(&mut evbuf, 0);
-                st = self.lock();
-                match r {
-                    Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k)),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
+                // Every queued request turned out not ready (LAST_CHECK, nothing to
+                // read): wait on.
                 continue;
             }
             if !st.polling {
@@ -521,8 +628,16 @@ impl Inner {
                 let r = self.epoll_wait(&mut evbuf, ms);
                 st = self.lock();
                 st.polling = false;
+                harvested = true;
                 match r {
-                    Ok(k) => self.harvest(&mut st, init_prefix(&evbuf, k)),
+                    Ok(k) => {
+                        self.harvest(&mut st, init_prefix(&evbuf, k), true);
+                        if !st.ready.is_empty() && st.ready.len() < min_nr && st.nwaiting > 1 {
+                            // Not enough for this waiter: one with a smaller min_nr may
+                            // take them now.
+                            self.cv.notify_all();
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => break Err(e),
                 }
@@ -547,8 +662,11 @@ impl Inner {
         }
         let followers = st.nwaiting - usize::from(st.polling);
         if followers > 0 {
-            let want = st.ready.len() + usize::from(!st.polling);
-            for _ in 0..want.min(followers) {
+            if !st.ready.is_empty() {
+                // Which parked waiter can take them depends on its min_nr: ask them all.
+                self.cv.notify_all();
+            } else if !st.polling {
+                // Someone has to take over epoll_wait.
                 self.cv.notify_one();
             }
         }
@@ -579,20 +697,27 @@ impl Inner {
         cvt(r).map(|k| k as usize)
     }
 
-    fn deadline(&self, timeout: Option<Duration>, flags: u32) -> Option<Instant> {
-        let t = timeout?;
+    /// The deadline of a wait. A timeout too far in the future for `Instant` (e.g.
+    /// `Duration::MAX`, relative or absolute) waits forever rather than overflowing
+    /// (issue 15 bug 1); an absolute time already past is "now".
+    fn deadline(&self, timeout: Option<Duration>, flags: u32) -> Deadline {
+        let Some(t) = timeout else {
+            return Deadline::Never;
+        };
+        if t.is_zero() && flags & KEVENT_FLAGS_ABSTIME == 0 {
+            // Non-blocking mode: no clock read at all (pipetest's every wait).
+            return Deadline::Now;
+        }
         let now = Instant::now();
-        if flags & KEVENT_FLAGS_ABSTIME != 0 {
+        let rel = if flags & KEVENT_FLAGS_ABSTIME != 0 {
             let wall = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or(Duration::ZERO);
-            Some(now + t.saturating_sub(wall))
+            t.saturating_sub(wall)
         } else {
-            Some(
-                now.checked_add(t)
-                    .unwrap_or(now + Duration::from_secs(86400 * 365)),
-            )
-        }
+            t
+        };
+        now.checked_add(rel).map_or(Deadline::Never, Deadline::At)
     }
 }
 
@@ -719,9 +844,17 @@ impl Kevent {
                     epoll_ctl(epfd, libc::EPOLL_CTL_ADD, dfd, mask, tok)
                 });
             }
-            if let Err(e) = r {
-                st.free.push(slot);
-                return broken(uk, errno_of(&e) as i32);
+            match r {
+                // The number now names this registration, whatever request named it
+                // before (see State::regs).
+                Ok(()) => {
+                    let reg = src.reg_fd().unwrap_or(fd);
+                    st.regs.insert(reg, slot);
+                }
+                Err(e) => {
+                    st.free.push(slot);
+                    return broken(uk, errno_of(&e) as i32);
+                }
             }
         }
         let mut req_uk = *uk;
@@ -731,6 +864,7 @@ impl Kevent {
             src,
             queued: false,
             forced: false,
+            disarmed: false,
         });
         st.index.insert(key_of(uk), slot);
         if req_ready {
@@ -750,22 +884,15 @@ impl Kevent {
         };
         req.uk.req_flags = uk.req_flags;
         req.uk.event = uk.event;
+        req.disarmed = false;
         if let Err(e) = req.src.rearm(&req.uk) {
             return broken(uk, e);
         }
-        if let Some(fd) = req.src.reg_fd() {
-            // EPOLL_CTL_MOD re-checks readiness: "requeueing is started, so modified
-            // kevent can be checked and probably marked as ready immediately".
-            let m = req.src.epoll_mask(&req.uk);
-            if let Err(e) = epoll_ctl(
-                inner.epfd.as_raw_fd(),
-                libc::EPOLL_CTL_MOD,
-                fd,
-                m,
-                token(slot, gen),
-            ) {
-                return broken(uk, errno_of(&e) as i32);
-            }
+        // EPOLL_CTL_MOD re-checks readiness: "requeueing is started, so modified
+        // kevent can be checked and probably marked as ready immediately".
+        let req = st.slots[slot as usize].req.as_ref().expect("matched above");
+        if let Err(e) = inner.rearm(st, slot, gen, req, req.src.epoll_mask(&req.uk)) {
+            return broken(uk, errno_of(&e) as i32);
         }
         uk.ret_flags = KEVENT_RET_DONE;
         if uk.req_flags & KEVENT_REQ_READY != 0 {
@@ -780,7 +907,10 @@ impl Kevent {
     ///
     /// `timeout`: `None` waits forever, `Some(ZERO)` is non-blocking mode (returns what
     /// is ready), otherwise relative, or absolute `CLOCK_REALTIME` with
-    /// `KEVENT_FLAGS_ABSTIME`. ONESHOT requests are removed as they are returned. With a
+    /// `KEVENT_FLAGS_ABSTIME`; a time beyond the monotonic clock's range (e.g.
+    /// `Duration::MAX`) waits forever. While fewer than `min_nr` are ready, the ready
+    /// ones stay queued for other waiters and for REMOVE (module docs, "Several
+    /// waiters"). ONESHOT requests are removed as they are returned. With a
     /// ring each event is also written to it, or marked `KEVENT_RET_COPY_FAILED` when
     /// the ring is full. `EINVAL`: unknown flag, `max_nr == 0`, `max_nr > buf.len()`,
     /// `min_nr > max_nr`, or `max_nr` larger than the ring.
@@ -802,7 +932,7 @@ impl Kevent {
             return Err(err(libc::EINVAL));
         }
         let deadline = if min_nr == 0 {
-            Some(Instant::now())
+            Deadline::Now
         } else {
             inner.deadline(timeout, flags)
         };
@@ -864,12 +994,18 @@ impl Kevent {
         }
         let mut st = inner.lock();
         let wraps = st.uabs / rs;
+        // `over` is compared as a serial number (RFC 1982 style): the signed distance
+        // from our wrap count, so a stale `over` after 2^32 wraps still reads as stale.
         let delta = over.wrapping_sub(wraps as u32) as i32 as i64;
         let target_wraps = wraps as i64 + delta;
         if target_wraps < 0 {
             return Ok(0);
         }
-        let pos = target_wraps as u64 * rs + new_uidx as u64;
+        // Checked: a far-future `over` must be EINVAL, not a wrapped small position.
+        let pos = (target_wraps as u64)
+            .checked_mul(rs)
+            .and_then(|p| p.checked_add(new_uidx as u64))
+            .ok_or_else(|| err(libc::EINVAL))?;
         if pos > st.kabs {
             return Err(err(libc::EINVAL));
         }
@@ -878,7 +1014,9 @@ impl Kevent {
         }
         let n = pos - st.uabs;
         st.uabs = pos;
-        ring.publish((st.kabs % rs) as u32, (st.uabs / rs) as u32);
+        st.uslot = (pos % rs) as u32;
+        st.uwraps = (pos / rs) as u32;
+        ring.publish(st.kslot, st.uwraps);
         Ok(n as u32)
     }
 
@@ -978,6 +1116,7 @@ impl Kevent {
                 src: Source::Aio,
                 queued: false,
                 forced: false,
+                disarmed: false,
             });
             st.index.insert(key_of(&uk), slot);
             (slot, st.slots[slot as usize].gen, cookie)

@@ -164,11 +164,8 @@ fn fstat_mode(fd: RawFd) -> Result<u32, i32> {
 }
 
 fn uk_fd(uk: &Ukevent) -> Result<RawFd, i32> {
-    let fd = uk.id.raw[0] as i32;
-    if fd < 0 {
-        return Err(libc::EBADF);
-    }
-    Ok(fd)
+    // An fd number is a non-negative C int: anything from 2^31 up is no fd.
+    RawFd::try_from(uk.id.raw[0]).map_err(|_| libc::EBADF)
 }
 
 fn timer_spec(uk: &Ukevent) -> Result<(u64, libc::itimerspec), i32> {
@@ -177,8 +174,8 @@ fn timer_spec(uk: &Ukevent) -> Result<(u64, libc::itimerspec), i32> {
         return Err(libc::EINVAL);
     }
     let v = libc::timespec {
-        tv_sec: s as libc::time_t,
-        tv_nsec: ns as libc::c_long,
+        tv_sec: libc::time_t::try_from(s).map_err(|_| libc::EINVAL)?,
+        tv_nsec: libc::c_long::try_from(ns).map_err(|_| libc::EINVAL)?,
     };
     let oneshot = uk.req_flags & KEVENT_REQ_ONESHOT != 0;
     let i = if oneshot {
@@ -189,8 +186,13 @@ fn timer_spec(uk: &Ukevent) -> Result<(u64, libc::itimerspec), i32> {
     } else {
         v
     };
+    // s < 2^32, so this fits in u64; checked all the same (class: user-supplied times).
+    let period_ns = s
+        .checked_mul(1_000_000_000)
+        .and_then(|v| v.checked_add(ns))
+        .ok_or(libc::EINVAL)?;
     Ok((
-        s * 1_000_000_000 + ns,
+        period_ns,
         libc::itimerspec {
             it_interval: i,
             it_value: v,
@@ -254,20 +256,21 @@ impl Source {
             }
             KEVENT_SIGNAL => {
                 let signo = uk.id.raw[0];
-                if signo == 0
-                    || signo as i32 > libc::SIGRTMAX()
-                    || signo as i32 == libc::SIGKILL
-                    || signo as i32 == libc::SIGSTOP
+                // The ABI's u32 checked as a signal number before any narrowing: values
+                // from 2^31 up would turn negative as a C int (issue 15 bug 2).
+                let sig = i32::try_from(signo).map_err(|_| libc::EINVAL)?;
+                if !(1..=libc::SIGRTMAX()).contains(&sig)
+                    || sig == libc::SIGKILL
+                    || sig == libc::SIGSTOP
                 {
                     return Err(libc::EINVAL);
                 }
                 // SAFETY: set is initialised by sigemptyset before use.
                 let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-                // SAFETY: valid set pointer, valid signal number.
-                unsafe {
-                    libc::sigemptyset(&mut set);
-                    libc::sigaddset(&mut set, signo as i32);
-                }
+                // SAFETY: valid set pointer; sigaddset's EINVAL is checked.
+                cvt(unsafe { libc::sigemptyset(&mut set) }).map_err(errno_of)?;
+                // SAFETY: as above.
+                cvt(unsafe { libc::sigaddset(&mut set, sig) }).map_err(errno_of)?;
                 // SAFETY: set is a valid sigset.
                 let sfd = owned(unsafe {
                     libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
@@ -400,9 +403,11 @@ impl Source {
                 if n == 0 && !forced {
                     return Ok(None);
                 }
-                *fired += n;
+                *fired = fired.saturating_add(n);
+                // ret_data is two u32s: a count or time past u32::MAX saturates rather
+                // than wrapping to a small, wrong value.
                 let ms = fired.saturating_mul(*period_ns) / 1_000_000;
-                Ok(Some([ms as u32, n as u32]))
+                Ok(Some([sat_u32(ms), sat_u32(n)]))
             }
             Source::Signal { sfd, signo } => {
                 const SZ: usize = std::mem::size_of::<libc::signalfd_siginfo>();
@@ -413,7 +418,7 @@ impl Source {
                     if got == 0 {
                         break;
                     }
-                    count += (got / SZ) as u32;
+                    count = count.saturating_add(sat_u32((got / SZ) as u64));
                 }
                 if count == 0 && !forced {
                     return Ok(None);
@@ -444,11 +449,11 @@ impl Source {
                         };
                         if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
                             bits |= KEVENT_INODE_CREATE;
-                            count += 1;
+                            count = count.saturating_add(1);
                         }
                         if ev.mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0 {
                             bits |= KEVENT_INODE_REMOVE;
-                            count += 1;
+                            count = count.saturating_add(1);
                         }
                         off += hdr + ev.len as usize;
                     }
@@ -461,6 +466,10 @@ impl Source {
             Source::User | Source::Aio => Ok(Some(uk.ret_data)),
         }
     }
+}
+
+fn sat_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 /// Non-blocking read: `Ok(0)` on EAGAIN.
@@ -482,9 +491,12 @@ fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 
 /// One `poll(2)` with a zero timeout; the revents.
 pub(crate) fn poll_now(fd: RawFd, interest: u32) -> io::Result<u32> {
+    // poll's events field is a C short; every interest built here fits (the POLL
+    // bits are validated), anything else is refused rather than truncated.
+    let events = u16::try_from(interest).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut p = libc::pollfd {
         fd,
-        events: interest as libc::c_short,
+        events: events as libc::c_short,
         revents: 0,
     };
     loop {
