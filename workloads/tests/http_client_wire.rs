@@ -225,7 +225,8 @@ fn answers_that_end_the_connection_are_successes_on_a_new_one_each() {
     // Close-delimited body (no Content-Length, no Transfer-Encoding), Connection:
     // close, and HTTP/1.0 without keep-alive: each answer ends its connection.
     const UNTIL_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello, world";
-    const CONN_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+    const CONN_CLOSE: &[u8] =
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
     const HTTP10: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
     let cases: Vec<(&str, &'static [u8], Script)> = vec![
         (
