@@ -5,7 +5,10 @@
 //! configuration that cannot run.
 //!
 //! Every run is an open loop on one connection at 20 req/s for 0.5 s with no warm-up,
-//! so the schedule puts exactly 10 requests in the window and each count is exact.
+//! so the schedule puts exactly 10 requests in the window. On a loaded machine the
+//! client can fall behind and send fewer (the rest are counted as missed), so the
+//! tests check the exact relation between what the client reports and what the server
+//! saw, rather than assuming all 10 went out.
 use std::{
     io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpListener, TcpStream},
@@ -157,19 +160,22 @@ fn answering(answer: &'static [u8]) -> Script {
     })
 }
 
-/// Every request of the window succeeded, `answer`'s bytes each.
-fn assert_all_ok(r: &LoadReport, what: &str, answer_len: usize) {
+/// Every request of the window that went out succeeded, `answer`'s bytes each.
+/// Returns how many did.
+fn assert_all_ok(r: &LoadReport, what: &str, answer_len: usize) -> u64 {
     assert_eq!(r.errors.total(), 0, "{what}: {:?}", r.errors);
+    let ok = r.successes();
     assert_eq!(
-        (r.scheduled, r.successes(), r.failed, r.missed),
-        (N, N, 0, 0),
-        "{what}"
+        (r.scheduled, ok + r.missed, r.failed),
+        (N, N, 0),
+        "{what}: {r:?}"
     );
-    assert_eq!(r.bytes, N * answer_len as u64, "{what}");
-    assert_eq!(r.latency.len(), N, "{what}");
+    assert_eq!(r.bytes, ok * answer_len as u64, "{what}");
+    assert_eq!(r.latency.len(), ok, "{what}");
     assert!(r.latency_if_any().is_some(), "{what}");
     assert_eq!(r.error_ratio(), Some(0.0), "{what}");
     assert!(!r.mostly_failed(), "{what}");
+    ok
 }
 
 const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -188,11 +194,11 @@ fn chunked_answers_are_successes_even_one_byte_at_a_time() {
         let b = s.spawn(|| load(&config(dribbled.addr)));
         (a.join().unwrap(), b.join().unwrap())
     });
-    assert_all_ok(&a, "chunked", CHUNKED.len());
-    assert_all_ok(&b, "chunked, dribbled", CHUNKED.len());
+    let na = assert_all_ok(&a, "chunked", CHUNKED.len());
+    let nb = assert_all_ok(&b, "chunked, dribbled", CHUNKED.len());
     // The connection is kept alive across chunked answers.
-    assert_eq!(whole.finish(), (1, N));
-    assert_eq!(dribbled.finish(), (1, N));
+    assert_eq!(whole.finish(), (1, na));
+    assert_eq!(dribbled.finish(), (1, nb));
     assert_eq!((a.reconnects, b.reconnects), (0, 0));
 }
 
@@ -212,12 +218,14 @@ fn interim_1xx_answers_are_skipped() {
         let b = s.spawn(|| load(&config(dribbled.addr)));
         (a.join().unwrap(), b.join().unwrap())
     });
+    let mut ok = Vec::new();
     for (r, what) in [(&a, "1xx"), (&b, "1xx, dribbled")] {
-        assert_all_ok(r, what, ANSWER.len());
-        assert_eq!(r.interim, 2 * N, "{what}");
+        let n = assert_all_ok(r, what, ANSWER.len());
+        assert_eq!(r.interim, 2 * n, "{what}");
+        ok.push(n);
     }
-    assert_eq!(whole.finish(), (1, N));
-    assert_eq!(dribbled.finish(), (1, N));
+    assert_eq!(whole.finish(), (1, ok[0]));
+    assert_eq!(dribbled.finish(), (1, ok[1]));
 }
 
 #[test]
@@ -257,9 +265,9 @@ fn answers_that_end_the_connection_are_successes_on_a_new_one_each() {
         runs.into_iter().map(|t| t.join().unwrap()).collect()
     });
     for ((what, answer, srv), r) in cases.into_iter().zip(reports) {
-        assert_all_ok(&r, what, answer.len());
+        let n = assert_all_ok(&r, what, answer.len());
         assert_eq!(r.reconnects, 0, "{what}");
-        assert_eq!(srv.finish(), (N, N), "{what}: one connection per request");
+        assert_eq!(srv.finish(), (n, n), "{what}: one connection per request");
     }
 }
 
@@ -321,11 +329,12 @@ fn malformed_answers_are_bad_responses_not_timeouts() {
         runs.into_iter().map(|t| t.join().unwrap()).collect()
     });
     for (((what, _), srv), r) in cases.iter().zip(servers).zip(reports) {
-        assert_eq!(r.errors.bad_response, N, "{what}: {:?}", r.errors);
-        assert_eq!(r.errors.total(), N, "{what}: {:?}", r.errors);
+        let n = r.failed;
+        assert_eq!(r.errors.bad_response, n, "{what}: {:?}", r.errors);
+        assert_eq!(r.errors.total(), n, "{what}: {:?}", r.errors);
         assert_eq!(
-            (r.scheduled, r.requests, r.late, r.failed, r.missed),
-            (N, 0, 0, N, 0),
+            (r.scheduled, r.requests, r.late, n + r.missed),
+            (N, 0, 0, N),
             "{what}"
         );
         // No successes: no latency to report (not "0 ns"), and the run failed.
@@ -334,7 +343,7 @@ fn malformed_answers_are_bad_responses_not_timeouts() {
         assert_eq!(r.error_ratio(), Some(1.0), "{what}");
         assert!(r.mostly_failed(), "{what}");
         // A bad answer ends its connection.
-        assert_eq!(srv.finish(), (N, N), "{what}");
+        assert_eq!(srv.finish(), (n, n), "{what}");
     }
 }
 
@@ -369,10 +378,15 @@ fn answers_cut_short_are_resets() {
         runs.into_iter().map(|t| t.join().unwrap()).collect()
     });
     for (((what, _), srv), r) in cases.iter().zip(servers).zip(reports) {
-        assert_eq!(r.errors.reset, N, "{what}: {:?}", r.errors);
-        assert_eq!(r.errors.total(), N, "{what}: {:?}", r.errors);
-        assert_eq!((r.failed, r.reconnects), (N, 0), "{what}");
-        assert_eq!(srv.finish(), (N, N), "{what}");
+        let n = r.failed;
+        assert_eq!(r.errors.reset, n, "{what}: {:?}", r.errors);
+        assert_eq!(r.errors.total(), n, "{what}: {:?}", r.errors);
+        assert_eq!(
+            (n + r.missed, r.successes(), r.reconnects),
+            (N, 0, 0),
+            "{what}"
+        );
+        assert_eq!(srv.finish(), (n, n), "{what}");
     }
 }
 
@@ -421,19 +435,22 @@ fn a_server_closing_kept_alive_connections_means_reconnects_not_errors() {
             d.join().unwrap(),
         )
     });
+    let mut ok = Vec::new();
     for (r, what) in [(&a, "idle close"), (&b, "crossing close"), (&c, "reset")] {
-        assert_all_ok(r, what, OK.len());
-        assert_eq!(r.reconnects, N - 1, "{what}");
+        let n = assert_all_ok(r, what, OK.len());
+        assert_eq!(r.reconnects, n - 1, "{what}");
+        ok.push(n);
     }
     // One connection per answer; the crossing and resetting servers also read the
-    // N - 1 requests they dropped.
-    assert_eq!(idle.finish(), (N, N));
-    assert_eq!(crossing.finish(), (N, 2 * N - 1));
-    assert_eq!(resetting.finish(), (N, 2 * N - 1));
-    assert_eq!(d.errors.closed, N, "{:?}", d.errors);
-    assert_eq!(d.errors.total(), N, "{:?}", d.errors);
-    assert_eq!((d.failed, d.reconnects), (N, 0));
-    assert_eq!(never.finish(), (N, N));
+    // n - 1 requests they dropped.
+    assert_eq!(idle.finish(), (ok[0], ok[0]));
+    assert_eq!(crossing.finish(), (ok[1], 2 * ok[1] - 1));
+    assert_eq!(resetting.finish(), (ok[2], 2 * ok[2] - 1));
+    let n = d.failed;
+    assert_eq!(d.errors.closed, n, "{:?}", d.errors);
+    assert_eq!(d.errors.total(), n, "{:?}", d.errors);
+    assert_eq!((n + d.missed, d.successes(), d.reconnects), (N, 0, 0));
+    assert_eq!(never.finish(), (n, n));
 }
 
 #[test]
@@ -450,17 +467,20 @@ fn a_silent_server_gives_timeouts_and_the_rest_of_the_window_is_missed() {
         ..config(silent.addr)
     };
     let r = load(&cfg);
-    // Sends at 0, 0.25, 0.5 and 0.75 s, each timing out 250 ms later; the window
-    // closes before a fifth can go out and its other 6 requests are missed.
-    assert_eq!(r.errors.timeout, 4, "{:?}", r.errors);
-    assert_eq!(r.errors.total(), 4, "{:?}", r.errors);
+    // Sends at 0, 0.25, 0.5 and 0.75 s (later if the machine is loaded), each timing
+    // out 250 ms later on a connection of its own; the window closes before a fifth
+    // can go out and the rest of its 10 requests are missed.
+    let n = r.failed;
+    assert!((1..=4).contains(&n), "{r:?}");
+    assert_eq!(r.errors.timeout, n, "{:?}", r.errors);
+    assert_eq!(r.errors.total(), n, "{:?}", r.errors);
     assert_eq!(
-        (r.scheduled, r.requests, r.late, r.failed, r.missed),
-        (10, 0, 0, 4, 6)
+        (r.scheduled, r.requests, r.late, r.missed),
+        (10, 0, 0, 10 - n)
     );
     assert!(r.latency_if_any().is_none());
     assert!(r.mostly_failed());
-    assert_eq!(silent.finish(), (4, 4));
+    assert_eq!(silent.finish(), (n, n));
 }
 
 // ---- configuration ----------------------------------------------------------------

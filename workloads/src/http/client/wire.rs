@@ -30,7 +30,7 @@ use tokio::{
 /// Largest answer head (status line and fields), and largest trailer section.
 pub(super) const MAX_HEAD: usize = 16 * 1024;
 /// Most header fields in one answer head.
-const MAX_FIELDS: usize = 128;
+const MAX_FIELDS: usize = 64;
 /// Longest chunk-size line (size and extensions).
 const MAX_CHUNK_LINE: usize = 4096;
 
