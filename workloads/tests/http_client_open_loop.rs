@@ -146,7 +146,7 @@ fn an_offered_rate_far_above_what_the_server_does_reports_the_achieved_rate() {
 fn a_warm_up_backlog_does_not_eat_the_window() {
     // Behind its schedule all through the warm-up, the client drops the warm-up's
     // unsent requests when the window opens, but for those due in the last
-    // WARMUP_CARRY (25 ms × 2000 req/s = 50); the window then counts what the server
+    // EDGE_SLACK (25 ms × 2000 req/s = 50); the window then counts what the server
     // answered in it. The server tells window requests by the observer's flag, so it
     // also counts those carried warm-up requests, and its clock can differ from the
     // client's by one request at each edge.
@@ -168,7 +168,7 @@ fn a_warm_up_backlog_does_not_eat_the_window() {
     assert_eq!(r.errors.total(), 0, "{:?}", r.errors);
     assert_eq!(r.scheduled, 2000);
     let in_window = answered.in_window.load(Ordering::Relaxed);
-    let carried = (http::client::WARMUP_CARRY.as_secs_f64() * 2000.0) as u64;
+    let carried = (http::client::EDGE_SLACK.as_secs_f64() * 2000.0) as u64;
     assert!(
         in_window + 1 >= r.successes() && in_window <= r.successes() + carried + 1,
         "client {} vs server {in_window}",
@@ -232,8 +232,6 @@ fn a_rate_the_server_keeps_up_with_is_achieved_in_full() {
         (400, 400, 0)
     );
     assert_eq!(st.ok, r.successes(), "{st:?}");
-    // Only the last request of each connection can be answered after the window.
-    assert!(r.late <= 4, "{r:?}");
     assert_eq!(r.below_target, r.req_per_sec() < 380.0);
     assert_eq!(r.warning().is_some(), r.below_target);
     assert_eq!(r.offered_rate, Some(400.0));
