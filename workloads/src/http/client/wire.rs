@@ -514,4 +514,145 @@ mod tests {
         assert!(x.close);
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
     }
+
+    mod prop {
+        use std::{
+            io::{BufRead, BufReader, Write},
+            net::TcpListener,
+            thread,
+            time::Duration,
+        };
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// One answer's bytes: interim 1xx answers, then a 200 framed by length or
+        /// chunked (with extensions and trailers), and how many interim ones it holds.
+        fn answer() -> impl Strategy<Value = (Vec<u8>, u64)> {
+            (
+                prop::collection::vec((100u16..200).prop_filter("101", |s| *s != 101), 0..3),
+                any::<bool>(),
+                prop::collection::vec(1usize..40, 0..6),
+                any::<bool>(),
+                0usize..3,
+                0usize..200,
+            )
+                .prop_map(|(interim, chunked, chunks, ext, trailers, len)| {
+                    let mut a = Vec::new();
+                    for s in &interim {
+                        a.extend_from_slice(
+                            format!("HTTP/1.1 {s} Info\r\nX-I: {s}\r\n\r\n").as_bytes(),
+                        );
+                    }
+                    a.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: p\r\n");
+                    if chunked {
+                        a.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                        for (i, n) in chunks.iter().enumerate() {
+                            let e = if ext { ";e=1" } else { "" };
+                            a.extend_from_slice(format!("{n:x}{e}\r\n").as_bytes());
+                            a.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, *n));
+                            a.extend_from_slice(b"\r\n");
+                        }
+                        a.extend_from_slice(b"0\r\n");
+                        for t in 0..trailers {
+                            a.extend_from_slice(format!("X-T{t}: v\r\n").as_bytes());
+                        }
+                        a.extend_from_slice(b"\r\n");
+                    } else {
+                        a.extend_from_slice(format!("Content-Length: {len}\r\n\r\n").as_bytes());
+                        a.extend(std::iter::repeat_n(b'x', len));
+                    }
+                    (a, interim.len() as u64)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            /// Two answers on one kept-alive loopback connection, written in pieces of
+            /// random sizes with pauses between them so that reads split anywhere: both
+            /// are read whole, with their exact sizes and interim counts.
+            #[test]
+            fn answers_split_anywhere_are_read_exactly(
+                (a, interim) in answer(),
+                pieces in prop::collection::vec(1usize..64, 1..8),
+            ) {
+                let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = l.local_addr().unwrap();
+                let bytes = a.clone();
+                let server = thread::spawn(move || {
+                    let (s, _) = l.accept().unwrap();
+                    s.set_nodelay(true).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut w = s.try_clone().unwrap();
+                    let mut r = BufReader::new(s);
+                    for _ in 0..2 {
+                        let mut line = String::new();
+                        while line != "\r\n" {
+                            line.clear();
+                            r.read_line(&mut line).unwrap();
+                        }
+                        let mut at = 0;
+                        for p in pieces.iter().cycle() {
+                            if at == bytes.len() {
+                                break;
+                            }
+                            let end = (at + p).min(bytes.len());
+                            w.write_all(&bytes[at..end]).unwrap();
+                            at = end;
+                            thread::sleep(Duration::from_micros(200));
+                        }
+                    }
+                });
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let got = rt.block_on(async {
+                    let s = TcpStream::connect(addr).await.unwrap();
+                    let mut c = Conn::new(s, Arc::new(AtomicU64::new(0))).unwrap();
+                    let req = b"GET / HTTP/1.1\r\nHost: p\r\n\r\n";
+                    let one = tokio::time::timeout(Duration::from_secs(5), c.exchange(req)).await;
+                    let two = tokio::time::timeout(Duration::from_secs(5), c.exchange(req)).await;
+                    (one, two, c.answered)
+                });
+                server.join().unwrap();
+                let (one, two, answered) = got;
+                for r in [one, two] {
+                    let r = r.expect("no timeout").map_err(|f| format!("{f:?}")).unwrap();
+                    prop_assert_eq!(r.bytes, a.len() as u64);
+                    prop_assert_eq!(r.interim, interim);
+                    prop_assert!(!r.close);
+                }
+                prop_assert_eq!(answered, 2);
+            }
+
+            /// Two different Content-Length values anywhere among other fields, in
+            /// either order, as two fields or one list: always a bad answer.
+            #[test]
+            fn disagreeing_content_lengths_are_always_bad(
+                x in 0u64..1_000_000,
+                d in 1u64..1000,
+                before in 0usize..4,
+                between in 0usize..4,
+                swap in any::<bool>(),
+                list in any::<bool>(),
+            ) {
+                let (m, n) = if swap { (x + d, x) } else { (x, x + d) };
+                let mut h = String::from("HTTP/1.1 200 OK\r\n");
+                for i in 0..before {
+                    h += &format!("X-B{i}: 1\r\n");
+                }
+                if list {
+                    h += &format!("Content-Length: {m}, {n}\r\n");
+                } else {
+                    h += &format!("Content-Length: {m}\r\n");
+                    for i in 0..between {
+                        h += &format!("X-M{i}: 1\r\n");
+                    }
+                    h += &format!("Content-Length: {n}\r\n");
+                }
+                h += "\r\n";
+                prop_assert_eq!(parse_head(h.as_bytes()).unwrap_err(), Failure::Bad);
+            }
+        }
+    }
 }
