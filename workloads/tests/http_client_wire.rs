@@ -419,7 +419,9 @@ fn a_server_closing_kept_alive_connections_means_reconnects_not_errors() {
                 .unwrap();
         }
     });
-    // A fresh connection closed before any answer is an error: no retry.
+    // A connection closed before any answer is an error; the first request, on the
+    // connection opened before the run, is retried once (it may have been closed as
+    // idle), the others went on fresh connections and are not.
     let never = Script::start(|mut p| {
         p.read_request();
     });
@@ -449,8 +451,35 @@ fn a_server_closing_kept_alive_connections_means_reconnects_not_errors() {
     let n = d.failed;
     assert_eq!(d.errors.closed, n, "{:?}", d.errors);
     assert_eq!(d.errors.total(), n, "{:?}", d.errors);
-    assert_eq!((n + d.missed, d.successes(), d.reconnects), (N, 0, 0));
-    assert_eq!(never.finish(), (n, n));
+    assert_eq!((n + d.missed, d.successes(), d.reconnects), (N, 0, 1));
+    assert_eq!(never.finish(), (n + 1, n + 1));
+}
+
+#[test]
+fn a_connection_closed_as_idle_before_its_first_use_means_a_reconnect() {
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    // Closes any connection that stays 30 ms without a request, before its first
+    // one too. The client opens both connections before the run; the second one's
+    // first request is due 50 ms in, and every later request 100 ms after the one
+    // before on its connection: each of those finds its connection closed.
+    let srv = Script::start(|mut p| {
+        p.r.get_ref()
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        while p.read_request() {
+            p.send(OK);
+        }
+    });
+    let r = load(&LoadConfig {
+        connections: 2,
+        ..config(srv.addr)
+    });
+    let n = assert_all_ok(&r, "idle before first use", OK.len());
+    // Only the first connection's first request (at 0 s, just after connecting) can
+    // have found its connection open.
+    assert!(r.reconnects == n || r.reconnects == n - 1, "{r:?}");
+    let (accepted, requests) = srv.finish();
+    assert_eq!((accepted, requests), (2 + r.reconnects, n));
 }
 
 #[test]

@@ -291,8 +291,9 @@ pub struct LoadReport {
     pub peak_connections: u64,
     /// Fewest `requests` on any one connection slot.
     pub min_per_connection: u64,
-    /// Kept-alive connections the server had closed (idle timeout, or it closed while
-    /// the request was on its way): the request went again on a new connection, once
+    /// Idle connections (kept alive, or opened before the run and not used yet) the
+    /// server had closed (idle timeout, or it closed while the request was on its
+    /// way): the request went again on a new connection, once
     /// (RFC 9112 §9.3.1 allows it for idempotent methods). Not errors. Whole run.
     pub reconnects: u64,
     /// Interim `1xx` answers read and skipped before final ones (RFC 9110 §15.2).
@@ -477,10 +478,12 @@ struct Plan {
 }
 
 /// One request on `conn` (connecting first if there is none), with the one retry on a
-/// new connection when a kept-alive one turns out to be closed by the server.
+/// new connection when one that sat idle (kept alive, or opened before the run) turns
+/// out to be closed by the server.
 async fn attempt(plan: &Plan, conn: &mut Option<Conn>) -> Result<Answer, Failure> {
     let mut retried = false;
     loop {
+        let idle = conn.is_some();
         let c = match conn {
             Some(c) => c,
             None => conn.insert(
@@ -494,7 +497,7 @@ async fn attempt(plan: &Plan, conn: &mut Option<Conn>) -> Result<Answer, Failure
             Err(f)
                 if f.before_answer
                     && !retried
-                    && c.answered > 0
+                    && idle
                     && matches!(f.kind, Failure::Closed | Failure::Reset) =>
             {
                 *conn = None;

@@ -220,8 +220,14 @@ impl Conn {
         let head = loop {
             let head = match self.head().await {
                 Ok(h) => h,
-                Err(Failure::Closed) => return Err(early(Failure::Closed, self)),
                 Err(kind) if self.received == received0 => return Err(early(kind, self)),
+                // EOF after an interim answer: the answer was cut short.
+                Err(Failure::Closed) => {
+                    return Err(Fault {
+                        kind: Failure::Reset,
+                        before_answer: false,
+                    })
+                }
                 Err(kind) => {
                     return Err(Fault {
                         kind,
