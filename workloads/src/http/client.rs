@@ -53,9 +53,11 @@ pub enum Pace {
 /// What one load run does. [`LoadConfig::validate`] says whether it can run.
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
+    /// The server.
     pub addr: SocketAddr,
     /// Concurrent connections (each has at most one request in flight).
     pub connections: usize,
+    /// Closed loop, or open loop at a rate in requests per second.
     pub pace: Pace,
     /// Run before measuring; requests scheduled in it are not measured.
     pub warmup: Duration,
