@@ -291,8 +291,12 @@ pub struct LoadReport {
     pub bytes: u64,
     /// Most connections open at the same time.
     pub peak_connections: u64,
-    /// Fewest `requests` on any one connection slot.
+    /// Fewest successes of the window (`requests + late`) on any one connection slot.
     pub min_per_connection: u64,
+    /// Open loop: warm-up requests still unsent when the window opened and dropped
+    /// then (the client was more than [`EDGE_SLACK`] behind its schedule); never sent,
+    /// not errors. 0 in the closed loop.
+    pub warmup_dropped: u64,
     /// Idle connections (kept alive, or opened before the run and not used yet) the
     /// server had closed (idle timeout, or it closed while the request was on its
     /// way): the request went again on a new connection, once
@@ -374,6 +378,7 @@ struct SharedCounts {
     missed: AtomicU64,
     failed: AtomicU64,
     bytes: AtomicU64,
+    warmup_dropped: AtomicU64,
 }
 
 impl SharedCounts {
@@ -512,7 +517,7 @@ async fn attempt(plan: &Plan, conn: &mut Option<Conn>) -> Result<Answer, Failure
 }
 
 /// One connection slot: sends requests until the window closes; returns its
-/// `requests` (successes answered inside the window).
+/// successes of the window (`requests + late`).
 async fn slot(plan: Arc<Plan>, index: usize, mut conn: Option<Conn>) -> u64 {
     let cfg = &plan.cfg;
     let counts = &plan.counts;
@@ -571,6 +576,7 @@ async fn slot(plan: Arc<Plan>, index: usize, mut conn: Option<Conn>) -> u64 {
                         .due_before(since.saturating_sub(EDGE_SLACK).as_secs_f64())
                         .min(first);
                     if k < keep_from {
+                        t.warmup_dropped += keep_from - k;
                         k = keep_from;
                         continue;
                     }
@@ -633,7 +639,8 @@ async fn slot(plan: Arc<Plan>, index: usize, mut conn: Option<Conn>) -> u64 {
     add(&counts.failed, t.failed);
     add(&counts.bytes, t.bytes);
     add(&counts.interim, t.interim);
-    t.requests
+    add(&counts.warmup_dropped, t.warmup_dropped);
+    t.requests + t.late
 }
 
 /// One slot's share of the window's outcomes (see [`SharedCounts`]).
@@ -645,6 +652,7 @@ struct Tally {
     failed: u64,
     bytes: u64,
     interim: u64,
+    warmup_dropped: u64,
 }
 
 /// Runs the load described by `cfg` on a runtime of its own and reports what it saw.
@@ -808,6 +816,7 @@ async fn run_async(
         min_per_connection,
         reconnects: l(&counts.reconnects),
         interim: l(&counts.interim),
+        warmup_dropped: l(&counts.warmup_dropped),
     };
     report.scheduled = report.requests + report.late + report.failed + report.missed;
     report.below_target = report
