@@ -21,7 +21,7 @@
 //! Requests scheduled during the warm-up are not measured; a warm-up backlog still
 //! unsent when the window opens is dropped, but for its last [`EDGE_SLACK`]. Errors are counted by kind over the whole
 //! run (warm-up included) and never as successes. Answers are read as RFC 9112 says a
-//! client must ([`wire`]).
+//! client must (the `wire` submodule).
 use std::{
     io,
     net::SocketAddr,
