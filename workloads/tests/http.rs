@@ -466,8 +466,12 @@ fn open_loop_latency_includes_a_server_stall() {
     )
     .unwrap();
     assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
-    // Exactly the requests the schedule puts in the window: 500/s × 3 s.
-    assert_eq!(report.requests, 1500);
+    // Exactly the requests the schedule puts in the window: 500/s × 3 s. All are
+    // answered (the last may be just after the window closed: late) unless a loaded
+    // machine holds the client back past the window's end (then missed).
+    assert_eq!(report.scheduled, 1500);
+    assert_eq!(report.successes() + report.missed, 1500);
+    let ok = report.successes();
     // Every request scheduled during the stall waits for its end: about 500 requests
     // with latencies spread up to the stall, so the top percent is close to it.
     let stall_ns = stall.as_nanos() as u64;
@@ -480,10 +484,12 @@ fn open_loop_latency_includes_a_server_stall() {
     assert!(p99 >= stall_ns * 9 / 10, "p99 {p99} ns misses the stall");
     // Only one request was actually outstanding during the stall.
     assert!(report.service.max() >= stall_ns);
-    assert_eq!(report.latency.len(), 1500);
+    assert_eq!(report.latency.len(), ok);
+    let dropped = report.warmup_dropped;
     drop(report);
-    // 250 warm-up requests and 1500 measured ones were served.
-    assert_eq!(server.join().unwrap(), 1750);
+    // The 250 warm-up requests (less any dropped at the window's opening) and the
+    // measured ones were served.
+    assert_eq!(server.join().unwrap(), 250 - dropped + ok);
 }
 
 // ---- child processes ----------------------------------------------------------------
