@@ -14,7 +14,8 @@ use workloads::{
 };
 
 use crate::{
-    cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal::INTERRUPTED_EXIT,
+    cli::LoadArgs, commands::run::usage_error, engine::http::LoadFigures,
+    export::human::print_load, output::count, signal::INTERRUPTED_EXIT,
 };
 
 /// Resolves HOST:PORT to one address.
@@ -30,8 +31,17 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
     http::raise_nofile_limit().context("cannot raise the fd limit")?;
     let addr = resolve(&args.server)?;
     let host = Some(args.server.clone());
-    let cfg = args.client.config(addr, host)?;
+    let cfg = match args.client.config(addr, host) {
+        Ok(c) => c,
+        Err(e) => return Ok(usage_error(&format!("{e:#}"))),
+    };
+    if let Err(e) = cfg.validate() {
+        return Ok(usage_error(&e));
+    }
     let report = http::client::run(&cfg, &NoObserver, stop).context("the load run failed")?;
+    if let Some(w) = report.warning() {
+        eprintln!("evbench: warning: {w}");
+    }
     let f = LoadFigures::of(&report);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -61,8 +71,18 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
     if f.interrupted {
         return Ok(ExitCode::from(INTERRUPTED_EXIT));
     }
-    // No successful request at all is a failed run, whatever the reason.
-    Ok(if f.requests == 0 {
+    // No success, or most requests failed: a failed run, whatever the reason.
+    Ok(if f.requests == 0 || report.mostly_failed() {
+        eprintln!(
+            "evbench: error: {}: {} answered in the window, errors: {}",
+            if f.requests == 0 {
+                "no request succeeded"
+            } else {
+                "most requests failed"
+            },
+            count(f.requests),
+            f.errors_line()
+        );
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

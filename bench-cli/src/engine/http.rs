@@ -208,6 +208,19 @@ pub fn specs(args: &HttpArgs) -> Result<Vec<Spec>> {
         .collect())
 }
 
+/// Checks the client's options before anything starts (the fd limit raised first, as
+/// a pass raises it): one line naming what is wrong.
+pub fn validate(args: &HttpArgs) -> std::io::Result<()> {
+    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    args.modes().map_err(|e| bad(format!("{e:#}")))?;
+    http::raise_nofile_limit()?;
+    let cfg = args
+        .client
+        .config(SocketAddr::from(([127, 0, 0, 1], 1)), None)
+        .map_err(|e| bad(format!("{e:#}")))?;
+    cfg.validate().map_err(bad)
+}
+
 /// An empty results-document case for one wait mode: its id and options.
 pub fn new_case(args: &HttpArgs) -> Case {
     let mut case = Case::new("http", None, Some(&args.wait.join(",")), None);
@@ -289,6 +302,9 @@ fn one_case(
         snaps: Mutex::new(Vec::new()),
     };
     let report = http::client::run(&cfg, &window, stop).context("the load run failed")?;
+    if let Some(w) = report.warning() {
+        warn(&format!("http/{}: {w}", wait.name()));
+    }
     let snaps = window.snaps.into_inner().map_err(|_| anyhow!("poisoned"))?;
     // An interrupted run may never have closed its window: nothing to read then.
     let kernel = match probes {
@@ -352,18 +368,42 @@ fn one_case(
     Ok((case, report.latency))
 }
 
-/// What a load run measured, as reports print it.
+/// What a load run measured, as reports print it. Rates are achieved ones: requests
+/// answered within the measured window per second of it; in an open loop the offered
+/// rate stands beside it, with what the schedule could not fit (late, missed).
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadFigures {
+    /// Requests answered within the measured window.
     pub requests: u64,
     pub seconds: f64,
+    /// Achieved: `requests` per measured second.
     pub req_per_sec: f64,
+    /// Open loop: the rate asked for (`--rate`), req/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_rate: Option<f64>,
+    /// Open loop: the achieved rate is more than 5% below the offered one.
+    pub below_target: bool,
+    /// Scheduled in the window and answered after its end (latency from the schedule).
+    pub late: u64,
+    /// Scheduled in the window and never sent (the client could not keep up).
+    pub missed: u64,
+    /// Requests that ended in an error.
+    pub failed: u64,
+    /// Everything the window scheduled: requests + late + failed + missed.
+    pub scheduled: u64,
+    /// Idle connections the server closed, resent once on a new one.
+    pub reconnects: u64,
+    /// Warm-up requests still behind schedule when the window opened, dropped.
+    pub warmup_dropped: u64,
     pub errors: ErrorCounts,
     pub errors_total: u64,
-    /// From the scheduled send time (open loop) or the send (closed loop), ns.
-    pub latency_ns: Percentiles,
-    /// From the actual send, ns.
-    pub service_ns: Percentiles,
+    /// From the scheduled send time (open loop) or the send (closed loop), ns; absent
+    /// when no request succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ns: Option<Percentiles>,
+    /// From the actual send, ns; absent when no request succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_ns: Option<Percentiles>,
     pub bytes: u64,
     pub peak_connections: u64,
     pub interrupted: bool,
@@ -371,14 +411,23 @@ pub struct LoadFigures {
 
 impl LoadFigures {
     pub fn of(r: &LoadReport) -> Self {
+        let some = r.latency_if_any().is_some();
         Self {
             requests: r.requests,
             seconds: r.elapsed.as_secs_f64(),
             req_per_sec: r.req_per_sec(),
+            offered_rate: r.offered_rate,
+            below_target: r.below_target,
+            late: r.late,
+            missed: r.missed,
+            failed: r.failed,
+            scheduled: r.scheduled,
+            reconnects: r.reconnects,
+            warmup_dropped: r.warmup_dropped,
             errors: r.errors,
             errors_total: r.errors.total(),
-            latency_ns: Percentiles::of(&r.latency),
-            service_ns: Percentiles::of(&r.service),
+            latency_ns: some.then(|| Percentiles::of(&r.latency)),
+            service_ns: some.then(|| Percentiles::of(&r.service)),
             bytes: r.bytes,
             peak_connections: r.peak_connections,
             interrupted: r.interrupted,

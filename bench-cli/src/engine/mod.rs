@@ -232,7 +232,7 @@ impl Spec {
         match self {
             Spec::Pingpong(c) => workloads::pingpong::validate(c),
             Spec::Pipetest(c) => workloads::pipetest::validate(c),
-            Spec::Http(_) => Ok(()),
+            Spec::Http(h) => http::validate(h),
         }
     }
 

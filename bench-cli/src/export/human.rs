@@ -284,7 +284,12 @@ pub fn print_http(
     writeln!(out)?;
     let many = rows.len() > runs.len();
     for (c, probed, repeat, slow) in &rows {
-        let l = &c.client.latency_ns;
+        let pct = |f: fn(&Percentiles) -> u64| {
+            c.client
+                .latency_ns
+                .as_ref()
+                .map_or("—".to_string(), |l| ns(f(l) as f64))
+        };
         write!(
             out,
             "  {:<13} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
@@ -294,9 +299,9 @@ pub fn print_http(
                 c.wait.clone()
             },
             c.client.req_per_sec,
-            ns(l.p50 as f64),
-            ns(l.p99 as f64),
-            ns(l.p999 as f64),
+            pct(|l| l.p50),
+            pct(|l| l.p99),
+            pct(|l| l.p999),
             count(c.client.errors_total),
             c.per_request.wait_calls,
             c.per_request.events,
@@ -336,17 +341,40 @@ pub fn print_http(
     Ok(())
 }
 
-/// A load run's throughput, latency percentiles and errors.
+/// A load run's achieved throughput (and in an open loop what the schedule asked and
+/// what it could not fit), latency percentiles and errors.
 pub fn print_load(out: &mut impl Write, f: &LoadFigures) -> Result<()> {
-    let l = &f.latency_ns;
     writeln!(
         out,
-        "  throughput  {:.0} req/s ({} requests, {} bytes)",
+        "  throughput  {:.0} req/s achieved ({} requests answered in the window, {} bytes)",
         f.req_per_sec,
         count(f.requests),
         count(f.bytes)
     )?;
-    writeln!(out, "  latency     {}", output::percentiles(l))?;
+    if let Some(offered) = f.offered_rate {
+        writeln!(
+            out,
+            "  schedule    {offered} req/s offered: {} scheduled, {} late (answered after the window), {} missed (never sent), {} failed",
+            count(f.scheduled),
+            count(f.late),
+            count(f.missed),
+            count(f.failed)
+        )?;
+    }
+    match &f.latency_ns {
+        Some(l) => writeln!(out, "  latency     {}", output::percentiles(l))?,
+        None => writeln!(
+            out,
+            "  latency     no successful request: no latency to report"
+        )?,
+    }
     writeln!(out, "  errors      {}", f.errors_line())?;
+    if f.reconnects > 0 {
+        writeln!(
+            out,
+            "  reconnects  {} (idle connections the server closed, resent on new ones)",
+            count(f.reconnects)
+        )?;
+    }
     Ok(())
 }
