@@ -316,8 +316,40 @@ fn content_length_must_be_digits_only() {
 fn transfer_encoding_is_400_with_or_without_content_length() {
     smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 27\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 27\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    smuggle(b"GET /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    // chunked not the final coding.
+    smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+    smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n");
     smuggle(b"GET /index.html HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n");
+}
+
+/// A chunked body is answered and the connection closed; a request hidden in the body
+/// is never answered. A coding before chunked that we cannot decode is 501.
+#[test]
+fn chunked_request_bodies_are_answered_then_closed() {
+    each_mode(|w| {
+        let srv = serve(w.clone());
+        let (a, mut r) = exchange(
+            srv.local_addr(),
+            b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1b\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n",
+            false,
+        );
+        assert_eq!(
+            (a.status, a.header("connection")),
+            (405, Some("close")),
+            "{w}"
+        );
+        assert!(
+            try_read_resp(&mut r, false).is_none(),
+            "{w}: a second answer"
+        );
+        srv.stop().unwrap();
+    });
+    row(
+        b"GET /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        200,
+        false,
+    );
+    row(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, false);
 }
 
 #[test]

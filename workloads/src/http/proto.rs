@@ -611,7 +611,11 @@ fn judge(
     let mut close = false;
     let mut keep_alive = false;
     let mut body: Option<u64> = None;
-    let mut chunked_or_te = false;
+    // Transfer-Encoding: whether present, how many codings, whether the last one is
+    // chunked (all lines form one list, RFC 9110 §5.3).
+    let mut te = false;
+    let mut codings = 0;
+    let mut last_chunked = false;
     let mut hosts = 0;
     let mut expect_continue = false;
     for h in req.headers.iter() {
@@ -631,7 +635,13 @@ fn judge(
             }
             body = Some(content_length(h.value.trim_ascii()).ok_or(bad)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked_or_te = true;
+            te = true;
+            for c in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if !c.is_empty() {
+                    codings += 1;
+                    last_chunked = c.eq_ignore_ascii_case(b"chunked");
+                }
+            }
         } else if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             if !host_ok(h.value) {
@@ -641,11 +651,17 @@ fn judge(
             expect_continue |= h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
     }
-    // RFC 9112 §6.1 / §6.3 (3, 4): Transfer-Encoding with Content-Length is a smuggling
-    // attempt, and a static server decodes no chunked uploads: 400 and close either way
-    // (lighttpd answers the first 400 too; see RFC9112.md for the second).
-    if chunked_or_te {
+    // RFC 9112 §6.1, §6.3 (3, 4): Transfer-Encoding with Content-Length, in HTTP/1.0,
+    // or without chunked as the final coding cannot be framed: 400 and close. A coding
+    // before chunked we cannot decode: 501 (§6.1 SHOULD). A chunked body alone is framed
+    // but of no use to a static server: the request is answered with Connection: close
+    // and the body drained by the lingering close, so nothing in it is ever parsed as a
+    // request.
+    if te && (body.is_some() || version == 0 || !last_chunked) {
         return Err(bad);
+    }
+    if te && codings > 1 {
+        return Err(Status::NotImplemented);
     }
     // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
     // more than one.
@@ -674,7 +690,7 @@ fn judge(
     // A large body is not worth reading to keep the connection; with Expect:
     // 100-continue the client may never send it (RFC 9110 §10.1.1), so the framing of
     // what follows would be a guess: close in both cases.
-    let keep = keep && body <= MAX_SKIPPED_BODY && !(expect_continue && body > 0);
+    let keep = keep && !te && body <= MAX_SKIPPED_BODY && !(expect_continue && body > 0);
     let conn = match (keep, version) {
         (false, _) => ConnHeader::Close,
         (true, 0) => ConnHeader::KeepAlive,
