@@ -191,6 +191,7 @@ fn other_target_forms_are_400() {
         400,
         false,
     );
+    row(b"GET /index.html#f HTTP/1.1\r\nHost: t\r\n\r\n", 400, false);
 }
 
 #[test]
@@ -254,6 +255,21 @@ fn obs_fold_is_400() {
 fn bare_cr_is_400() {
     row(
         b"GET /index.html HTTP/1.1\r\nHost: t\rX: y\r\n\r\n",
+        400,
+        false,
+    );
+}
+
+#[test]
+fn nul_cr_or_lf_inside_a_field_value_is_400() {
+    // RFC 9110 §5.5: reject, or replace with SP; we reject.
+    row(
+        b"GET /index.html HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n",
+        400,
+        false,
+    );
+    row(
+        b"GET /index.html HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n",
         400,
         false,
     );

@@ -573,8 +573,13 @@ fn host_ok(v: &[u8]) -> bool {
 
 /// The path of a request target (RFC 9112 §3.2): origin-form as is; absolute-form
 /// `http[s]://authority/path` reduced to its path (a server MUST accept it, §3.2.2).
-/// `None` for any other form, or an absolute-form with an empty authority.
+/// `None` for any other form, an absolute-form with an empty authority, or a target
+/// holding a fragment.
 fn target_path(target: &str) -> Option<&str> {
+    if target.contains('#') {
+        // A fragment is never part of a request target (RFC 9112 §3.2).
+        return None;
+    }
     if target.starts_with('/') {
         return Some(target);
     }
@@ -743,5 +748,6 @@ mod tests {
         assert_eq!(target_path("http:///a"), None);
         assert_eq!(target_path("ftp://x/a"), None);
         assert_eq!(target_path("x:80"), None);
+        assert_eq!(target_path("/a#f"), None);
     }
 }
