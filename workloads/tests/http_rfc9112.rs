@@ -452,3 +452,139 @@ fn error_response_survives_unread_input() {
         assert_eq!((st.header_too_large, st.peer_resets), (3, 0), "{w}");
     });
 }
+
+// --- The lighttpd column of RFC9112.md ------------------------------------------------
+
+/// lighttpd 1.4.69 run in the foreground on a free loopback port with a default
+/// configuration serving the same `index.html`; killed on drop.
+struct Lighttpd {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Lighttpd {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("evb-lighttpd-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("www")).unwrap();
+        std::fs::write(
+            dir.join("www/index.html"),
+            workloads::http::body_bytes(BODY),
+        )
+        .unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let conf = format!(
+            "server.modules = ()\nserver.document-root = \"{0}/www\"\nserver.bind = \"127.0.0.1\"\nserver.port = {1}\nserver.errorlog = \"{0}/error.log\"\nindex-file.names = (\"index.html\")\nmimetype.assign = (\".html\" => \"text/plain\")\n",
+            dir.display(),
+            addr.port()
+        );
+        std::fs::write(dir.join("lighttpd.conf"), conf).unwrap();
+        let child = std::process::Command::new("lighttpd")
+            .arg("-D")
+            .arg("-f")
+            .arg(dir.join("lighttpd.conf"))
+            .spawn()
+            .expect("lighttpd is installed (apt-get install lighttpd)");
+        assert!(
+            eventually(Duration::from_secs(5), || TcpStream::connect(addr).is_ok()),
+            "lighttpd did not start"
+        );
+        Self { child, addr, dir }
+    }
+}
+
+impl Drop for Lighttpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What lighttpd 1.4.69 answers to the rows, as RFC9112.md records it: (request,
+/// status, connection kept open). Run with `--ignored` where lighttpd is installed.
+#[test]
+#[ignore = "needs lighttpd 1.4.69 installed; documents the lighttpd column of RFC9112.md"]
+fn lighttpd_column() {
+    let lt = Lighttpd::start();
+    let long_target: &'static [u8] = {
+        let mut r = b"GET /".to_vec();
+        r.extend(std::iter::repeat_n(b'a', 5000));
+        r.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\n\r\n");
+        r.leak()
+    };
+    let big_head: &'static [u8] = {
+        let mut r = b"GET /index.html HTTP/1.1\r\nHost: t\r\nX-Big: ".to_vec();
+        r.extend(std::iter::repeat_n(b'a', 70000));
+        r.extend_from_slice(b"\r\n\r\n");
+        r.leak()
+    };
+    let rows: &[(&[u8], u16, bool)] = &[
+        (GET, 200, true),
+        (b"POST /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", 200, false),
+        (b"PUT /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 501, true),
+        (b"DELETE /index.html HTTP/1.1\r\nHost: t\r\n\r\n", 501, true),
+        (b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 200, true),
+        (b"CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        (b"FOO /index.html HTTP/1.1\r\nHost: t\r\n\r\n", 501, false),
+        (b"get /index.html HTTP/1.1\r\nHost: t\r\n\r\n", 501, false),
+        (b"GET /index.html HTTP/1.1\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 200, true),
+        (b"GET /index.html HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, true),
+        (b"GET http://t/index.html HTTP/1.1\r\nHost: t\r\n\r\n", 200, true),
+        (b"GET http://other/index.html HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        (b"GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        (b"GET t:80 HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        (b"GET /index.html#f HTTP/1.1\r\nHost: t\r\n\r\n", 200, true),
+        (long_target, 404, true),
+        (big_head, 431, false),
+        (b"\r\n\r\nGET /index.html HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.2\r\nHost: t\r\n\r\n", 505, false),
+        (b"GET /index.html HTTP/2.0\r\nHost: t\r\n\r\n", 505, false),
+        (b"GET /index.html HTTP/1.10\r\nHost: t\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost : t\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n", 200, true),
+        (b"GET /index.html HTTP/1.1\r\nHost: t\rX: y\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\nHost: t\n\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n", 400, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 27\r\n\r\n", 400, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: +27\r\n\r\n", 400, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 411, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 27\r\n\r\n", 400, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false),
+        (b"GET /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 400, false),
+        (b"POST /index.html HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 200, false),
+    ];
+    let mut wrong = Vec::new();
+    for &(req, status, open) in rows {
+        let s = connect(lt.addr);
+        let _ = (&s).write_all(req);
+        let mut r = BufReader::new(s);
+        let a = read_resp(&mut r, false);
+        let kept = if a.header("connection") == Some("close") {
+            false
+        } else {
+            r.get_ref().write_all(GET).is_ok()
+                && try_read_resp(&mut r, false).is_some_and(|b| b.status == 200)
+        };
+        if (a.status, kept, a.count("date")) != (status, open, 1) {
+            wrong.push(format!(
+                "{:?}: {} open={kept} date={}",
+                String::from_utf8_lossy(&req[..req.len().min(60)]),
+                a.status,
+                a.count("date")
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "lighttpd differs from RFC9112.md: {wrong:#?}"
+    );
+}
