@@ -87,10 +87,12 @@ pub(super) fn run(
                         counters.bump_accepted();
                         let (responses, counters) = (responses.clone(), counters.clone());
                         tokio::spawn(async move {
-                            if let Err(e) = serve(stream, &responses, &counters, limits).await {
-                                ended(&e, &counters);
+                            // Counted on drop: a task still lingering when the server
+                            // stops is dropped with the runtime, and that is a close too.
+                            let closed = ClosedOnDrop(counters);
+                            if let Err(e) = serve(stream, &responses, &closed.0, limits).await {
+                                ended(&e, &closed.0);
                             }
-                            counters.bump_closed();
                         });
                     }
                     Err(e) => {
@@ -103,6 +105,15 @@ pub(super) fn run(
             }
         }
     })
+}
+
+/// Counts a connection closed when its task ends or is dropped.
+struct ClosedOnDrop(Arc<Counters>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        self.0.bump_closed();
+    }
 }
 
 thread_local! {
