@@ -382,6 +382,30 @@ fn a_reader_that_stops_reading_is_closed_after_write_idle() {
     });
 }
 
+/// After a closing response the server half-closes and waits for the client's FIN
+/// (lingering close); a client that never closes is dropped after the linger limit.
+#[test]
+fn a_client_that_never_closes_is_dropped_after_the_linger_timeout() {
+    each_mode(|w| {
+        let srv = short_timeouts(w.clone(), BODY);
+        let (a, mut r) = exchange(
+            srv.local_addr(),
+            b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            false,
+        );
+        assert_eq!(
+            (a.status, a.header("connection")),
+            (200, Some("close")),
+            "{w}"
+        );
+        // The server's FIN (its write side shut) arrives at once...
+        assert!(closed_within(&mut r, Duration::from_secs(3)), "{w}: no FIN");
+        // ...but it keeps the socket to read ours, until the linger limit closes it.
+        settled(&srv, &w, 1, 1);
+        drop(r);
+    });
+}
+
 // --- Item 6: configurations refused before anything starts ---------------------------
 
 /// `start` refuses `cfg` with one line containing `want`, and nothing listens on the
