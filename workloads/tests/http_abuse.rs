@@ -335,6 +335,26 @@ fn a_silent_connection_is_closed_after_the_head_timeout() {
     });
 }
 
+/// A later request on a kept connection that stops sending mid-head is closed after
+/// the keep-alive idle limit, well before the (here 30 s) whole-head limit.
+#[test]
+fn a_later_request_going_silent_is_closed_after_keep_alive_idle() {
+    each_mode(|w| {
+        let mut cfg = config(w.clone());
+        cfg.keep_alive_idle = KEEP_ALIVE;
+        cfg.request_head_timeout = Duration::from_secs(30);
+        let srv = http::start(&cfg, &NoObserver).unwrap();
+        let (a, mut r) = exchange(srv.local_addr(), GET, false);
+        assert_eq!(a.status, 200, "{w}");
+        r.get_ref().write_all(b"GET /index.html HT").unwrap();
+        assert!(
+            closed_within(&mut r, Duration::from_secs(3)),
+            "{w}: never closed"
+        );
+        settled(&srv, &w, 1, 1);
+    });
+}
+
 /// A head trickling in a byte every 50 ms is making progress all the time, but the
 /// whole head must arrive within the limit: the server closes anyway.
 #[test]

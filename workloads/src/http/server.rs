@@ -48,7 +48,8 @@ pub struct ServerConfig {
     /// Longest time to receive a whole request (head and any body we skip), counted
     /// from its first byte, or from accept for a connection's first request. Stricter
     /// than lighttpd 1.4.69's `server.max-read-idle` (60 s without any byte), with the
-    /// same default of 60 s.
+    /// same default of 60 s. A later request on a keep-alive connection is also closed
+    /// after `keep_alive_idle` without a byte, as lighttpd does.
     pub request_head_timeout: Duration,
     /// Longest time without sending progress while a response is pending (lighttpd
     /// 1.4.69 `server.max-write-idle`, default 360 s).
@@ -550,6 +551,8 @@ struct Conn {
     /// the end of the last response, the first byte of a request, or the start of the
     /// lingering close.
     mark: u64,
+    /// When the last byte was read, ns.
+    last_read: u64,
     /// At least one response went out completely (later requests wait under the
     /// keep-alive idle limit, the first one under the request-head limit).
     served: bool,
@@ -682,6 +685,12 @@ impl Loop {
             } else if !c.out.is_empty() {
                 l.write_idle
             } else if c.session.in_request() || !c.served {
+                // A later request on a kept connection must also keep its bytes coming
+                // (lighttpd applies its keep-alive idle limit there).
+                if c.served && now.saturating_sub(c.last_read) >= l.keep_alive_idle {
+                    expired.push(key);
+                    continue;
+                }
                 l.request_head
             } else {
                 l.keep_alive_idle
@@ -756,6 +765,7 @@ impl Loop {
                         readable: false,
                         hup: false,
                         mark: self.now,
+                        last_read: self.now,
                         served: false,
                         lingering: false,
                     });
@@ -1034,6 +1044,7 @@ fn drive(conn: &mut Conn, ctx: Ctx<'_>) -> Next {
         }
         let n = r as usize;
         conn.session.filled(n);
+        conn.last_read = ctx.now;
         if fresh {
             // The first byte of a request: its head is timed from here.
             conn.mark = ctx.now;

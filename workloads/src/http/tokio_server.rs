@@ -208,10 +208,15 @@ async fn serve(
         if close {
             return linger(stream, ns(limits.linger)).await;
         }
-        let deadline = if session.in_request() || !served {
+        let idle = Instant::now() + ns(limits.keep_alive_idle);
+        let deadline = if !served {
             head_deadline
+        } else if session.in_request() {
+            // A later request must also keep its bytes coming (lighttpd's keep-alive
+            // idle limit applies between them).
+            head_deadline.min(idle)
         } else {
-            Instant::now() + ns(limits.keep_alive_idle)
+            idle
         };
         let fresh = !session.in_request();
         let n = match tokio::time::timeout_at(deadline, stream.read(session.spare())).await {
