@@ -273,12 +273,13 @@ fn settled(srv: &http::ServerHandle, w: &HttpWait, accepted: u64, timeouts: u64)
     assert!(ok, "{w}: {:?}", srv.stats());
 }
 
-/// Asserts that the server keeps the connection open until `until` (the part of it
-/// still ahead: a loaded machine may have let it pass already).
+/// Asserts that the server did not end the connection before `until`: an EOF seen
+/// before that instant is an early close; one seen later proves nothing (a loaded
+/// machine may run this thread late), so it passes.
 fn open_until(r: &mut BufReader<TcpStream>, until: Instant, w: &HttpWait) {
     let left = until.saturating_duration_since(Instant::now());
-    if !left.is_zero() {
-        assert!(!closed_within(r, left), "{w}: closed before the limit");
+    if !left.is_zero() && closed_within(r, left) {
+        assert!(Instant::now() >= until, "{w}: closed before the limit");
     }
 }
 
@@ -291,7 +292,7 @@ fn idle_keep_alive_is_closed_after_keep_alive_idle() {
         let t0 = Instant::now();
         let (a, mut r) = exchange(srv.local_addr(), GET, false);
         assert_eq!(a.status, 200);
-        open_until(&mut r, t0 + KEEP_ALIVE * 9 / 10, &w);
+        open_until(&mut r, t0 + KEEP_ALIVE, &w);
         assert!(
             closed_within(&mut r, Duration::from_secs(3)),
             "{w}: never closed"
@@ -326,7 +327,7 @@ fn a_silent_connection_is_closed_after_the_head_timeout() {
         let srv = short_timeouts(w.clone(), BODY);
         let t0 = Instant::now();
         let mut r = BufReader::new(connect(srv.local_addr()));
-        open_until(&mut r, t0 + HEAD * 9 / 10, &w);
+        open_until(&mut r, t0 + HEAD, &w);
         assert!(
             closed_within(&mut r, Duration::from_secs(3)),
             "{w}: never closed"
