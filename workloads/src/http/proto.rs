@@ -162,8 +162,9 @@ enum ConnHeader {
     Close,
 }
 
-/// One answer to send: `head`, then `body` (empty for HEAD and for file bodies), then
-/// `file_len` bytes of the site's file.
+/// One answer to send: `head` (a body up to 16 KiB already joined to it), then `body`
+/// (empty for HEAD, file bodies and joined bodies), then `file_len` bytes of the site's
+/// file.
 #[derive(Clone, Debug)]
 pub(crate) struct Reply {
     pub head: Arc<[u8]>,
@@ -275,7 +276,16 @@ pub(crate) struct Heads {
     sec: u64,
     date: String,
     cache: Vec<Option<Arc<[u8]>>>,
+    /// Head and body in one buffer, for bodies up to [`JOINED_BODY`]: one `send` per
+    /// response, as before the Date header existed.
+    joined: Vec<Option<Arc<[u8]>>>,
+    /// The empty body (shared, so HEAD answers allocate nothing).
+    empty: Arc<[u8]>,
 }
+
+/// Largest body copied next to its head once a second (16 KiB); larger bodies are sent
+/// from the shared copy after the head.
+const JOINED_BODY: usize = 16 * 1024;
 
 impl Heads {
     pub fn new() -> Self {
@@ -283,6 +293,8 @@ impl Heads {
             sec: u64::MAX,
             date: String::new(),
             cache: vec![None; N_HEADS],
+            joined: vec![None; N_HEADS],
+            empty: Arc::from(&b""[..]),
         };
         h.refresh(SystemTime::now());
         h
@@ -298,6 +310,7 @@ impl Heads {
             self.sec = sec;
             self.date = httpdate::fmt_http_date(now);
             self.cache.iter_mut().for_each(|c| *c = None);
+            self.joined.iter_mut().for_each(|c| *c = None);
         }
     }
 
@@ -341,13 +354,26 @@ impl Heads {
             (Some((_, len)), Status::Ok, false) => *len,
             _ => 0,
         };
-        let body = if head_only {
-            Arc::from(&b""[..])
+        let body = &site.bodies[status as usize];
+        let (head, body) = if head_only || body.is_empty() {
+            (self.get(site, status, conn), self.empty.clone())
+        } else if body.len() <= JOINED_BODY {
+            let i = status as usize * 3 + conn as usize;
+            let joined = match &self.joined[i] {
+                Some(j) => j.clone(),
+                None => {
+                    let head = self.get(site, status, conn);
+                    let j: Arc<[u8]> = Arc::from([&head[..], &body[..]].concat());
+                    self.joined[i] = Some(j.clone());
+                    j
+                }
+            };
+            (joined, self.empty.clone())
         } else {
-            site.bodies[status as usize].clone()
+            (self.get(site, status, conn), body.clone())
         };
         Reply {
-            head: self.get(site, status, conn),
+            head,
             body,
             file_len,
             close: conn == ConnHeader::Close,

@@ -845,8 +845,13 @@ enum Flush {
     Close,
 }
 
-/// `sendmsg` of `a` then `b` (either may be empty), without SIGPIPE.
+/// `send` of `a` (when `b` is empty, the usual case) or `sendmsg` of `a` then `b`,
+/// without SIGPIPE.
 fn send2(fd: RawFd, a: &[u8], b: &[u8], flags: libc::c_int) -> isize {
+    if b.is_empty() {
+        // SAFETY: a is valid for a.len() bytes.
+        return unsafe { libc::send(fd, a.as_ptr().cast(), a.len(), libc::MSG_NOSIGNAL | flags) };
+    }
     let mut iov = [
         libc::iovec {
             iov_base: a.as_ptr() as *mut libc::c_void,
@@ -860,7 +865,7 @@ fn send2(fd: RawFd, a: &[u8], b: &[u8], flags: libc::c_int) -> isize {
     // SAFETY: an all-zero msghdr is valid; the fields set below point to live data.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = if b.is_empty() { 1 } else { 2 };
+    msg.msg_iovlen = 2;
     // SAFETY: msg and the iovecs it points to are valid for the call; sendmsg only reads
     // the buffers.
     unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | flags) }
