@@ -211,7 +211,7 @@ fn statuses_and_connection_header_are_honoured() {
         assert_eof(&mut r);
         // A head larger than the buffer (4096): 431, then close.
         let big = format!(
-            "GET /index.html HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "GET /index.html HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
             "a".repeat(5000)
         );
         let (a, mut r) = exchange(big.as_bytes(), false);
@@ -223,7 +223,7 @@ fn statuses_and_connection_header_are_honoured() {
         assert_eof(&mut r);
         // Connection: close is honoured.
         let (a, mut r) = exchange(
-            b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
             false,
         );
         assert_eq!(
@@ -240,7 +240,7 @@ fn statuses_and_connection_header_are_honoured() {
         );
         assert_eof(&mut r);
         let (a, mut r) = exchange(
-            b"GET /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /index.html HTTP/1.1\r\n\r\n",
+            b"GET /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /index.html HTTP/1.1\r\nHost: t\r\n\r\n",
             false,
         );
         assert_eq!(
@@ -251,7 +251,7 @@ fn statuses_and_connection_header_are_honoured() {
         // HEAD: the head with the GET's Content-Length, no body; then a POST with a
         // body (405) whose body is skipped so the pipelined GET after it is answered.
         let (a, mut r) = exchange(
-            b"HEAD /index.html HTTP/1.1\r\n\r\nPOST /index.html HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /index.html HTTP/1.1\r\n\r\n",
+            b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\nPOST /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /index.html HTTP/1.1\r\nHost: t\r\n\r\n",
             true,
         );
         assert_eq!(
@@ -891,7 +891,7 @@ fn workers_share_one_port_and_a_second_server_cannot_take_it() {
         assert!(err.to_string().contains("another server"), "{err}");
         for _ in 0..30 {
             let s = connect(srv.local_addr());
-            (&s).write_all(b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")
+            (&s).write_all(b"GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
                 .unwrap();
             let mut r = BufReader::new(s);
             assert_eq!(read_resp(&mut r, false).status, 200);

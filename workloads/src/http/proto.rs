@@ -1,18 +1,31 @@
-//! HTTP/1.1 request framing and the prebuilt responses, shared by the fd loops and the
-//! tokio loop so every wait mode answers byte for byte the same.
+//! HTTP/1.1 request framing and the responses, shared by the fd loops and the tokio
+//! loop so every wait mode answers byte for byte the same.
 //!
-//! Parsing is httparse's; this file only decides what to answer and keeps each
-//! connection's input inside one fixed buffer (`max_header_bytes`): a request head that
-//! does not fit is answered 431 and the connection closed, so no peer can make a
+//! Parsing is httparse's; this file decides what to answer, following RFC 9110 / RFC
+//! 9112 for a static GET/HEAD origin server (the rows are in `RFC9112.md` beside this
+//! file), and keeps each connection's input inside one fixed buffer
+//! (`max_header_bytes`): a request head that does not fit is answered 431 (414 when the
+//! request line alone does not fit) and the connection closed, so no peer can make a
 //! connection hold more memory than that.
-use std::{fs::File, io, os::unix::fs::MetadataExt, path::PathBuf, sync::Arc};
+//!
+//! Responses are a head (rebuilt once per second for the `Date` header, per loop, in
+//! [`Heads`]) and a body shared by every connection.
+use std::{
+    fs::{File, OpenOptions},
+    io,
+    os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt},
+    path::PathBuf,
+    sync::Arc,
+    time::SystemTime,
+};
 
 /// What the body of the served path is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BodySource {
-    /// `n` bytes held in memory and written with the head in one `send`.
+    /// `n` bytes held in memory (at most [`Site::MAX_INLINE_BODY`]) and written with the
+    /// head in one `sendmsg`.
     Bytes(usize),
-    /// A file's contents, sent with `sendfile(2)` after the head.
+    /// A regular file's contents, sent with `sendfile(2)` after the head.
     File(PathBuf),
 }
 
@@ -22,7 +35,8 @@ pub struct Site {
     /// The served path (the query string is ignored when matching).
     pub path: String,
     pub body: BodySource,
-    /// Room for one request head; a larger head gets 431 and the connection is closed.
+    /// Room for one request head, bytes (64 ..= [`Site::MAX_HEADER_BYTES`]); a larger
+    /// head gets 431 and the connection is closed.
     pub max_header_bytes: usize,
 }
 
@@ -34,6 +48,54 @@ impl Default for Site {
             max_header_bytes: 8192,
         }
     }
+}
+
+impl Site {
+    /// Largest in-memory body, bytes (1 GiB): larger bodies belong in a file.
+    pub const MAX_INLINE_BODY: usize = 1 << 30;
+    /// Largest per-connection head buffer, bytes (1 MiB; lighttpd's default limit on a
+    /// request head is 8 KiB, its largest setting 64 KiB).
+    pub const MAX_HEADER_BYTES: usize = 1 << 20;
+
+    /// Checks the site without allocating the body or opening anything.
+    ///
+    /// Errors (`InvalidInput`, one line naming the cause): path not starting with '/' or
+    /// holding whitespace/control bytes, `max_header_bytes` outside 64 ..= 1 MiB, an
+    /// in-memory body over 1 GiB.
+    pub fn validate(&self) -> io::Result<()> {
+        if !self.path.starts_with('/') {
+            return Err(invalid(format!(
+                "the served path must start with '/' (got '{}')",
+                self.path
+            )));
+        }
+        if self.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(invalid(format!(
+                "the served path must not contain spaces or control characters (got {:?})",
+                self.path
+            )));
+        }
+        if !(64..=Self::MAX_HEADER_BYTES).contains(&self.max_header_bytes) {
+            return Err(invalid(format!(
+                "max_header_bytes must be between 64 and {} (got {})",
+                Self::MAX_HEADER_BYTES,
+                self.max_header_bytes
+            )));
+        }
+        if let BodySource::Bytes(n) = self.body {
+            if n > Self::MAX_INLINE_BODY {
+                return Err(invalid(format!(
+                    "body size {n} bytes is over the {} bytes (1 GiB) an in-memory body may have; serve a file instead",
+                    Self::MAX_INLINE_BODY
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
 /// The bytes of a body of `len` bytes, as the server sends them (also used to write the
@@ -50,16 +112,22 @@ pub(crate) enum Status {
     BadRequest,
     NotFound,
     MethodNotAllowed,
+    UriTooLong,
     HeaderTooLarge,
+    NotImplemented,
+    VersionNotSupported,
 }
 
 impl Status {
-    const ALL: [Status; 5] = [
+    const ALL: [Status; 8] = [
         Status::Ok,
         Status::BadRequest,
         Status::NotFound,
         Status::MethodNotAllowed,
+        Status::UriTooLong,
         Status::HeaderTooLarge,
+        Status::NotImplemented,
+        Status::VersionNotSupported,
     ];
 
     fn line(self) -> &'static str {
@@ -68,8 +136,19 @@ impl Status {
             Status::BadRequest => "400 Bad Request",
             Status::NotFound => "404 Not Found",
             Status::MethodNotAllowed => "405 Method Not Allowed",
+            Status::UriTooLong => "414 URI Too Long",
             Status::HeaderTooLarge => "431 Request Header Fields Too Large",
+            Status::NotImplemented => "501 Not Implemented",
+            Status::VersionNotSupported => "505 HTTP Version Not Supported",
         }
+    }
+
+    /// Errors after which the input can no longer be framed: answer, then close.
+    fn closes(self) -> bool {
+        !matches!(
+            self,
+            Status::Ok | Status::NotFound | Status::MethodNotAllowed
+        )
     }
 }
 
@@ -83,112 +162,219 @@ enum ConnHeader {
     Close,
 }
 
-/// One answer to send: `head` (which includes the body unless it comes from the file),
-/// then `file_len` bytes of the site's file.
+/// One answer to send: `head` (a body up to 16 KiB already joined to it), then `body`
+/// (empty for HEAD, file bodies and joined bodies), then `file_len` bytes of the site's
+/// file.
 #[derive(Clone, Debug)]
 pub(crate) struct Reply {
-    pub bytes: Arc<[u8]>,
+    pub head: Arc<[u8]>,
+    pub body: Arc<[u8]>,
     pub file_len: u64,
     pub close: bool,
     pub status: Status,
 }
 
-/// Every response the site can give, built once.
+/// The site's bodies and limits, built once and shared by every worker.
 pub(crate) struct Responses {
-    /// Indexed by `index(status, conn, head_only)`.
-    table: Vec<Arc<[u8]>>,
+    /// Body per status (the site's body for 200, empty when it comes from the file).
+    bodies: Vec<Arc<[u8]>>,
+    /// Content-Length per status.
+    lens: Vec<u64>,
     /// The body file and its length, for `BodySource::File`.
     pub file: Option<(File, u64)>,
     pub path: String,
     pub max_header_bytes: usize,
 }
 
-fn index(status: Status, conn: ConnHeader, head_only: bool) -> usize {
-    (status as usize * 3 + conn as usize) * 2 + head_only as usize
+/// Opens a body file: regular files only (a directory, FIFO or device has no fixed
+/// length to promise in Content-Length; O_NONBLOCK keeps a FIFO from blocking the open).
+fn open_body_file(p: &PathBuf) -> io::Result<(File, u64)> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open body file {}: {e}", p.display()),
+            )
+        })?;
+    let md = f.metadata()?;
+    let ft = md.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(invalid(format!(
+            "body file {} is {what}, not a regular file",
+            p.display()
+        )));
+    }
+    Ok((f, md.size()))
 }
 
 impl Responses {
+    /// Validates `site` and builds the bodies. Errors are one line (see
+    /// [`Site::validate`]; an unopenable or non-regular body file; an in-memory body
+    /// whose allocation fails).
     pub fn new(site: &Site) -> io::Result<Self> {
-        if site.max_header_bytes < 64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "max_header_bytes must be at least 64",
-            ));
-        }
-        if !site.path.starts_with('/') {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("the served path must start with '/' (got '{}')", site.path),
-            ));
-        }
-        let (body, file) = match &site.body {
-            BodySource::Bytes(n) => (Some(body_bytes(*n)), None),
-            BodySource::File(p) => {
-                let f = File::open(p).map_err(|e| {
+        site.validate()?;
+        let (body, file): (Arc<[u8]>, _) = match &site.body {
+            BodySource::Bytes(n) => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(*n).map_err(|_| {
                     io::Error::new(
-                        e.kind(),
-                        format!("cannot open body file {}: {e}", p.display()),
+                        io::ErrorKind::OutOfMemory,
+                        format!("cannot allocate a body of {n} bytes"),
                     )
                 })?;
-                let len = f.metadata()?.size();
-                (None, Some((f, len)))
+                let pattern = b"evbench-http-body\n";
+                v.extend(pattern.iter().copied().cycle().take(*n));
+                (Arc::from(v), None)
             }
+            BodySource::File(p) => (Arc::from(&b""[..]), Some(open_body_file(p)?)),
         };
-        let mut table = vec![Arc::from(&b""[..]); Status::ALL.len() * 3 * 2];
+        let mut bodies = Vec::new();
+        let mut lens = Vec::new();
         for status in Status::ALL {
-            for conn in [
-                ConnHeader::Implicit,
-                ConnHeader::KeepAlive,
-                ConnHeader::Close,
-            ] {
-                for head_only in [false, true] {
-                    let (len, inline): (u64, &[u8]) = match (status, &body, &file) {
-                        (Status::Ok, Some(b), _) => (b.len() as u64, b),
-                        (Status::Ok, None, Some((_, len))) => (*len, b""),
-                        (Status::Ok, None, None) => unreachable!("one body source is set"),
-                        (s, _, _) => {
-                            let text = s.line().as_bytes();
-                            // Error bodies are their status line plus a newline.
-                            (text.len() as u64 + 1, b"")
-                        }
-                    };
-                    let conn_line = match conn {
-                        ConnHeader::Implicit => "",
-                        ConnHeader::KeepAlive => "Connection: keep-alive\r\n",
-                        ConnHeader::Close => "Connection: close\r\n",
-                    };
-                    let mut r = format!(
-                        "HTTP/1.1 {}\r\nServer: evbench\r\nContent-Type: text/plain\r\nContent-Length: {len}\r\n{conn_line}\r\n",
-                        status.line()
-                    )
-                    .into_bytes();
-                    if !head_only {
-                        if status == Status::Ok {
-                            r.extend_from_slice(inline);
-                        } else {
-                            r.extend_from_slice(status.line().as_bytes());
-                            r.push(b'\n');
-                        }
-                    }
-                    table[index(status, conn, head_only)] = Arc::from(r);
-                }
+            if status == Status::Ok {
+                lens.push(match &file {
+                    Some((_, len)) => *len,
+                    None => body.len() as u64,
+                });
+                bodies.push(body.clone());
+            } else {
+                // Error bodies are their status line plus a newline.
+                let b = format!("{}\n", status.line()).into_bytes();
+                lens.push(b.len() as u64);
+                bodies.push(Arc::from(b));
             }
         }
         Ok(Self {
-            table,
+            bodies,
+            lens,
             file,
             path: site.path.clone(),
             max_header_bytes: site.max_header_bytes,
         })
     }
+}
 
-    fn reply(&self, status: Status, conn: ConnHeader, head_only: bool) -> Reply {
-        let file_len = match (&self.file, status, head_only) {
+/// Number of distinct heads: status × Connection header.
+const N_HEADS: usize = Status::ALL.len() * 3;
+
+/// A loop's response heads for the current second: the `Date` header (RFC 9110 §6.6.1:
+/// an origin server with a clock MUST send it) changes once a second, so heads are built
+/// lazily and dropped when the second changes — never formatted per response.
+pub(crate) struct Heads {
+    sec: u64,
+    date: String,
+    cache: Vec<Option<Arc<[u8]>>>,
+    /// Head and body in one buffer, for bodies up to [`JOINED_BODY`]: one `send` per
+    /// response, as before the Date header existed.
+    joined: Vec<Option<Arc<[u8]>>>,
+    /// The empty body (shared, so HEAD answers allocate nothing).
+    empty: Arc<[u8]>,
+}
+
+/// Largest body copied next to its head once a second (16 KiB); larger bodies are sent
+/// from the shared copy after the head.
+const JOINED_BODY: usize = 16 * 1024;
+
+impl Heads {
+    pub fn new() -> Self {
+        let mut h = Self {
+            sec: u64::MAX,
+            date: String::new(),
+            cache: vec![None; N_HEADS],
+            joined: vec![None; N_HEADS],
+            empty: Arc::from(&b""[..]),
+        };
+        h.refresh(SystemTime::now());
+        h
+    }
+
+    /// Moves to the second of `now`; a no-op within the same second.
+    pub fn refresh(&mut self, now: SystemTime) {
+        let sec = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if sec != self.sec {
+            self.sec = sec;
+            self.date = httpdate::fmt_http_date(now);
+            self.cache.iter_mut().for_each(|c| *c = None);
+            self.joined.iter_mut().for_each(|c| *c = None);
+        }
+    }
+
+    fn get(&mut self, site: &Responses, status: Status, conn: ConnHeader) -> Arc<[u8]> {
+        let i = status as usize * 3 + conn as usize;
+        if let Some(h) = &self.cache[i] {
+            return h.clone();
+        }
+        let conn_line = match conn {
+            ConnHeader::Implicit => "",
+            ConnHeader::KeepAlive => "Connection: keep-alive\r\n",
+            ConnHeader::Close => "Connection: close\r\n",
+        };
+        // RFC 9110 §15.5.6: a 405 MUST list the allowed methods.
+        let allow = if status == Status::MethodNotAllowed {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        let h: Arc<[u8]> = Arc::from(
+            format!(
+                "HTTP/1.1 {}\r\nServer: evbench\r\nDate: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{allow}{conn_line}\r\n",
+                status.line(),
+                self.date,
+                site.lens[status as usize],
+            )
+            .into_bytes(),
+        );
+        self.cache[i] = Some(h.clone());
+        h
+    }
+
+    fn reply(
+        &mut self,
+        site: &Responses,
+        status: Status,
+        conn: ConnHeader,
+        head_only: bool,
+    ) -> Reply {
+        let file_len = match (&site.file, status, head_only) {
             (Some((_, len)), Status::Ok, false) => *len,
             _ => 0,
         };
+        let body = &site.bodies[status as usize];
+        let (head, body) = if head_only || body.is_empty() {
+            (self.get(site, status, conn), self.empty.clone())
+        } else if body.len() <= JOINED_BODY {
+            let i = status as usize * 3 + conn as usize;
+            let joined = match &self.joined[i] {
+                Some(j) => j.clone(),
+                None => {
+                    let head = self.get(site, status, conn);
+                    let j: Arc<[u8]> = Arc::from([&head[..], &body[..]].concat());
+                    self.joined[i] = Some(j.clone());
+                    j
+                }
+            };
+            (joined, self.empty.clone())
+        } else {
+            (self.get(site, status, conn), body.clone())
+        };
         Reply {
-            bytes: self.table[index(status, conn, head_only)].clone(),
+            head,
+            body,
             file_len,
             close: conn == ConnHeader::Close,
             status,
@@ -198,6 +384,10 @@ impl Responses {
 
 /// Maximum headers a request may carry; more is treated like an oversized head (431).
 const MAX_HEADERS: usize = 64;
+
+/// Largest request body skipped to keep a connection open (64 KiB); a request with a
+/// larger Content-Length is answered and the connection closed instead of reading it.
+const MAX_SKIPPED_BODY: u64 = 64 * 1024;
 
 /// One connection's input side: a fixed buffer and the framing state.
 pub(crate) struct Session {
@@ -229,13 +419,18 @@ impl Session {
         self.len = (self.len + n).min(self.buf.len());
     }
 
+    /// True while part of a request (head bytes or body still to skip) has been read.
+    pub fn in_request(&self) -> bool {
+        self.len > 0 || self.skip > 0
+    }
+
     fn consume(&mut self, n: usize) {
         self.buf.copy_within(n..self.len, 0);
         self.len -= n;
     }
 
     /// The answer to the next complete request in the buffer, if there is one.
-    pub fn next(&mut self, site: &Responses) -> Option<Reply> {
+    pub fn next(&mut self, site: &Responses, heads: &mut Heads) -> Option<Reply> {
         if self.closing {
             return None;
         }
@@ -250,24 +445,9 @@ impl Session {
         if self.len == 0 {
             return None;
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let parsed = req.parse(&self.buf[..self.len]);
-        let (status, conn, head_only, used, body) = match parsed {
-            Ok(httparse::Status::Partial) => {
-                if self.len < self.buf.len() {
-                    return None;
-                }
-                (Status::HeaderTooLarge, ConnHeader::Close, false, 0, 0)
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                (Status::HeaderTooLarge, ConnHeader::Close, false, 0, 0)
-            }
-            Err(_) => (Status::BadRequest, ConnHeader::Close, false, 0, 0),
-            Ok(httparse::Status::Complete(used)) => match judge(&req, site) {
-                Ok((status, conn, head_only, body)) => (status, conn, head_only, used, body),
-                Err(()) => (Status::BadRequest, ConnHeader::Close, false, 0, 0),
-            },
+        let (status, conn, head_only, used, body) = match self.parse(site)? {
+            Ok(j) => j,
+            Err(status) => (status, ConnHeader::Close, false, 0, 0),
         };
         if conn == ConnHeader::Close {
             self.closing = true;
@@ -276,61 +456,324 @@ impl Session {
             self.consume(used);
             self.skip = body;
         }
-        Some(site.reply(status, conn, head_only))
+        Some(heads.reply(site, status, conn, head_only))
+    }
+
+    /// `None`: wait for more input; `Some(Err(status))`: answer `status` and close.
+    #[allow(clippy::type_complexity)]
+    fn parse(
+        &mut self,
+        site: &Responses,
+    ) -> Option<Result<(Status, ConnHeader, bool, usize, u64), Status>> {
+        let full = self.len == self.buf.len();
+        let mut rewritten = false;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut req = httparse::Request::new(&mut headers);
+            return match req.parse(&self.buf[..self.len]) {
+                Ok(httparse::Status::Partial) if !full => None,
+                Ok(httparse::Status::Partial) => Some(Err(self.too_large())),
+                Err(httparse::Error::TooManyHeaders) => Some(Err(Status::HeaderTooLarge)),
+                Err(httparse::Error::Version) if !rewritten => match self.fix_version() {
+                    VersionFix::Wait if !full => None,
+                    VersionFix::Wait => Some(Err(Status::UriTooLong)),
+                    VersionFix::Retry => {
+                        rewritten = true;
+                        continue;
+                    }
+                    VersionFix::Refuse(s) => Some(Err(s)),
+                },
+                Err(_) => Some(Err(Status::BadRequest)),
+                Ok(httparse::Status::Complete(used)) => {
+                    Some(judge(&req, site).map(|(status, conn, head_only, body)| {
+                        (status, conn, head_only, used, body)
+                    }))
+                }
+            };
+        }
+    }
+
+    /// A full buffer without a complete head: 414 when even the request line did not
+    /// fit (RFC 9112 §3: a target longer than the server will parse), else 431.
+    fn too_large(&self) -> Status {
+        let start = self.buf[..self.len]
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        if self.buf[start..self.len].contains(&b'\n') {
+            Status::HeaderTooLarge
+        } else {
+            Status::UriTooLong
+        }
+    }
+
+    /// httparse knows only HTTP/1.0 and 1.1. RFC 9110 §2.5 / RFC 9112 §2.3: a later
+    /// HTTP/1.x minor version is answered as 1.1 (rewrite the digit, parse again); a
+    /// well-formed other major version gets 505; anything else is malformed (400).
+    fn fix_version(&mut self) -> VersionFix {
+        let data = &self.buf[..self.len];
+        let start = data
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        let Some(nl) = data[start..].iter().position(|&b| b == b'\n') else {
+            return VersionFix::Wait;
+        };
+        let mut end = start + nl;
+        if end > start && data[end - 1] == b'\r' {
+            end -= 1;
+        }
+        let line = &data[start..end];
+        let Some(sp) = line.iter().rposition(|&b| b == b' ') else {
+            return VersionFix::Refuse(Status::BadRequest);
+        };
+        let v = &line[sp + 1..];
+        let well_formed = v.len() == 8
+            && v.starts_with(b"HTTP/")
+            && v[5].is_ascii_digit()
+            && v[6] == b'.'
+            && v[7].is_ascii_digit();
+        if !well_formed {
+            return VersionFix::Refuse(Status::BadRequest);
+        }
+        if v[5] == b'1' {
+            // HTTP/1.2 .. 1.9 (1.0 and 1.1 never come here).
+            let at = start + sp + 1 + 7;
+            self.buf[at] = b'1';
+            VersionFix::Retry
+        } else {
+            VersionFix::Refuse(Status::VersionNotSupported)
+        }
+    }
+}
+
+enum VersionFix {
+    Wait,
+    Retry,
+    Refuse(Status),
+}
+
+/// Methods RFC 9110 §9 (and RFC 5789's PATCH) define: known, so 405 with `Allow` when
+/// not GET/HEAD; any other method is 501 (RFC 9110 §9.1, §15.6.2). Case-sensitive.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// A Content-Length value: 1*DIGIT and nothing else (RFC 9110 §8.6: no sign, no list,
+/// no spaces inside), no overflow.
+fn content_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// A Host value: `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty
+/// (allowed when the target has no authority). Checks the character set only.
+fn host_ok(v: &[u8]) -> bool {
+    v.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+            )
+    })
+}
+
+/// The path of a request target (RFC 9112 §3.2): origin-form as is; absolute-form
+/// `http[s]://authority/path` reduced to its path (a server MUST accept it, §3.2.2).
+/// `None` for any other form, an absolute-form with an empty authority, or a target
+/// holding a fragment.
+fn target_path(target: &str) -> Option<&str> {
+    if target.contains('#') {
+        // A fragment is never part of a request target (RFC 9112 §3.2).
+        return None;
+    }
+    if target.starts_with('/') {
+        return Some(target);
+    }
+    let b = target.as_bytes();
+    let rest = if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
+        &target[7..]
+    } else if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://") {
+        &target[8..]
+    } else {
+        return None;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.is_empty() || authority.contains('@') {
+        // RFC 9110 §4.2.1: an http URI with an empty host is invalid; userinfo is
+        // deprecated and refused.
+        return None;
+    }
+    match &rest[end..] {
+        "" => Some("/"),
+        p if p.starts_with('?') => Some("/"),
+        p => Some(p),
     }
 }
 
 /// Decides the answer to a complete, well-formed request head: (status, connection,
-/// head only, request body length). `Err` means the head is malformed for our purposes.
+/// head only, request body length). `Err(status)`: answer that and close.
 fn judge(
     req: &httparse::Request<'_, '_>,
     site: &Responses,
-) -> Result<(Status, ConnHeader, bool, u64), ()> {
-    let version = req.version.ok_or(())?;
+) -> Result<(Status, ConnHeader, bool, u64), Status> {
+    let bad = Status::BadRequest;
+    let version = req.version.ok_or(bad)?;
     let mut close = false;
     let mut keep_alive = false;
-    let mut body = 0u64;
+    let mut body: Option<u64> = None;
+    // Transfer-Encoding: whether present, how many codings, whether the last one is
+    // chunked (all lines form one list, RFC 9110 §5.3).
+    let mut te = false;
+    let mut codings = 0;
+    let mut last_chunked = false;
+    let mut hosts = 0;
+    let mut expect_continue = false;
     for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("connection") {
-            let v = std::str::from_utf8(h.value).map_err(|_| ())?;
-            for token in v.split(',') {
-                let t = token.trim();
-                close |= t.eq_ignore_ascii_case("close");
-                keep_alive |= t.eq_ignore_ascii_case("keep-alive");
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let t = token.trim_ascii();
+                close |= t.eq_ignore_ascii_case(b"close");
+                keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).map_err(|_| ())?.trim();
-            let n: u64 = v.parse().map_err(|_| ())?;
-            if body != 0 && body != n {
-                return Err(());
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // RFC 9112 §6.3 (5): an invalid or repeated Content-Length is unrecoverable
+            // framing; a second line is refused even with the same value, whatever the
+            // order (a list "5, 5" is refused by the digit check).
+            if body.is_some() {
+                return Err(bad);
             }
-            body = n;
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // A static server has no use for chunked uploads; refusing them keeps
-            // framing simple and unambiguous.
-            return Err(());
+            body = Some(content_length(h.value.trim_ascii()).ok_or(bad)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            te = true;
+            for c in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if !c.is_empty() {
+                    codings += 1;
+                    last_chunked = c.eq_ignore_ascii_case(b"chunked");
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            if !host_ok(h.value) {
+                return Err(bad);
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue |= h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
     }
+    // RFC 9112 §6.1, §6.3 (3, 4): Transfer-Encoding with Content-Length, in HTTP/1.0,
+    // or without chunked as the final coding cannot be framed: 400 and close. A coding
+    // before chunked we cannot decode: 501 (§6.1 SHOULD). A chunked body alone is framed
+    // but of no use to a static server: the request is answered with Connection: close
+    // and the body drained by the lingering close, so nothing in it is ever parsed as a
+    // request.
+    if te && (body.is_some() || version == 0 || !last_chunked) {
+        return Err(bad);
+    }
+    if te && codings > 1 {
+        return Err(Status::NotImplemented);
+    }
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
+    // more than one.
+    if hosts > 1 || (version >= 1 && hosts == 0) {
+        return Err(bad);
+    }
+    let method = req.method.ok_or(bad)?;
+    let target = req.path.ok_or(bad)?;
+    let path = match target_path(target) {
+        Some(p) => p,
+        // asterisk-form is for OPTIONS and authority-form for CONNECT, both methods we
+        // answer 405 whatever the target.
+        None if method == "OPTIONS" && target == "*" => "*",
+        None if method == "CONNECT" => "*",
+        None => return Err(bad),
+    };
+    if !KNOWN_METHODS.contains(&method) {
+        return Err(Status::NotImplemented);
+    }
+    let body = body.unwrap_or(0);
     let keep = if version >= 1 {
         !close
     } else {
         keep_alive && !close
     };
+    // A large body is not worth reading to keep the connection; with Expect:
+    // 100-continue the client may never send it (RFC 9110 §10.1.1), so the framing of
+    // what follows would be a guess: close in both cases.
+    let keep = keep && !te && body <= MAX_SKIPPED_BODY && !(expect_continue && body > 0);
     let conn = match (keep, version) {
         (false, _) => ConnHeader::Close,
         (true, 0) => ConnHeader::KeepAlive,
         (true, _) => ConnHeader::Implicit,
     };
-    let method = req.method.ok_or(())?;
-    let path = req.path.ok_or(())?;
     let path = path.split('?').next().unwrap_or(path);
     let head_only = method == "HEAD";
-    let status = if path != site.path {
-        Status::NotFound
-    } else if method == "GET" || head_only {
-        Status::Ok
-    } else {
+    let status = if method == "GET" || head_only {
+        if path == site.path {
+            Status::Ok
+        } else {
+            Status::NotFound
+        }
+    } else if path == site.path || path == "*" {
         Status::MethodNotAllowed
+    } else {
+        Status::NotFound
     };
+    debug_assert!(!status.closes());
     Ok((status, conn, head_only, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_digits_only() {
+        assert_eq!(content_length(b"27"), Some(27));
+        assert_eq!(content_length(b"0"), Some(0));
+        for v in [
+            &b"+27"[..],
+            b"-1",
+            b"",
+            b"2 7",
+            b"5, 5",
+            b"0x1b",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(content_length(v), None, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(target_path("/a?b"), Some("/a?b"));
+        assert_eq!(target_path("http://x/a"), Some("/a"));
+        assert_eq!(target_path("HTTP://x:80"), Some("/"));
+        assert_eq!(target_path("http://x?q"), Some("/"));
+        assert_eq!(target_path("http:///a"), None);
+        assert_eq!(target_path("ftp://x/a"), None);
+        assert_eq!(target_path("x:80"), None);
+        assert_eq!(target_path("/a#f"), None);
+    }
 }

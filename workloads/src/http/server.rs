@@ -12,13 +12,13 @@ use std::{
         mpsc, Arc, OnceLock,
     },
     thread::{self, JoinHandle},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use slab::Slab;
 
 use super::{
-    proto::{Reply, Responses, Session, Site, Status},
+    proto::{Heads, Reply, Responses, Session, Site, Status},
     HttpWait,
 };
 use crate::{
@@ -41,6 +41,95 @@ pub struct ServerConfig {
     /// Responses queued per connection before the loop stops reading it (pipelining
     /// backpressure: a client that never reads cannot grow the queue).
     pub max_pipeline: usize,
+    /// Longest wait for the first byte of the next request on a keep-alive connection
+    /// once the previous response has gone out (lighttpd 1.4.69
+    /// `server.max-keep-alive-idle`, default 5 s). The connection is then closed.
+    pub keep_alive_idle: Duration,
+    /// Longest time to receive a whole request (head and any body we skip), counted
+    /// from its first byte, or from accept for a connection's first request. Stricter
+    /// than lighttpd 1.4.69's `server.max-read-idle` (60 s without any byte), with the
+    /// same default of 60 s. A later request on a keep-alive connection is also closed
+    /// after `keep_alive_idle` without a byte, as lighttpd does.
+    pub request_head_timeout: Duration,
+    /// Longest time without sending progress while a response is pending (lighttpd
+    /// 1.4.69 `server.max-write-idle`, default 360 s).
+    pub write_idle_timeout: Duration,
+    /// After a closing response the write side is shut down and input is read and
+    /// dropped until the client closes or this passes (RFC 9112 §9.6; lighttpd's
+    /// lingering close, 5 s), so unread input cannot turn the close into a reset that
+    /// destroys the response.
+    pub linger_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Longest timeout accepted (one day): anything longer is a typo, not a limit.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+    /// Most worker loops accepted.
+    pub const MAX_WORKERS: usize = 1024;
+
+    /// Checks the configuration without starting anything; [`start`] calls it first.
+    ///
+    /// Errors (`InvalidInput`, one line naming the field): `workers` outside 1 ..= 1024,
+    /// `backlog` < 1, `max_pipeline` < 1, a timeout of zero or over a day, or a bad
+    /// [`Site`] ([`Site::validate`]: body over 1 GiB, path, header buffer size). The
+    /// body file is checked (regular file) when [`start`] opens it.
+    pub fn validate(&self) -> io::Result<()> {
+        let bad = |m: String| Err(io::Error::new(io::ErrorKind::InvalidInput, m));
+        if !(1..=Self::MAX_WORKERS).contains(&self.workers) {
+            return bad(format!(
+                "workers must be between 1 and {} (got {})",
+                Self::MAX_WORKERS,
+                self.workers
+            ));
+        }
+        if self.backlog < 1 {
+            return bad(format!("backlog must be at least 1 (got {})", self.backlog));
+        }
+        if self.max_pipeline < 1 {
+            return bad("max_pipeline must be at least 1 (got 0)".into());
+        }
+        for (name, d) in [
+            ("keep_alive_idle", self.keep_alive_idle),
+            ("request_head_timeout", self.request_head_timeout),
+            ("write_idle_timeout", self.write_idle_timeout),
+            ("linger_timeout", self.linger_timeout),
+        ] {
+            if d.is_zero() || d > Self::MAX_TIMEOUT {
+                return bad(format!(
+                    "{name} must be above 0 and at most 86400 s (got {d:?})"
+                ));
+            }
+        }
+        self.site.validate()
+    }
+
+    fn limits(&self) -> Limits {
+        let ns = |d: Duration| d.as_nanos().min(u64::MAX as u128) as u64;
+        let min = self
+            .keep_alive_idle
+            .min(self.request_head_timeout)
+            .min(self.write_idle_timeout)
+            .min(self.linger_timeout);
+        Limits {
+            keep_alive_idle: ns(self.keep_alive_idle),
+            request_head: ns(self.request_head_timeout),
+            write_idle: ns(self.write_idle_timeout),
+            linger: ns(self.linger_timeout),
+            // Deadlines are checked a few times per shortest timeout (lighttpd checks
+            // once a second), so a timeout fires within 1/4 of its value late.
+            tick: ns(min / 4).clamp(5_000_000, 1_000_000_000),
+        }
+    }
+}
+
+/// The timeouts in ns, and how often the fd loops look for expired connections.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    pub keep_alive_idle: u64,
+    pub request_head: u64,
+    pub write_idle: u64,
+    pub linger: u64,
+    pub tick: u64,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +141,10 @@ impl Default for ServerConfig {
             site: Site::default(),
             backlog: 4096,
             max_pipeline: 32,
+            keep_alive_idle: Duration::from_secs(5),
+            request_head_timeout: Duration::from_secs(60),
+            write_idle_timeout: Duration::from_secs(360),
+            linger_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -67,6 +160,10 @@ pub(super) struct Counters {
     not_found: AtomicU64,
     method_not_allowed: AtomicU64,
     header_too_large: AtomicU64,
+    uri_too_long: AtomicU64,
+    not_implemented: AtomicU64,
+    version_not_supported: AtomicU64,
+    timeouts: AtomicU64,
     peer_resets: AtomicU64,
     waits: AtomicU64,
     events: AtomicU64,
@@ -98,6 +195,19 @@ pub struct ServerStats {
     pub not_found: u64,
     pub method_not_allowed: u64,
     pub header_too_large: u64,
+    /// 414: the request line alone did not fit the head buffer.
+    #[serde(default)]
+    pub uri_too_long: u64,
+    /// 501: a method RFC 9110 does not define.
+    #[serde(default)]
+    pub not_implemented: u64,
+    /// 505: an HTTP major version other than 1.
+    #[serde(default)]
+    pub version_not_supported: u64,
+    /// Connections closed by a timeout (keep-alive idle, request head, write idle,
+    /// linger).
+    #[serde(default)]
+    pub timeouts: u64,
     /// Connections that ended with a reset / broken pipe while the server wrote or read.
     pub peer_resets: u64,
     /// Calls into the waiter's `wait` and the events they returned (0 for tokio).
@@ -123,6 +233,10 @@ impl ServerStats {
             not_found: l(&c.not_found),
             method_not_allowed: l(&c.method_not_allowed),
             header_too_large: l(&c.header_too_large),
+            uri_too_long: l(&c.uri_too_long),
+            not_implemented: l(&c.not_implemented),
+            version_not_supported: l(&c.version_not_supported),
+            timeouts: l(&c.timeouts),
             peer_resets: l(&c.peer_resets),
             waits: l(&c.waits),
             events: l(&c.events),
@@ -151,6 +265,10 @@ impl ServerStats {
             not_found: f(self.not_found, o.not_found),
             method_not_allowed: f(self.method_not_allowed, o.method_not_allowed),
             header_too_large: f(self.header_too_large, o.header_too_large),
+            uri_too_long: f(self.uri_too_long, o.uri_too_long),
+            not_implemented: f(self.not_implemented, o.not_implemented),
+            version_not_supported: f(self.version_not_supported, o.version_not_supported),
+            timeouts: f(self.timeouts, o.timeouts),
             peer_resets: f(self.peer_resets, o.peer_resets),
             waits: f(self.waits, o.waits),
             events: f(self.events, o.events),
@@ -174,7 +292,13 @@ impl Counters {
             Status::NotFound => &self.not_found,
             Status::MethodNotAllowed => &self.method_not_allowed,
             Status::HeaderTooLarge => &self.header_too_large,
+            Status::UriTooLong => &self.uri_too_long,
+            Status::NotImplemented => &self.not_implemented,
+            Status::VersionNotSupported => &self.version_not_supported,
         });
+    }
+    pub(super) fn bump_timeout(&self) {
+        bump(&self.timeouts)
     }
     pub(super) fn bump_accepted(&self) {
         bump(&self.accepted)
@@ -306,17 +430,14 @@ fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(s.into())
 }
 
-/// Starts the server: binds every worker's socket, starts the loops, reports each loop
-/// thread to `observer` (role "server", index = worker) and returns once all of them
-/// are ready to accept.
+/// Starts the server: validates `cfg` ([`ServerConfig::validate`], then the body
+/// file), binds every worker's socket, starts the loops, reports each loop thread to
+/// `observer` (role "server", index = worker) and returns once all of them are ready to
+/// accept. Nothing is bound or started when the configuration is refused.
 pub fn start(cfg: &ServerConfig, observer: &dyn Observer) -> io::Result<ServerHandle> {
-    if cfg.workers == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "workers must be at least 1",
-        ));
-    }
+    cfg.validate()?;
     let responses = Arc::new(Responses::new(&cfg.site)?);
+    let limits = cfg.limits();
     let addr = claim(cfg.addr)?;
     let listeners = (0..cfg.workers)
         .map(|_| listen(addr, cfg.backlog))
@@ -345,9 +466,9 @@ pub fn start(cfg: &ServerConfig, observer: &dyn Observer) -> io::Result<ServerHa
                 .name(format!("http-{i}"))
                 .spawn(move || -> io::Result<()> {
                     match wait {
-                        HttpWait::Tokio => {
-                            super::tokio_server::run(listener, waker_fd, responses, c, tid_tx)
-                        }
+                        HttpWait::Tokio => super::tokio_server::run(
+                            listener, waker_fd, responses, c, tid_tx, limits,
+                        ),
                         other => {
                             let opened = other.open_waiter();
                             let (waiter, edge) = match opened {
@@ -371,6 +492,11 @@ pub fn start(cfg: &ServerConfig, observer: &dyn Observer) -> io::Result<ServerHa
                                 max_pipeline,
                                 refusal,
                                 accept_paused_until: None,
+                                limits,
+                                heads: Heads::new(),
+                                now: now_ns(),
+                                next_sweep: 0,
+                                expired: Vec::new(),
                             };
                             lp.run(tid_tx)
                         }
@@ -403,7 +529,7 @@ const FIRST_CONN: u64 = 2;
 /// One pending answer on a connection.
 struct Out {
     reply: Reply,
-    /// Bytes of `reply.bytes` already sent.
+    /// Bytes of `reply.head` then `reply.body` already sent.
     sent: usize,
     /// File offset reached by sendfile.
     file_off: i64,
@@ -417,6 +543,22 @@ struct Conn {
     interest: Interest,
     /// Reading may find data (set by events, cleared by EAGAIN or a short read).
     readable: bool,
+    /// An event reported a hang-up or an error: a short read no longer means drained,
+    /// reading goes on until it returns 0 or the error (edge-triggered modes are told
+    /// about a FIN only once, often in the same edge as the last data).
+    hup: bool,
+    /// Start of the phase the timeouts measure, ns: accept, the last sending progress,
+    /// the end of the last response, the first byte of a request, or the start of the
+    /// lingering close.
+    mark: u64,
+    /// When the last byte was read, ns.
+    last_read: u64,
+    /// At least one response went out completely (later requests wait under the
+    /// keep-alive idle limit, the first one under the request-head limit).
+    served: bool,
+    /// The closing response went out and the write side is shut down: input is read
+    /// and dropped until EOF or the linger timeout.
+    lingering: bool,
 }
 
 enum Next {
@@ -434,7 +576,18 @@ struct Loop {
     conns: Slab<Conn>,
     max_pipeline: usize,
     refusal: Arc<OnceLock<String>>,
+    /// Set while accept is off after EMFILE/ENFILE: the listen socket is then not in
+    /// the waiter at all (removing it is the one way to stop every waiter, kevent's
+    /// level-like requeue included, from reporting it again and again).
     accept_paused_until: Option<u64>,
+    limits: Limits,
+    heads: Heads,
+    /// The time after the last wait returned, ns (CLOCK_MONOTONIC).
+    now: u64,
+    /// When to look for expired connections next, ns.
+    next_sweep: u64,
+    /// Reused list of connections found expired.
+    expired: Vec<usize>,
 }
 
 /// How long accept stays off after EMFILE/ENFILE (the loop would spin otherwise).
@@ -452,10 +605,9 @@ pub(super) fn is_reset(e: &io::Error) -> bool {
 
 impl Loop {
     fn run(&mut self, tid_tx: mpsc::Sender<io::Result<u32>>) -> io::Result<()> {
-        let listen_interest = Interest::READ;
         let setup = (|| {
             self.waiter
-                .add(self.listener.as_raw_fd(), LISTENER, listen_interest)?;
+                .add(self.listener.as_raw_fd(), LISTENER, Interest::READ)?;
             self.waiter.add(self.waker_fd, WAKER, Interest::READ)
         })();
         if let Err(e) = setup {
@@ -468,21 +620,26 @@ impl Loop {
         let _ = tid_tx.send(Ok(gettid()));
         drop(tid_tx);
         let mut events = vec![Event::default(); 1024];
+        self.next_sweep = now_ns() + self.limits.tick;
         loop {
-            let timeout = self
-                .accept_paused_until
-                .map(|t| Duration::from_nanos(t.saturating_sub(now_ns())));
             let t0 = now_ns();
-            let n = self.waiter.wait(&mut events, timeout)?;
+            let mut until = self.next_sweep;
+            if let Some(t) = self.accept_paused_until {
+                until = until.min(t);
+            }
+            let timeout = Duration::from_nanos(until.saturating_sub(t0));
+            let n = self.waiter.wait(&mut events, Some(timeout))?;
+            self.now = now_ns();
             let c = &self.counters;
-            add(&c.wait_ns, now_ns() - t0);
+            add(&c.wait_ns, self.now - t0);
             bump(&c.waits);
             add(&c.events, n as u64);
+            self.heads.refresh(SystemTime::now());
             if let Some(t) = self.accept_paused_until {
-                if now_ns() >= t {
+                if self.now >= t {
                     self.accept_paused_until = None;
                     self.waiter
-                        .modify(self.listener.as_raw_fd(), LISTENER, listen_interest)?;
+                        .add(self.listener.as_raw_fd(), LISTENER, Interest::READ)?;
                     self.accept();
                 }
             }
@@ -496,6 +653,10 @@ impl Loop {
                     t => self.on_event((t - FIRST_CONN) as usize, ev),
                 }
             }
+            if self.now >= self.next_sweep {
+                self.sweep();
+                self.next_sweep = self.now + self.limits.tick;
+            }
         }
     }
 
@@ -504,6 +665,51 @@ impl Loop {
             let _ = self.waiter.remove(conn.fd.as_raw_fd());
             bump(&self.counters.closed);
         }
+    }
+
+    fn close(&mut self, key: usize) {
+        let conn = self.conns.remove(key);
+        let _ = self.waiter.remove(conn.fd.as_raw_fd());
+        bump(&self.counters.closed);
+    }
+
+    /// Closes every connection past its phase's limit (lighttpd's once-a-second
+    /// `connection_check_timeout`, here every `tick`).
+    fn sweep(&mut self) {
+        let (now, l) = (self.now, self.limits);
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.clear();
+        for (key, c) in self.conns.iter() {
+            let limit = if c.lingering {
+                l.linger
+            } else if !c.out.is_empty() {
+                l.write_idle
+            } else if c.session.in_request() || !c.served {
+                // A later request on a kept connection must also keep its bytes coming
+                // (lighttpd applies its keep-alive idle limit there).
+                if c.served && now.saturating_sub(c.last_read) >= l.keep_alive_idle {
+                    expired.push(key);
+                    continue;
+                }
+                l.request_head
+            } else {
+                l.keep_alive_idle
+            };
+            if now.saturating_sub(c.mark) >= limit {
+                expired.push(key);
+            }
+        }
+        for &key in &expired {
+            bump(&self.counters.timeouts);
+            self.close(key);
+        }
+        self.expired = expired;
+    }
+
+    fn pause_accept(&mut self) {
+        bump(&self.counters.accept_errors);
+        self.accept_paused_until = Some(now_ns() + ACCEPT_PAUSE_NS);
+        let _ = self.waiter.remove(self.listener.as_raw_fd());
     }
 
     fn accept(&mut self) {
@@ -529,13 +735,7 @@ impl Loop {
                     Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
                     Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
                     | Some(libc::ENOMEM) => {
-                        bump(&self.counters.accept_errors);
-                        self.accept_paused_until = Some(now_ns() + ACCEPT_PAUSE_NS);
-                        let _ = self.waiter.modify(
-                            self.listener.as_raw_fd(),
-                            LISTENER,
-                            Interest::default(),
-                        );
+                        self.pause_accept();
                         return;
                     }
                     _ => {
@@ -563,6 +763,11 @@ impl Loop {
                         out: VecDeque::new(),
                         interest,
                         readable: false,
+                        hup: false,
+                        mark: self.now,
+                        last_read: self.now,
+                        served: false,
+                        lingering: false,
                     });
                 }
                 Err(e) => {
@@ -583,26 +788,26 @@ impl Loop {
             // Hang-ups and errors surface as read results.
             conn.readable = true;
         }
-        let next = drive(
-            conn,
-            &self.responses,
-            &self.counters,
-            self.max_pipeline,
-            self.edge,
-        );
-        match next {
-            Next::Close => {
-                let conn = self.conns.remove(key);
-                let _ = self.waiter.remove(conn.fd.as_raw_fd());
-                bump(&self.counters.closed);
-            }
+        if ev.hangup || ev.error {
+            conn.hup = true;
+        }
+        let ctx = Ctx {
+            responses: &self.responses,
+            counters: &self.counters,
+            heads: &mut self.heads,
+            max_pipeline: self.max_pipeline,
+            edge: self.edge,
+            now: self.now,
+        };
+        match drive(conn, ctx) {
+            Next::Close => self.close(key),
             Next::Keep if !self.edge => {
-                let want = if conn_out_pending(&self.conns[key]) {
-                    Interest::WRITE
-                } else {
-                    Interest::READ
-                };
                 let conn = &mut self.conns[key];
+                let want = if conn.out.is_empty() {
+                    Interest::READ
+                } else {
+                    Interest::WRITE
+                };
                 if want != conn.interest {
                     let fd = conn.fd.as_raw_fd();
                     if self
@@ -612,9 +817,7 @@ impl Loop {
                     {
                         conn.interest = want;
                     } else {
-                        let conn = self.conns.remove(key);
-                        let _ = self.waiter.remove(conn.fd.as_raw_fd());
-                        bump(&self.counters.closed);
+                        self.close(key);
                     }
                 }
             }
@@ -623,37 +826,70 @@ impl Loop {
     }
 }
 
-fn conn_out_pending(c: &Conn) -> bool {
-    !c.out.is_empty()
+/// What `drive` needs from the loop besides the connection.
+struct Ctx<'a> {
+    responses: &'a Responses,
+    counters: &'a Counters,
+    heads: &'a mut Heads,
+    max_pipeline: usize,
+    edge: bool,
+    now: u64,
 }
 
 enum Flush {
     Done,
     Blocked,
+    /// A closing response went out completely.
+    Finished,
+    /// Sending failed: close now.
     Close,
 }
 
+/// `send` of `a` (when `b` is empty, the usual case) or `sendmsg` of `a` then `b`,
+/// without SIGPIPE.
+fn send2(fd: RawFd, a: &[u8], b: &[u8], flags: libc::c_int) -> isize {
+    if b.is_empty() {
+        // SAFETY: a is valid for a.len() bytes.
+        return unsafe { libc::send(fd, a.as_ptr().cast(), a.len(), libc::MSG_NOSIGNAL | flags) };
+    }
+    let mut iov = [
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut libc::c_void,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        },
+    ];
+    // SAFETY: an all-zero msghdr is valid; the fields set below point to live data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
+    // SAFETY: msg and the iovecs it points to are valid for the call; sendmsg only reads
+    // the buffers.
+    unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | flags) }
+}
+
 /// Sends queued answers until done, blocked, or a closing answer went out.
-fn flush(conn: &mut Conn, responses: &Responses, counters: &Counters) -> Flush {
+fn flush(conn: &mut Conn, responses: &Responses, counters: &Counters, now: u64) -> Flush {
     let fd = conn.fd.as_raw_fd();
     while let Some(o) = conn.out.front_mut() {
-        while o.sent < o.reply.bytes.len() {
-            let rest = &o.reply.bytes[o.sent..];
+        let hl = o.reply.head.len();
+        let total = hl + o.reply.body.len();
+        while o.sent < total {
+            let (a, b) = if o.sent < hl {
+                (&o.reply.head[o.sent..], &o.reply.body[..])
+            } else {
+                (&o.reply.body[o.sent - hl..], &[][..])
+            };
             // More follows from the file: let TCP pack head and body together.
             let more = if o.reply.file_len > 0 {
                 libc::MSG_MORE
             } else {
                 0
             };
-            // SAFETY: rest is valid for rest.len() bytes.
-            let r = unsafe {
-                libc::send(
-                    fd,
-                    rest.as_ptr().cast(),
-                    rest.len(),
-                    libc::MSG_NOSIGNAL | more,
-                )
-            };
+            let r = send2(fd, a, b, more);
             if r < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
@@ -668,6 +904,7 @@ fn flush(conn: &mut Conn, responses: &Responses, counters: &Counters) -> Flush {
                 }
             }
             o.sent += r as usize;
+            conn.mark = now;
         }
         while (o.file_off as u64) < o.reply.file_len {
             let Some((file, _)) = &responses.file else {
@@ -693,36 +930,79 @@ fn flush(conn: &mut Conn, responses: &Responses, counters: &Counters) -> Flush {
                 // The file shrank under us: the promised length cannot be kept.
                 return Flush::Close;
             }
+            conn.mark = now;
         }
         let close = o.reply.close;
         conn.out.pop_front();
+        conn.served = true;
+        conn.mark = now;
         if close {
-            return Flush::Close;
+            return Flush::Finished;
         }
     }
     Flush::Done
 }
 
+/// Reads dropped per `linger` call at most (a peer that keeps sending gets new edges).
+const LINGER_READS: usize = 64;
+
+/// The lingering close (RFC 9112 §9.6): the write side is shut; read and drop input
+/// until EOF (then close), EAGAIN (wait), or an error.
+fn linger(conn: &mut Conn, edge: bool) -> Next {
+    let mut sink = [0u8; 4096];
+    for _ in 0..LINGER_READS {
+        if !conn.readable {
+            return Next::Keep;
+        }
+        // SAFETY: sink is valid for its length.
+        let r = unsafe { libc::recv(conn.fd.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len(), 0) };
+        if r < 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EAGAIN) => {
+                    conn.readable = false;
+                    return Next::Keep;
+                }
+                Some(libc::EINTR) => continue,
+                _ => return Next::Close,
+            }
+        }
+        if r == 0 {
+            return Next::Close;
+        }
+        if !edge {
+            conn.readable = false;
+        }
+    }
+    Next::Keep
+}
+
 /// Moves one connection as far as it can go without blocking: send what is queued,
 /// answer what is parsed, read what is there.
-fn drive(
-    conn: &mut Conn,
-    responses: &Responses,
-    counters: &Counters,
-    max_pipeline: usize,
-    edge: bool,
-) -> Next {
+fn drive(conn: &mut Conn, ctx: Ctx<'_>) -> Next {
+    if conn.lingering {
+        return linger(conn, ctx.edge);
+    }
     loop {
-        match flush(conn, responses, counters) {
+        match flush(conn, ctx.responses, ctx.counters, ctx.now) {
             Flush::Done => {}
             Flush::Blocked => return Next::Keep,
             Flush::Close => return Next::Close,
+            Flush::Finished => {
+                // SAFETY: plain syscall on our socket.
+                unsafe { libc::shutdown(conn.fd.as_raw_fd(), libc::SHUT_WR) };
+                conn.lingering = true;
+                conn.out.clear();
+                conn.mark = ctx.now;
+                // Level modes must be told about input even after a short read.
+                conn.readable = true;
+                return linger(conn, ctx.edge);
+            }
         }
         let mut answered = false;
-        while conn.out.len() < max_pipeline {
-            match conn.session.next(responses) {
+        while conn.out.len() < ctx.max_pipeline {
+            match conn.session.next(ctx.responses, ctx.heads) {
                 Some(reply) => {
-                    count_status(counters, reply.status);
+                    count_status(ctx.counters, reply.status);
                     conn.out.push_back(Out {
                         reply,
                         sent: 0,
@@ -739,6 +1019,7 @@ fn drive(
         if conn.session.closing || !conn.readable {
             return Next::Keep;
         }
+        let fresh = !conn.session.in_request();
         let spare = conn.session.spare();
         let room = spare.len();
         if room == 0 {
@@ -757,7 +1038,7 @@ fn drive(
                 Some(libc::EINTR) => continue,
                 _ => {
                     if is_reset(&e) {
-                        bump(&counters.peer_resets);
+                        bump(&ctx.counters.peer_resets);
                     }
                     return Next::Close;
                 }
@@ -768,10 +1049,15 @@ fn drive(
         }
         let n = r as usize;
         conn.session.filled(n);
-        // A short read drained the socket; any later data is a new edge / new level
-        // report. A full read may have left more: edge modes must go on reading, level
-        // modes will be told again.
-        if n < room || !edge {
+        conn.last_read = ctx.now;
+        if fresh {
+            // The first byte of a request: its head is timed from here.
+            conn.mark = ctx.now;
+        }
+        // A short read drained the socket unless a hang-up or error was reported: then
+        // read on to the EOF or the error, which no later edge will announce. A full
+        // read may have left more: edge modes go on reading, level modes are told again.
+        if !ctx.edge || (n < room && !conn.hup) {
             conn.readable = false;
         }
     }

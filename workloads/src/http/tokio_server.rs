@@ -1,21 +1,23 @@
 //! The async baseline: one current-thread tokio runtime per worker, one task per
 //! connection, the same framing and responses as the waiter loop.
 use std::{
+    cell::RefCell,
     io,
     net::TcpListener,
     os::fd::{AsRawFd, RawFd},
     sync::{mpsc, Arc},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use tokio::{
     io::{unix::AsyncFd, AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    time::Instant,
 };
 
 use super::{
-    proto::{Responses, Session},
-    server::Counters,
+    proto::{Heads, Reply, Responses, Session},
+    server::{Counters, Limits},
 };
 use crate::observer::gettid;
 
@@ -37,6 +39,7 @@ pub(super) fn run(
     responses: Arc<Responses>,
     counters: Arc<Counters>,
     tid_tx: mpsc::Sender<io::Result<u32>>,
+    limits: Limits,
 ) -> io::Result<()> {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -84,12 +87,12 @@ pub(super) fn run(
                         counters.bump_accepted();
                         let (responses, counters) = (responses.clone(), counters.clone());
                         tokio::spawn(async move {
-                            if let Err(e) = serve(stream, &responses, &counters).await {
-                                if super::server::is_reset(&e) {
-                                    counters.bump_reset();
-                                }
+                            // Counted on drop: a task still lingering when the server
+                            // stops is dropped with the runtime, and that is a close too.
+                            let closed = ClosedOnDrop(counters);
+                            if let Err(e) = serve(stream, &responses, &closed.0, limits).await {
+                                ended(&e, &closed.0);
                             }
-                            counters.bump_closed();
                         });
                     }
                     Err(e) => {
@@ -104,62 +107,164 @@ pub(super) fn run(
     })
 }
 
+/// Counts a connection closed when its task ends or is dropped.
+struct ClosedOnDrop(Arc<Counters>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        self.0.bump_closed();
+    }
+}
+
+thread_local! {
+    /// This worker's response heads (one current-thread runtime per worker thread, so
+    /// every connection task of a worker shares them, as the fd loop does).
+    static HEADS: RefCell<Heads> = RefCell::new(Heads::new());
+}
+
+/// Writes all of `buf`, closing when one write makes no progress within `idle` (the
+/// write-idle timeout counts time without progress, not the whole transfer).
+async fn write_all_idle(stream: &mut TcpStream, mut buf: &[u8], idle: Duration) -> io::Result<()> {
+    while !buf.is_empty() {
+        match tokio::time::timeout(idle, stream.write(buf)).await {
+            Ok(Ok(0)) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(Ok(n)) => buf = &buf[n..],
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(timed_out()),
+        }
+    }
+    Ok(())
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection timeout")
+}
+
+/// How a connection task ended, for the counters.
+fn ended(e: &io::Error, counters: &Counters) {
+    if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
+        counters.bump_timeout();
+    } else if super::server::is_reset(e) {
+        counters.bump_reset();
+    }
+}
+
 async fn serve(
     mut stream: TcpStream,
     responses: &Responses,
     counters: &Counters,
+    limits: Limits,
 ) -> io::Result<()> {
+    let ns = Duration::from_nanos;
     let mut session = Session::new(responses.max_header_bytes);
     let mut wbuf: Vec<u8> = Vec::new();
+    let mut replies: Vec<Reply> = Vec::new();
+    // The first request is timed from accept, later ones from their first byte.
+    let mut head_deadline = Instant::now() + ns(limits.request_head);
+    let mut served = false;
     loop {
+        // Take every answer parsed so far (no await while the heads are borrowed).
+        HEADS.with(|h| {
+            let mut h = h.borrow_mut();
+            h.refresh(SystemTime::now());
+            while let Some(reply) = session.next(responses, &mut h) {
+                counters.count_status(reply.status);
+                let close = reply.close;
+                replies.push(reply);
+                if close {
+                    break;
+                }
+            }
+        });
         let mut close = false;
-        while let Some(reply) = session.next(responses) {
-            counters.count_status(reply.status);
-            if reply.bytes.len() <= WRITE_BATCH {
-                wbuf.extend_from_slice(&reply.bytes);
+        let idle = ns(limits.write_idle);
+        served |= !replies.is_empty();
+        for reply in replies.drain(..) {
+            wbuf.extend_from_slice(&reply.head);
+            if reply.body.len() <= WRITE_BATCH {
+                wbuf.extend_from_slice(&reply.body);
             } else {
                 // A large body goes out from the shared response, never copied per
                 // connection.
-                stream.write_all(&wbuf).await?;
+                write_all_idle(&mut stream, &wbuf, idle).await?;
                 wbuf.clear();
-                stream.write_all(&reply.bytes).await?;
+                write_all_idle(&mut stream, &reply.body, idle).await?;
             }
             if reply.file_len > 0 {
-                stream.write_all(&wbuf).await?;
+                write_all_idle(&mut stream, &wbuf, idle).await?;
                 wbuf.clear();
-                send_file(&stream, responses, reply.file_len).await?;
+                send_file(&stream, responses, reply.file_len, idle).await?;
             }
-            if reply.close {
-                close = true;
-                break;
-            }
+            close |= reply.close;
             if wbuf.len() >= WRITE_BATCH {
-                stream.write_all(&wbuf).await?;
+                write_all_idle(&mut stream, &wbuf, idle).await?;
                 wbuf.clear();
             }
         }
         if !wbuf.is_empty() {
-            stream.write_all(&wbuf).await?;
+            write_all_idle(&mut stream, &wbuf, idle).await?;
             wbuf.clear();
         }
         if close {
-            return Ok(());
+            return linger(stream, ns(limits.linger)).await;
         }
-        let n = stream.read(session.spare()).await?;
+        let idle = Instant::now() + ns(limits.keep_alive_idle);
+        let deadline = if !served {
+            head_deadline
+        } else if session.in_request() {
+            // A later request must also keep its bytes coming (lighttpd's keep-alive
+            // idle limit applies between them).
+            head_deadline.min(idle)
+        } else {
+            idle
+        };
+        let fresh = !session.in_request();
+        let n = match tokio::time::timeout_at(deadline, stream.read(session.spare())).await {
+            Ok(r) => r?,
+            Err(_) => return Err(timed_out()),
+        };
         if n == 0 {
             return Ok(());
+        }
+        if fresh {
+            head_deadline = Instant::now() + ns(limits.request_head);
         }
         session.filled(n);
     }
 }
 
-async fn send_file(stream: &TcpStream, responses: &Responses, len: u64) -> io::Result<()> {
+/// The lingering close (RFC 9112 §9.6): shut the write side, then read and drop input
+/// until EOF or `limit`, so unread input cannot turn the close into a reset that
+/// destroys the response.
+async fn linger(mut stream: TcpStream, limit: Duration) -> io::Result<()> {
+    stream.shutdown().await?;
+    let deadline = Instant::now() + limit;
+    let mut sink = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(timed_out()),
+        }
+    }
+}
+
+async fn send_file(
+    stream: &TcpStream,
+    responses: &Responses,
+    len: u64,
+    idle: Duration,
+) -> io::Result<()> {
     let Some((file, _)) = &responses.file else {
         return Err(io::Error::other("no body file"));
     };
     let mut off: libc::off_t = 0;
     while (off as u64) < len {
-        stream.writable().await?;
+        match tokio::time::timeout(idle, stream.writable()).await {
+            Ok(r) => r?,
+            Err(_) => return Err(timed_out()),
+        }
         let r = stream.try_io(tokio::io::Interest::WRITABLE, || {
             let left = (len - off as u64) as usize;
             // SAFETY: off is a valid offset slot sendfile updates.
