@@ -84,6 +84,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run http", "wait", Some('W'), "text"),
     ("run http", "warmup-time", None, "duration"),
     ("run http", "workers", None, "count"),
+    ("run http", "keep-alive-idle", None, "duration"),
+    ("run http", "head-timeout", None, "duration"),
+    ("run http", "write-idle", None, "duration"),
+    ("run http", "linger-timeout", None, "duration"),
     ("run pingpong", "duration", Some('d'), "duration"),
     ("run pingpong", "exclusive", None, "flag"),
     ("run pingpong", "hlog", None, "path"),
@@ -133,6 +137,10 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("serve", "server-cpu", None, "count"),
     ("serve", "wait", Some('W'), "http wait mode"),
     ("serve", "workers", None, "count"),
+    ("serve", "keep-alive-idle", None, "duration"),
+    ("serve", "head-timeout", None, "duration"),
+    ("serve", "write-idle", None, "duration"),
+    ("serve", "linger-timeout", None, "duration"),
 ];
 
 /// The kind of value an argument's parser returns, by type.

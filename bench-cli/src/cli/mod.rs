@@ -448,6 +448,8 @@ pub struct HttpArgs {
     #[arg(long, value_name = "CPU")]
     pub client_cpu: Option<usize>,
     #[command(flatten)]
+    pub limits: ServerLimits,
+    #[command(flatten)]
     pub client: ClientArgs,
 }
 
@@ -460,6 +462,7 @@ impl HttpArgs {
             body_size: 128,
             server_cpu: None,
             client_cpu: None,
+            limits: ServerLimits::default(),
             client: ClientArgs {
                 connections: 32,
                 rate: None,
@@ -586,6 +589,8 @@ pub struct ServeArgs {
     /// Stop after this long (e.g. 30s, 5m; a bare number is seconds; default: until Ctrl-C).
     #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub limits: ServerLimits,
     /// Print the final counters as one JSON document.
     #[arg(long)]
     pub json: bool,
@@ -610,7 +615,44 @@ impl ServeArgs {
                 },
                 max_header_bytes: self.max_header_bytes,
             },
+            keep_alive_idle: self.limits.keep_alive_idle,
+            request_head_timeout: self.limits.head_timeout,
+            write_idle_timeout: self.limits.write_idle,
+            linger_timeout: self.limits.linger_timeout,
             ..ServerConfig::default()
+        }
+    }
+}
+
+/// The server's connection limits, lighttpd 1.4.69's defaults (RFC9112.md in
+/// workloads/src/http/ says where each comes from).
+#[derive(Args, Debug, Clone)]
+pub struct ServerLimits {
+    /// Close a kept-alive connection idle this long (lighttpd's server.max-keep-alive-idle).
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub keep_alive_idle: Duration,
+    /// Close a connection whose request head has not fully arrived this long after it
+    /// began (never looser than lighttpd's server.max-read-idle).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub head_timeout: Duration,
+    /// Close a connection that took none of its response for this long (lighttpd's
+    /// server.max-write-idle).
+    #[arg(long, default_value = "360s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub write_idle: Duration,
+    /// After an error response, drain the client's input this long before closing, so
+    /// the response is not destroyed by a reset (lighttpd's linger time).
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub linger_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        let d = ServerConfig::default();
+        Self {
+            keep_alive_idle: d.keep_alive_idle,
+            head_timeout: d.request_head_timeout,
+            write_idle: d.write_idle_timeout,
+            linger_timeout: d.linger_timeout,
         }
     }
 }

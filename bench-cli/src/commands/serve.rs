@@ -23,6 +23,9 @@ pub fn run(args: ServeArgs, stop: &Stop) -> Result<ExitCode> {
         workloads::pingpong::pin_current_thread(cpu)
             .with_context(|| format!("cannot pin the server to CPU {cpu}"))?;
     }
+    if let Err(e) = args.config().validate() {
+        return Ok(crate::commands::run::usage_error(&e.to_string()));
+    }
     let server = http::start(&args.config(), &NoObserver)
         .with_context(|| format!("cannot start the {} server", args.wait))?;
     let addr = server.local_addr();

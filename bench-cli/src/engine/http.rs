@@ -106,6 +106,15 @@ impl ServerChild {
         if let Some(cpu) = args.server_cpu {
             cmd.arg("--server-cpu").arg(cpu.to_string());
         }
+        let l = &args.limits;
+        for (flag, d) in [
+            ("--keep-alive-idle", l.keep_alive_idle),
+            ("--head-timeout", l.head_timeout),
+            ("--write-idle", l.write_idle),
+            ("--linger-timeout", l.linger_timeout),
+        ] {
+            cmd.arg(flag).arg(format!("{}ns", d.as_nanos()));
+        }
         let mut child = cmd.spawn().context("cannot start the server process")?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().context("no server stdout")?);
@@ -218,7 +227,27 @@ pub fn validate(args: &HttpArgs) -> std::io::Result<()> {
         .client
         .config(SocketAddr::from(([127, 0, 0, 1], 1)), None)
         .map_err(|e| bad(format!("{e:#}")))?;
-    cfg.validate().map_err(bad)
+    cfg.validate().map_err(bad)?;
+    // The server child would refuse the same way, but only after it started.
+    server_args(args, &HttpWait::all()[0]).config().validate()
+}
+
+/// What `evbench serve` is told by `run http` (its own options, as ServeArgs).
+fn server_args(args: &HttpArgs, wait: &HttpWait) -> crate::cli::ServeArgs {
+    crate::cli::ServeArgs {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        wait: wait.clone(),
+        workers: args.workers,
+        body_size: args.body_size,
+        body_file: None,
+        path: args.client.path.clone(),
+        max_header_bytes: 8192,
+        server_cpu: args.server_cpu,
+        duration: None,
+        limits: args.limits.clone(),
+        json: false,
+        control: true,
+    }
 }
 
 /// An empty results-document case for one wait mode: its id and options.
