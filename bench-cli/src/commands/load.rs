@@ -14,7 +14,7 @@ use workloads::{
 };
 
 use crate::{
-    cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal::INTERRUPTED_EXIT,
+    cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal,
 };
 
 /// Resolves HOST:PORT to one address.
@@ -59,7 +59,7 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
         print_load(&mut out, &f)?;
     }
     if f.interrupted {
-        return Ok(ExitCode::from(INTERRUPTED_EXIT));
+        return Ok(ExitCode::from(signal::exit_code()));
     }
     // No successful request at all is a failed run, whatever the reason.
     Ok(if f.requests == 0 {

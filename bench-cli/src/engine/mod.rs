@@ -359,6 +359,7 @@ pub fn run_cases(
     let sched = Schedule::of(common);
     // Probes are loaded before the plan, since whether they load decides the passes.
     let mut session = Session::start(common, 0)?;
+    crate::signal::test_pause("setup", stop);
     let plan = scheduler::Plan {
         cases: specs.len(),
         rounds: sched.repeat,
@@ -422,6 +423,7 @@ pub fn run_cases(
             )
         };
         let started = session.begin_pass(&label, slot.pass)?;
+        crate::signal::test_pause(if slot.warmup { "warmup" } else { slot.pass.as_str() }, stop);
         let result = run.spec.pass(&session, slot.pass, stop);
         let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
         let kernel = session.end_pass(slot.pass, measured)?;
