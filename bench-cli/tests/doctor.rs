@@ -90,7 +90,7 @@ fn unprivileged_doctor_gives_one_line_per_real_cause() {
 }
 
 #[test]
-fn root_doctor_lists_each_check_once_with_every_capability_present() {
+fn root_doctor_lists_each_check_once_and_the_capabilities_this_process_holds() {
     let (_, text) = doctor(false, false);
     // Root in a container may lack some: the line must match this process's own set
     // (the child inherits it).

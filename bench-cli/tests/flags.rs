@@ -58,7 +58,7 @@ fn numeric(a: &Arg) -> bool {
         TypeId::of::<Threshold>(),
     ]
     .iter()
-    .any(|id| *id == t)
+    .any(|id| t == *id)
 }
 
 /// (subcommand path, long name, help text) of every numeric argument.

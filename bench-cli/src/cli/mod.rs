@@ -134,7 +134,7 @@ pub struct CommonArgs {
     pub output: Option<PathBuf>,
     /// Measure each case K times and report the spread across the repeats (what one
     /// measurement is depends on the workload: see its --help).
-    #[arg(long, global = true, default_value_t = 1, value_name = "K", allow_negative_numbers = true,
+    #[arg(long, global = true, default_value_t = 1, value_name = "K", allow_hyphen_values = true,
           value_parser = whole::<u32>(1, 10_000))]
     pub repeat: u32,
     /// Also write the HdrHistogram interval log (one interval per repeat, tagged
@@ -148,7 +148,7 @@ pub struct CommonArgs {
     /// Whole repeats run first and excluded from statistics (recorded in the document):
     /// the first repeat of a run is often slower (cold caches, CPU frequency).
     /// 0 for none; at most 10000.
-    #[arg(long, global = true, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, global = true, default_value_t = 1, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u32>(0, 10_000))]
     pub warmup_repeats: u32,
     /// interleaved: round r of every case runs before round r+1 of any, shuffled per
@@ -158,7 +158,7 @@ pub struct CommonArgs {
     pub order: Order,
     /// Seed of the interleaved order (default: drawn from the clock; the document
     /// records it, so an order can be replayed).
-    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, global = true, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
 }
@@ -374,16 +374,16 @@ impl std::str::FromStr for Threshold {
 #[derive(Args, Debug, Clone)]
 pub struct PingpongArgs {
     /// Measured round trips.
-    #[arg(long, short = 'r', default_value_t = 100_000, allow_negative_numbers = true,
+    #[arg(long, short = 'r', default_value_t = 100_000, allow_hyphen_values = true,
           value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub rounds: u64,
     /// Measure for this long instead of a number of round trips (e.g. 10s, 500ms; a bare
     /// number is seconds).
     #[arg(long, short = 'd', value_parser = parse_positive_duration, conflicts_with = "rounds",
-          allow_negative_numbers = true)]
+          allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Round trips run first and discarded (0 for none).
-    #[arg(long, default_value_t = 1_000, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, default_value_t = 1_000, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(0, MAX_ROUNDS))]
     pub warmup_rounds: u64,
     /// What signals (see `evbench list`).
@@ -427,15 +427,15 @@ impl Default for PingpongArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PipetestArgs {
     /// Channels (pipes or eventfds) in the wait set (pipetest-4's -n).
-    #[arg(long, short = 'n', default_value_t = 200, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, short = 'n', default_value_t = 200, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<usize>(2, 1_000_000))]
     pub channels: usize,
     /// Channels fired first; each message is forwarded A+1 channels ahead (pipetest-4's -a).
-    #[arg(long, short = 'a', default_value_t = 1, value_name = "A", allow_negative_numbers = true,
+    #[arg(long, short = 'a', default_value_t = 1, value_name = "A", allow_hyphen_values = true,
           value_parser = whole::<usize>(1, 1_000_000))]
     pub active: usize,
     /// Write budget per run, messages (pipetest-4's -w).
-    #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N", allow_negative_numbers = true,
+    #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub writes: u64,
     /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
@@ -485,7 +485,7 @@ pub struct CompareArgs {
     /// The results document to judge.
     pub current: PathBuf,
     /// Noise threshold: smaller changes never count. "5%" or a fraction below 1 ("0.05").
-    #[arg(long, default_value = "5%", value_name = "PCT", allow_negative_numbers = true)]
+    #[arg(long, default_value = "5%", value_name = "PCT", allow_hyphen_values = true)]
     pub threshold: Threshold,
     /// Exit 2 when the results come from different machines (CPU model, count, kernel).
     #[arg(long)]
@@ -504,18 +504,18 @@ pub struct HttpArgs {
     #[arg(long, short = 'W', default_value = "all", value_delimiter = ',')]
     pub wait: Vec<String>,
     /// Server event loops (SO_REUSEPORT), 1 to 256.
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true,
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
           value_parser = whole::<u32>(1, 256))]
     pub workers: u32,
     /// Response body size, bytes (0: an empty body; at most 1 GiB).
-    #[arg(long, default_value_t = 128, allow_negative_numbers = true,
+    #[arg(long, default_value_t = 128, allow_hyphen_values = true,
           value_parser = whole::<usize>(0, MAX_BODY))]
     pub body_size: usize,
     /// Pin the server (all its loops) to this CPU.
-    #[arg(long, value_name = "CPU", allow_negative_numbers = true, value_parser = parse_cpu)]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub server_cpu: Option<usize>,
     /// Pin the load client to this CPU.
-    #[arg(long, value_name = "CPU", allow_negative_numbers = true, value_parser = parse_cpu)]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub client_cpu: Option<usize>,
     #[command(flatten)]
     pub client: ClientArgs,
@@ -561,19 +561,19 @@ impl HttpArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
     /// Concurrent connections, each with one request in flight.
-    #[arg(long, short = 'c', default_value_t = 64, allow_negative_numbers = true,
+    #[arg(long, short = 'c', default_value_t = 64, allow_hyphen_values = true,
           value_parser = whole::<u32>(1, 100_000))]
     pub connections: u32,
     /// Open loop: this many requests per second in total, latency from each request's
     /// scheduled time (coordinated omission corrected). Default: closed loop.
-    #[arg(long, value_name = "REQ/S", allow_negative_numbers = true, value_parser = parse_rate)]
+    #[arg(long, value_name = "REQ/S", allow_hyphen_values = true, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Measured time (e.g. 10s, 500ms; a bare number is seconds).
     #[arg(long, short = 'd', default_value = "5s", value_name = "DURATION",
-          allow_negative_numbers = true, value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub duration: Duration,
     /// Load run first and not measured (e.g. 1s; 0 for none).
-    #[arg(long, default_value = "1s", value_name = "DURATION", allow_negative_numbers = true,
+    #[arg(long, default_value = "1s", value_name = "DURATION", allow_hyphen_values = true,
           value_parser = parse_duration)]
     pub warmup_time: Duration,
     /// A new connection per request instead of keep-alive.
@@ -581,10 +581,10 @@ pub struct ClientArgs {
     pub no_keepalive: bool,
     /// How long a request may take before it counts as a timeout (e.g. 5s, 200ms).
     #[arg(long, default_value = "5s", value_name = "DURATION",
-          allow_negative_numbers = true, value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub timeout: Duration,
     /// Client threads (tokio workers).
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true,
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
           value_parser = whole::<u32>(1, 256))]
     pub threads: u32,
     /// The request path.
@@ -639,11 +639,11 @@ pub struct ServeArgs {
     #[arg(long, short = 'W', default_value = "epoll")]
     pub wait: HttpWait,
     /// Event loops, each a thread with its own SO_REUSEPORT listen socket.
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true,
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
           value_parser = whole::<u32>(1, 256))]
     pub workers: u32,
     /// Body size of the served path, bytes (held in memory; 0: an empty body; at most 1 GiB).
-    #[arg(long, default_value_t = 128, conflicts_with = "body_file", allow_negative_numbers = true,
+    #[arg(long, default_value_t = 128, conflicts_with = "body_file", allow_hyphen_values = true,
           value_parser = whole::<usize>(0, MAX_BODY))]
     pub body_size: usize,
     /// Serve this file's contents instead, with sendfile(2).
@@ -654,14 +654,14 @@ pub struct ServeArgs {
     pub path: String,
     /// Largest request head, bytes (64 to 1 MiB); larger ones get 431 and the connection
     /// is closed.
-    #[arg(long, default_value_t = 8192, allow_negative_numbers = true,
+    #[arg(long, default_value_t = 8192, allow_hyphen_values = true,
           value_parser = whole::<usize>(64, 1 << 20))]
     pub max_header_bytes: usize,
     /// Pin the server (all its loops) to this CPU.
-    #[arg(long, value_name = "CPU", allow_negative_numbers = true, value_parser = parse_cpu)]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub server_cpu: Option<usize>,
     /// Stop after this long (e.g. 30s, 5m; a bare number is seconds; default: until Ctrl-C).
-    #[arg(long, short = 'd', value_name = "DURATION", allow_negative_numbers = true,
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true,
           value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
     /// Print the final counters as one JSON document.
