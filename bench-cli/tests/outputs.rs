@@ -7,7 +7,6 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -38,26 +37,17 @@ impl Drop for TempDir {
 struct Mount(PathBuf);
 
 impl Mount {
-    /// A 64 KiB tmpfs at `dir`, filled so that at most one page is left: any results
-    /// document or report is larger, so writing one fails with ENOSPC part-way.
+    /// A 64 KiB tmpfs at `dir`, filled to the last byte: a new file can still be
+    /// created (an inode, no data), so output checks pass, but writing any byte of a
+    /// document or report fails with ENOSPC.
     fn full_tmpfs(dir: &Path) -> Self {
         fs::create_dir_all(dir).unwrap();
         run_ok(Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(dir));
         let m = Self(dir.to_path_buf());
-        let filler = dir.join("filler");
-        let mut f = fs::File::create(&filler).unwrap();
-        let page = vec![b'x'; 4096];
+        let mut f = fs::File::create(dir.join("filler")).unwrap();
         use std::io::Write;
-        while f.write_all(&page).and_then(|()| f.sync_all()).is_ok() {}
-        drop(f);
-        // Leave exactly one page free.
-        let len = fs::metadata(&filler).unwrap().len();
-        fs::OpenOptions::new()
-            .write(true)
-            .open(&filler)
-            .unwrap()
-            .set_len(len - 4096)
-            .unwrap();
+        while f.write_all(b"x").is_ok() {}
+        f.sync_all().unwrap();
         m
     }
 
@@ -97,21 +87,16 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A small real results document (one ping-pong case, 3 repeats, no probes), made once.
-fn document() -> &'static Path {
-    static DOC: OnceLock<PathBuf> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("evbench-outputs-{}-doc", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("doc.json");
-        let out = evbench()
-            .args(["run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o"])
-            .arg(&p)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        p
-    })
+/// A small real results document (one ping-pong case, 3 repeats, no probes) in `dir`.
+fn document(dir: &Path) -> PathBuf {
+    let p = dir.join("doc.json");
+    let out = evbench()
+        .args(["run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p
 }
 
 /// Runs `cmd` (which must be refused before it measures anything) and returns its
@@ -203,8 +188,8 @@ fn run_on_a_full_disk_keeps_the_report_and_the_document_and_leaves_no_partial_fi
 
 #[test]
 fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
-    let doc = document();
     let tmp = TempDir::new("report-full");
+    let doc = &document(&tmp.0);
     let full = tmp.0.join("full");
     let _m = Mount::full_tmpfs(&full);
     let plain = evbench().arg("report").arg(doc).output().unwrap();
@@ -271,7 +256,7 @@ fn run_refuses_unusable_outputs_before_measuring() {
         ),
         (
             vec!["-o".into(), "".into()],
-            "-o: an empty path".into(),
+            "'--output <FILE>'".into(),
         ),
     ];
     for (args, needle) in cases {
@@ -283,8 +268,8 @@ fn run_refuses_unusable_outputs_before_measuring() {
 
 #[test]
 fn report_refuses_unusable_outputs_before_rendering() {
-    let doc = document();
     let tmp = TempDir::new("report-paths");
+    let doc = &document(&tmp.0);
     let ro = tmp.0.join("ro");
     let _m = Mount::read_only(&tmp.0.join("src-ro").tap_create(), &ro);
     let x = tmp.0.join("x");
@@ -321,7 +306,7 @@ fn report_refuses_unusable_outputs_before_rendering() {
         let out = evbench().arg("report").arg(doc).args(&args).output().unwrap();
         assert_one_line_refusal(&out, &needle);
     }
-    assert_eq!(names(&tmp.0), ["a-file", "ro", "src-ro"], "nothing written");
+    assert_eq!(names(&tmp.0), ["a-file", "doc.json", "ro", "src-ro"], "nothing written");
 }
 
 trait TapCreate {
