@@ -86,3 +86,9 @@ pub fn test_pause(phase: &str, stop: &Stop) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// [`test_pause`] at the start of a pass: phase `warmup` for a warm-up pass, else the
+/// pass's own name (`clean`, `probed`).
+pub fn test_pause_pass(warmup: bool, pass: &str, stop: &Stop) {
+    test_pause(if warmup { "warmup" } else { pass }, stop);
+}

@@ -7,7 +7,14 @@ fn doctor(unprivileged: bool, json: bool) -> (Option<i32>, String) {
     let exe = env!("CARGO_BIN_EXE_evbench");
     let mut cmd = if unprivileged {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", exe]);
+        c.args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            exe,
+        ]);
         c
     } else {
         Command::new(exe)
@@ -38,7 +45,10 @@ fn names_are_unique(checks: &[serde_json::Value]) {
 
 fn line<'a>(text: &'a str, name: &str) -> &'a str {
     text.lines()
-        .find(|l| l.get(6..).is_some_and(|r| r.starts_with(&format!("{name} "))))
+        .find(|l| {
+            l.get(6..)
+                .is_some_and(|r| r.starts_with(&format!("{name} ")))
+        })
         .unwrap_or_else(|| panic!("no {name} line in:\n{text}"))
 }
 
@@ -52,14 +62,22 @@ fn unprivileged_doctor_gives_one_line_per_real_cause() {
     assert!(
         fails[0].contains("privileges")
             && fails[0].contains("(uid 65534) lacks CAP_BPF and CAP_PERFMON")
-            && fails[0].contains("fix: run as root, or grant the capabilities: setcap cap_bpf,cap_perfmon+ep"),
+            && fails[0].contains(
+                "fix: run as root, or grant the capabilities: setcap cap_bpf,cap_perfmon+ep"
+            ),
         "{}",
         fails[0]
     );
     // The program checks are not tried, in one line, rather than failing per map.
     let skip = line(&text, "programs");
-    assert!(skip.starts_with("skip") && skip.contains("tp_btf:sched_switch"), "{skip}");
-    assert!(!text.contains("map error") && !text.contains("failed to create map"), "{text}");
+    assert!(
+        skip.starts_with("skip") && skip.contains("tp_btf:sched_switch"),
+        "{skip}"
+    );
+    assert!(
+        !text.contains("map error") && !text.contains("failed to create map"),
+        "{text}"
+    );
     // BTF is fine: no advice about CONFIG_DEBUG_INFO_BTF; no guess about kprobes.
     assert!(line(&text, "btf").starts_with("ok"), "{text}");
     assert!(!text.contains("CONFIG_DEBUG_INFO_BTF"), "{text}");
@@ -97,17 +115,30 @@ fn root_doctor_lists_each_check_once_and_the_capabilities_this_process_holds() {
     let eff = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("CapEff:").map(|h| u64::from_str_radix(h.trim(), 16).unwrap()))
+        .find_map(|l| {
+            l.strip_prefix("CapEff:")
+                .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        })
         .unwrap();
     let (mut present, mut missing) = (Vec::new(), Vec::new());
-    for (name, bit) in [("CAP_BPF", 39), ("CAP_PERFMON", 38), ("CAP_SYS_RESOURCE", 24)] {
+    for (name, bit) in [
+        ("CAP_BPF", 39),
+        ("CAP_PERFMON", 38),
+        ("CAP_SYS_RESOURCE", 24),
+    ] {
         if eff & (1u64 << bit) != 0 {
             present.push(name);
         } else {
             missing.push(name);
         }
     }
-    let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    let list = |v: &[&str]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     assert!(
         line(&text, "capabilities").contains(&format!(
             "present: {}; missing: {}",
@@ -123,7 +154,10 @@ fn root_doctor_lists_each_check_once_and_the_capabilities_this_process_holds() {
         .iter()
         .filter_map(|c| c["name"].as_str()?.strip_prefix("tp_btf:"))
         .collect();
-    assert_eq!(tps, ["sched_waking", "sched_switch", "sys_enter", "sys_exit"]);
+    assert_eq!(
+        tps,
+        ["sched_waking", "sched_switch", "sys_enter", "sys_exit"]
+    );
     // A kprobe that cannot attach is explained, not guessed at.
     let k = checks.iter().find(|c| c["name"] == "kprobes").unwrap();
     if k["verdict"] != "ok" {

@@ -152,7 +152,10 @@ impl Run {
                         return;
                     }
                 }
-                Err(_) => panic!("no line with {needle:?} within 20 s; stderr: {:?}", self.err),
+                Err(_) => panic!(
+                    "no line with {needle:?} within 20 s; stderr: {:?}",
+                    self.err
+                ),
             }
         }
     }
@@ -177,7 +180,12 @@ impl Run {
             std::thread::sleep(Duration::from_millis(10));
         };
         let mut out = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         // The reader thread ends at EOF; collect what it still has.
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.err.push(l);
@@ -206,15 +214,32 @@ fn signal_in_phase(phase: &str, sig: i32) {
     let out_arg = out_file.display().to_string();
     let mut run = Run::start(
         &[
-            "run", "pingpong", "--rounds", "20000", "--warmup-rounds", "0", "--repeat", "1",
-            "--warmup-repeats", "1", "--seed", "1", "--json", "-o", &out_arg,
+            "run",
+            "pingpong",
+            "--rounds",
+            "20000",
+            "--warmup-rounds",
+            "0",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "1",
+            "--seed",
+            "1",
+            "--json",
+            "-o",
+            &out_arg,
         ],
         Some(phase),
     );
     run.wait_line(&format!("evbench: test pause at {phase}"));
     let ours = prog_ids_of(run.pid);
     if phase == "report" {
-        assert_eq!(ours, Vec::<u32>::new(), "the probes are unloaded before the report is written");
+        assert_eq!(
+            ours,
+            Vec::<u32>::new(),
+            "the probes are unloaded before the report is written"
+        );
     } else {
         assert!(!ours.is_empty(), "the probes are loaded at {phase}");
     }
@@ -229,8 +254,18 @@ fn signal_in_phase(phase: &str, sig: i32) {
     };
     assert_eq!(code, Some(exit), "{phase}: stderr: {err}");
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with(&format!("evbench: {word}")), "{phase}: a clear message: {err}");
-    assert!(!err.contains(if sig == libc::SIGTERM { "Ctrl-C" } else { "SIGTERM" }), "{err}");
+    assert!(
+        last.starts_with(&format!("evbench: {word}")),
+        "{phase}: a clear message: {err}"
+    );
+    assert!(
+        !err.contains(if sig == libc::SIGTERM {
+            "Ctrl-C"
+        } else {
+            "SIGTERM"
+        }),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON on stdout");
     // The document written to -o is the same, whole, and nothing else is left.
     let saved: serde_json::Value =
@@ -255,7 +290,12 @@ fn signal_in_phase(phase: &str, sig: i32) {
             assert_eq!(reps.len(), 1);
             assert_eq!(reps[0]["interrupted"], true);
             // An interrupted repeat never enters the statistics.
-            assert_eq!(cases[0]["metrics"]["ops_per_sec"]["across"]["n"].as_u64().unwrap_or(0), 0);
+            assert_eq!(
+                cases[0]["metrics"]["ops_per_sec"]["across"]["n"]
+                    .as_u64()
+                    .unwrap_or(0),
+                0
+            );
         }
         "report" => {
             // The measurement was complete: the whole document, not marked interrupted.
@@ -267,7 +307,11 @@ fn signal_in_phase(phase: &str, sig: i32) {
         }
         _ => unreachable!(),
     }
-    assert_eq!(group_members(pid), Vec::<i32>::new(), "no process of the run is left");
+    assert_eq!(
+        group_members(pid),
+        Vec::<i32>::new(),
+        "no process of the run is left"
+    );
     assert_programs_gone(&ours);
 }
 
@@ -314,7 +358,11 @@ fn sigterm_while_writing_the_report() {
 /// The child processes of `pid` (from /proc/PID/task/*/children).
 fn children(pid: i32) -> Vec<i32> {
     let mut v = Vec::new();
-    for t in fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+    for t in fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let c = fs::read_to_string(t.path().join("children")).unwrap_or_default();
         v.extend(c.split_whitespace().filter_map(|s| s.parse::<i32>().ok()));
     }
@@ -331,10 +379,16 @@ fn state(pid: i32) -> Option<char> {
 fn wait_child(pid: i32, not: Option<i32>) -> i32 {
     let t = Instant::now();
     loop {
-        if let Some(&c) = children(pid).iter().find(|&&c| Some(c) != not && state(c) != Some('Z')) {
+        if let Some(&c) = children(pid)
+            .iter()
+            .find(|&&c| Some(c) != not && state(c) != Some('Z'))
+        {
             return c;
         }
-        assert!(t.elapsed() < Duration::from_secs(20), "no server child appeared");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no server child appeared"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -343,8 +397,24 @@ fn wait_child(pid: i32, not: Option<i32>) -> i32 {
 fn http_server_child_killed_mid_run_is_named_reaped_and_its_partial_results_kept() {
     let mut run = Run::start(
         &[
-            "run", "http", "-W", "epoll", "-c", "4", "-d", "2", "--warmup-time", "0",
-            "--repeat", "2", "--warmup-repeats", "0", "--order", "grouped", "--probes", "none",
+            "run",
+            "http",
+            "-W",
+            "epoll",
+            "-c",
+            "4",
+            "-d",
+            "2",
+            "--warmup-time",
+            "0",
+            "--repeat",
+            "2",
+            "--warmup-repeats",
+            "0",
+            "--order",
+            "grouped",
+            "--probes",
+            "none",
             "--json",
         ],
         None,
@@ -364,7 +434,9 @@ fn http_server_child_killed_mid_run_is_named_reaped_and_its_partial_results_kept
 
     assert_eq!(code, Some(1), "stderr: {err}");
     assert!(
-        err.contains(&format!("the server process (evbench serve, pid {first}) was killed by signal 9 (SIGKILL)")),
+        err.contains(&format!(
+            "the server process (evbench serve, pid {first}) was killed by signal 9 (SIGKILL)"
+        )),
         "names it: {err}"
     );
     assert!(err.contains("the run did not complete"), "{err}");
@@ -380,6 +452,13 @@ fn http_server_child_killed_mid_run_is_named_reaped_and_its_partial_results_kept
         reps[0]["counters"]["requests"]
     );
     // Only the whole pass counts in the statistics.
-    assert_eq!(v["cases"][0]["metrics"]["requests_per_sec"]["across"]["n"], 1);
-    assert_eq!(group_members(pid), Vec::<i32>::new(), "no process of the run is left");
+    assert_eq!(
+        v["cases"][0]["metrics"]["requests_per_sec"]["across"]["n"],
+        1
+    );
+    assert_eq!(
+        group_members(pid),
+        Vec::<i32>::new(),
+        "no process of the run is left"
+    );
 }

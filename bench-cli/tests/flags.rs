@@ -108,7 +108,10 @@ fn every_numeric_flag_refuses_nonsense_in_one_line_or_documents_its_meaning() {
         ("compare", "threshold"),
         ("load", "timeout"),
     ] {
-        assert!(args.iter().any(|(ap, al, _)| ap == p && al == l), "{p} --{l}");
+        assert!(
+            args.iter().any(|(ap, al, _)| ap == p && al == l),
+            "{p} --{l}"
+        );
     }
     let mut failures = Vec::new();
     for (path, long, help) in &args {
@@ -145,16 +148,26 @@ fn every_numeric_flag_refuses_nonsense_in_one_line_or_documents_its_meaning() {
                         (out.status.code() != Some(2), "exit status is not 2"),
                         (err.lines().count() != 1, "not one line"),
                         (!err.starts_with("evbench: error: "), "not an evbench error"),
-                        (!err.contains(&format!("--{long}")), "does not name the flag"),
-                        (err.contains("unexpected argument"), "takes the value for a flag"),
-                        (err.contains("panicked") || err.contains("overflow"), "panics"),
+                        (
+                            !err.contains(&format!("--{long}")),
+                            "does not name the flag",
+                        ),
+                        (
+                            err.contains("unexpected argument"),
+                            "takes the value for a flag",
+                        ),
+                        (
+                            err.contains("panicked") || err.contains("overflow"),
+                            "panics",
+                        ),
                         (!out.stdout.is_empty(), "printed on stdout"),
                     ];
                     for (bad, why) in problems {
                         if bad {
                             failures.push(format!(
                                 "{path} --{long} {value:?}: {why}: {:?} (exit {:?})",
-                                err, out.status.code()
+                                err,
+                                out.status.code()
                             ));
                         }
                     }
@@ -167,7 +180,12 @@ fn every_numeric_flag_refuses_nonsense_in_one_line_or_documents_its_meaning() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn refusal(args: &[&str]) -> String {
@@ -186,7 +204,10 @@ fn refusal(args: &[&str]) -> String {
 fn the_issue_s_cases_are_refused_with_the_reason() {
     // pipetest -w 0 measured 1 event; short flags take negative numbers as values too.
     let e = refusal(&["run", "pipetest", "-w", "0"]);
-    assert!(e.contains("'0': must be a positive whole number") && e.contains("--writes"), "{e}");
+    assert!(
+        e.contains("'0': must be a positive whole number") && e.contains("--writes"),
+        "{e}"
+    );
     let e = refusal(&["run", "pipetest", "-w", "-1"]);
     assert!(e.contains("'-1': must be a positive whole number"), "{e}");
     let e = refusal(&["serve", "--duration", "0"]);
@@ -194,9 +215,15 @@ fn the_issue_s_cases_are_refused_with_the_reason() {
     let e = refusal(&["run", "http", "-d", "0"]);
     assert!(e.contains("must be more than zero"), "{e}");
     let e = refusal(&["run", "http", "--rate", "0"]);
-    assert!(e.contains("must be a positive number of requests per second"), "{e}");
+    assert!(
+        e.contains("must be a positive number of requests per second"),
+        "{e}"
+    );
     let e = refusal(&["load", "--rate", "0"]);
-    assert!(e.contains("must be a positive number of requests per second"), "{e}");
+    assert!(
+        e.contains("must be a positive number of requests per second"),
+        "{e}"
+    );
     let e = refusal(&["run", "http", "--workers", "0"]);
     assert!(e.contains("'0': must be a positive whole number"), "{e}");
     let e = refusal(&["run", "pingpong", "--rounds", "-1"]);
@@ -216,5 +243,8 @@ fn a_missing_required_argument_is_named() {
     let e = refusal(&["compare", "base.json"]);
     assert!(e.contains("missing required argument: <CURRENT>"), "{e}");
     let e = refusal(&["compare"]);
-    assert!(e.contains("missing required arguments: <BASELINE>, <CURRENT>"), "{e}");
+    assert!(
+        e.contains("missing required arguments: <BASELINE>, <CURRENT>"),
+        "{e}"
+    );
 }

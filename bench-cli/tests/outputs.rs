@@ -42,7 +42,11 @@ impl Mount {
     /// document or report fails with ENOSPC.
     fn full_tmpfs(dir: &Path) -> Self {
         fs::create_dir_all(dir).unwrap();
-        run_ok(Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(dir));
+        run_ok(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+                .arg(dir),
+        );
         let m = Self(dir.to_path_buf());
         let mut f = fs::File::create(dir.join("filler")).unwrap();
         use std::io::Write;
@@ -56,7 +60,11 @@ impl Mount {
         fs::create_dir_all(dir).unwrap();
         run_ok(Command::new("mount").arg("--bind").arg(src).arg(dir));
         let m = Self(dir.to_path_buf());
-        run_ok(Command::new("mount").args(["-o", "remount,bind,ro"]).arg(dir));
+        run_ok(
+            Command::new("mount")
+                .args(["-o", "remount,bind,ro"])
+                .arg(dir),
+        );
         m
     }
 }
@@ -70,7 +78,11 @@ impl Drop for Mount {
 
 fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Names in `dir`, sorted.
@@ -91,7 +103,9 @@ fn text(b: &[u8]) -> String {
 fn document(dir: &Path) -> PathBuf {
     let p = dir.join("doc.json");
     let out = evbench()
-        .args(["run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o"])
+        .args([
+            "run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
         .arg(&p)
         .output()
         .unwrap();
@@ -124,7 +138,15 @@ fn assert_one_line_refusal(out: &Output, needle: &str) {
 
 fn long_run() -> Command {
     let mut c = evbench();
-    c.args(["run", "pingpong", "--rounds", "1000000000", "--probes", "none", "-q"]);
+    c.args([
+        "run",
+        "pingpong",
+        "--rounds",
+        "1000000000",
+        "--probes",
+        "none",
+        "-q",
+    ]);
     c
 }
 
@@ -139,20 +161,39 @@ fn run_on_a_full_disk_keeps_the_report_and_the_document_and_leaves_no_partial_fi
     // Human report: it reaches the terminal; the document goes to a fallback file.
     let c = full.join("c.json");
     let out = evbench()
-        .args(["run", "pingpong", "--rounds", "20000", "--repeat", "3", "--probes", "none", "-q", "-o"])
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
         .arg(&c)
         .env("TMPDIR", &fallback_dir)
         .output()
         .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(err.contains(&format!("cannot write {}: No space left on device", c.display())), "{err}");
-    assert!(text(&out.stdout).contains("round trip"), "the human report: {}", text(&out.stdout));
-    assert_eq!(names(&full), ["filler"], "no partial file, no temporary file");
+    assert!(
+        err.contains(&format!(
+            "cannot write {}: No space left on device",
+            c.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).contains("round trip"),
+        "the human report: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        names(&full),
+        ["filler"],
+        "no partial file, no temporary file"
+    );
     let kept = names(&fallback_dir);
     assert_eq!(kept.len(), 1, "{kept:?}");
     let kept = fallback_dir.join(&kept[0]);
-    assert!(err.contains(&format!("kept in {}", kept.display())), "{err}");
+    assert!(
+        err.contains(&format!("kept in {}", kept.display())),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
     assert_eq!(v["cases"][0]["repeats"].as_array().unwrap().len(), 3);
     for r in v["cases"][0]["repeats"].as_array().unwrap() {
@@ -161,7 +202,9 @@ fn run_on_a_full_disk_keeps_the_report_and_the_document_and_leaves_no_partial_fi
 
     // --json: the document is on stdout, whole.
     let out = evbench()
-        .args(["run", "pingpong", "--rounds", "20000", "--probes", "none", "--json", "-o"])
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--probes", "none", "--json", "-o",
+        ])
         .arg(&c)
         .env("TMPDIR", &fallback_dir)
         .output()
@@ -170,18 +213,27 @@ fn run_on_a_full_disk_keeps_the_report_and_the_document_and_leaves_no_partial_fi
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cases"][0]["repeats"][0]["counters"]["rounds"], 20000);
     assert_eq!(names(&full), ["filler"]);
-    assert_eq!(names(&fallback_dir).len(), 1, "no second fallback with --json");
+    assert_eq!(
+        names(&fallback_dir).len(),
+        1,
+        "no second fallback with --json"
+    );
 
     // --hlog: named, and absent rather than empty.
     let h = full.join("run.hlog");
     let out = evbench()
-        .args(["run", "pingpong", "--rounds", "20000", "--probes", "none", "-q", "--hlog"])
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--probes", "none", "-q", "--hlog",
+        ])
         .arg(&h)
         .output()
         .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(err.contains(&format!("cannot write {}", h.display())), "{err}");
+    assert!(
+        err.contains(&format!("cannot write {}", h.display())),
+        "{err}"
+    );
     assert!(text(&out.stdout).contains("round trip"));
     assert_eq!(names(&full), ["filler"]);
 }
@@ -207,23 +259,48 @@ fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
         .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(out.stdout, plain.stdout, "the same report reaches the terminal");
+    assert_eq!(
+        out.stdout, plain.stdout,
+        "the same report reaches the terminal"
+    );
     for f in [&html, &hlog] {
-        assert!(err.contains(&format!("cannot write {}: No space left on device", f.display())), "{err}");
+        assert!(
+            err.contains(&format!(
+                "cannot write {}: No space left on device",
+                f.display()
+            )),
+            "{err}"
+        );
     }
-    assert_eq!(names(&full), ["filler"], "no partial file, no temporary file");
+    assert_eq!(
+        names(&full),
+        ["filler"],
+        "no partial file, no temporary file"
+    );
 
     // SVG plots: the directory fits (an inode), the plots do not; none is left partial.
-    let out = evbench().arg("report").arg(doc).arg("--svg").arg(&svg).output().unwrap();
+    let out = evbench()
+        .arg("report")
+        .arg(doc)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert_eq!(out.stdout, plain.stdout);
     for f in names(&svg) {
         // A plot that fitted is whole SVG; none is a temporary or partial file.
         let body = fs::read_to_string(svg.join(&f)).unwrap();
-        assert!(f.ends_with(".svg") && body.trim_end().ends_with("</svg>"), "{f}");
+        assert!(
+            f.ends_with(".svg") && body.trim_end().ends_with("</svg>"),
+            "{f}"
+        );
     }
-    assert!(err.contains("cannot write") && err.contains(".svg"), "{err}");
+    assert!(
+        err.contains("cannot write") && err.contains(".svg"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -233,7 +310,10 @@ fn run_refuses_unusable_outputs_before_measuring() {
     let _m = Mount::read_only(&tmp.0.join("src-ro").tap_create(), &ro);
     let x = tmp.0.join("x.json");
     let cases: Vec<(Vec<String>, String)> = vec![
-        (vec!["-o".into(), "/proc/x".into()], "-o /proc/x: cannot create a file in /proc".into()),
+        (
+            vec!["-o".into(), "/proc/x".into()],
+            "-o /proc/x: cannot create a file in /proc".into(),
+        ),
         (
             vec!["-o".into(), "/nonexistent/dir/a.json".into()],
             "-o /nonexistent/dir/a.json: directory /nonexistent/dir does not exist".into(),
@@ -251,13 +331,15 @@ fn run_refuses_unusable_outputs_before_measuring() {
             "--hlog /proc/sys/kernel/x.hlog: cannot create a file in /proc/sys/kernel".into(),
         ),
         (
-            vec!["-o".into(), x.display().to_string(), "--hlog".into(), x.display().to_string()],
+            vec![
+                "-o".into(),
+                x.display().to_string(),
+                "--hlog".into(),
+                x.display().to_string(),
+            ],
             format!("-o and --hlog both name {}", x.display()),
         ),
-        (
-            vec!["-o".into(), "".into()],
-            "'--output <FILE>'".into(),
-        ),
+        (vec!["-o".into(), "".into()], "'--output <FILE>'".into()),
     ];
     for (args, needle) in cases {
         let out = refused_quickly(long_run().args(&args));
@@ -276,7 +358,10 @@ fn report_refuses_unusable_outputs_before_rendering() {
     let file = tmp.0.join("a-file");
     fs::write(&file, "").unwrap();
     let cases: Vec<(Vec<String>, String)> = vec![
-        (vec!["--html".into(), "/proc/x.html".into()], "--html /proc/x.html: cannot create a file in /proc".into()),
+        (
+            vec!["--html".into(), "/proc/x.html".into()],
+            "--html /proc/x.html: cannot create a file in /proc".into(),
+        ),
         (
             vec!["--hlog".into(), "/nonexistent/dir/a.hlog".into()],
             "--hlog /nonexistent/dir/a.hlog: directory /nonexistent/dir does not exist".into(),
@@ -298,15 +383,29 @@ fn report_refuses_unusable_outputs_before_rendering() {
             "--svg /nonexistent/plots: directory /nonexistent does not exist".into(),
         ),
         (
-            vec!["--html".into(), x.display().to_string(), "--hlog".into(), x.display().to_string()],
+            vec![
+                "--html".into(),
+                x.display().to_string(),
+                "--hlog".into(),
+                x.display().to_string(),
+            ],
             format!("--html and --hlog both name {}", x.display()),
         ),
     ];
     for (args, needle) in cases {
-        let out = evbench().arg("report").arg(doc).args(&args).output().unwrap();
+        let out = evbench()
+            .arg("report")
+            .arg(doc)
+            .args(&args)
+            .output()
+            .unwrap();
         assert_one_line_refusal(&out, &needle);
     }
-    assert_eq!(names(&tmp.0), ["a-file", "doc.json", "ro", "src-ro"], "nothing written");
+    assert_eq!(
+        names(&tmp.0),
+        ["a-file", "doc.json", "ro", "src-ro"],
+        "nothing written"
+    );
 }
 
 trait TapCreate {

@@ -253,8 +253,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .filter(|d| *d <= MAX_DURATION)
             .ok_or_else(|| format!("'{s}' is too long a duration: at most 30 days"));
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))?;
+    let d =
+        humantime::parse_duration(t).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))?;
     if d > MAX_DURATION {
         return Err(format!("'{s}' is too long a duration: at most 30 days"));
     }
@@ -335,7 +335,9 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         ));
     }
     if r > 1e8 {
-        return Err(format!("'{s}' is too large: at most 100000000 requests per second"));
+        return Err(format!(
+            "'{s}' is too large: at most 100000000 requests per second"
+        ));
     }
     Ok(r)
 }
@@ -485,7 +487,12 @@ pub struct CompareArgs {
     /// The results document to judge.
     pub current: PathBuf,
     /// Noise threshold: smaller changes never count. "5%" or a fraction below 1 ("0.05").
-    #[arg(long, default_value = "5%", value_name = "PCT", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "5%",
+        value_name = "PCT",
+        allow_hyphen_values = true
+    )]
     pub threshold: Threshold,
     /// Exit 2 when the results come from different machines (CPU model, count, kernel).
     #[arg(long)]

@@ -13,9 +13,7 @@ use workloads::{
     NoObserver,
 };
 
-use crate::{
-    cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal,
-};
+use crate::{cli::LoadArgs, engine::http::LoadFigures, export::human::print_load, signal};
 
 /// Resolves HOST:PORT to one address.
 pub fn resolve(server: &str) -> Result<SocketAddr> {

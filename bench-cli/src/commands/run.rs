@@ -101,7 +101,9 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         if doc.interrupted {
             eprintln!("evbench: {word}: the figures cover {what} before {sig}");
         } else {
-            eprintln!("evbench: {word} ({sig}) while writing the report: the measurement was complete");
+            eprintln!(
+                "evbench: {word} ({sig}) while writing the report: the measurement was complete"
+            );
         }
         return Ok(ExitCode::from(signal::exit_code()));
     }

@@ -423,7 +423,7 @@ pub fn run_cases(
             )
         };
         let started = session.begin_pass(&label, slot.pass)?;
-        crate::signal::test_pause(if slot.warmup { "warmup" } else { slot.pass.as_str() }, stop);
+        crate::signal::test_pause_pass(slot.warmup, slot.pass.as_str(), stop);
         let result = run.spec.pass(&session, slot.pass, stop);
         let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
         let kernel = session.end_pass(slot.pass, measured)?;
