@@ -317,6 +317,18 @@ pub fn parse_cpu(s: &str) -> Result<usize, String> {
     })
 }
 
+/// The parser of pipetest's `-n`: 2 to 1,000,000 channels (a message needs a channel to
+/// be forwarded to; each channel is an fd or two).
+pub fn parse_channels(s: &str) -> Result<usize, String> {
+    whole::<usize>(2, 1_000_000)(s).map_err(|e| {
+        if e.ends_with("must be at least 2") {
+            format!("{e}: pipetest needs at least 2 channels")
+        } else {
+            e
+        }
+    })
+}
+
 /// The parser of `--rate`: requests per second, a positive finite number up to
 /// 100,000,000 (an open-loop schedule finer than 10 ns per request means nothing).
 pub fn parse_rate(s: &str) -> Result<f64, String> {
@@ -430,7 +442,7 @@ impl Default for PingpongArgs {
 pub struct PipetestArgs {
     /// Channels (pipes or eventfds) in the wait set (pipetest-4's -n).
     #[arg(long, short = 'n', default_value_t = 200, value_name = "N", allow_hyphen_values = true,
-          value_parser = whole::<usize>(2, 1_000_000))]
+          value_parser = parse_channels)]
     pub channels: usize,
     /// Channels fired first; each message is forwarded A+1 channels ahead (pipetest-4's -a).
     #[arg(long, short = 'a', default_value_t = 1, value_name = "A", allow_hyphen_values = true,
