@@ -391,7 +391,12 @@ fn report_refuses_unusable_outputs_before_rendering() {
             ],
             format!("--html and --hlog both name {}", x.display()),
         ),
+        (
+            vec!["--hlog".into(), doc.display().to_string()],
+            format!("FILE and --hlog both name {}", doc.display()),
+        ),
     ];
+    let before = fs::read(doc).unwrap();
     for (args, needle) in cases {
         let out = evbench()
             .arg("report")
@@ -405,6 +410,11 @@ fn report_refuses_unusable_outputs_before_rendering() {
         names(&tmp.0),
         ["a-file", "doc.json", "ro", "src-ro"],
         "nothing written"
+    );
+    assert_eq!(
+        fs::read(doc).unwrap(),
+        before,
+        "the document read is untouched"
     );
 }
 

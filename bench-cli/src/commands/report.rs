@@ -30,7 +30,10 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     if let Some(dir) = &args.svg {
         files::check_output_dir("--svg", dir)?;
     }
-    files::check_distinct(&outs)
+    // Nor may an output overwrite the document being read.
+    let mut all = vec![("FILE", args.file.as_path())];
+    all.extend(outs.iter().copied());
+    files::check_distinct(&all)
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
