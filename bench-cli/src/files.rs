@@ -117,23 +117,29 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), String> {
 }
 
 /// Checks that an output directory (`--svg DIR`) exists or can be created, and takes
-/// new files.
+/// new files. `Err` is one line naming the flag and the directory.
 pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), String> {
+    let say = |why: String| Err(format!("{flag} {}: {why}", dir.display()));
+    if dir.as_os_str().is_empty() {
+        return Err(format!("{flag}: an empty path"));
+    }
     if dir.exists() && !dir.is_dir() {
-        return Err(format!("{flag} {}: not a directory", dir.display()));
+        return say("not a directory".into());
     }
-    if !dir.exists() {
-        let parent = dir_of(dir);
-        if !parent.is_dir() {
-            return Err(format!(
-                "{flag} {}: directory {} does not exist",
-                dir.display(),
-                parent.display()
-            ));
+    // The directory that must take a new entry: DIR itself, or its parent if DIR is
+    // still to be created.
+    let target = if dir.exists() { dir } else { dir_of(dir) };
+    if !target.is_dir() {
+        return say(format!("directory {} does not exist", target.display()));
+    }
+    let probe = target.join(format!(".evbench-probe-{}.tmp", std::process::id()));
+    match File::create(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
         }
-        return check_output(flag, &parent.join(".evbench-probe"));
+        Err(e) => say(format!("cannot create a file in {}: {e}", target.display())),
     }
-    check_output(flag, &dir.join(".evbench-probe"))
 }
 
 /// Refuses two outputs that name one file (`-o X --hlog X` would overwrite one with the

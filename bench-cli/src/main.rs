@@ -33,7 +33,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor(args) => doctor::run(args.json),
         Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
-        Command::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::run(&args),
         Command::Compare(args) => compare::run(&args).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &signal::install()?),
         Command::Load(args) => load::run(args, &signal::install()?),
@@ -63,11 +63,23 @@ fn usage_error(e: clap::Error) -> ExitCode {
             0
         });
     }
+    eprintln!("evbench: error: {} (see --help)", usage_line(&e));
+    ExitCode::from(2)
+}
+
+/// A usage error in one line. clap puts the names of missing required arguments on the
+/// lines after its first, so they are gathered into it.
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        if let Some(ContextValue::Strings(names)) = e.get(ContextKind::InvalidArg) {
+            let s = if names.len() == 1 { "" } else { "s" };
+            return format!("missing required argument{s}: {}", names.join(", "));
+        }
+    }
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("evbench: error: {first} (see --help)");
-    ExitCode::from(2)
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 fn one_line(e: &anyhow::Error) -> String {

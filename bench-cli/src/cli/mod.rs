@@ -12,6 +12,11 @@ use workloads::{
 
 use crate::probes::ProbeSets;
 
+/// The most round trips / writes a count flag takes (10^12: days of measuring).
+pub const MAX_ROUNDS: u64 = 1_000_000_000_000;
+/// The largest response body, bytes (1 GiB; it is held in memory).
+pub const MAX_BODY: u64 = 1 << 30;
+
 const ABOUT: &str =
     "Benchmark and trace Linux event notification (pipe, eventfd, emulated kevent) with eBPF";
 
@@ -131,15 +136,27 @@ pub struct CommonArgs {
     /// measurement is depends on the workload: see its --help). `auto`: start at 6 and
     /// add interleaved rounds until each case's headline is known to --precision, or
     /// --max-time ends.
-    #[arg(long, global = true, default_value = "1", value_name = "K|auto")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "1",
+        value_name = "K|auto",
+        allow_hyphen_values = true
+    )]
     pub repeat: Repeats,
     /// With --repeat auto: the target half-width of the 95% interval of each case's
     /// headline median ("2%" or a fraction below 1).
-    #[arg(long, global = true, default_value = "2%", value_name = "PCT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "2%",
+        value_name = "PCT",
+        allow_hyphen_values = true
+    )]
     pub precision: Precision,
     /// With --repeat auto: the time budget; cases not precise enough by then are named.
     #[arg(long, global = true, default_value = "10m", value_name = "DURATION",
-          value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub max_time: Duration,
     /// Also write the HdrHistogram interval log (one interval per repeat, tagged
     /// case:histogram) to FILE.
@@ -151,7 +168,9 @@ pub struct CommonArgs {
     pub quiet: bool,
     /// Whole repeats run first and excluded from statistics (recorded in the document):
     /// the first repeat of a run is often slower (cold caches, CPU frequency).
-    #[arg(long, global = true, default_value_t = 1, value_name = "N")]
+    /// 0 for none; at most 10000.
+    #[arg(long, global = true, default_value_t = 1, value_name = "N", allow_hyphen_values = true,
+          value_parser = whole::<u32>(0, 10_000))]
     pub warmup_repeats: u32,
     /// interleaved: round r of every case runs before round r+1 of any, shuffled per
     /// round, so a burst of noise hits one repeat of several cases, not every repeat of
@@ -160,7 +179,8 @@ pub struct CommonArgs {
     pub order: Order,
     /// Seed of the interleaved order (default: drawn from the clock; the document
     /// records it, so an order can be replayed).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", allow_hyphen_values = true,
+          value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
 }
 
@@ -240,6 +260,11 @@ impl WorkloadCmd {
 /// `1m`, humantime's units) or a bare number of seconds (`2`, `1.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "'{s}' is not a duration: it must be zero or more (e.g. 500ms, 10s, 2m)"
+        ));
+    }
     if let Ok(secs) = t.parse::<f64>() {
         if !secs.is_finite() || secs < 0.0 {
             return Err(format!(
@@ -247,13 +272,116 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
         return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("'{s}' is too long a duration"));
+            .ok()
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| format!("'{s}' is too long a duration: at most 30 days"));
     }
-    humantime::parse_duration(t).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))
+    let d =
+        humantime::parse_duration(t).map_err(|e| format!("'{s}': {e} (e.g. 500ms, 10s, 2m)"))?;
+    if d > MAX_DURATION {
+        return Err(format!("'{s}' is too long a duration: at most 30 days"));
+    }
+    Ok(d)
+}
+
+/// The longest duration any flag takes: 30 days. Longer ones are refused rather than
+/// overflowing a clock (`Instant + Duration` panics past its range).
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The parser of a whole-number flag: a decimal number from `min` to `max`, as type
+/// `T` (which must hold `max`). Errors are one phrase clap prefixes with the flag:
+/// "'-1': must be a positive whole number", "'abc' is not a whole number", "'…' is too
+/// large: at most N". A negative number reaches it (rather than being taken for a flag)
+/// because every numeric flag allows negative numbers.
+pub fn whole<T>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + 'static,
+{
+    move |s: &str| {
+        let t = s.trim();
+        let floor = || match min {
+            0 => "must be zero or more".to_string(),
+            1 => "must be a positive whole number".to_string(),
+            m => format!("must be at least {m}"),
+        };
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if t.starts_with('-') {
+            return Err(format!("'{s}': {}", floor()));
+        }
+        if !digits(t.strip_prefix('+').unwrap_or(t)) {
+            return Err(format!("'{s}' is not a whole number"));
+        }
+        let too_large = || format!("'{s}' is too large: at most {max}");
+        let v: u64 = t.parse().map_err(|_| too_large())?;
+        if v < min {
+            return Err(format!("'{s}': {}", floor()));
+        }
+        if v > max {
+            return Err(too_large());
+        }
+        T::try_from(v).map_err(|_| too_large())
+    }
+}
+
+/// The parser of a CPU number (`--server-cpu`, `--client-cpu`): one of this machine's
+/// configured CPUs (0 to sysconf(_SC_NPROCESSORS_CONF) - 1).
+pub fn parse_cpu(s: &str) -> Result<usize, String> {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.max(1) as u64;
+    whole::<usize>(0, u64::MAX)(s).and_then(|c| {
+        if (c as u64) < n {
+            Ok(c)
+        } else {
+            Err(format!("CPU {c} does not exist here (CPUs 0 to {})", n - 1))
+        }
+    })
+}
+
+/// The parser of pipetest's `-n`: 2 to 1,000,000 channels (a message needs a channel to
+/// be forwarded to; each channel is an fd or two).
+pub fn parse_channels(s: &str) -> Result<usize, String> {
+    whole::<usize>(2, 1_000_000)(s).map_err(|e| {
+        if e.ends_with("must be at least 2") {
+            format!("{e}: pipetest needs at least 2 channels")
+        } else {
+            e
+        }
+    })
+}
+
+/// The parser of `--rate`: requests per second, a positive finite number up to
+/// 100,000,000 (an open-loop schedule finer than 10 ns per request means nothing).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    if s.trim().starts_with('-') {
+        return Err(format!(
+            "'{s}': must be a positive number of requests per second"
+        ));
+    }
+    let r: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of requests per second"))?;
+    if !r.is_finite() || r <= 0.0 {
+        return Err(format!(
+            "'{s}': must be a positive number of requests per second"
+        ));
+    }
+    if r > 1e8 {
+        return Err(format!(
+            "'{s}' is too large: at most 100000000 requests per second"
+        ));
+    }
+    Ok(r)
 }
 
 /// A duration that must be more than zero (a measured time, a timeout).
 pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    if s.trim().starts_with('-') {
+        return Err(format!("'{s}': must be more than zero (e.g. 500ms, 10s)"));
+    }
     let d = parse_duration(s)?;
     if d.is_zero() {
         return Err(format!("'{s}': must be more than zero (e.g. 500ms, 10s)"));
@@ -276,8 +404,10 @@ impl std::str::FromStr for Repeats {
             return Ok(Repeats::Auto);
         }
         match s.trim().parse::<u32>() {
-            Ok(k) if k >= 1 => Ok(Repeats::Fixed(k)),
-            _ => Err(format!("'{s}': a number of repeats (1 or more) or auto")),
+            Ok(k) if (1..=10_000).contains(&k) => Ok(Repeats::Fixed(k)),
+            _ => Err(format!(
+                "'{s}': a number of repeats from 1 to 10000, or auto"
+            )),
         }
     }
 }
@@ -305,6 +435,11 @@ impl std::str::FromStr for Threshold {
     /// "5%" or a fraction below 1 ("0.05"); nothing else, so "1" cannot mean both 1%
     /// and 100%.
     fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().starts_with('-') {
+            return Err(format!(
+                "{s:?}: the threshold must be more than 0% and less than 100%"
+            ));
+        }
         crate::results::compare::parse_threshold(s).map(Threshold)
     }
 }
@@ -312,14 +447,17 @@ impl std::str::FromStr for Threshold {
 #[derive(Args, Debug, Clone)]
 pub struct PingpongArgs {
     /// Measured round trips.
-    #[arg(long, short = 'r', default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'r', default_value_t = 100_000, allow_hyphen_values = true,
+          value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub rounds: u64,
     /// Measure for this long instead of a number of round trips (e.g. 10s, 500ms; a bare
     /// number is seconds).
-    #[arg(long, short = 'd', value_parser = parse_positive_duration, conflicts_with = "rounds")]
+    #[arg(long, short = 'd', value_parser = parse_positive_duration, conflicts_with = "rounds",
+          allow_hyphen_values = true)]
     pub duration: Option<Duration>,
-    /// Round trips run first and discarded.
-    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    /// Round trips run first and discarded (0 for none).
+    #[arg(long, default_value_t = 1_000, value_name = "N", allow_hyphen_values = true,
+          value_parser = whole::<u64>(0, MAX_ROUNDS))]
     pub warmup_rounds: u64,
     /// What signals (see `evbench list`).
     #[arg(long, short = 'm', default_value = "pipe")]
@@ -362,13 +500,16 @@ impl Default for PingpongArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PipetestArgs {
     /// Channels (pipes or eventfds) in the wait set (pipetest-4's -n).
-    #[arg(long, short = 'n', default_value_t = 200, value_name = "N")]
+    #[arg(long, short = 'n', default_value_t = 200, value_name = "N", allow_hyphen_values = true,
+          value_parser = parse_channels)]
     pub channels: usize,
     /// Channels fired first; each message is forwarded A+1 channels ahead (pipetest-4's -a).
-    #[arg(long, short = 'a', default_value_t = 1, value_name = "A")]
+    #[arg(long, short = 'a', default_value_t = 1, value_name = "A", allow_hyphen_values = true,
+          value_parser = whole::<usize>(1, 1_000_000))]
     pub active: usize,
     /// Write budget per run, messages (pipetest-4's -w).
-    #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N")]
+    #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N", allow_hyphen_values = true,
+          value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub writes: u64,
     /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
     #[arg(long, short = 'm', default_value = "pipe")]
@@ -417,7 +558,12 @@ pub struct CompareArgs {
     /// The results document to judge.
     pub current: PathBuf,
     /// Noise threshold: smaller changes never count. "5%" or a fraction below 1 ("0.05").
-    #[arg(long, default_value = "5%", value_name = "PCT")]
+    #[arg(
+        long,
+        default_value = "5%",
+        value_name = "PCT",
+        allow_hyphen_values = true
+    )]
     pub threshold: Threshold,
     /// Exit 2 when the results come from different machines (CPU model, count, kernel).
     #[arg(long)]
@@ -435,17 +581,19 @@ pub struct HttpArgs {
     /// Server wait modes to sweep: a comma-separated list, or `all`.
     #[arg(long, short = 'W', default_value = "all", value_delimiter = ',')]
     pub wait: Vec<String>,
-    /// Server event loops (SO_REUSEPORT).
-    #[arg(long, default_value_t = 1)]
+    /// Server event loops (SO_REUSEPORT), 1 to 256.
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
+          value_parser = whole::<u32>(1, 256))]
     pub workers: u32,
-    /// Response body size, bytes.
-    #[arg(long, default_value_t = 128)]
+    /// Response body size, bytes (0: an empty body; at most 1 GiB).
+    #[arg(long, default_value_t = 128, allow_hyphen_values = true,
+          value_parser = whole::<usize>(0, MAX_BODY))]
     pub body_size: usize,
     /// Pin the server (all its loops) to this CPU.
-    #[arg(long, value_name = "CPU")]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub server_cpu: Option<usize>,
     /// Pin the load client to this CPU.
-    #[arg(long, value_name = "CPU")]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub client_cpu: Option<usize>,
     #[command(flatten)]
     pub limits: ServerLimits,
@@ -494,28 +642,31 @@ impl HttpArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
     /// Concurrent connections, each with one request in flight.
-    #[arg(long, short = 'c', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, short = 'c', default_value_t = 64, allow_hyphen_values = true,
+          value_parser = whole::<u32>(1, 100_000))]
     pub connections: u32,
     /// Open loop: this many requests per second in total, latency from each request's
     /// scheduled time (coordinated omission corrected). Default: closed loop.
-    #[arg(long, value_name = "REQ/S")]
+    #[arg(long, value_name = "REQ/S", allow_hyphen_values = true, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Measured time (e.g. 10s, 500ms; a bare number is seconds).
     #[arg(long, short = 'd', default_value = "5s", value_name = "DURATION",
-          value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub duration: Duration,
     /// Load run first and not measured (e.g. 1s; 0 for none).
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", allow_hyphen_values = true,
+          value_parser = parse_duration)]
     pub warmup_time: Duration,
     /// A new connection per request instead of keep-alive.
     #[arg(long)]
     pub no_keepalive: bool,
     /// How long a request may take before it counts as a timeout (e.g. 5s, 200ms).
     #[arg(long, default_value = "5s", value_name = "DURATION",
-          value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub timeout: Duration,
     /// Client threads (tokio workers).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
+          value_parser = whole::<u32>(1, 256))]
     pub threads: u32,
     /// The request path.
     #[arg(long, default_value = "/")]
@@ -569,10 +720,12 @@ pub struct ServeArgs {
     #[arg(long, short = 'W', default_value = "epoll")]
     pub wait: HttpWait,
     /// Event loops, each a thread with its own SO_REUSEPORT listen socket.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true,
+          value_parser = whole::<u32>(1, 256))]
     pub workers: u32,
-    /// Body size of the served path, bytes (held in memory).
-    #[arg(long, default_value_t = 128, conflicts_with = "body_file")]
+    /// Body size of the served path, bytes (held in memory; 0: an empty body; at most 1 GiB).
+    #[arg(long, default_value_t = 128, conflicts_with = "body_file", allow_hyphen_values = true,
+          value_parser = whole::<usize>(0, MAX_BODY))]
     pub body_size: usize,
     /// Serve this file's contents instead, with sendfile(2).
     #[arg(long, value_name = "FILE")]
@@ -580,14 +733,17 @@ pub struct ServeArgs {
     /// The served path; any other gets 404.
     #[arg(long, default_value = "/")]
     pub path: String,
-    /// Largest request head; larger ones get 431 and the connection is closed.
-    #[arg(long, default_value_t = 8192)]
+    /// Largest request head, bytes (64 to 1 MiB); larger ones get 431 and the connection
+    /// is closed.
+    #[arg(long, default_value_t = 8192, allow_hyphen_values = true,
+          value_parser = whole::<usize>(64, 1 << 20))]
     pub max_header_bytes: usize,
     /// Pin the server (all its loops) to this CPU.
-    #[arg(long, value_name = "CPU")]
+    #[arg(long, value_name = "CPU", allow_hyphen_values = true, value_parser = parse_cpu)]
     pub server_cpu: Option<usize>,
     /// Stop after this long (e.g. 30s, 5m; a bare number is seconds; default: until Ctrl-C).
-    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true,
+          value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
     #[command(flatten)]
     pub limits: ServerLimits,
@@ -629,19 +785,19 @@ impl ServeArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ServerLimits {
     /// Close a kept-alive connection idle this long (lighttpd's server.max-keep-alive-idle).
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub keep_alive_idle: Duration,
     /// Close a connection whose request head has not fully arrived this long after it
     /// began (never looser than lighttpd's server.max-read-idle).
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub head_timeout: Duration,
     /// Close a connection that took none of its response for this long (lighttpd's
     /// server.max-write-idle).
-    #[arg(long, default_value = "360s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "360s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub write_idle: Duration,
     /// After an error response, drain the client's input this long before closing, so
     /// the response is not destroyed by a reset (lighttpd's linger time).
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
     pub linger_timeout: Duration,
 }
 

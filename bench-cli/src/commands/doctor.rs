@@ -20,6 +20,8 @@ pub enum Verdict {
     Ok,
     Warn,
     Fail,
+    /// Not tried: a failed check above is its cause (named in the detail).
+    Skip,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,10 +110,44 @@ fn btf() -> Result<String> {
     ))
 }
 
+/// Where tracefs is mounted, from /proc/self/mountinfo (field 5 is the mount point;
+/// the filesystem type follows the " - " separator).
+fn tracefs_mounts() -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split(' ').next()? == "tracefs")
+                .then(|| left.split(' ').nth(4).map(str::to_string))?
+        })
+        .collect()
+}
+
 fn tracefs(root: bool) -> Result<String> {
     let dir = Path::new("/sys/kernel/tracing");
     if dir.join("events").is_dir() {
         return Ok(format!("mounted at {}", dir.display()));
+    }
+    if tracefs_mounts().iter().any(|m| Path::new(m) == dir) {
+        // Mounted, but this user may not look inside (tracefs is mode 0700 by default).
+        use std::os::unix::fs::MetadataExt;
+        let why = match std::fs::metadata(dir) {
+            Ok(m) => format!(
+                "mode {:04o}, owner uid {} gid {}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid()
+            ),
+            Err(e) => e.to_string(),
+        };
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        return Err(
+            anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EACCES)).context(format!(
+                "tracefs is mounted at {} ({why}) but uid {uid} cannot read it",
+                dir.display()
+            )),
+        );
     }
     if !root {
         return Err(anyhow!(
@@ -198,6 +234,50 @@ fn kprobes() -> Result<String> {
     Ok("a kprobe attached to do_nanosleep".into())
 }
 
+/// A kernel build option from /boot/config-RELEASE or /proc/config.gz: `Some(None)`
+/// when the config is readable and the option is not set, `None` when no config is.
+fn kernel_config(name: &str) -> Option<Option<String>> {
+    use std::io::Read;
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let text = std::fs::read_to_string(format!("/boot/config-{}", release.trim()))
+        .ok()
+        .or_else(|| {
+            let f = std::fs::File::open("/proc/config.gz").ok()?;
+            let mut t = String::new();
+            flate2::read::GzDecoder::new(f)
+                .read_to_string(&mut t)
+                .ok()?;
+            Some(t)
+        })?;
+    let prefix = format!("{name}=");
+    Some(
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string)),
+    )
+}
+
+/// What is really missing when a kprobe cannot attach: the build option if the
+/// kernel's config says so, else the interfaces aya tries (the kprobe perf PMU, then
+/// tracefs's kprobe_events).
+fn kprobes_missing() -> Option<String> {
+    for opt in ["CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"] {
+        if let Some(None) = kernel_config(opt) {
+            return Some(format!(
+                "this kernel is built without {opt} (its config says it is not set)"
+            ));
+        }
+    }
+    let pmu = Path::new("/sys/bus/event_source/devices/kprobe");
+    let legacy = Path::new("/sys/kernel/tracing/kprobe_events");
+    (!pmu.exists() && !legacy.exists()).then(|| {
+        format!(
+            "this kernel has neither the kprobe perf PMU ({}) nor {}: it lacks CONFIG_KPROBE_EVENTS",
+            pmu.display(),
+            legacy.display()
+        )
+    })
+}
+
 fn nofile() -> Result<String> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -213,7 +293,55 @@ fn nofile() -> Result<String> {
     ))
 }
 
-/// Runs every check for real.
+/// The hint for a BPF check that failed: the privileges when the kernel said EPERM or
+/// EACCES, BTF only when the BTF check failed too, else the detail says it all.
+fn bpf_hint(e: &anyhow::Error, btf_ok: bool, otherwise: &str) -> String {
+    match errno(e) {
+        Some(libc::EPERM | libc::EACCES) if !btf_ok => format!(
+            "{}; or use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+            probes::privileges::HINT
+        ),
+        Some(libc::EPERM | libc::EACCES) => probes::privileges::HINT.to_string(),
+        _ if !btf_ok => {
+            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (it provides /sys/kernel/btf/vmlinux)"
+                .into()
+        }
+        _ => otherwise.into(),
+    }
+}
+
+/// The capabilities the probes use, present and missing, as one check.
+fn capabilities(root: bool) -> Check {
+    let (present, missing) = probes::privileges::capabilities();
+    let list = |v: &[&str]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let detail = format!("present: {}; missing: {}", list(&present), list(&missing));
+    let needed_missing = probes::privileges::CAPABILITIES
+        .iter()
+        .any(|c| c.needed && missing.contains(&c.name));
+    let mut c = Check::ok("capabilities", false, detail);
+    if needed_missing && !root {
+        // One cause, one fix: the privileges line carries it.
+        c.verdict = Verdict::Warn;
+        c.detail
+            .push_str(" (the privileges line says how to grant them)");
+    } else if !missing.is_empty() {
+        // Only optional ones are missing: the probes load; the detail says what is lost.
+        c.detail.push_str(
+            " (optional: CAP_SYS_RESOURCE raises RLIMIT_MEMLOCK on kernels before 5.11 and the fd limit's hard cap)",
+        );
+    }
+    c
+}
+
+/// Runs every check for real. When the privileges to load eBPF are missing, the checks
+/// that load programs are not tried (each would fail for that one cause): one line
+/// names them instead.
 pub fn checks() -> Report {
     let mut checks = Vec::new();
     let privs = probes::privileges::check();
@@ -227,55 +355,94 @@ pub fn checks() -> Report {
             probes::privileges::HINT,
         ),
     });
+    checks.push(capabilities(root));
     checks.push(Check::from_result(
         "kernel",
         true,
         kernel(),
         "upgrade to a kernel with BTF tracepoints (5.5 or later)",
     ));
+    let btf = btf();
+    let btf_ok = btf.is_ok();
     checks.push(Check::from_result(
         "btf",
         true,
-        btf(),
+        btf,
         "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (it provides /sys/kernel/btf/vmlinux)",
     ));
-    checks.push(Check::from_result(
-        "tracefs",
-        false,
-        tracefs(root),
-        "as root: mount -t tracefs nodev /sys/kernel/tracing",
-    ));
-    checks.push(Check::from_result(
-        "bpf-load",
-        true,
-        trivial_program(),
-        probes::privileges::HINT,
-    ));
-    let mut tps: Vec<&str> = ProbeSet::ALL
+    let tracefs = tracefs(root);
+    let tracefs_hint = match &tracefs {
+        Err(e) if errno(e) == Some(libc::EACCES) => {
+            "only the optional kprobes use it (the core probes do not): run as root, or as root remount it for a group: mount -o remount,gid=GROUP /sys/kernel/tracing"
+        }
+        _ => "as root: mount -t tracefs nodev /sys/kernel/tracing",
+    };
+    checks.push(Check::from_result("tracefs", false, tracefs, tracefs_hint));
+    let mut tps: Vec<&str> = Vec::new();
+    for tp in ProbeSet::ALL
         .iter()
         .flat_map(|&s| probes::tracepoints(s).iter().copied())
-        .collect();
-    tps.dedup();
-    for tp in tps {
-        checks.push(Check::from_result(
-            &format!("tp_btf:{tp}"),
-            true,
-            tp_btf(tp),
-            "the core probes need BTF tracepoints: check privileges and CONFIG_DEBUG_INFO_BTF",
-        ));
+    {
+        if !tps.contains(&tp) {
+            tps.push(tp);
+        }
     }
-    checks.push(Check::from_result(
-        "fentry",
-        false,
-        fentry(),
-        "BPF trampolines are refused here: the kfunc probe set is unavailable; the core probes do not need it",
-    ));
-    checks.push(Check::from_result(
-        "kprobes",
-        false,
-        kprobes(),
-        "kprobes are unavailable (CONFIG_KPROBES off?); no evbench probe set needs them",
-    ));
+    if !root {
+        let mut names = vec!["bpf-load".to_string()];
+        names.extend(tps.iter().map(|tp| format!("tp_btf:{tp}")));
+        names.extend(["fentry".to_string(), "kprobes".to_string()]);
+        checks.push(Check {
+            name: "programs".into(),
+            verdict: Verdict::Skip,
+            detail: format!(
+                "not tried ({}): each needs the privileges above",
+                names.join(", ")
+            ),
+            core: true,
+            errno: None,
+            errno_name: None,
+            hint: None,
+        });
+    } else {
+        checks.push(match trivial_program() {
+            Ok(d) => Check::ok("bpf-load", true, d),
+            Err(e) => {
+                let hint = bpf_hint(&e, btf_ok, "the detail names what the kernel refused");
+                Check::failed("bpf-load", true, &e, hint)
+            }
+        });
+        for tp in tps {
+            checks.push(match tp_btf(tp) {
+                Ok(d) => Check::ok(format!("tp_btf:{tp}"), true, d),
+                Err(e) => {
+                    let hint = bpf_hint(
+                        &e,
+                        btf_ok,
+                        "the core probes need BTF tracepoints; the detail names what the kernel refused",
+                    );
+                    Check::failed(format!("tp_btf:{tp}"), true, &e, hint)
+                }
+            });
+        }
+        checks.push(Check::from_result(
+            "fentry",
+            false,
+            fentry(),
+            "BPF trampolines are refused here: the kfunc probe set is unavailable; the core probes do not need it",
+        ));
+        checks.push(match kprobes() {
+            Ok(d) => Check::ok("kprobes", false, d),
+            Err(e) => {
+                let hint = match kprobes_missing() {
+                    Some(why) => format!(
+                        "{why}; a kernel with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y has them; no evbench probe set needs them"
+                    ),
+                    None => "no evbench probe set needs kprobes".into(),
+                };
+                Check::failed("kprobes", false, &e, hint)
+            }
+        });
+    }
     checks.push(Check::from_result(
         "rlimit-nofile",
         false,
@@ -298,6 +465,7 @@ pub fn run(json: bool) -> Result<ExitCode> {
                 Verdict::Ok => "ok  ",
                 Verdict::Warn => "warn",
                 Verdict::Fail => "FAIL",
+                Verdict::Skip => "skip",
             };
             let errno = c
                 .errno

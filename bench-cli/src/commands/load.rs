@@ -15,7 +15,7 @@ use workloads::{
 
 use crate::{
     cli::LoadArgs, commands::run::usage_error, engine::http::LoadFigures,
-    export::human::print_load, output::count, signal::INTERRUPTED_EXIT,
+    export::human::print_load, output::count, signal,
 };
 
 /// Resolves HOST:PORT to one address.
@@ -69,7 +69,7 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
         print_load(&mut out, &f)?;
     }
     if f.interrupted {
-        return Ok(ExitCode::from(INTERRUPTED_EXIT));
+        return Ok(ExitCode::from(signal::exit_code()));
     }
     // No success, or most requests failed: a failed run, whatever the reason.
     Ok(if f.requests == 0 || report.mostly_failed() {

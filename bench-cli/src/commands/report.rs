@@ -1,11 +1,46 @@
 //! `evbench report FILE`: renders a saved result in the formats asked for.
-use std::io::Write as _;
+//!
+//! Every output path (`--svg DIR`, `--html`, `--hlog`) is checked before anything is
+//! read or rendered, and every file is written whole or not at all (`crate::files`): a
+//! full disk leaves no partial file under a final name, the report on stdout is still
+//! printed, and the command exits 2 naming each file it could not write.
+use std::{io::Write as _, path::Path, process::ExitCode};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use crate::{cli::ReportArgs, export, results::RunResult};
+use crate::{cli::ReportArgs, export, files, results::RunResult};
 
-pub fn run(args: &ReportArgs) -> Result<()> {
+/// Exit status when a file could not be written or an output path is unusable.
+const OUTPUT_EXIT: u8 = 2;
+
+/// Checks every output path of `report` before any work: each can be written, the SVG
+/// directory exists or can be created, and no two outputs name one file. `Err` is one
+/// line naming the flag and the path.
+pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
+    let mut outs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &args.html {
+        outs.push(("--html", p));
+    }
+    if let Some(p) = &args.hlog {
+        outs.push(("--hlog", p));
+    }
+    for (flag, p) in &outs {
+        files::check_output(flag, p)?;
+    }
+    if let Some(dir) = &args.svg {
+        files::check_output_dir("--svg", dir)?;
+    }
+    // Nor may an output overwrite the document being read.
+    let mut all = vec![("FILE", args.file.as_path())];
+    all.extend(outs.iter().copied());
+    files::check_distinct(&all)
+}
+
+pub fn run(args: &ReportArgs) -> Result<ExitCode> {
+    if let Err(e) = check_outputs(args) {
+        eprintln!("evbench: error: {}", e.replace('\n', " "));
+        return Ok(ExitCode::from(OUTPUT_EXIT));
+    }
     let r = RunResult::read(&args.file)?;
     let text = if args.markdown {
         export::markdown::render(&r)
@@ -13,25 +48,47 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         export::terminal::render(&r)
     };
     std::io::stdout().write_all(text.as_bytes())?;
+    let mut failed: Vec<String> = Vec::new();
     if let Some(dir) = &args.svg {
-        for f in export::svg::write_dir(&r, dir)? {
-            eprintln!("evbench: wrote {}", f.display());
-        }
+        write_svgs(&r, dir, &mut failed)?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, export::html::render(&r)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("evbench: wrote {}", path.display());
+        match files::write_atomic(path, export::html::render(&r)?.as_bytes()) {
+            Ok(()) => eprintln!("evbench: wrote {}", path.display()),
+            Err(e) => failed.push(e.to_string()),
+        }
     }
     if let Some(path) = &args.hlog {
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        export::hlog::write(&r, &mut f)?;
-        f.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("evbench: wrote {}", path.display());
+        match files::write_with(path, |w| {
+            export::hlog::write(&r, w).map_err(std::io::Error::other)
+        }) {
+            Ok(()) => eprintln!("evbench: wrote {}", path.display()),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    for f in &failed {
+        eprintln!("evbench: error: {f}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(OUTPUT_EXIT)
+    })
+}
+
+/// Writes every plot into `dir` (created if missing), each file whole or not at all;
+/// a file that cannot be written is named in `failed` and the others are still tried.
+fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        failed.push(format!("cannot create {}: {e}", dir.display()));
+        return Ok(());
+    }
+    for (stem, _, svg) in export::svg::plots(r)? {
+        let p = dir.join(format!("{}.svg", export::svg::file_stem(&stem)));
+        match files::write_atomic(&p, svg.as_bytes()) {
+            Ok(()) => eprintln!("evbench: wrote {}", p.display()),
+            Err(e) => failed.push(e.to_string()),
+        }
     }
     Ok(())
 }

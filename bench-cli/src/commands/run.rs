@@ -13,7 +13,7 @@ use crate::{
     files,
     output::count,
     results::{Case, RunResult},
-    signal::INTERRUPTED_EXIT,
+    signal,
 };
 
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
@@ -48,6 +48,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         sets: doc.probes.sets.clone(),
         reason: doc.probes.reason.clone(),
     };
+    signal::test_pause("report", stop);
     let failed = emit(&doc, common, |out| {
         if suite {
             out.write_all(export::terminal::render_brief(&doc).as_bytes())?;
@@ -76,7 +77,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     for f in &failed {
         eprintln!("evbench: error: {f}");
     }
-    if doc.interrupted {
+    if doc.interrupted || signal::received() {
         let what = match &args.workload {
             Some(WorkloadCmd::Pingpong(_)) => format!(
                 "the {} round trips measured",
@@ -91,8 +92,20 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             Some(WorkloadCmd::Pipetest(_)) => "the runs completed".into(),
             _ => "what was measured".into(),
         };
-        eprintln!("evbench: interrupted: the figures cover {what} before Ctrl-C");
-        return Ok(ExitCode::from(INTERRUPTED_EXIT));
+        if !signal::received() {
+            // A workload failed part-way (a warning above says which and why).
+            eprintln!("evbench: error: the run did not complete: the figures cover {what}");
+            return Ok(ExitCode::FAILURE);
+        }
+        let (word, sig) = signal::cause();
+        if doc.interrupted {
+            eprintln!("evbench: {word}: the figures cover {what} before {sig}");
+        } else {
+            eprintln!(
+                "evbench: {word} ({sig}) while writing the report: the measurement was complete"
+            );
+        }
+        return Ok(ExitCode::from(signal::exit_code()));
     }
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS

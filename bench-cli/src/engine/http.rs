@@ -153,7 +153,27 @@ impl ServerChild {
         }
     }
 
+    /// Why the child is gone, if it is (reaped here, so it never lingers as a zombie):
+    /// one phrase naming it, its pid and how it ended.
+    fn gone(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        use std::os::unix::process::ExitStatusExt;
+        let how = match status.signal() {
+            Some(sig) => format!("was killed by signal {sig} ({})", signal_name(sig)),
+            None => format!("exited ({status})"),
+        };
+        Some(format!(
+            "the server process (evbench serve, pid {}) {how}",
+            self.child.id()
+        ))
+    }
+
     fn stats(&mut self) -> Result<ServerStats> {
+        // Checked first: writing to a dead child's stdin would raise SIGPIPE, which
+        // ends evbench (main restores its default action).
+        if let Some(why) = self.gone() {
+            bail!("{why}");
+        }
         let stdin = self.stdin.as_mut().context("server stdin closed")?;
         writeln!(stdin, "stats")?;
         stdin.flush()?;
@@ -340,9 +360,21 @@ fn one_case(
         Some(p) if snaps.len() == 2 => Some(p.collect()?),
         _ => None,
     };
-    let total = server.finish()?;
+    // A server that died mid-run (killed, crashed) keeps what the client measured until
+    // then: the pass is marked cut short and the run goes on, saying why.
+    let died = server.gone();
+    let total = match &died {
+        Some(why) => {
+            warn(&format!(
+                "{why} during the {wait} pass; its figures cover the requests until then and the pass is left out of the statistics"
+            ));
+            ServerStats::default()
+        }
+        None => server.finish()?,
+    };
     let window_stats = match snaps.as_slice() {
         [Ok(a), Ok(b)] => b.since(*a),
+        _ if died.is_some() => total,
         [Err(e), ..] | [_, Err(e)] => {
             return Err(anyhow!("cannot read the server's counters: {e:#}"))
         }
@@ -352,7 +384,8 @@ fn one_case(
             total
         }
     };
-    let client = LoadFigures::of(&report);
+    let mut client = LoadFigures::of(&report);
+    client.interrupted |= died.is_some();
     let r = window_stats.requests.max(1) as f64;
     let per_request = PerRequest {
         wait_calls: window_stats.waits as f64 / r,
@@ -484,5 +517,19 @@ impl LoadFigures {
         } else {
             parts.join(", ")
         }
+    }
+}
+
+/// The conventional name of a signal number, for messages.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "signal",
     }
 }

@@ -396,6 +396,7 @@ fn run_slots(
             )
         };
         let started = session.begin_pass(&label, slot.pass)?;
+        crate::signal::test_pause_pass(slot.warmup, slot.pass.as_str(), stop);
         let meter = PassNoiseMeter::start();
         let result = run.spec.pass(session, slot.pass, stop);
         let noise = meter.finish();
@@ -442,6 +443,7 @@ pub fn run_cases(
     let began = Instant::now();
     // Probes are loaded before the plan, since whether they load decides the passes.
     let mut session = Session::start(common, 0)?;
+    crate::signal::test_pause("setup", stop);
     let plan = scheduler::Plan {
         cases: specs.len(),
         rounds: sched.repeat,

@@ -249,23 +249,28 @@ pub fn plots(r: &RunResult) -> Result<Vec<(String, String, String)>> {
     Ok(out)
 }
 
-/// Writes every plot into `dir` (created if missing); returns the files written.
+/// A plot's file stem made safe for a file name: ASCII letters, digits, `-`, `.`, `_`;
+/// anything else becomes `_`.
+pub fn file_stem(stem: &str) -> String {
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes every plot into `dir` (created if missing), each file whole or not at all
+/// (`crate::files`); returns the files written.
 pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut files = Vec::new();
     for (stem, _, svg) in plots(r)? {
-        let safe: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let p = dir.join(format!("{safe}.svg"));
-        std::fs::write(&p, svg).with_context(|| format!("cannot write {}", p.display()))?;
+        let p = dir.join(format!("{}.svg", file_stem(&stem)));
+        crate::files::write_atomic(&p, svg.as_bytes())?;
         files.push(p);
     }
     Ok(files)

@@ -1,0 +1,431 @@
+//! Output files (issue 17, items 1 and 2): every file evbench writes appears whole or
+//! not at all, a full disk does not lose the measurement, and every output path is
+//! checked before anything is measured or rendered. Runs as root: it mounts a real
+//! 64 KiB tmpfs (filled to the last page) and a read-only bind mount in temporary
+//! directories, and unmounts them when done.
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+fn evbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_evbench"))
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("evbench-outputs-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        Self(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A mount made for a test, unmounted (then its directory removed) on drop, even when
+/// the test fails.
+struct Mount(PathBuf);
+
+impl Mount {
+    /// A 64 KiB tmpfs at `dir`, filled to the last byte: a new file can still be
+    /// created (an inode, no data), so output checks pass, but writing any byte of a
+    /// document or report fails with ENOSPC.
+    fn full_tmpfs(dir: &Path) -> Self {
+        fs::create_dir_all(dir).unwrap();
+        run_ok(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+                .arg(dir),
+        );
+        let m = Self(dir.to_path_buf());
+        let mut f = fs::File::create(dir.join("filler")).unwrap();
+        use std::io::Write;
+        while f.write_all(b"x").is_ok() {}
+        f.sync_all().unwrap();
+        m
+    }
+
+    /// `src` bind-mounted read-only at `dir`.
+    fn read_only(src: &Path, dir: &Path) -> Self {
+        fs::create_dir_all(dir).unwrap();
+        run_ok(Command::new("mount").arg("--bind").arg(src).arg(dir));
+        let m = Self(dir.to_path_buf());
+        run_ok(
+            Command::new("mount")
+                .args(["-o", "remount,bind,ro"])
+                .arg(dir),
+        );
+        m
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A small real results document (one ping-pong case, 3 repeats, no probes) in `dir`.
+fn document(dir: &Path) -> PathBuf {
+    let p = dir.join("doc.json");
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p
+}
+
+/// Runs `cmd` (which must be refused before it measures anything) and returns its
+/// output; the bound proves nothing was measured: the run asks for 10^9 round trips.
+fn refused_quickly(cmd: &mut Command) -> Output {
+    let t = Instant::now();
+    let out = cmd.output().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "{cmd:?} took {:?}: it measured before checking its outputs",
+        t.elapsed()
+    );
+    out
+}
+
+/// One line on stderr, exit 2, nothing on stdout, and the line names `needle`.
+fn assert_one_line_refusal(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("evbench: error: "), "{err}");
+    assert!(err.contains(needle), "names {needle}: {err}");
+    assert_eq!(text(&out.stdout), "", "nothing measured or rendered");
+}
+
+fn long_run() -> Command {
+    let mut c = evbench();
+    c.args([
+        "run",
+        "pingpong",
+        "--rounds",
+        "1000000000",
+        "--probes",
+        "none",
+        "-q",
+    ]);
+    c
+}
+
+#[test]
+fn run_on_a_full_disk_keeps_the_report_and_the_document_and_leaves_no_partial_file() {
+    let tmp = TempDir::new("run-full");
+    let full = tmp.0.join("full");
+    let _m = Mount::full_tmpfs(&full);
+    let fallback_dir = tmp.0.join("tmpdir");
+    fs::create_dir_all(&fallback_dir).unwrap();
+
+    // Human report: it reaches the terminal; the document goes to a fallback file.
+    let c = full.join("c.json");
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
+        .arg(&c)
+        .env("TMPDIR", &fallback_dir)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        err.contains(&format!(
+            "cannot write {}: No space left on device",
+            c.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).contains("round trip"),
+        "the human report: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        names(&full),
+        ["filler"],
+        "no partial file, no temporary file"
+    );
+    let kept = names(&fallback_dir);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept = fallback_dir.join(&kept[0]);
+    assert!(
+        err.contains(&format!("kept in {}", kept.display())),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
+    assert_eq!(v["cases"][0]["repeats"].as_array().unwrap().len(), 3);
+    for r in v["cases"][0]["repeats"].as_array().unwrap() {
+        assert_eq!(r["counters"]["rounds"], 20000);
+    }
+
+    // --json: the document is on stdout, whole.
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--probes", "none", "--json", "-o",
+        ])
+        .arg(&c)
+        .env("TMPDIR", &fallback_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cases"][0]["repeats"][0]["counters"]["rounds"], 20000);
+    assert_eq!(names(&full), ["filler"]);
+    assert_eq!(
+        names(&fallback_dir).len(),
+        1,
+        "no second fallback with --json"
+    );
+
+    // --hlog: named, and absent rather than empty.
+    let h = full.join("run.hlog");
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--probes", "none", "-q", "--hlog",
+        ])
+        .arg(&h)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        err.contains(&format!("cannot write {}", h.display())),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("round trip"));
+    assert_eq!(names(&full), ["filler"]);
+}
+
+#[test]
+fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
+    let tmp = TempDir::new("report-full");
+    let doc = &document(&tmp.0);
+    let full = tmp.0.join("full");
+    let _m = Mount::full_tmpfs(&full);
+    let plain = evbench().arg("report").arg(doc).output().unwrap();
+    assert!(plain.status.success());
+
+    let (html, hlog, svg) = (full.join("r.html"), full.join("r.hlog"), full.join("svg"));
+    let out = evbench()
+        .arg("report")
+        .arg(doc)
+        .arg("--html")
+        .arg(&html)
+        .arg("--hlog")
+        .arg(&hlog)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(
+        out.stdout, plain.stdout,
+        "the same report reaches the terminal"
+    );
+    for f in [&html, &hlog] {
+        assert!(
+            err.contains(&format!(
+                "cannot write {}: No space left on device",
+                f.display()
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        names(&full),
+        ["filler"],
+        "no partial file, no temporary file"
+    );
+
+    // SVG plots: the directory fits (an inode), the plots do not; none is left partial.
+    let out = evbench()
+        .arg("report")
+        .arg(doc)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(out.stdout, plain.stdout);
+    for f in names(&svg) {
+        // A plot that fitted is whole SVG; none is a temporary or partial file.
+        let body = fs::read_to_string(svg.join(&f)).unwrap();
+        assert!(
+            f.ends_with(".svg") && body.trim_end().ends_with("</svg>"),
+            "{f}"
+        );
+    }
+    assert!(
+        err.contains("cannot write") && err.contains(".svg"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_refuses_unusable_outputs_before_measuring() {
+    let tmp = TempDir::new("run-paths");
+    let ro = tmp.0.join("ro");
+    let _m = Mount::read_only(&tmp.0.join("src-ro").tap_create(), &ro);
+    let x = tmp.0.join("x.json");
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["-o".into(), "/proc/x".into()],
+            "-o /proc/x: cannot create a file in /proc".into(),
+        ),
+        (
+            vec!["-o".into(), "/nonexistent/dir/a.json".into()],
+            "-o /nonexistent/dir/a.json: directory /nonexistent/dir does not exist".into(),
+        ),
+        (
+            vec!["-o".into(), tmp.0.display().to_string()],
+            format!("-o {}: is a directory", tmp.0.display()),
+        ),
+        (
+            vec!["-o".into(), ro.join("a.json").display().to_string()],
+            "Read-only file system".into(),
+        ),
+        (
+            vec!["--hlog".into(), "/proc/sys/kernel/x.hlog".into()],
+            "--hlog /proc/sys/kernel/x.hlog: cannot create a file in /proc/sys/kernel".into(),
+        ),
+        (
+            vec![
+                "-o".into(),
+                x.display().to_string(),
+                "--hlog".into(),
+                x.display().to_string(),
+            ],
+            format!("-o and --hlog both name {}", x.display()),
+        ),
+        (vec!["-o".into(), "".into()], "'--output <FILE>'".into()),
+    ];
+    for (args, needle) in cases {
+        let out = refused_quickly(long_run().args(&args));
+        assert_one_line_refusal(&out, &needle);
+    }
+    assert_eq!(names(&tmp.0), ["ro", "src-ro"], "nothing written");
+}
+
+#[test]
+fn report_refuses_unusable_outputs_before_rendering() {
+    let tmp = TempDir::new("report-paths");
+    let doc = &document(&tmp.0);
+    let ro = tmp.0.join("ro");
+    let _m = Mount::read_only(&tmp.0.join("src-ro").tap_create(), &ro);
+    let x = tmp.0.join("x");
+    let file = tmp.0.join("a-file");
+    fs::write(&file, "").unwrap();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["--html".into(), "/proc/x.html".into()],
+            "--html /proc/x.html: cannot create a file in /proc".into(),
+        ),
+        (
+            vec!["--hlog".into(), "/nonexistent/dir/a.hlog".into()],
+            "--hlog /nonexistent/dir/a.hlog: directory /nonexistent/dir does not exist".into(),
+        ),
+        (
+            vec!["--html".into(), tmp.0.display().to_string()],
+            format!("--html {}: is a directory", tmp.0.display()),
+        ),
+        (
+            vec!["--svg".into(), ro.join("plots").display().to_string()],
+            "Read-only file system".into(),
+        ),
+        (
+            vec!["--svg".into(), file.display().to_string()],
+            format!("--svg {}: not a directory", file.display()),
+        ),
+        (
+            vec!["--svg".into(), "/nonexistent/plots".into()],
+            "--svg /nonexistent/plots: directory /nonexistent does not exist".into(),
+        ),
+        (
+            vec![
+                "--html".into(),
+                x.display().to_string(),
+                "--hlog".into(),
+                x.display().to_string(),
+            ],
+            format!("--html and --hlog both name {}", x.display()),
+        ),
+        (
+            vec!["--hlog".into(), doc.display().to_string()],
+            format!("FILE and --hlog both name {}", doc.display()),
+        ),
+    ];
+    let before = fs::read(doc).unwrap();
+    for (args, needle) in cases {
+        let out = evbench()
+            .arg("report")
+            .arg(doc)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_one_line_refusal(&out, &needle);
+    }
+    assert_eq!(
+        names(&tmp.0),
+        ["a-file", "doc.json", "ro", "src-ro"],
+        "nothing written"
+    );
+    assert_eq!(
+        fs::read(doc).unwrap(),
+        before,
+        "the document read is untouched"
+    );
+}
+
+trait TapCreate {
+    fn tap_create(self) -> Self;
+}
+
+impl TapCreate for PathBuf {
+    /// Creates the directory and returns its path.
+    fn tap_create(self) -> Self {
+        fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
