@@ -14,8 +14,8 @@ use aya_ebpf::{
 };
 use bench_common::{
     fixed, hist, metric, prog, rare, Current, FixedRow, SysRow, Target, BPF_F_MMAPABLE,
-    CONTROL_GEN, CONTROL_MEASURING, CONTROL_SLOTS, LOG_BUDGET, MAX_TARGETS, PLACE_HASH,
-    PLACE_NONE, SYS_NRS, TARGET_SLOTS,
+    CONTROL_GEN, CONTROL_MEASURING, CONTROL_SLOTS, LOG_BUDGET, MAX_TARGETS, PLACE_HASH, PLACE_NONE,
+    SYS_NRS, TARGET_SLOTS,
 };
 
 /// Run-time switches written by user space through a memory mapping (see

@@ -115,7 +115,8 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             c.sampled += sampled;
         }
         None => {
-            if !count_in_hash(tid, s.nr, sampled) && rare_event(prog::SYS_EXIT, rare::MAP_UPDATE_FAILED)
+            if !count_in_hash(tid, s.nr, sampled)
+                && rare_event(prog::SYS_EXIT, rare::MAP_UPDATE_FAILED)
             {
                 warn!(
                     &ctx,
@@ -133,9 +134,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
         if !ok && rare_event(prog::SYS_EXIT, rare::SAMPLE_DROPPED) {
             warn!(
                 &ctx,
-                "sys_exit: tid {}: sample dropped: no histogram row for syscall {}",
-                tid,
-                s.nr
+                "sys_exit: tid {}: sample dropped: no histogram row for syscall {}", tid, s.nr
             );
         }
     }
