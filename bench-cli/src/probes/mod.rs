@@ -92,10 +92,17 @@ pub struct ProbeOptions {
     pub max_entries: Vec<(String, u32)>,
 }
 
+/// Hidden hook: overrides the default `syscall_sample` until the CLI's
+/// `--syscall-sample` reaches `ProbeOptions` (used by `cargo xtask bench overhead`).
+pub const SYSCALL_SAMPLE_ENV: &str = "EVBENCH_SYSCALL_SAMPLE";
+
 impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
-            syscall_sample: DEFAULT_SYSCALL_SAMPLE,
+            syscall_sample: std::env::var(SYSCALL_SAMPLE_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_SYSCALL_SAMPLE),
             bpf_stats: false,
             max_entries: Vec::new(),
         }
