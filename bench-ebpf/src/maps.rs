@@ -8,7 +8,7 @@
 //! (about 70 ns) and helpers are left for collisions, first sightings and rare events.
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
-    helpers::bpf_get_current_pid_tgid,
+    helpers::bpf_get_current_task_btf,
     macros::map,
     maps::{Array, HashMap, PerCpuArray},
 };
@@ -168,33 +168,46 @@ pub fn at_place(tid: u32, place: u32) -> Option<*mut Target> {
     (unsafe { (*slot).tid } == tid).then_some(slot)
 }
 
-/// This CPU's `Current`, brought up to date with the target generation: recomputed
-/// with one helper call and one lookup after the targets changed, else trusted as
-/// sched_switch left it.
+/// The current thread's id: `current->pid` read directly through the trusted pointer
+/// bpf_get_current_task_btf() returns.
+#[inline(always)]
+pub fn current_tid() -> u32 {
+    // SAFETY: the helper has no preconditions; its result is a trusted task pointer.
+    task_tid(unsafe { bpf_get_current_task_btf() } as *const u8)
+}
+
+/// This CPU's `Current`.
 #[inline(always)]
 pub fn cur() -> Option<*mut Current> {
-    let c = CUR.get_ptr_mut(0)?;
-    let gen = control(CONTROL_GEN) as u32;
+    CUR.get_ptr_mut(0)
+}
+
+/// Thread `tid`'s entry, through this CPU's cache of the last task seen running here:
+/// a hit skips `find`. The cache is keyed by tid, never trusted blindly: this VM's
+/// kernel does not deliver every sched_switch (switches out of some tasks are never
+/// seen by any program, with no recursion miss counted), so a cache kept by sched_switch
+/// alone would name the wrong task until the next switch it sees.
+#[inline(always)]
+pub fn lookup_cached(c: *mut Current, tid: u32) -> (u32, Option<*mut Target>) {
     // SAFETY: this CPU's element; tracing programs do not nest on a CPU.
     let cr = unsafe { &mut *c };
-    if cr.gen != gen {
-        let tid = bpf_get_current_pid_tgid() as u32;
-        cr.tid = tid;
-        cr.place = find(tid).0;
-        cr.gen = gen;
+    let gen = control(CONTROL_GEN) as u32;
+    if cr.tid == tid && cr.gen == gen {
+        return (cr.place, at_place(tid, cr.place));
     }
-    Some(c)
+    let (place, t) = find(tid);
+    cr.tid = tid;
+    cr.place = place;
+    cr.gen = gen;
+    (place, t)
 }
 
 /// The current task's id and entry, if it is a target.
 #[inline(always)]
 pub fn current_target() -> Option<(u32, *mut Target)> {
-    // SAFETY: this CPU's element.
-    let c = unsafe { &*cur()? };
-    if c.place == PLACE_NONE {
-        return None;
-    }
-    at_place(c.tid, c.place).map(|t| (c.tid, t))
+    let tid = current_tid();
+    let (_, t) = lookup_cached(cur()?, tid);
+    t.map(|t| (tid, t))
 }
 
 /// Records that `next` (at `place`) now runs on this CPU.

@@ -11,8 +11,8 @@ use bench_common::{prog, rare, sets, PLACE_NONE};
 
 use crate::{
     maps::{
-        adopt, at_place, cur, enabled, find, measuring, rare_event, set_current, target_run,
-        task_tid,
+        adopt, cur, current_tid, enabled, find, lookup_cached, measuring, rare_event, set_current,
+        target_run, task_tid,
     },
     offcpu, syscalls, wakestacks, wakeup,
 };
@@ -25,9 +25,10 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let Some(c) = cur() else {
         return 0;
     };
-    // prev is the task this CPU ran, as CUR has it: no helper, no lookup.
-    // SAFETY: this CPU's element.
-    let (prev_tid, prev_place) = unsafe { ((*c).tid, (*c).place) };
+    // Both ids straight from the BTF-typed arguments; prev's entry usually from this
+    // CPU's cache (it was the last next here).
+    let prev_tid = task_tid(ctx.arg(1));
+    let (prev_place, prev) = lookup_cached(c, prev_tid);
     let next: *const u8 = ctx.arg(2);
     let next_tid = task_tid(next);
     let (next_place, next) = find(next_tid);
@@ -35,7 +36,6 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     if prev_place == PLACE_NONE && next.is_none() {
         return 0;
     }
-    let prev = at_place(prev_tid, prev_place);
     let now = unsafe { bpf_ktime_get_ns() };
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let on = measuring();
@@ -89,14 +89,10 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
         target_run(prog::SCHED_WAKING);
     }
     if enabled(sets::WAKEUP) {
-        // The waker: the task running here, as sched_switch left it in CUR.
-        let Some(c) = cur() else {
-            return 0;
-        };
-        // SAFETY: this CPU's element; the target's entry.
-        let waker = unsafe { (*c).tid };
+        let waker = current_tid();
         let now = unsafe { bpf_ktime_get_ns() };
         let cpu = unsafe { bpf_get_smp_processor_id() };
+        // SAFETY: the target's entry.
         if !wakeup::waking(waker, tid, unsafe { &mut *t }, now, cpu, on)
             && rare_event(prog::SCHED_WAKING, rare::MAP_UPDATE_FAILED)
         {
