@@ -69,10 +69,10 @@ pub fn tracepoints(set: ProbeSet) -> &'static [&'static str] {
 /// Attached whenever any probe set but `nop` is: children of targets become targets.
 pub const ALWAYS: &[&str] = &["sched_process_fork"];
 
-/// `--syscall-sample`'s default: time 1 syscall in 4 per (thread, syscall number).
+/// `--syscall-sample`'s default: time 1 syscall in 8 per (thread, syscall number).
 /// Counts stay exact; see `cargo xtask bench overhead` (results/bench-overhead.md) for
 /// what N = 1 costs beside it on this machine.
-pub const DEFAULT_SYSCALL_SAMPLE: u32 = 4;
+pub const DEFAULT_SYSCALL_SAMPLE: u32 = 8;
 
 /// `/proc/sys/kernel/bpf_stats_enabled`: BPF run-time statistics for every program.
 pub const BPF_STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
