@@ -54,10 +54,8 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     };
     // SAFETY: only the thread itself touches its `syscall` and `sys_counts` parts.
     let t = unsafe { &mut *t };
-    // Entered before the window opened is fine: what counts is returning inside it.
-    if measuring() {
-        target_run(prog::SYS_ENTER);
-    }
+    // Entered before the window opened is fine: what counts is returning inside it (so
+    // sys_exit counts the target runs; this program's are not counted, to stay lean).
     let id: i64 = ctx.arg(1);
     let nr = id as u32;
     let idx = cell(t, nr);
@@ -65,7 +63,12 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let sampled = if n <= 1 {
         true
     } else if let Some(c) = t.sys_counts.get(idx as usize) {
-        c.count % n as u64 == 0
+        // N is a load-time constant: for a power of two the verifier keeps only the mask.
+        if n.is_power_of_two() {
+            c.count & (n as u64 - 1) == 0
+        } else {
+            c.count % n as u64 == 0
+        }
     } else {
         // Numbers counted in the hash: no per-number counter at hand, so a random draw
         // (still independent of the workload's rhythm).
