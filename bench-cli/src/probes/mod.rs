@@ -549,6 +549,8 @@ impl Probes {
     /// Forgets the previous case's targets and figures, so one load serves many cases.
     pub fn reset(&mut self) -> Result<()> {
         self.control.set_measuring(false);
+        // A delegation whose window never closed (a failed run) ends here too.
+        self.delegated.store(false, Ordering::SeqCst);
         self.tasks.lock().expect("not poisoned").clear();
         self.notes.lock().expect("not poisoned").clear();
         let nrs = {
