@@ -9,21 +9,39 @@
 pub mod hist;
 
 /// Index of the "measuring" switch in the `CONTROL` array map: counting happens only
-/// while it is 1, so setup, warm-up and teardown stay out of the figures.
+/// while it is 1, so setup, warm-up and teardown stay out of the figures. `CONTROL` is
+/// memory-mapped (BPF_F_MMAPABLE) by user space, so opening and closing the window is
+/// one store to shared memory: no syscall, no wakeup, nothing a probe could count, on
+/// whichever thread or forked process does it.
 pub const CONTROL_MEASURING: u32 = 0;
-/// Index of the process prefilter in `CONTROL`: when not 0, only tasks of that thread
-/// group can be targets, so the many events of other processes are dropped after one
-/// array read instead of a hash lookup. 0 when the targets span several processes.
-pub const CONTROL_TGID: u32 = 1;
-/// Number of slots in the `CONTROL` array map.
+/// Index of the target generation in `CONTROL`: user space bumps it whenever the set of
+/// targets changes, so each CPU's cached "current task is a target" answer (`CUR`) is
+/// recomputed once instead of trusted stale.
+pub const CONTROL_GEN: u32 = 1;
+/// Number of slots in the `CONTROL` array map. Each value is a u64 (8-byte stride in the
+/// mapping, which is what the kernel uses for mmapable arrays of values up to 8 bytes).
 pub const CONTROL_SLOTS: u32 = 2;
+/// `BPF_F_MMAPABLE` (include/uapi/linux/bpf.h): the array can be mmap()ed by user space.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
-/// Most target threads/processes one run can follow.
+/// Slots of the `SLOTS` array: a target thread lives at `tid & (TARGET_SLOTS - 1)` when
+/// that slot is free (one inlined array read finds it, or proves in most cases that a
+/// thread is not a target); colliding targets go to the `TARGETS` hash. A power of two.
+pub const TARGET_SLOTS: u32 = 4096;
+/// Most target threads/processes one run can follow in the `TARGETS` hash (collisions).
 pub const MAX_TARGETS: u32 = 16384;
-/// Most distinct (metric, sub, bucket) histogram cells.
-pub const MAX_HIST_CELLS: u32 = 65536;
 /// Most distinct kernel stacks kept by `wakestacks`.
 pub const MAX_STACKS: u32 = 4096;
+/// Syscall numbers with a histogram row: 0..SYS_NRS (x86-64 numbers stay below 512).
+/// A larger number is counted, and its latency sample is dropped (and counted).
+pub const SYS_NRS: u32 = 512;
+/// Syscall numbers counted inside a target's own entry; a thread's further ones go to
+/// the `SYSCOUNT` hash.
+pub const SYS_TABLE: usize = 8;
+/// `InSyscall::idx` when the syscall is counted in the `SYSCOUNT` hash.
+pub const SYS_IN_HASH: u32 = SYS_TABLE as u32;
+/// Cells of the per-CPU who-woke-whom cache (`WOKE_CACHE`); evicted pairs go to `WOKE`.
+pub const WOKE_CACHE_CELLS: u32 = 256;
 
 /// Probe sets, as bits of the `ENABLED` global the loader sets.
 pub mod sets {
@@ -32,15 +50,23 @@ pub mod sets {
     pub const SYSCALLS: u32 = 1 << 2;
     pub const WAKESTACKS: u32 = 1 << 3;
     pub const KFUNC: u32 = 1 << 4;
+    /// Empty programs on the default set's tracepoints: this machine's floor.
+    pub const NOP: u32 = 1 << 5;
 }
 
 /// Names of the load-time globals.
 pub mod globals {
-    /// `offsetof(struct task_struct, pid)`, from the kernel's BTF (Rust eBPF has no CO-RE);
-    /// `tgid` follows it (checked by the loader), so one 8-byte read gets both.
+    /// `offsetof(struct task_struct, pid)`, from the kernel's BTF (Rust eBPF has no
+    /// CO-RE). A constant to the verifier, which then checks each direct read through the
+    /// BTF-typed task pointer against the kernel's type.
     pub const TASK_PID_OFFSET: &str = "TASK_PID_OFFSET";
     /// Bitmask of enabled probe sets (`sets::*`).
     pub const ENABLED: &str = "ENABLED";
+    /// `max_entries(SLOTS) - 1`: the slot of a tid is `tid & SLOT_MASK` (a power of two
+    /// minus one; a test shrinks the map to show what happens when it overflows).
+    pub const SLOT_MASK: &str = "SLOT_MASK";
+    /// Time 1 syscall in N per (thread, syscall number); counts stay exact.
+    pub const SYSCALL_SAMPLE: &str = "SYSCALL_SAMPLE";
 }
 
 /// Programs, as indexes of the per-program counter arrays (`DROPS`, `TARGET_RUNS`).
@@ -57,26 +83,48 @@ pub mod prog {
     pub const COUNT: u32 = 8;
 }
 
-/// Histogram metrics with a sub-series (the `metric` of a [`HistKey`] in `HIST`).
-pub mod metric {
-    /// sys_enter to sys_exit; `sub` is the syscall number.
-    pub const SYSCALL: u32 = 1;
-    /// The part of a syscall spent on CPU (syscall time minus off-CPU time inside it).
-    pub const SYSCALL_ONCPU: u32 = 2;
+/// Rare kernel-side events, as indexes of the per-CPU `RARE` counter array. Each is
+/// counted every time, and reported through aya-log the first [`LOG_BUDGET`] times per
+/// reason and CPU (reset with the figures): never on a path that runs when nothing is
+/// wrong.
+pub mod rare {
+    /// A map update failed: a full map or a lost race (`WOKE`, `SYSCOUNT`, `COMMS`,
+    /// `STACK_COUNTS`). The event is lost from that map's figures.
+    pub const MAP_UPDATE_FAILED: u32 = 0;
+    /// A child of a target could not become a target: `TARGETS` is full.
+    pub const TARGETS_FULL: u32 = 1;
+    /// A target switched out blocked twice with no switch-in observed in between.
+    pub const UNPAIRED: u32 = 2;
+    /// A histogram sample was dropped (no histogram row for that syscall number, or a
+    /// stack walk failed).
+    pub const SAMPLE_DROPPED: u32 = 3;
+    pub const COUNT: u32 = 4;
+    /// Names, for messages and results.
+    pub const NAMES: [&str; COUNT as usize] = [
+        "map update failed",
+        "target table full",
+        "unpaired switch-out",
+        "sample dropped",
+    ];
 }
 
-/// Value of the `TARGETS` map: a followed thread and all of its per-thread state, so
-/// every event costs one hash lookup (the target test itself) and no more.
+/// How many times per reason and CPU a rare event is also logged (aya-log).
+pub const LOG_BUDGET: u64 = 4;
+
+/// Value of the `SLOTS` array and the `TARGETS` hash: a followed thread and all of its
+/// per-thread state, so every event costs one lookup (the target test itself) and no more.
 ///
-/// Concurrency: `sched` is only touched by the CPU switching the thread in or out and
-/// `syscall` / `kfunc_entered_ns` only by the thread itself; `waking` is set by the
-/// waker's CPU and cleared where the wakee switches, which the scheduler orders.
+/// Concurrency: `sched` is only touched by the CPU switching the thread in or out;
+/// `syscall`, `sys_counts`, `syscalls` and `kfunc_entered_ns` only by the thread itself;
+/// `waking` is set by the waker's CPU and consumed where the wakee switches, which the
+/// scheduler orders (ttwu holds the wakee's pi_lock and rq lock).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Target {
+    /// The thread id this entry belongs to (the slot's tag; 0: a free slot).
+    pub tid: u32,
     /// Opaque label chosen by user space (index of the task in its workload).
     pub label: u32,
-    pub _pad: u32,
     pub sched: ThreadSched,
     pub syscall: InSyscall,
     pub waking: Waking,
@@ -84,13 +132,16 @@ pub struct Target {
     pub syscalls: u64,
     /// When the `--kfunc` function was entered (0: not inside it).
     pub kfunc_entered_ns: u64,
+    /// Syscalls that returned inside the window, per number (the first `SYS_TABLE`
+    /// numbers this thread used; `nr + 1` in `nr_plus1`, 0: unused).
+    pub sys_counts: [SysCount; SYS_TABLE],
 }
 
 impl Target {
-    pub const fn new(label: u32) -> Self {
+    pub const fn new(tid: u32, label: u32) -> Self {
         Self {
+            tid,
             label,
-            _pad: 0,
             sched: ThreadSched {
                 voluntary: 0,
                 involuntary: 0,
@@ -98,23 +149,45 @@ impl Target {
                 last_in_ns: 0,
                 out_at_ns: 0,
                 out_flags: 0,
+                cpu: 0,
                 unpaired: 0,
             },
             syscall: InSyscall {
                 entered_ns: 0,
                 offcpu_ns: 0,
                 nr: 0,
-                _pad: 0,
+                idx: 0,
+                active: 0,
+                sampled: 0,
             },
             waking: Waking {
                 at_ns: 0,
                 waker_cpu: 0,
-                _pad: 0,
+                pending: 0,
             },
             syscalls: 0,
             kfunc_entered_ns: 0,
+            sys_counts: [SysCount {
+                nr_plus1: 0,
+                _pad: 0,
+                count: 0,
+                sampled: 0,
+            }; SYS_TABLE],
         }
     }
+}
+
+/// Completed syscalls of one number (see `Target::sys_counts`, `SYSCOUNT`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SysCount {
+    /// Syscall number + 1 (0: an unused cell). Unused in `SYSCOUNT` values.
+    pub nr_plus1: u32,
+    pub _pad: u32,
+    /// Returned inside the window.
+    pub count: u64,
+    /// Of those, how many were timed (`--syscall-sample`): the histogram's total.
+    pub sampled: u64,
 }
 
 /// Scheduler counters of one target thread.
@@ -132,42 +205,77 @@ pub struct ThreadSched {
     /// When it was last switched out (0: on CPU, or not seen yet).
     pub out_at_ns: u64,
     /// `OUT_*` bits describing that switch-out.
-    pub out_flags: u64,
+    pub out_flags: u32,
+    /// The CPU it was last switched in on.
+    pub cpu: u32,
     /// Blocked intervals inside the window whose end was never seen: the thread was
-    /// switched out again with no switch-in observed in between. Seen on 6.18 under CPU
-    /// contention (the program ran, no recursion miss, yet no sched_switch named the
-    /// thread as next); counted so a report shows the loss instead of hiding it.
+    /// switched out blocked again with no switch-in observed in between. Counted (and
+    /// logged) so a report shows the loss instead of hiding it.
     pub unpaired: u64,
 }
 
 /// `ThreadSched::out_flags`: the thread blocked (a voluntary switch), rather than being preempted.
-pub const OUT_BLOCKED: u64 = 1;
+pub const OUT_BLOCKED: u32 = 1;
 /// `ThreadSched::out_flags`: it was switched out inside the measured window.
-pub const OUT_MEASURING: u64 = 2;
+pub const OUT_MEASURING: u32 = 2;
 
-/// The syscall a target thread is inside (`entered_ns == 0`: none).
+/// The syscall a target thread is inside (`active == 0`: none).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InSyscall {
+    /// When it entered; only read when `sampled` (an unsampled call reads no clock).
     pub entered_ns: u64,
     /// Off-CPU time accumulated while inside it.
     pub offcpu_ns: u64,
     pub nr: u32,
-    pub _pad: u32,
+    /// Its cell in `Target::sys_counts`, or `SYS_IN_HASH`.
+    pub idx: u32,
+    pub active: u32,
+    /// Whether this call is timed (1 in `SYSCALL_SAMPLE` per thread and number).
+    pub sampled: u32,
 }
 
-/// A pending wakeup of a target thread (`at_ns == 0`: none).
+/// A pending wakeup of a target thread (`pending == 0`: none), counted at sched_waking
+/// inside the window; its one latency sample is recorded where it is resolved.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Waking {
     pub at_ns: u64,
     pub waker_cpu: u32,
+    pub pending: u32,
+}
+
+/// Each CPU's view of the task running on it, kept by `sched_switch` (value of the
+/// per-CPU `CUR` array), so the syscall programs need no helper and no lookup to learn
+/// that the current task is not a target.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Current {
+    pub tid: u32,
+    /// `CONTROL[CONTROL_GEN]` when `place` was computed; another value: recompute.
+    pub gen: u32,
+    /// Where the task's `Target` is: a `SLOTS` index, `PLACE_HASH` or `PLACE_NONE`.
+    pub place: u32,
     pub _pad: u32,
 }
 
-/// Histograms with no sub-series live in one per-CPU array, `FIXED_HIST`, at
-/// `slot * hist::BUCKETS + bucket`: an array read is inlined by the JIT, a hash lookup
-/// is not. (A per-CPU value is limited to 32 KiB; here each value is one u64.)
+/// `Current::place`: the target is in the `TARGETS` hash.
+pub const PLACE_HASH: u32 = u32::MAX - 1;
+/// `Current::place`: not a target.
+pub const PLACE_NONE: u32 = u32::MAX;
+
+/// One cell of the per-CPU who-woke-whom cache (`WOKE_CACHE`); 0 tids: empty.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WokeCell {
+    pub waker_tid: u32,
+    pub wakee_tid: u32,
+    pub count: u64,
+}
+
+/// Histograms with no sub-series live in one per-CPU array, `FIXED_HIST`, one row of
+/// `hist::ROW` buckets at `slot * hist::ROWS + bucket / hist::ROW`: an array read is
+/// inlined by the JIT, a hash lookup is not. (A per-CPU value is limited to 32 KiB.)
 pub mod fixed {
     pub const WAKEUP_SAME_CPU: u32 = 0;
     pub const WAKEUP_CROSS_CPU: u32 = 1;
@@ -176,20 +284,22 @@ pub mod fixed {
     pub const SLOTS: u32 = 4;
 }
 
-/// Key of the per-CPU `HIST` map: one histogram cell.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct HistKey {
-    /// One of `metric::*`.
-    pub metric: u32,
-    /// Sub-series: the syscall number for syscall metrics, else 0.
-    pub sub: u32,
-    /// `hist::bucket(value)`.
-    pub bucket: u32,
-    pub _pad: u32,
+/// One row of `FIXED_HIST`.
+pub type FixedRow = [u64; hist::ROW as usize];
+/// One per-syscall histogram: a row of `SYS_HIST` at `nr * 2 + metric`.
+pub type SysRow = [u64; hist::SYS_BUCKETS as usize];
+
+/// Per-syscall histogram metrics (the `metric` of a `SYS_HIST` row).
+pub mod metric {
+    /// sys_enter to sys_exit.
+    pub const SYSCALL: u32 = 0;
+    /// The part of a syscall spent on CPU (syscall time minus off-CPU time inside it).
+    pub const SYSCALL_ONCPU: u32 = 1;
+    pub const COUNT: u32 = 2;
 }
 
-/// Key of the per-CPU `SYSCOUNT` map: syscalls per thread and number.
+/// Key of the per-CPU `SYSCOUNT` map: syscalls per thread and number, for the numbers
+/// that do not fit in the thread's own `sys_counts`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SyscallKey {
@@ -212,7 +322,9 @@ pub const COMM_LEN: usize = 16;
 mod pod {
     // SAFETY: plain #[repr(C)] integers with explicit padding; any bit pattern is valid.
     unsafe impl aya::Pod for super::Target {}
-    unsafe impl aya::Pod for super::HistKey {}
+    unsafe impl aya::Pod for super::SysCount {}
+    unsafe impl aya::Pod for super::Current {}
+    unsafe impl aya::Pod for super::WokeCell {}
     unsafe impl aya::Pod for super::SyscallKey {}
     unsafe impl aya::Pod for super::WokeKey {}
 }

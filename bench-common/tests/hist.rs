@@ -76,3 +76,45 @@ fn log2_floor_is_exact() {
         }
     }
 }
+
+/// The per-syscall histograms' 4-bit buckets are exactly HdrHistogram's at one
+/// significant digit (its coarsest), so they too convert without loss; values from
+/// 2^SYS_MAX_LOG2 ns on land in the last bucket.
+#[test]
+fn syscall_buckets_match_hdrhistogram_at_one_digit() {
+    use bench_common::hist::{
+        bucket_high_bits, bucket_low_bits, sys_bucket, SYS_BUCKETS, SYS_MAX_LOG2, SYS_SUB_BITS,
+    };
+    let h = Histogram::<u64>::new_with_bounds(1, u64::MAX / 2, 1).unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut values: Vec<u64> = (0..SYS_MAX_LOG2)
+        .flat_map(|e| {
+            let p = 1u64 << e;
+            [p.saturating_sub(1), p, p + 1]
+        })
+        .collect();
+    for _ in 0..100_000 {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let r = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        values.push(r >> (r % 40 + 28));
+    }
+    for v in values {
+        let b = sys_bucket(v);
+        assert!(b < SYS_BUCKETS, "{v}: bucket {b}");
+        if v >> SYS_MAX_LOG2 != 0 {
+            assert_eq!(b, SYS_BUCKETS - 1, "{v} clamps");
+            continue;
+        }
+        let (lo, hi) = (
+            bucket_low_bits(b, SYS_SUB_BITS),
+            bucket_high_bits(b, SYS_SUB_BITS),
+        );
+        assert!(lo <= v && v <= hi, "{v} not in [{lo}, {hi}]");
+        assert_eq!(lo, h.lowest_equivalent(v), "lowest of {v}");
+        assert_eq!(hi, h.highest_equivalent(v), "highest of {v}");
+    }
+    assert_eq!(sys_bucket((1 << SYS_MAX_LOG2) - 1), SYS_BUCKETS - 1);
+    assert_eq!(sys_bucket(u64::MAX), SYS_BUCKETS - 1);
+}

@@ -30,7 +30,7 @@ pub fn kfunc_exit(_ctx: FExitContext) -> i32 {
         let lat = unsafe { bpf_ktime_get_ns() }.saturating_sub(t.kfunc_entered_ns);
         t.kfunc_entered_ns = 0;
         target_run(prog::KFUNC_EXIT);
-        record_fixed(fixed::KFUNC, lat, prog::KFUNC_EXIT);
+        record_fixed(fixed::KFUNC, lat);
     }
     0
 }

@@ -1,4 +1,4 @@
-//! evbench's kernel programs. One module per probe set; the hot paths do map lookups
+//! evbench's kernel programs. One module per probe set (`nop`: the floor); the hot paths do map lookups
 //! and arithmetic only. Built for bpfel-unknown-none by `cargo xtask build`.
 #![no_std]
 #![no_main]
@@ -6,6 +6,7 @@
 mod doctor;
 mod kfunc;
 mod maps;
+mod nop;
 mod offcpu;
 mod sched;
 mod syscalls;

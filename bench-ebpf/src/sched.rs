@@ -2,58 +2,75 @@
 //! entry point that hands the event to the sets that are enabled; the per-set logic
 //! lives in that set's file.
 use aya_ebpf::{
-    bindings::BPF_NOEXIST,
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use bench_common::{prog, sets, Target};
+use aya_log_ebpf::warn;
+use bench_common::{prog, rare, sets, PLACE_NONE};
 
 use crate::{
     maps::{
-        current_target, dropped, enabled, measuring, target_run, target_task, task_ids,
-        widen_prefilter, TARGETS,
+        adopt, cur, current_tid, enabled, find, lookup_cached, measuring, rare_event, set_current,
+        target_run, task_tid,
     },
     offcpu, syscalls, wakestacks, wakeup,
 };
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
-/// unsigned int prev_state)`.
+/// unsigned int prev_state)`. Also keeps this CPU's `CUR` (is the running task a
+/// target?) for the other programs.
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
-    // prev is the task running this tracepoint: its ids need no memory read.
-    let prev = current_target();
+    let Some(c) = cur() else {
+        return 0;
+    };
+    // Both ids straight from the BTF-typed arguments; prev's entry usually from this
+    // CPU's cache (it was the last next here).
+    let prev_tid = task_tid(ctx.arg(1));
+    let (prev_place, prev) = lookup_cached(c, prev_tid);
     let next: *const u8 = ctx.arg(2);
-    let next = target_task(next);
-    if prev.is_none() && next.is_none() {
+    let next_tid = task_tid(next);
+    let (next_place, next) = find(next_tid);
+    set_current(c, next_tid, next_place);
+    if prev_place == PLACE_NONE && next.is_none() {
         return 0;
     }
-    let preempt: u64 = ctx.arg(0);
-    let prev_state: u64 = ctx.arg(3);
     let now = unsafe { bpf_ktime_get_ns() };
+    let cpu = unsafe { bpf_get_smp_processor_id() };
     let on = measuring();
     if on {
         target_run(prog::SCHED_SWITCH);
     }
-    if let Some((_, t)) = prev {
+    if let Some(t) = prev {
         // SAFETY: the target's entry; see `Target` for who touches which part.
         let t = unsafe { &mut *t };
+        let preempt: u64 = ctx.arg(0);
+        let prev_state: u64 = ctx.arg(3);
         // The kernel's own rule for nvcsw/nivcsw in __schedule().
         let blocked = preempt as u8 == 0 && prev_state as u32 != 0;
-        offcpu::switched_out(&mut t.sched, blocked, now, on);
+        if offcpu::switched_out(&mut t.sched, blocked, now, on)
+            && rare_event(prog::SCHED_SWITCH, rare::UNPAIRED)
+        {
+            warn!(
+                &ctx,
+                "sched_switch: tid {}: unpaired switch-out: blocked again with no switch-in seen since it last blocked",
+                prev_tid
+            );
+        }
         if enabled(sets::WAKEUP) {
-            wakeup::switched_out(t);
+            wakeup::switched_out(t, blocked, cpu);
         }
     }
-    if let Some((_, t)) = next {
+    if let Some(t) = next {
         // SAFETY: as above.
         let t = unsafe { &mut *t };
-        let off_ns = offcpu::switched_in(&mut t.sched, now, on);
+        let off_ns = offcpu::switched_in(&mut t.sched, now, on, cpu);
         if enabled(sets::SYSCALLS) && off_ns != 0 {
             syscalls::off_cpu_inside(t, off_ns);
         }
         if enabled(sets::WAKEUP) {
-            wakeup::switched_in(t, now, unsafe { bpf_get_smp_processor_id() });
+            wakeup::switched_in(t, now, cpu);
         }
     }
     0
@@ -63,19 +80,32 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_waking")]
 pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let wakee: *const u8 = ctx.arg(0);
-    let Some((tid, t)) = target_task(wakee) else {
+    let tid = task_tid(wakee);
+    let (_, Some(t)) = find(tid) else {
         return 0;
     };
-    if !measuring() {
-        return 0;
+    let on = measuring();
+    if on {
+        target_run(prog::SCHED_WAKING);
     }
-    target_run(prog::SCHED_WAKING);
     if enabled(sets::WAKEUP) {
+        let waker = current_tid();
+        let now = unsafe { bpf_ktime_get_ns() };
+        let cpu = unsafe { bpf_get_smp_processor_id() };
         // SAFETY: the target's entry.
-        wakeup::waking(tid, unsafe { &mut *t });
+        if !wakeup::waking(waker, tid, unsafe { &mut *t }, now, cpu, on)
+            && rare_event(prog::SCHED_WAKING, rare::MAP_UPDATE_FAILED)
+        {
+            warn!(
+                &ctx,
+                "sched_waking: tid {}: map update failed: WOKE is full, wakeup by tid {} missing from who-woke-whom",
+                tid,
+                waker
+            );
+        }
     }
-    if enabled(sets::WAKESTACKS) {
-        wakestacks::waking(&ctx);
+    if on && enabled(sets::WAKESTACKS) {
+        wakestacks::waking(&ctx, tid);
     }
     0
 }
@@ -86,24 +116,20 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let parent: *const u8 = ctx.arg(0);
-    let child: *const u8 = ctx.arg(1);
-    let Some((_, p)) = target_task(parent) else {
+    let (_, Some(p)) = find(task_tid(parent)) else {
         return 0;
     };
     // SAFETY: the label is copied out before any update.
     let label = unsafe { (*p).label };
-    let (Some((ctid, ctgid)), Some((_, ptgid))) = (task_ids(child), task_ids(parent)) else {
-        return 0;
-    };
-    if ctgid != ptgid {
-        // A new process: the targets no longer share one thread group.
-        widen_prefilter();
-    }
-    if TARGETS
-        .insert(&ctid, &Target::new(label), BPF_NOEXIST as u64)
-        .is_err()
-    {
-        dropped(prog::SCHED_PROCESS_FORK);
+    let child: *const u8 = ctx.arg(1);
+    let ctid = task_tid(child);
+    if !adopt(ctid, label) && rare_event(prog::SCHED_PROCESS_FORK, rare::TARGETS_FULL) {
+        warn!(
+            &ctx,
+            "sched_process_fork: tid {}: target table full: child {} of a target is not followed",
+            task_tid(parent),
+            ctid
+        );
     }
     0
 }

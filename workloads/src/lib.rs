@@ -19,5 +19,5 @@ pub mod sys;
 pub mod waiter;
 
 pub use mechanism::{Channel, Mechanism};
-pub use observer::{NoObserver, Observer, TaskInfo};
+pub use observer::{NoObserver, Observer, TaskInfo, WindowSwitch};
 pub use waiter::{Event, Interest, WaitMode, Waiter};

@@ -177,6 +177,15 @@ pub struct CommonArgs {
     /// one; grouped: each case's repeats back to back.
     #[arg(long, global = true, value_enum, default_value = "interleaved")]
     pub order: Order,
+    /// Time 1 in N syscalls per (thread, syscall number) for the latency histograms;
+    /// counts stay exact. 8 keeps the probes near this machine's floor (README).
+    #[arg(long, global = true, default_value_t = crate::probes::DEFAULT_SYSCALL_SAMPLE,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub syscall_sample: u32,
+    /// Show what the probes' programs logged (rare kernel-side events: a full map, a
+    /// lost race, an unpaired switch-out, a dropped sample).
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
     /// Seed of the interleaved order (default: drawn from the clock; the document
     /// records it, so an order can be replayed).
     #[arg(long, global = true, value_name = "N", allow_hyphen_values = true,
@@ -199,6 +208,8 @@ impl Default for CommonArgs {
             warmup_repeats: 1,
             order: Order::Interleaved,
             seed: None,
+            syscall_sample: crate::probes::DEFAULT_SYSCALL_SAMPLE,
+            verbose: false,
         }
     }
 }

@@ -210,16 +210,27 @@ struct Window<'a> {
 impl Observer for Window<'_> {
     fn task_started(&self, _task: &TaskInfo) {}
     fn measuring(&self, on: bool) {
+        // The counters snapshot makes the server's control thread answer: it stays
+        // outside the probes' window on both edges (snapshot, then open; close, then
+        // snapshot), so none of evbench's control work is counted.
+        let snapshot = || {
+            let snap = self
+                .server
+                .lock()
+                .map_err(|_| anyhow!("poisoned"))
+                .and_then(|mut s| s.stats());
+            if let Ok(mut v) = self.snaps.lock() {
+                v.push(snap);
+            }
+        };
+        if on {
+            snapshot();
+        }
         if let Some(p) = self.probes {
             p.measuring(on);
         }
-        let snap = self
-            .server
-            .lock()
-            .map_err(|_| anyhow!("poisoned"))
-            .and_then(|mut s| s.stats());
-        if let Ok(mut v) = self.snaps.lock() {
-            v.push(snap);
+        if !on {
+            snapshot();
         }
     }
 }

@@ -76,6 +76,10 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
         );
         r.counters
             .insert(format!("kernel.syscall.{}", s.name), s.count);
+        // Latencies are timed for 1 call in --syscall-sample per (thread, syscall):
+        // the histogram's count, kept beside the exact count.
+        r.counters
+            .insert(format!("kernel.syscall.{}.sampled", s.name), s.sampled);
     }
     let (vol, invol, wake, sys) = (
         k.voluntary(),
@@ -88,7 +92,13 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
         .counter("kernel.wakeups", wake)
         .counter("kernel.syscalls", sys)
         .counter("kernel.drops", k.drops())
-        .counter("kernel.recursion_misses", k.recursion_misses());
+        .counter("kernel.recursion_misses", k.recursion_misses())
+        .counter("kernel.wakeups_pending", k.wakeups_pending)
+        .counter("kernel.wakeup_samples", k.wakeup_samples());
+    for key in crate::probes::collect::RARE_KEYS {
+        r.counter(&format!("kernel.rare.{key}"), k.rare(key));
+    }
+    r.counter("kernel.syscall_sample", u64::from(k.syscall_sample));
     if ops > 0 {
         let per = |n: u64| n as f64 / ops as f64;
         let sets = k.sets.as_str();

@@ -66,6 +66,8 @@ pub struct Session {
     t0: Option<Instant>,
     /// Whether the probes have measured a window since they were loaded or reset.
     used: bool,
+    /// `-v`: show the probes' log messages.
+    verbose: bool,
 }
 
 impl Session {
@@ -83,6 +85,7 @@ impl Session {
             progress: Progress::new(steps, common.quiet || common.json),
             t0: None,
             used: false,
+            verbose: common.verbose,
         })
     }
 
@@ -139,10 +142,13 @@ impl Session {
         }
     }
 
-    /// Shows what the probes met since the last call (a task they could not follow, a
-    /// window they could not switch).
+    /// Shows what the probes' programs logged (rare kernel-side events through aya-log)
+    /// since the last call, with `-v`; they are also in each pass's kernel warnings.
     pub fn show_notes(&self) {
-        for n in self.probes.iter().flat_map(Probes::take_notes) {
+        if !self.verbose {
+            return;
+        }
+        for n in self.probes.iter().flat_map(Probes::take_messages) {
             warn(&n);
         }
     }
@@ -178,7 +184,13 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
     }
     let loaded = probes::privileges::check()
         .map_err(|why| anyhow::anyhow!("{why}"))
-        .and_then(|_| Probes::load(sets, common.kfunc.as_deref()));
+        .and_then(|_| {
+            let opts = probes::ProbeOptions {
+                syscall_sample: common.syscall_sample,
+                ..Default::default()
+            };
+            Probes::load_with(sets, common.kfunc.as_deref(), &opts)
+        });
     Ok(match loaded {
         Ok(p) => {
             for w in p.warnings() {
@@ -468,12 +480,20 @@ pub fn run_cases(
             "seed": sched.seed,
             "probes": session.status.sets,
             "kfunc": common.kfunc,
+            "syscall_sample": common.syscall_sample,
         }),
         session.status.state(),
         probes::OBJECT,
     );
     if let Some(p) = &session.probes {
         doc.warnings.extend(p.warnings().iter().cloned());
+    }
+    // BPF run-time statistics cost every program on the machine ~120 ns per run and
+    // never show in run_time_ns: a run under another tool's sysctl says so.
+    if let Some(w) = probes::bpf_stats_warning() {
+        if !doc.warnings.contains(&w) {
+            doc.warnings.push(w);
+        }
     }
     let mut runs: Vec<CaseRun> = specs
         .iter()

@@ -1,27 +1,61 @@
-//! Turns the kernel's maps into report figures: per-CPU histogram cells merged into
-//! `hdrhistogram::Histogram`s (lossless: the buckets are HdrHistogram's own at two
-//! significant digits), per-thread counts, who woke whom, symbolised wakeup stacks,
-//! and what each program cost.
-use std::{collections::BTreeMap, time::Duration};
+//! Turns the kernel's maps into plain figures: per-CPU histogram rows merged into
+//! `hdrhistogram::Histogram`s (lossless: the buckets are HdrHistogram's own — two
+//! significant digits for the wakeup and off-CPU histograms, one for the per-syscall
+//! ones), per-thread counts, who woke whom, symbolised wakeup stacks, rare events, and
+//! what each program cost.
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use anyhow::{Context, Result};
 use aya::{
-    maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, StackTraceMap},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, StackTraceMap},
     Ebpf,
 };
-use bench_common::{fixed, hist, metric, prog, HistKey, SyscallKey, Target, WokeKey, COMM_LEN};
+use bench_common::{
+    fixed, hist, metric, prog, rare, FixedRow, SysCount, SysRow, SyscallKey, Target, WokeCell,
+    WokeKey, COMM_LEN, SYS_NRS, WOKE_CACHE_CELLS,
+};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use workloads::TaskInfo;
 
 use super::{kallsyms::Kallsyms, progstats::ProgCounters, ProbeSet, ProbeSets};
-use crate::results::Percentiles;
+
+/// Percentiles of a kernel histogram (nanoseconds), for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct HistSummary {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl HistSummary {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Self {
+            count: h.len(),
+            min: h.min(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
 
 /// A kernel histogram: the HDR histogram itself and its summary for reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelHist {
     #[serde(flatten)]
-    pub summary: Percentiles,
+    pub summary: HistSummary,
     #[serde(skip)]
     pub hist: Histogram<u64>,
 }
@@ -29,12 +63,13 @@ pub struct KernelHist {
 impl KernelHist {
     fn new(hist: Histogram<u64>) -> Self {
         Self {
-            summary: Percentiles::of(&hist),
+            summary: HistSummary::of(&hist),
             hist,
         }
     }
 }
 
+/// One target thread's figures in the window.
 #[derive(Clone, Debug, Serialize)]
 pub struct ThreadFigures {
     pub tid: u32,
@@ -50,18 +85,25 @@ pub struct ThreadFigures {
     pub unpaired: u64,
 }
 
+/// One syscall number's figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct SyscallFigures {
     pub nr: u32,
     pub name: String,
+    /// Calls that returned inside the window (exact).
     pub count: u64,
+    /// Of those, the calls timed (1 in `Kernel::syscall_sample` per thread): the
+    /// histograms' total.
+    pub sampled: u64,
     /// Count per target thread: (tid, count).
     pub per_thread: Vec<(u32, u64)>,
+    /// Latency of the sampled calls (1 significant digit: buckets 1/16 wide).
     pub latency_ns: KernelHist,
-    /// The on-CPU part of each call.
+    /// The on-CPU part of each sampled call.
     pub oncpu_ns: KernelHist,
 }
 
+/// Who woke whom, and how often.
 #[derive(Clone, Debug, Serialize)]
 pub struct WokeFigures {
     pub waker_tid: u32,
@@ -73,6 +115,7 @@ pub struct WokeFigures {
     pub count: u64,
 }
 
+/// One wakeup stack and how many wakeups took it.
 #[derive(Clone, Debug, Serialize)]
 pub struct StackFigures {
     pub count: u64,
@@ -80,24 +123,34 @@ pub struct StackFigures {
     pub frames: Vec<String>,
 }
 
-/// What one program cost during the window.
+/// What one program did during the window.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProgramCost {
     pub program: String,
-    /// Runs in the window (all threads of the machine: the filter runs for each).
+    /// Runs in the window (all threads of the machine: the filter runs for each), from
+    /// BPF run-time statistics: 0 when they are off (`Kernel::bpf_stats`).
     pub runs: u64,
+    /// ns per run (BPF statistics on only).
     pub ns_per_run: Option<f64>,
     /// Runs that passed the target filter while measuring.
     pub target_runs: u64,
-    /// Estimated ns per run on target threads: the window's run time minus the
-    /// non-target runs at the per-run cost calibrated with no target, over target runs.
+    /// Not estimated any more (BPF statistics stay off while measuring): always `None`;
+    /// see `evbench doctor --calibrate` and the case's probe slowdown.
     pub ns_per_target_run: Option<f64>,
-    /// Run time as a share of all CPUs' time in the window.
+    /// Run time as a share of all CPUs' time in the window (0 with statistics off).
     pub cpu_share: f64,
     /// Runs the kernel skipped because a BPF program was already running on that CPU.
     pub recursion_misses: u64,
-    /// Failed map updates (full maps, lost races).
+    /// Failed map updates and dropped samples in this program.
     pub drops: u64,
+}
+
+/// A program's cost per run from a calibration with BPF run-time statistics on.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ProgramRate {
+    pub program: String,
+    pub runs: u64,
+    pub ns_per_run: Option<f64>,
 }
 
 /// The stack walks of `wakestacks`, timed on their own inside `sched_waking`.
@@ -115,11 +168,18 @@ pub struct Kernel {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kfunc: Option<String>,
     pub window_ns: u64,
+    /// 1 syscall in this many is timed per (thread, syscall number).
+    pub syscall_sample: u32,
+    /// Whether BPF run-time statistics were on (calibration, or set system-wide).
+    pub bpf_stats: bool,
     pub threads: Vec<ThreadFigures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wakeup_same_cpu_ns: Option<KernelHist>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wakeup_cross_cpu_ns: Option<KernelHist>,
+    /// Wakeups counted inside the window whose latency sample is not recorded yet (the
+    /// wakee had not run again when the figures were read). Wakeups = samples + this.
+    pub wakeups_pending: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offcpu_ns: Option<KernelHist>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -133,8 +193,21 @@ pub struct Kernel {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kfunc_ns: Option<KernelHist>,
     pub programs: Vec<ProgramCost>,
+    /// Rare kernel-side events by reason (`map_update_failed`, `targets_full`,
+    /// `unpaired`, `sample_dropped`), counted every time (`bench_common::rare`).
+    pub rare_events: BTreeMap<&'static str, u64>,
+    /// What the kernel programs logged about them (aya-log, rate-limited), one line each.
+    pub messages: Vec<String>,
     pub warnings: Vec<String>,
 }
+
+/// Keys of `Kernel::rare_events`, by `bench_common::rare` index.
+pub const RARE_KEYS: [&str; rare::COUNT as usize] = [
+    "map_update_failed",
+    "targets_full",
+    "unpaired",
+    "sample_dropped",
+];
 
 impl Kernel {
     pub fn voluntary(&self) -> u64 {
@@ -146,6 +219,16 @@ impl Kernel {
     pub fn wakeups(&self) -> u64 {
         self.threads.iter().map(|t| t.wakeups).sum()
     }
+    /// Latency samples recorded for the wakeups (same- and cross-CPU histograms).
+    pub fn wakeup_samples(&self) -> u64 {
+        self.wakeup_same_cpu_ns
+            .as_ref()
+            .map_or(0, |h| h.summary.count)
+            + self
+                .wakeup_cross_cpu_ns
+                .as_ref()
+                .map_or(0, |h| h.summary.count)
+    }
     pub fn syscall_count(&self) -> u64 {
         self.syscalls.iter().map(|s| s.count).sum()
     }
@@ -155,9 +238,14 @@ impl Kernel {
     pub fn recursion_misses(&self) -> u64 {
         self.programs.iter().map(|p| p.recursion_misses).sum()
     }
+    /// Failed map updates and dropped samples, all programs.
     pub fn drops(&self) -> u64 {
         self.programs.iter().map(|p| p.drops).sum::<u64>()
             + self.stack_walks.as_ref().map_or(0, |s| s.drops)
+    }
+    /// Rare events of one kind (a `RARE_KEYS` name).
+    pub fn rare(&self, key: &str) -> u64 {
+        self.rare_events.get(key).copied().unwrap_or(0)
     }
     /// The syscall named `name`, if any target made it.
     pub fn syscall(&self, name: &str) -> Option<&SyscallFigures> {
@@ -168,12 +256,14 @@ impl Kernel {
 /// What `collect` reads from.
 pub struct Sources<'a> {
     pub ebpf: &'a Ebpf,
+    pub slots: &'a Array<MapData, Target>,
     pub targets: &'a HashMap<MapData, u32, Target>,
     pub sets: ProbeSets,
     pub kfunc: Option<&'a str>,
+    pub syscall_sample: u32,
+    pub bpf_stats: bool,
     pub tasks: &'a [TaskInfo],
     pub programs: &'a [&'a str],
-    pub idle_cost: &'a [Option<f64>],
     pub window: Duration,
     pub counters: Vec<ProgCounters>,
     pub warnings: &'a [String],
@@ -201,9 +291,9 @@ fn per_cpu_sum(values: &PerCpuValues<u64>) -> u64 {
     values.iter().sum()
 }
 
-fn per_cpu_array(ebpf: &Ebpf, name: &str) -> Result<Vec<u64>> {
+fn per_cpu_array(ebpf: &Ebpf, name: &str, len: u32) -> Result<Vec<u64>> {
     let a: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map(ebpf, name)?)?;
-    (0..prog::COUNT)
+    (0..len)
         .map(|i| {
             Ok(per_cpu_sum(
                 &a.get(&i, 0)
@@ -213,39 +303,95 @@ fn per_cpu_array(ebpf: &Ebpf, name: &str) -> Result<Vec<u64>> {
         .collect()
 }
 
-/// Merges the per-CPU histogram cells into one HDR histogram per (metric, sub).
-fn histograms(ebpf: &Ebpf) -> Result<BTreeMap<(u32, u32), Histogram<u64>>> {
-    let cells: PerCpuHashMap<&MapData, HistKey, u64> = PerCpuHashMap::try_from(map(ebpf, "HIST")?)?;
-    let mut out: BTreeMap<(u32, u32), Histogram<u64>> = BTreeMap::new();
-    for cell in cells.iter() {
-        let (key, values) = cell.context("cannot read the HIST map")?;
-        let n = per_cpu_sum(&values);
-        if n == 0 {
-            continue;
+/// Every target entry: the slots in use and the hash.
+fn all_targets(
+    slots: &Array<MapData, Target>,
+    targets: &HashMap<MapData, u32, Target>,
+) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    for t in slots.iter() {
+        let t = t.context("cannot read the SLOTS map")?;
+        if t.tid != 0 {
+            out.push(t);
         }
-        let h = out
-            .entry((key.metric, key.sub))
-            .or_insert_with(|| Histogram::new(2).expect("2 significant digits is valid"));
-        // The bucket's lowest value lands in the same HDR bucket: nothing is lost.
-        h.record_n(hist::bucket_low(key.bucket), n)
-            .context("recording a kernel histogram cell")?;
+    }
+    for e in targets.iter() {
+        out.push(e.context("cannot read the TARGETS map")?.1);
     }
     Ok(out)
 }
 
-/// Merges the per-CPU cells of fixed histogram `slot` into one HDR histogram.
-fn fixed_histogram(ebpf: &Ebpf, slot: u32) -> Result<Option<KernelHist>> {
-    let cells: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map(ebpf, "FIXED_HIST")?)?;
-    let mut h = Histogram::new(2).expect("2 significant digits is valid");
-    for b in 0..hist::BUCKETS {
-        let n = per_cpu_sum(
-            &cells
-                .get(&(slot * hist::BUCKETS + b), 0)
-                .context("cannot read FIXED_HIST")?,
-        );
+/// Counts per (tid, nr): (count, sampled).
+fn syscall_counts(ebpf: &Ebpf, all: &[Target]) -> Result<BTreeMap<(u32, u32), (u64, u64)>> {
+    let mut out: BTreeMap<(u32, u32), (u64, u64)> = BTreeMap::new();
+    for t in all {
+        for c in &t.sys_counts {
+            if c.nr_plus1 != 0 && c.count > 0 {
+                let e = out.entry((t.tid, c.nr_plus1 - 1)).or_default();
+                e.0 += c.count;
+                e.1 += c.sampled;
+            }
+        }
+    }
+    let m: PerCpuHashMap<&MapData, SyscallKey, SysCount> =
+        PerCpuHashMap::try_from(map(ebpf, "SYSCOUNT")?)?;
+    for e in m.iter() {
+        let (k, v) = e.context("cannot read the SYSCOUNT map")?;
+        let e = out.entry((k.tid, k.nr)).or_default();
+        for c in v.iter() {
+            e.0 += c.count;
+            e.1 += c.sampled;
+        }
+    }
+    Ok(out)
+}
+
+/// The syscall numbers any target made in the window (whose histogram rows are in use).
+pub fn used_syscalls(
+    ebpf: &Ebpf,
+    slots: &Array<MapData, Target>,
+    targets: &HashMap<MapData, u32, Target>,
+) -> Result<Vec<u32>> {
+    let all = all_targets(slots, targets)?;
+    let nrs: BTreeSet<u32> = syscall_counts(ebpf, &all)?.keys().map(|k| k.1).collect();
+    Ok(nrs.into_iter().collect())
+}
+
+/// Merges the per-CPU rows of syscall `nr`'s histogram `m` (1 significant digit).
+fn sys_histogram(ebpf: &Ebpf, nr: u32, m: u32) -> Result<Histogram<u64>> {
+    let mut h = Histogram::new(1).expect("1 significant digit is valid");
+    if nr >= SYS_NRS {
+        return Ok(h);
+    }
+    let rows: PerCpuArray<&MapData, SysRow> = PerCpuArray::try_from(map(ebpf, "SYS_HIST")?)?;
+    let per_cpu = rows
+        .get(&(nr * metric::COUNT + m), 0)
+        .context("cannot read SYS_HIST")?;
+    for b in 0..hist::SYS_BUCKETS {
+        let n: u64 = per_cpu.iter().map(|r| r[b as usize]).sum();
         if n > 0 {
-            h.record_n(hist::bucket_low(b), n)
+            // The bucket's lowest value lands in the same HDR bucket: nothing is lost.
+            h.record_n(hist::bucket_low_bits(b, hist::SYS_SUB_BITS), n)
                 .context("recording a kernel histogram cell")?;
+        }
+    }
+    Ok(h)
+}
+
+/// Merges the per-CPU rows of fixed histogram `slot` into one HDR histogram.
+fn fixed_histogram(ebpf: &Ebpf, slot: u32) -> Result<Option<KernelHist>> {
+    let rows: PerCpuArray<&MapData, FixedRow> = PerCpuArray::try_from(map(ebpf, "FIXED_HIST")?)?;
+    let mut h = Histogram::new(2).expect("2 significant digits is valid");
+    for r in 0..hist::ROWS {
+        let per_cpu = rows
+            .get(&(slot * hist::ROWS + r), 0)
+            .context("cannot read FIXED_HIST")?;
+        for i in 0..hist::ROW {
+            let n: u64 = per_cpu.iter().map(|row| row[i as usize]).sum();
+            if n > 0 {
+                h.record_n(hist::bucket_low(r * hist::ROW + i), n)
+                    .context("recording a kernel histogram cell")?;
+            }
         }
     }
     Ok((!h.is_empty()).then(|| KernelHist::new(h)))
@@ -256,77 +402,82 @@ fn comm_str(c: &[u8; COMM_LEN]) -> String {
     String::from_utf8_lossy(&c[..end]).into_owned()
 }
 
+/// (waker, wakee) → wakeups: the `WOKE` hash plus every CPU's `WOKE_CACHE` cells.
+fn woke_pairs(ebpf: &Ebpf) -> Result<BTreeMap<(u32, u32), u64>> {
+    let mut out: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    let m: PerCpuHashMap<&MapData, WokeKey, u64> = PerCpuHashMap::try_from(map(ebpf, "WOKE")?)?;
+    for e in m.iter() {
+        let (k, v) = e.context("cannot read the WOKE map")?;
+        *out.entry((k.waker_tid, k.wakee_tid)).or_default() += per_cpu_sum(&v);
+    }
+    let cache: PerCpuArray<&MapData, WokeCell> = PerCpuArray::try_from(map(ebpf, "WOKE_CACHE")?)?;
+    for i in 0..WOKE_CACHE_CELLS {
+        for c in cache.get(&i, 0).context("cannot read WOKE_CACHE")?.iter() {
+            if c.count > 0 {
+                *out.entry((c.waker_tid, c.wakee_tid)).or_default() += c.count;
+            }
+        }
+    }
+    out.retain(|_, n| *n > 0);
+    Ok(out)
+}
+
 pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     let ebpf = src.ebpf;
     let sets = src.sets;
-    let mut hists = histograms(ebpf)?;
-    let mut take = |m: u32, sub: u32| hists.remove(&(m, sub)).map(KernelHist::new);
-
     let role_of = |tid: u32| src.tasks.iter().find(|t| t.tid == tid).map(|t| t.role);
+    let all = all_targets(src.slots, src.targets)?;
 
     // Who woke whom, and each target's wakeups.
     let mut woke = Vec::new();
     if sets.contains(ProbeSet::Wakeup) {
-        let m: PerCpuHashMap<&MapData, WokeKey, u64> = PerCpuHashMap::try_from(map(ebpf, "WOKE")?)?;
         let comms: HashMap<&MapData, u32, [u8; COMM_LEN]> = HashMap::try_from(map(ebpf, "COMMS")?)?;
-        for e in m.iter() {
-            let (k, v) = e.context("cannot read the WOKE map")?;
-            let count = per_cpu_sum(&v);
-            if count == 0 {
-                continue;
-            }
+        for ((waker, wakee), count) in woke_pairs(ebpf)? {
             woke.push(WokeFigures {
-                waker_tid: k.waker_tid,
+                waker_tid: waker,
                 waker_comm: comms
-                    .get(&k.waker_tid, 0)
+                    .get(&waker, 0)
                     .map(|c| comm_str(&c))
                     .unwrap_or_default(),
-                waker_role: role_of(k.waker_tid),
-                wakee_tid: k.wakee_tid,
-                wakee_role: role_of(k.wakee_tid).unwrap_or("child"),
+                waker_role: role_of(waker),
+                wakee_tid: wakee,
+                wakee_role: role_of(wakee).unwrap_or("child"),
                 count,
             });
         }
         woke.sort_by_key(|w| std::cmp::Reverse(w.count));
     }
 
-    // Syscalls: counts per (thread, nr), histograms per nr.
-    let mut per_nr: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
+    // Syscalls: exact counts per (thread, nr), sampled histograms per nr.
+    let mut per_nr: BTreeMap<u32, Vec<(u32, u64, u64)>> = BTreeMap::new();
     if sets.contains(ProbeSet::Syscalls) {
-        let m: PerCpuHashMap<&MapData, SyscallKey, u64> =
-            PerCpuHashMap::try_from(map(ebpf, "SYSCOUNT")?)?;
-        for e in m.iter() {
-            let (k, v) = e.context("cannot read the SYSCOUNT map")?;
-            per_nr
-                .entry(k.nr)
-                .or_default()
-                .push((k.tid, per_cpu_sum(&v)));
+        for ((tid, nr), (count, sampled)) in syscall_counts(ebpf, &all)? {
+            per_nr.entry(nr).or_default().push((tid, count, sampled));
         }
     }
     let mut syscalls = Vec::new();
-    for (nr, mut per_thread) in per_nr {
-        per_thread.sort_unstable();
-        let empty = || KernelHist::new(Histogram::new(2).expect("valid"));
+    for (nr, per_thread) in per_nr {
         syscalls.push(SyscallFigures {
             nr,
             name: syscalls::Sysno::new(nr as usize)
                 .map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_string()),
             count: per_thread.iter().map(|p| p.1).sum(),
-            per_thread,
-            latency_ns: take(metric::SYSCALL, nr).unwrap_or_else(empty),
-            oncpu_ns: take(metric::SYSCALL_ONCPU, nr).unwrap_or_else(empty),
+            sampled: per_thread.iter().map(|p| p.2).sum(),
+            per_thread: per_thread.iter().map(|p| (p.0, p.1)).collect(),
+            latency_ns: KernelHist::new(sys_histogram(ebpf, nr, metric::SYSCALL)?),
+            oncpu_ns: KernelHist::new(sys_histogram(ebpf, nr, metric::SYSCALL_ONCPU)?),
         });
     }
     syscalls.sort_by_key(|s| std::cmp::Reverse(s.count));
 
-    // Per-thread figures, from each target's entry.
+    // Per-thread figures, from each task's entry.
     let mut threads = Vec::new();
     for task in src.tasks {
-        let t = match src.targets.get(&task.tid, 0) {
-            Ok(t) => t,
-            Err(aya::maps::MapError::KeyNotFound) => Target::default(),
-            Err(e) => return Err(e).context("cannot read the TARGETS map"),
-        };
+        let t = all
+            .iter()
+            .find(|t| t.tid == task.tid)
+            .copied()
+            .unwrap_or_default();
         threads.push(ThreadFigures {
             tid: task.tid,
             role: task.role,
@@ -342,10 +493,16 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
             syscalls: t.syscalls,
         });
     }
+    let wakeups_pending = if sets.contains(ProbeSet::Wakeup) {
+        all.iter().filter(|t| t.waking.pending != 0).count() as u64
+    } else {
+        0
+    };
 
-    let drops = per_cpu_array(ebpf, "DROPS")?;
-    let target_runs = per_cpu_array(ebpf, "TARGET_RUNS")?;
-    let cost_ns = per_cpu_array(ebpf, "COST_NS")?;
+    let drops = per_cpu_array(ebpf, "DROPS", prog::COUNT)?;
+    let target_runs = per_cpu_array(ebpf, "TARGET_RUNS", prog::COUNT)?;
+    let cost_ns = per_cpu_array(ebpf, "COST_NS", prog::COUNT)?;
+    let rare_counts = per_cpu_array(ebpf, "RARE", rare::COUNT)?;
 
     // Wakeup stacks.
     let (mut wake_stacks, mut stack_walks) = (Vec::new(), None);
@@ -379,25 +536,19 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     let programs = src
         .programs
         .iter()
-        .zip(&src.counters)
-        .zip(src.idle_cost)
-        .map(|((&name, c), idle)| {
+        .zip(
+            src.counters
+                .iter()
+                .chain(std::iter::repeat(&ProgCounters::default())),
+        )
+        .map(|(&name, c)| {
             let idx = prog_index(name).map(|i| i as usize);
-            let t_runs = idx.map_or(0, |i| target_runs[i]).min(c.run_cnt);
-            let per_target = match (t_runs, idle) {
-                (0, _) => None,
-                (t, Some(idle)) => Some(
-                    ((c.run_time_ns as f64 - (c.run_cnt - t) as f64 * idle) / t as f64).max(0.0),
-                ),
-                // No calibration: charge the whole run time to the target runs (an upper bound).
-                (t, None) => Some(c.run_time_ns as f64 / t as f64),
-            };
             ProgramCost {
                 program: name.to_string(),
                 runs: c.run_cnt,
                 ns_per_run: (c.run_cnt > 0).then(|| c.run_time_ns as f64 / c.run_cnt as f64),
-                target_runs: t_runs,
-                ns_per_target_run: per_target,
+                target_runs: idx.map_or(0, |i| target_runs[i]),
+                ns_per_target_run: None,
                 cpu_share: if window_ns > 0 {
                     c.run_time_ns as f64 / (window_ns as f64 * cpus)
                 } else {
@@ -413,9 +564,12 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
         sets: sets.to_string(),
         kfunc: src.kfunc.map(str::to_string),
         window_ns,
+        syscall_sample: src.syscall_sample,
+        bpf_stats: src.bpf_stats,
         threads,
         wakeup_same_cpu_ns: fixed_histogram(ebpf, fixed::WAKEUP_SAME_CPU)?,
         wakeup_cross_cpu_ns: fixed_histogram(ebpf, fixed::WAKEUP_CROSS_CPU)?,
+        wakeups_pending,
         offcpu_ns: fixed_histogram(ebpf, fixed::OFFCPU)?,
         syscalls,
         woke,
@@ -423,6 +577,12 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
         stack_walks,
         kfunc_ns: fixed_histogram(ebpf, fixed::KFUNC)?,
         programs,
+        rare_events: RARE_KEYS
+            .iter()
+            .zip(&rare_counts)
+            .map(|(&k, &n)| (k, n))
+            .collect(),
+        messages: Vec::new(),
         warnings: src.warnings.to_vec(),
     })
 }
@@ -437,8 +597,8 @@ fn clear_hash<K: aya::Pod, V: aya::Pod>(ebpf: &mut Ebpf, name: &str) -> Result<(
     Ok(())
 }
 
-fn clear_per_cpu_hash<K: aya::Pod>(ebpf: &mut Ebpf, name: &str) -> Result<()> {
-    let mut m: PerCpuHashMap<&mut MapData, K, u64> =
+fn clear_per_cpu_hash<K: aya::Pod, V: aya::Pod>(ebpf: &mut Ebpf, name: &str) -> Result<()> {
+    let mut m: PerCpuHashMap<&mut MapData, K, V> =
         PerCpuHashMap::try_from(ebpf.map_mut(name).context("missing map")?)?;
     let keys: Vec<K> = m.keys().filter_map(Result::ok).collect();
     for k in keys {
@@ -447,29 +607,63 @@ fn clear_per_cpu_hash<K: aya::Pod>(ebpf: &mut Ebpf, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Empties every figure map, so the next case starts from zero.
-pub fn clear(ebpf: &mut Ebpf) -> Result<()> {
-    clear_per_cpu_hash::<HistKey>(ebpf, "HIST")?;
-    clear_per_cpu_hash::<SyscallKey>(ebpf, "SYSCOUNT")?;
-    clear_per_cpu_hash::<WokeKey>(ebpf, "WOKE")?;
-    clear_per_cpu_hash::<u32>(ebpf, "STACK_COUNTS")?;
-    clear_hash::<u32, [u8; COMM_LEN]>(ebpf, "COMMS")?;
+/// Zeroes the elements `indexes` of a per-CPU array of `V`.
+fn zero_per_cpu<V: aya::Pod + PartialEq>(
+    ebpf: &mut Ebpf,
+    name: &str,
+    indexes: impl Iterator<Item = u32>,
+    zero: V,
+) -> Result<()> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
-    {
-        let mut a: PerCpuArray<&mut MapData, u64> =
-            PerCpuArray::try_from(ebpf.map_mut("FIXED_HIST").context("missing map")?)?;
-        for i in 0..fixed::SLOTS * hist::BUCKETS {
-            if per_cpu_sum(&a.get(&i, 0)?) != 0 {
-                a.set(i, PerCpuValues::try_from(vec![0u64; cpus])?, 0)?;
-            }
+    let mut a: PerCpuArray<&mut MapData, V> =
+        PerCpuArray::try_from(ebpf.map_mut(name).context("missing map")?)?;
+    for i in indexes {
+        if a.get(&i, 0)?.iter().any(|v| *v != zero) {
+            a.set(i, PerCpuValues::try_from(vec![zero; cpus])?, 0)?;
         }
     }
-    for name in ["DROPS", "TARGET_RUNS", "COST_NS"] {
-        let mut a: PerCpuArray<&mut MapData, u64> =
-            PerCpuArray::try_from(ebpf.map_mut(name).context("missing map")?)?;
-        for i in 0..prog::COUNT {
-            a.set(i, PerCpuValues::try_from(vec![0u64; cpus])?, 0)?;
+    Ok(())
+}
+
+/// Empties every figure map, so the next case starts from zero. `nrs`: the syscall
+/// numbers whose histogram rows were used (`used_syscalls`, read before the targets
+/// were cleared).
+pub fn clear(ebpf: &mut Ebpf, nrs: &[u32]) -> Result<()> {
+    clear_per_cpu_hash::<SyscallKey, SysCount>(ebpf, "SYSCOUNT")?;
+    clear_per_cpu_hash::<WokeKey, u64>(ebpf, "WOKE")?;
+    clear_per_cpu_hash::<u32, u64>(ebpf, "STACK_COUNTS")?;
+    clear_hash::<u32, [u8; COMM_LEN]>(ebpf, "COMMS")?;
+    zero_per_cpu(ebpf, "WOKE_CACHE", 0..WOKE_CACHE_CELLS, WokeCell::default())?;
+    zero_per_cpu(
+        ebpf,
+        "FIXED_HIST",
+        0..fixed::SLOTS * hist::ROWS,
+        [0u64; hist::ROW as usize],
+    )?;
+    let rows = nrs
+        .iter()
+        .filter(|&&nr| nr < SYS_NRS)
+        .flat_map(|&nr| (0..metric::COUNT).map(move |m| nr * metric::COUNT + m));
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+    {
+        let mut a: PerCpuArray<&mut MapData, SysRow> =
+            PerCpuArray::try_from(ebpf.map_mut("SYS_HIST").context("missing map")?)?;
+        for r in rows {
+            a.set(
+                r,
+                PerCpuValues::try_from(vec![[0u64; hist::SYS_BUCKETS as usize]; cpus])?,
+                0,
+            )?;
         }
+    }
+    for (name, len) in [
+        ("DROPS", prog::COUNT),
+        ("TARGET_RUNS", prog::COUNT),
+        ("COST_NS", prog::COUNT),
+        ("RARE", rare::COUNT),
+        ("LOGGED", rare::COUNT),
+    ] {
+        zero_per_cpu(ebpf, name, 0..len, 0u64)?;
     }
     Ok(())
 }

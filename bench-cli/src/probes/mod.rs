@@ -1,9 +1,19 @@
 //! Probe loading, targets and collection: the user side of `bench-ebpf`.
 //!
 //! One [`Probes`] is loaded and attached before a workload creates its tasks. It is the
-//! workload's [`Observer`]: each task's thread id goes into the kernel's `TARGETS` map
-//! as the task starts, and the measured window flips the `CONTROL` switch, so nothing
-//! of the CLI's own threads, the rest of the machine, or set-up is ever counted.
+//! workload's [`Observer`]: each task's thread id goes into the kernel's target table as
+//! the task starts, and the measured window flips one word of memory shared with the
+//! programs (the memory-mapped `CONTROL` array), so nothing of the CLI's own threads,
+//! the rest of the machine, set-up — or the act of opening the window, which is a
+//! store, not a syscall — is ever counted.
+//!
+//! BPF run-time statistics stay off while measuring: they cost every BPF program on the
+//! machine about 120 ns per run and never show in its `run_time_ns` (measured, issue 12).
+//! They are turned on only by [`ProbeOptions::bpf_stats`], for a separate calibration
+//! ([`calibrate`]).
+//!
+//! This module knows nothing of results or output: it returns the plain data types of
+//! [`collect`] and strings.
 pub mod btf;
 pub mod collect;
 pub mod kallsyms;
@@ -13,20 +23,23 @@ pub mod set;
 
 use std::{
     os::fd::{AsFd, OwnedFd},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::{anyhow, bail, Context, Result};
 use aya::{
-    maps::{Array, HashMap, MapData},
+    maps::{Array, HashMap, Map, MapData},
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint, FEntry, FExit, Program},
     Btf, Ebpf, EbpfLoader,
 };
-use bench_common::{globals, SyscallKey, Target, WokeKey, CONTROL_MEASURING, CONTROL_TGID};
-use workloads::{Observer, TaskInfo};
+use bench_common::{globals, Target, CONTROL_GEN, CONTROL_MEASURING, TARGET_SLOTS};
+use workloads::{Observer, TaskInfo, WindowSwitch};
 
-pub use collect::Kernel;
+pub use collect::{Kernel, ProgramRate};
 pub use set::{ProbeSet, ProbeSets};
 
 use crate::errors::{chain, errno};
@@ -35,7 +48,8 @@ use progstats::ProgCounters;
 /// The kernel programs, built by `cargo xtask build` and embedded at compile time.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(env!("EVBENCH_EBPF_OBJ_PATH"));
 
-/// BTF tracepoints each probe set attaches (the program has the tracepoint's name).
+/// BTF tracepoints each probe set attaches (the program has the tracepoint's name, or
+/// `nop_` and the name for the `nop` set).
 pub fn tracepoints(set: ProbeSet) -> &'static [&'static str] {
     match set {
         ProbeSet::Wakeup => &["sched_waking", "sched_switch"],
@@ -43,40 +57,190 @@ pub fn tracepoints(set: ProbeSet) -> &'static [&'static str] {
         ProbeSet::Syscalls => &["sys_enter", "sys_exit", "sched_switch"],
         ProbeSet::Wakestacks => &["sched_waking"],
         ProbeSet::Kfunc => &[],
+        ProbeSet::Nop => &[
+            "sched_switch",
+            "sched_waking",
+            "sys_enter",
+            "sys_exit",
+            "sched_process_fork",
+        ],
     }
 }
 
-/// Attached whenever any probe set is: children of targets become targets.
+/// Attached whenever any probe set but `nop` is: children of targets become targets.
 pub const ALWAYS: &[&str] = &["sched_process_fork"];
 
-/// How long the loader watches the programs with no target registered, to learn what
-/// a run that exits early costs (see `collect::ProgramCost`).
-const CALIBRATION: Duration = Duration::from_millis(100);
+/// `--syscall-sample`'s default: time 1 syscall in 8 per (thread, syscall number).
+/// Counts stay exact; see `cargo xtask bench overhead` (results/bench-overhead.md) for
+/// what N = 1 costs beside it on this machine.
+pub const DEFAULT_SYSCALL_SAMPLE: u32 = 8;
 
-/// Loaded and attached probes. Dropping it detaches and unloads everything, and turns
-/// BPF run-time statistics back off.
+/// `/proc/sys/kernel/bpf_stats_enabled`: BPF run-time statistics for every program.
+pub const BPF_STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+/// How probes are loaded.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Time 1 in N syscalls per (thread, syscall number) (`--syscall-sample N`, N ≥ 1);
+    /// counts stay exact and the sampled count is reported beside them.
+    pub syscall_sample: u32,
+    /// Turn BPF run-time statistics on while loaded: for [`calibrate`] only, never while
+    /// measuring (they slow every BPF program on the machine).
+    pub bpf_stats: bool,
+    /// Hidden test hook: `(map name, max_entries)` overrides (aya's
+    /// `EbpfLoader::set_max_entries`), to show what a full map does. `SLOTS` must stay a
+    /// power of two.
+    pub max_entries: Vec<(String, u32)>,
+}
+
+/// Hidden hook: overrides the default `syscall_sample` until the CLI's
+/// `--syscall-sample` reaches `ProbeOptions` (used by `cargo xtask bench overhead`).
+pub const SYSCALL_SAMPLE_ENV: &str = "EVBENCH_SYSCALL_SAMPLE";
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            syscall_sample: std::env::var(SYSCALL_SAMPLE_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_SYSCALL_SAMPLE),
+            bpf_stats: false,
+            max_entries: Vec::new(),
+        }
+    }
+}
+
+/// Whether BPF run-time statistics are on system-wide (set by another tool, e.g.
+/// `sysctl kernel.bpf_stats_enabled=1` or bpftool): `None` when unreadable.
+pub fn bpf_stats_system_wide() -> Option<bool> {
+    std::fs::read_to_string(BPF_STATS_SYSCTL)
+        .ok()
+        .map(|s| s.trim() != "0")
+}
+
+/// The warning every run prints while BPF statistics are on system-wide, if they are.
+pub fn bpf_stats_warning() -> Option<String> {
+    (bpf_stats_system_wide() == Some(true)).then(|| {
+        "BPF run-time statistics are on system-wide (kernel.bpf_stats_enabled=1, set by another tool): every BPF program on this machine, ours included, runs about 120 ns slower, so probed figures and the probe slowdown are inflated".to_string()
+    })
+}
+
+/// The window's switch and the target generation, in the memory-mapped `CONTROL` array.
+struct Control {
+    ptr: *mut u64,
+    len: usize,
+    /// Keeps the map's fd open.
+    _map: Map,
+}
+
+// SAFETY: the mapping is only accessed through atomics.
+unsafe impl Send for Control {}
+// SAFETY: as above.
+unsafe impl Sync for Control {}
+
+impl Control {
+    fn map(map: Map) -> Result<Self> {
+        let Map::Array(data) = &map else {
+            bail!("map CONTROL is not an array");
+        };
+        let fd = data.fd().as_fd();
+        // SAFETY: sysconf has no preconditions.
+        let len = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        // SAFETY: a fresh shared mapping of a BPF_F_MMAPABLE array of at least
+        // CONTROL_SLOTS u64 values; the kernel rounds the map up to whole pages.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error())
+                .context("cannot map the CONTROL array (BPF_F_MMAPABLE)");
+        }
+        Ok(Self {
+            ptr: ptr.cast(),
+            len,
+            _map: map,
+        })
+    }
+
+    fn word(&self, i: u32) -> &AtomicU64 {
+        // SAFETY: i < CONTROL_SLOTS, inside the mapping; u64 values at an 8-byte stride.
+        unsafe { &*(self.ptr.add(i as usize) as *const AtomicU64) }
+    }
+
+    fn set_measuring(&self, on: bool) {
+        self.word(CONTROL_MEASURING)
+            .store(u64::from(on), Ordering::SeqCst);
+    }
+
+    /// Makes every CPU recompute its cached "current task is a target" answer.
+    fn bump_gen(&self) {
+        self.word(CONTROL_GEN).fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, unmapped once. Forked children keep their own copy.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Collects the kernel programs' aya-log records as text ("WARN sys_exit: tid 123: …").
+#[derive(Clone, Default)]
+struct Collector(Arc<Mutex<Vec<String>>>);
+
+impl log::Log for Collector {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if let Ok(mut v) = self.0.lock() {
+            // The kernel rate-limits per reason and CPU; this bounds a flood anyway.
+            if v.len() < 1000 {
+                v.push(format!("{} {}", record.level(), record.args()));
+            }
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Loaded and attached probes. Dropping it detaches and unloads everything.
 pub struct Probes {
     sets: ProbeSets,
     kfunc: Option<String>,
+    syscall_sample: u32,
     /// Keeps the programs and their links alive.
     ebpf: Ebpf,
-    /// BPF run-time statistics stay on while this fd is open.
-    _stats: Option<OwnedFd>,
-    /// Attached programs: (name, fd for bpf_prog_info, counters after calibration).
+    /// BPF run-time statistics stay on while this fd is open (calibration only).
+    stats: Option<OwnedFd>,
+    /// Attached programs: (name, fd for bpf_prog_info).
     programs: Vec<(String, OwnedFd)>,
-    /// Per-run cost of each program when no target is involved (calibration).
-    idle_cost: Vec<Option<f64>>,
+    /// Each program's counters when loaded (for `program_rates`).
+    at_load: Vec<ProgCounters>,
+    control: Control,
+    slot_mask: u32,
+    slots: Mutex<Array<MapData, Target>>,
+    overflow: Mutex<Array<MapData, u32>>,
     targets: Mutex<HashMap<MapData, u32, Target>>,
-    control: Mutex<Array<MapData, u32>>,
     tasks: Mutex<Vec<TaskInfo>>,
     window: Mutex<Window>,
+    /// The workload flips the window itself (`Observer::delegate_window`).
+    delegated: AtomicBool,
     warnings: Vec<String>,
     /// The tracepoint programs' links while attached (a probed pass); empty while
     /// detached, so a clean pass runs with no evbench program on any tracepoint.
     links: Vec<(String, BtfTracePointLinkId)>,
-    /// Problems met while following tasks or switching the window, waiting for the
-    /// caller to show them (`take_notes`): probes print nothing themselves.
+    /// Problems met while following tasks (one line each), reported with the figures.
     notes: Mutex<Vec<String>>,
+    logger: Mutex<Option<aya_log::EbpfLogger<Collector>>>,
+    messages: Collector,
 }
 
 /// Program counters at the edges of the measured window.
@@ -88,33 +252,71 @@ struct Window {
 
 /// Loads the object with the kernel-specific globals filled in (no programs loaded yet).
 pub(crate) fn open_object(enabled: u32) -> Result<Ebpf> {
+    open_with(enabled, &ProbeOptions::default()).map(|(e, _)| e)
+}
+
+/// Loads the object; returns it and the `SLOTS` mask.
+fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
     let kbtf = btf::KernelBtf::from_sys_fs()?;
     let pid_off = kbtf.member_offset("task_struct", "pid")?;
-    // The programs read pid and tgid with one 8-byte load.
-    if kbtf.member_offset("task_struct", "tgid")? != pid_off + 4 {
-        bail!(
-            "task_struct.tgid does not follow task_struct.pid in this kernel: unsupported layout"
-        );
+    if opts.syscall_sample == 0 {
+        bail!("--syscall-sample must be at least 1 (1 times every syscall)");
     }
-    EbpfLoader::new()
+    let slots = opts
+        .max_entries
+        .iter()
+        .find(|(n, _)| n == "SLOTS")
+        .map_or(TARGET_SLOTS, |(_, s)| *s);
+    if !slots.is_power_of_two() {
+        bail!("SLOTS must have a power-of-two size, not {slots}");
+    }
+    let mask = slots - 1;
+    let mut loader = EbpfLoader::new();
+    loader
         .override_global(globals::TASK_PID_OFFSET, &pid_off, true)
         .override_global(globals::ENABLED, &enabled, true)
+        .override_global(globals::SLOT_MASK, &mask, true)
+        .override_global(globals::SYSCALL_SAMPLE, &opts.syscall_sample, true);
+    for (name, size) in &opts.max_entries {
+        loader.map_max_entries(name, *size);
+    }
+    let ebpf = loader
         .load(OBJECT)
         .map_err(|e| anyhow!("{}", chain(&e)))
-        .context("cannot create the BPF maps")
+        .context("cannot create the BPF maps")?;
+    Ok((ebpf, mask))
 }
 
 fn prog_fd(prog: &Program) -> Result<OwnedFd> {
     Ok(prog.fd()?.as_fd().try_clone_to_owned()?)
 }
 
+/// The program attached to tracepoint `tp` for `sets`.
+fn program_name(sets: ProbeSets, tp: &str) -> String {
+    if sets.contains(ProbeSet::Nop) {
+        format!("nop_{tp}")
+    } else {
+        tp.to_string()
+    }
+}
+
 impl Probes {
     /// Loads and attaches the programs of `sets` (`kfunc`: the function `--kfunc`
-    /// names). Counting stays off until a workload opens its measured window;
-    /// `detach` / `attach` take the tracepoint programs off and put them back.
+    /// names) with the default [`ProbeOptions`]. Counting stays off until a workload
+    /// opens its measured window.
     pub fn load(sets: ProbeSets, kfunc: Option<&str>) -> Result<Self> {
+        Self::load_with(sets, kfunc, &ProbeOptions::default())
+    }
+
+    /// As [`Probes::load`], with `opts`. Errors: no set, `kfunc` without a function or
+    /// with one this kernel lacks, `nop` with another set, a bad option, or the kernel
+    /// refusing a map or program (the message names it).
+    pub fn load_with(sets: ProbeSets, kfunc: Option<&str>, opts: &ProbeOptions) -> Result<Self> {
         if sets.is_empty() {
             bail!("no probe set to load");
+        }
+        if sets.contains(ProbeSet::Nop) && sets != ProbeSets::NONE.with(ProbeSet::Nop) {
+            bail!("the nop probe set stands alone: it cannot be combined with other sets");
         }
         if sets.contains(ProbeSet::Kfunc) && kfunc.is_none() {
             bail!("the kfunc probe set needs a function: --kfunc NAME");
@@ -125,20 +327,48 @@ impl Probes {
                 bail!("--kfunc {name}: no kernel function of that name in this kernel's BTF");
             }
         }
-        let mut ebpf = open_object(sets.kernel_bits())?;
+        let (mut ebpf, slot_mask) = open_with(sets.kernel_bits(), opts)?;
         let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
-        let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
         let mut warnings = Vec::new();
-        if stats.is_none() {
-            warnings.push(
-                "BPF run-time statistics are unavailable: probe cost is not reported".to_string(),
-            );
+        let stats = if opts.bpf_stats {
+            let s = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
+            if s.is_none() {
+                warnings.push(
+                    "BPF run-time statistics are unavailable: no calibration figures".to_string(),
+                );
+            }
+            s
+        } else {
+            None
+        };
+        if let Some(w) = bpf_stats_warning() {
+            warnings.push(w);
         }
+        let take = |ebpf: &mut Ebpf, name: &str| {
+            ebpf.take_map(name)
+                .with_context(|| format!("map {name} is missing from the eBPF object"))
+        };
+        let control = Control::map(take(&mut ebpf, "CONTROL")?)?;
+        control.set_measuring(false);
+        // Generation 0 is what every CPU's cache starts with: start above it.
+        control.bump_gen();
+        let messages = Collector::default();
+        let logger = match aya_log::EbpfLogger::init_with_logger(&mut ebpf, messages.clone()) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                warnings.push(format!(
+                    "kernel-side messages are unavailable (aya-log: {e}); rare events are still counted"
+                ));
+                None
+            }
+        };
         let mut names: Vec<&str> = sets
             .iter()
             .flat_map(|s| tracepoints(s).iter().copied())
             .collect();
-        names.extend_from_slice(ALWAYS);
+        if !sets.contains(ProbeSet::Nop) {
+            names.extend_from_slice(ALWAYS);
+        }
         let mut seen = Vec::new();
         let mut programs = Vec::new();
         let mut links = Vec::new();
@@ -147,21 +377,22 @@ impl Probes {
                 continue;
             }
             seen.push(tp);
+            let name = program_name(sets, tp);
             let prog: &mut BtfTracePoint = ebpf
-                .program_mut(tp)
-                .with_context(|| format!("program {tp} is missing from the eBPF object"))?
+                .program_mut(&name)
+                .with_context(|| format!("program {name} is missing from the eBPF object"))?
                 .try_into()?;
             prog.load(tp, &btf)
-                .map_err(|e| anyhow!("cannot load the {tp} program: {}", chain(&e)))?;
-            // Attached here (loading proves it works, and calibration needs it); a run
-            // engine detaches them between its probed passes (`detach`).
+                .map_err(|e| anyhow!("cannot load the {name} program: {}", chain(&e)))?;
+            // Attached here (loading proves it works); a run engine detaches them
+            // between its probed passes (`detach` / `attach`).
             let link = prog
                 .attach()
                 .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
-            links.push((tp.to_string(), link));
+            links.push((name.clone(), link));
             programs.push((
-                tp.to_string(),
-                prog_fd(ebpf.program(tp).expect("just loaded"))?,
+                name.clone(),
+                prog_fd(ebpf.program(&name).expect("just loaded"))?,
             ));
         }
         let mut kfunc_loaded = None;
@@ -172,18 +403,14 @@ impl Probes {
                     kfunc_loaded = Some(name.to_string());
                 }
                 Err(e) if errno(&e) == Some(libc::EPERM) => {
-                    let w = format!("kfunc {name}: not permitted by this kernel (fentry/fexit are refused with EPERM); going on without it");
-                    warnings.push(w);
+                    warnings.push(format!("kfunc {name}: not permitted by this kernel (fentry/fexit are refused with EPERM); going on without it"));
                 }
                 Err(e) => return Err(e),
             }
         }
-        let take = |ebpf: &mut Ebpf, name: &str| {
-            ebpf.take_map(name)
-                .with_context(|| format!("map {name} is missing from the eBPF object"))
-        };
+        let slots = Array::try_from(take(&mut ebpf, "SLOTS")?)?;
+        let overflow = Array::try_from(take(&mut ebpf, "OVERFLOW")?)?;
         let targets = HashMap::try_from(take(&mut ebpf, "TARGETS")?)?;
-        let control = Array::try_from(take(&mut ebpf, "CONTROL")?)?;
         let mut probes = Self {
             sets: if kfunc_loaded.is_some() {
                 sets
@@ -191,19 +418,26 @@ impl Probes {
                 sets.without(ProbeSet::Kfunc)
             },
             kfunc: kfunc_loaded,
+            syscall_sample: opts.syscall_sample,
             ebpf,
-            _stats: stats,
-            idle_cost: Vec::new(),
+            stats,
             programs,
+            at_load: Vec::new(),
+            control,
+            slot_mask,
+            slots: Mutex::new(slots),
+            overflow: Mutex::new(overflow),
             targets: Mutex::new(targets),
-            control: Mutex::new(control),
             tasks: Mutex::new(Vec::new()),
             window: Mutex::new(Window::default()),
+            delegated: AtomicBool::new(false),
             warnings,
             links,
             notes: Mutex::new(Vec::new()),
+            logger: Mutex::new(logger),
+            messages,
         };
-        probes.calibrate();
+        probes.at_load = probes.counters();
         Ok(probes)
     }
 
@@ -212,8 +446,8 @@ impl Probes {
         if !self.links.is_empty() {
             return Ok(());
         }
-        for (tp, _) in &self.programs {
-            let Some(prog) = self.ebpf.program_mut(tp) else {
+        for (name, _) in &self.programs {
+            let Some(prog) = self.ebpf.program_mut(name) else {
                 continue;
             };
             // Only the tracepoint programs are attached per pass; kfunc's fentry/fexit
@@ -223,8 +457,8 @@ impl Probes {
             };
             let link = prog
                 .attach()
-                .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
-            self.links.push((tp.clone(), link));
+                .map_err(|e| anyhow!("cannot attach {name}: {}", chain(&e)))?;
+            self.links.push((name.clone(), link));
         }
         Ok(())
     }
@@ -232,14 +466,14 @@ impl Probes {
     /// Detaches every tracepoint program (a probed pass ended; a clean pass follows).
     /// The programs stay loaded and their maps keep what they counted.
     pub fn detach(&mut self) -> Result<()> {
-        for (tp, link) in std::mem::take(&mut self.links) {
+        for (name, link) in std::mem::take(&mut self.links) {
             let prog: &mut BtfTracePoint = self
                 .ebpf
-                .program_mut(&tp)
-                .with_context(|| format!("program {tp} is missing"))?
+                .program_mut(&name)
+                .with_context(|| format!("program {name} is missing"))?
                 .try_into()?;
             prog.detach(link)
-                .map_err(|e| anyhow!("cannot detach from tracepoint {tp}: {}", chain(&e)))?;
+                .map_err(|e| anyhow!("cannot detach {name}: {}", chain(&e)))?;
         }
         Ok(())
     }
@@ -247,23 +481,6 @@ impl Probes {
     /// Whether the tracepoint programs are attached now.
     pub fn attached(&self) -> bool {
         !self.links.is_empty()
-    }
-
-    /// Learns what each program costs per run when it exits early (no target yet), so
-    /// the cost of runs on target threads is not flattered by cheap early exits.
-    fn calibrate(&mut self) {
-        let before = self.counters();
-        std::thread::sleep(CALIBRATION);
-        let after = self.counters();
-        self.idle_cost = after
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| {
-                let d = a.since(*b);
-                // Too few runs to say anything: leave it unknown rather than guess.
-                (d.run_cnt >= 20).then(|| d.run_time_ns as f64 / d.run_cnt as f64)
-            })
-            .collect();
     }
 
     fn counters(&self) -> Vec<ProgCounters> {
@@ -277,19 +494,14 @@ impl Probes {
         self.sets
     }
 
+    /// Time 1 syscall in this many per (thread, syscall number).
+    pub fn syscall_sample(&self) -> u32 {
+        self.syscall_sample
+    }
+
     /// Warnings gathered while loading (shown once in every report).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
-    }
-
-    /// Problems met since the last call (a task that could not be followed, a window
-    /// that could not be switched), each one sentence; the caller shows them.
-    pub fn take_notes(&self) -> Vec<String> {
-        std::mem::take(&mut *self.notes.lock().expect("not poisoned"))
-    }
-
-    fn note(&self, msg: String) {
-        self.notes.lock().expect("not poisoned").push(msg);
     }
 
     /// The tasks registered so far.
@@ -297,79 +509,174 @@ impl Probes {
         self.tasks.lock().expect("not poisoned").clone()
     }
 
+    /// Messages the kernel programs logged (aya-log) since the last call, one line each
+    /// ("WARN sched_process_fork: tid 12: target table full: …"): rare events, with the
+    /// program, the thread and the reason, at most `bench_common::LOG_BUDGET` per reason
+    /// and CPU between resets. Meant for `-v`; the events are also counted in
+    /// `Kernel::rare_events` whether logged or not.
+    pub fn take_messages(&self) -> Vec<String> {
+        if let Some(l) = self.logger.lock().expect("not poisoned").as_mut() {
+            l.flush();
+        }
+        std::mem::take(&mut *self.messages.0.lock().expect("not poisoned"))
+    }
+
     /// Every thread id that per-thread figures were recorded under (syscall counts,
     /// wakeups). Only targets pass the filter, so anything else here means it leaked.
     pub fn counted_tids(&self) -> Result<Vec<u32>> {
-        let mut tids = Vec::new();
-        if let Some(m) = self.ebpf.map("SYSCOUNT") {
-            let m: aya::maps::PerCpuHashMap<&MapData, SyscallKey, u64> =
-                aya::maps::PerCpuHashMap::try_from(m)?;
-            for k in m.keys() {
-                tids.push(k.context("cannot read the SYSCOUNT map")?.tid);
-            }
-        }
-        if let Some(m) = self.ebpf.map("WOKE") {
-            let m: aya::maps::PerCpuHashMap<&MapData, WokeKey, u64> =
-                aya::maps::PerCpuHashMap::try_from(m)?;
-            for k in m.keys() {
-                tids.push(k.context("cannot read the WOKE map")?.wakee_tid);
-            }
-        }
+        let k = self.read(Duration::ZERO, Vec::new())?;
+        let mut tids: Vec<u32> = k
+            .syscalls
+            .iter()
+            .flat_map(|s| s.per_thread.iter().map(|p| p.0))
+            .chain(k.woke.iter().map(|w| w.wakee_tid))
+            .collect();
         tids.sort_unstable();
         tids.dedup();
         Ok(tids)
     }
 
-    /// Reads everything the probes saw in the last measured window.
+    /// Reads everything the probes saw in the last measured window (and the kernel
+    /// programs' messages since the last read, in `Kernel::messages`).
     pub fn collect(&self) -> Result<Kernel> {
-        let w = self.window.lock().expect("not poisoned");
-        let (opened, closed) = match (&w.opened, &w.closed) {
-            (Some(o), Some(c)) => (o, c),
-            _ => bail!("the workload never opened and closed its measured window"),
+        let (window, counters) = {
+            let w = self.window.lock().expect("not poisoned");
+            let (opened, closed) = match (&w.opened, &w.closed) {
+                (Some(o), Some(c)) => (o, c),
+                _ => bail!("the workload never opened and closed its measured window"),
+            };
+            (
+                closed.0.duration_since(opened.0),
+                closed
+                    .1
+                    .iter()
+                    .zip(&opened.1)
+                    .map(|(c, o)| c.since(*o))
+                    .collect(),
+            )
         };
+        let mut k = self.read(window, counters)?;
+        k.messages = self.take_messages();
+        Ok(k)
+    }
+
+    fn read(&self, window: Duration, counters: Vec<ProgCounters>) -> Result<Kernel> {
         let names: Vec<&str> = self.programs.iter().map(|(n, _)| n.as_str()).collect();
+        let mut warnings = self.warnings.clone();
+        warnings.extend(self.notes.lock().expect("not poisoned").iter().cloned());
         collect::collect(&collect::Sources {
             ebpf: &self.ebpf,
+            slots: &self.slots.lock().expect("not poisoned"),
             targets: &self.targets.lock().expect("not poisoned"),
             sets: self.sets,
             kfunc: self.kfunc.as_deref(),
+            syscall_sample: self.syscall_sample,
+            bpf_stats: self.stats.is_some() || bpf_stats_system_wide() == Some(true),
             tasks: &self.tasks(),
             programs: &names,
-            idle_cost: &self.idle_cost,
-            window: closed.0.duration_since(opened.0),
-            counters: closed
-                .1
-                .iter()
-                .zip(&opened.1)
-                .map(|(c, o)| c.since(*o))
-                .collect(),
-            warnings: &self.warnings,
+            window,
+            counters,
+            warnings: &warnings,
         })
+    }
+
+    /// Each program's runs and ns per run since it was loaded, from BPF run-time
+    /// statistics: meaningful only when loaded with `ProbeOptions::bpf_stats` (see
+    /// [`calibrate`]); empty figures otherwise.
+    pub fn program_rates(&self) -> Vec<ProgramRate> {
+        self.programs
+            .iter()
+            .zip(self.counters().iter().zip(&self.at_load))
+            .map(|((name, _), (now, then))| {
+                let d = now.since(*then);
+                ProgramRate {
+                    program: name.clone(),
+                    runs: d.run_cnt,
+                    ns_per_run: (d.run_cnt > 0).then(|| d.run_time_ns as f64 / d.run_cnt as f64),
+                }
+            })
+            .collect()
     }
 
     /// Forgets the previous case's targets and figures, so one load serves many cases.
     pub fn reset(&mut self) -> Result<()> {
-        if let Err(e) = self
-            .control
-            .lock()
-            .expect("not poisoned")
-            .set(CONTROL_TGID, 0, 0)
-        {
-            self.note(format!("cannot clear the process prefilter: {e}"));
-        }
-        let tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
-        {
-            let mut targets = self.targets.lock().expect("not poisoned");
+        self.control.set_measuring(false);
+        // A delegation whose window never closed (a failed run) ends here too.
+        self.delegated.store(false, Ordering::SeqCst);
+        self.tasks.lock().expect("not poisoned").clear();
+        self.notes.lock().expect("not poisoned").clear();
+        let nrs = {
+            let slots = self.slots.get_mut().expect("not poisoned");
+            let targets = self.targets.get_mut().expect("not poisoned");
+            let nrs = collect::used_syscalls(&self.ebpf, slots, targets)?;
+            let zero = Target::default();
+            for i in 0..slots.len() {
+                if slots.get(&i, 0).map(|t| t != zero).unwrap_or(false) {
+                    slots.set(i, zero, 0)?;
+                }
+            }
             let stale: Vec<u32> = targets.keys().filter_map(Result::ok).collect();
             for tid in stale {
                 let _ = targets.remove(&tid);
             }
+            nrs
+        };
+        {
+            let overflow = self.overflow.get_mut().expect("not poisoned");
+            for i in 0..overflow.len() {
+                if overflow.get(&i, 0).unwrap_or(0) != 0 {
+                    overflow.set(i, 0, 0)?;
+                }
+            }
         }
-        drop(tasks);
-        collect::clear(&mut self.ebpf)?;
+        collect::clear(&mut self.ebpf, &nrs)?;
+        self.control.bump_gen();
+        // Drop what the kernel logged about the previous case.
+        let _ = self.take_messages();
         *self.window.lock().expect("not poisoned") = Window::default();
         Ok(())
     }
+
+    fn follow(&self, task: &TaskInfo) -> Result<()> {
+        let info = Target::new(task.tid, task.index);
+        let idx = task.tid & self.slot_mask;
+        let mut slots = self.slots.lock().expect("not poisoned");
+        let tag = slots.get(&idx, 0).map(|t| t.tid).unwrap_or(0);
+        if tag == 0 || tag == task.tid {
+            slots.set(idx, info, 0)?;
+        } else {
+            // The slot belongs to another target: the hash, and a mark on the slot so
+            // the programs look there.
+            self.targets
+                .lock()
+                .expect("not poisoned")
+                .insert(task.tid, info, 0)?;
+            self.overflow.lock().expect("not poisoned").set(idx, 1, 0)?;
+        }
+        Ok(())
+    }
+}
+
+/// What each program costs per run, measured with BPF run-time statistics on (which
+/// add about 120 ns to every BPF program's run on this machine and are never part of
+/// `run_time_ns`): loads `sets` with statistics on, lets `run` drive a workload with the
+/// probes as its observer, and returns ns per run per program. For `evbench doctor
+/// --calibrate`; never part of a measured run.
+pub fn calibrate(
+    sets: ProbeSets,
+    opts: &ProbeOptions,
+    run: &mut dyn FnMut(&Probes) -> Result<()>,
+) -> Result<Vec<ProgramRate>> {
+    let opts = ProbeOptions {
+        bpf_stats: true,
+        ..opts.clone()
+    };
+    let probes = Probes::load_with(sets, None, &opts)?;
+    if probes.stats.is_none() {
+        bail!("BPF run-time statistics cannot be turned on here: no calibration");
+    }
+    run(&probes)?;
+    Ok(probes.program_rates())
 }
 
 fn attach_kfunc(ebpf: &mut Ebpf, btf: &Btf, name: &str) -> Result<Vec<(String, OwnedFd)>> {
@@ -402,46 +709,24 @@ fn attach_kfunc(ebpf: &mut Ebpf, btf: &Btf, name: &str) -> Result<Vec<(String, O
 
 impl Observer for Probes {
     fn task_started(&self, task: &TaskInfo) {
-        let info = Target::new(task.index);
-        if let Err(e) = self
-            .targets
-            .lock()
-            .expect("not poisoned")
-            .insert(task.tid, info, 0)
-        {
+        if let Err(e) = self.follow(task) {
             // The task still runs; its figures will be missing, and the report says so.
-            self.note(format!(
+            self.notes.lock().expect("not poisoned").push(format!(
                 "cannot follow task {} ({}): {e}",
                 task.tid, task.role
             ));
             return;
         }
-        let mut tasks = self.tasks.lock().expect("not poisoned");
-        tasks.push(task.clone());
-        // The process prefilter: one thread group while every target shares it.
-        let tgids: Vec<u32> = tasks.iter().map(|t| thread_group(t.tid)).collect();
-        let prefilter = if tgids.iter().all(|&g| g == tgids[0]) {
-            tgids[0]
-        } else {
-            0
-        };
-        drop(tasks);
-        if let Err(e) = self
-            .control
-            .lock()
-            .expect("not poisoned")
-            .set(CONTROL_TGID, prefilter, 0)
-        {
-            self.note(format!("cannot set the process prefilter: {e}"));
-        }
+        self.tasks.lock().expect("not poisoned").push(task.clone());
+        self.control.bump_gen();
     }
 
     fn measuring(&self, on: bool) {
-        // Counters are read outside the window: before opening it, after closing it.
+        // Our own work (reading the programs' counters: syscalls) happens before the
+        // window opens and after it closes; the switch itself is a store.
         if !on {
-            if let Err(e) = set_control(&self.control, false) {
-                self.note(e);
-            }
+            self.control.set_measuring(false);
+            self.delegated.store(false, Ordering::SeqCst);
         }
         let snapshot = (Instant::now(), self.counters());
         let mut w = self.window.lock().expect("not poisoned");
@@ -452,41 +737,15 @@ impl Observer for Probes {
             w.closed = Some(snapshot);
         }
         drop(w);
-        if on {
-            if let Err(e) = set_control(&self.control, true) {
-                self.note(e);
-            }
+        if on && !self.delegated.load(Ordering::SeqCst) {
+            self.control.set_measuring(true);
         }
     }
-}
 
-/// The thread group (process id) of thread `tid`: ours when it is one of our threads,
-/// else its own (a task a workload runs as a process is that process's first thread).
-fn thread_group(tid: u32) -> u32 {
-    if std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
-        return std::process::id();
+    fn delegate_window(&self) -> Option<WindowSwitch> {
+        self.delegated.store(true, Ordering::SeqCst);
+        // SAFETY: the word lies in our MAP_SHARED mapping of CONTROL, which stays mapped
+        // while `self` lives; a forked child keeps its inherited copy of the mapping.
+        Some(unsafe { WindowSwitch::new(self.control.word(CONTROL_MEASURING)) })
     }
-    // A thread of another process (e.g. `evbench run http`'s server child): its
-    // thread group is in /proc/TID/status; a tid is not its process's id in general.
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Tgid:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(tid)
-}
-
-fn set_control(control: &Mutex<Array<MapData, u32>>, on: bool) -> Result<(), String> {
-    control
-        .lock()
-        .expect("not poisoned")
-        .set(CONTROL_MEASURING, u32::from(on), 0)
-        .map_err(|e| {
-            format!(
-                "cannot switch counting {}: {e}",
-                if on { "on" } else { "off" }
-            )
-        })
 }

@@ -13,6 +13,9 @@ pub enum ProbeSet {
     Wakestacks,
     /// fentry/fexit latency of one kernel function (`--kfunc NAME`).
     Kfunc,
+    /// Empty programs on the default sets' tracepoints: this machine's floor. Stands
+    /// alone (refused beside another set) and is not part of `all`.
+    Nop,
 }
 
 impl ProbeSet {
@@ -22,6 +25,7 @@ impl ProbeSet {
         ProbeSet::Syscalls,
         ProbeSet::Wakestacks,
         ProbeSet::Kfunc,
+        ProbeSet::Nop,
     ];
     /// What `--probes default` (and no `--probes`) means.
     pub const DEFAULT: &'static [ProbeSet] =
@@ -41,6 +45,7 @@ impl ProbeSet {
             ProbeSet::Syscalls => "syscalls",
             ProbeSet::Wakestacks => "wakestacks",
             ProbeSet::Kfunc => "kfunc",
+            ProbeSet::Nop => "nop",
         }
     }
 
@@ -51,6 +56,7 @@ impl ProbeSet {
             ProbeSet::Syscalls => "per-syscall latency and counts, and on-CPU time inside each syscall [sys_enter, sys_exit]",
             ProbeSet::Wakestacks => "kernel stack of each wakeup, aggregated (costly; in `all`) [sched_waking]",
             ProbeSet::Kfunc => "fentry/fexit latency of the kernel function --kfunc NAME (needs BPF trampolines)",
+            ProbeSet::Nop => "empty programs on the default sets' tracepoints: this machine's floor (alone only; not in `all`) [sched_switch, sched_waking, sys_enter, sys_exit, sched_process_fork]",
         }
     }
 
@@ -63,6 +69,7 @@ impl ProbeSet {
             ProbeSet::Syscalls => sets::SYSCALLS,
             ProbeSet::Wakestacks => sets::WAKESTACKS,
             ProbeSet::Kfunc => sets::KFUNC,
+            ProbeSet::Nop => sets::NOP,
         }
     }
 
@@ -150,6 +157,11 @@ impl FromStr for ProbeSets {
                 })?;
             sets = sets.with(set);
         }
+        if sets.contains(ProbeSet::Nop) && sets != Self::NONE.with(ProbeSet::Nop) {
+            return Err(format!(
+                "the nop probe set stands alone: '{s}' combines it with other sets (use --probes nop)"
+            ));
+        }
         Ok(sets)
     }
 }
@@ -177,5 +189,19 @@ mod tests {
             ProbeSets::default_sets().to_string(),
             "wakeup,offcpu,syscalls"
         );
+    }
+
+    #[test]
+    fn nop_stands_alone_and_is_not_in_all() {
+        assert_eq!(
+            "nop".parse::<ProbeSets>().unwrap(),
+            ProbeSets::NONE.with(ProbeSet::Nop)
+        );
+        for bad in ["nop,wakeup", "syscalls,nop", "nop,nop,offcpu"] {
+            let e = bad.parse::<ProbeSets>().unwrap_err();
+            assert!(e.contains("stands alone"), "{bad}: {e}");
+        }
+        assert!(!"all".parse::<ProbeSets>().unwrap().contains(ProbeSet::Nop));
+        assert!(!ProbeSets::default_sets().contains(ProbeSet::Nop));
     }
 }

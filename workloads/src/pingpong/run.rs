@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     mechanism::OpenOptions,
-    observer::{Observer, TaskInfo},
+    observer::{Observer, TaskInfo, WindowSwitch},
     shm::Shared,
     stop::Stop,
     Channel, WaitMode,
@@ -111,6 +111,9 @@ struct Run<'a> {
     chans: Vec<Arc<dyn Channel>>,
     tasks: Vec<Task>,
     stop: &'a Stop,
+    /// Processes: the window's switch, flipped by the driver itself (see
+    /// `Observer::delegate_window`), so the controller's wake of the driver stays out.
+    switch: Option<WindowSwitch>,
 }
 
 pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Outcome> {
@@ -132,6 +135,11 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
         unsafe { std::mem::transmute::<&dyn Observer, &'static dyn Observer>(observer) };
     let gate = Arc::new(ObserverGate(Mutex::new(Some(forever))));
     let _guard = GateGuard(gate.clone());
+    let switch = if cfg.tasks == Tasks::Processes {
+        observer.delegate_window()
+    } else {
+        None
+    };
     let mut r = Run {
         cfg,
         gate,
@@ -139,6 +147,7 @@ pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Out
         chans,
         tasks: Vec::new(),
         stop,
+        switch,
     };
     let result = r.drive(observer);
     match result {
@@ -181,7 +190,8 @@ impl Run<'_> {
         let before = sample(&tids)?;
         // Threads: the driver opens and closes the window itself, right around its
         // round trips, so the window holds nothing else (no hand-shake with us).
-        // Processes: the observer lives here, so the window is ours and a little wider.
+        // Processes: the observer lives here; when it delegated its switch, the driver
+        // flips it right around its round trips and these calls only bracket them.
         let ours = self.cfg.tasks == Tasks::Processes;
         if ours {
             observer.measuring(true);
@@ -242,9 +252,11 @@ impl Run<'_> {
         let ctl = self.ctl.clone();
         let (inp, out) = (self.chans[input].clone(), self.chans[output].clone());
         let gate = (index == 0 && self.cfg.tasks == Tasks::Threads).then(|| self.gate.clone());
+        let switch = if index == 0 { self.switch } else { None };
         let body = move || {
             let role = Role {
                 gate: gate.as_deref(),
+                switch,
                 index: index as u32,
                 input: &*inp,
                 output: &*out,

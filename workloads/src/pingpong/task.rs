@@ -17,6 +17,8 @@ pub struct Role<'a> {
     /// The driver's way to the observer in threads mode (it opens and closes the
     /// measured window itself); `None` elsewhere.
     pub gate: Option<&'a super::run::ObserverGate>,
+    /// The window's switch the driver flips itself (processes, delegated window).
+    pub switch: Option<crate::observer::WindowSwitch>,
     pub index: u32,
     pub input: &'a dyn Channel,
     pub output: &'a dyn Channel,
@@ -192,6 +194,8 @@ fn driver(
     let mut rounds = 0u64;
     if let Some(g) = role.gate {
         g.measuring(true);
+    } else if let Some(s) = role.switch {
+        s.set(true);
     }
     let start = now_ns();
     let deadline = cfg
@@ -215,6 +219,8 @@ fn driver(
     })();
     if let Some(g) = role.gate {
         g.measuring(false);
+    } else if let Some(s) = role.switch {
+        s.set(false);
     }
     // Everything sent has been answered: nothing real is in flight from here on.
     ctl.done.store(1, Ordering::Release);
