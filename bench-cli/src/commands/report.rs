@@ -6,6 +6,9 @@ use anyhow::{Context, Result};
 use crate::{cli::ReportArgs, export, results::RunResult};
 
 pub fn run(args: &ReportArgs) -> Result<()> {
+    if let Some(path) = &args.csv {
+        crate::files::check_output("--csv", path).map_err(anyhow::Error::msg)?;
+    }
     let r = RunResult::read(&args.file)?;
     let text = if args.markdown {
         export::markdown::render(&r)
@@ -31,6 +34,12 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         export::hlog::write(&r, &mut f)?;
         f.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("evbench: wrote {}", path.display());
+    }
+    if let Some(path) = &args.csv {
+        crate::files::write_with(path, |w| {
+            export::csv::write(&r, args.csv_repeats, w).map_err(std::io::Error::other)
+        })?;
         eprintln!("evbench: wrote {}", path.display());
     }
     Ok(())

@@ -463,6 +463,11 @@ pub struct Repeat {
     /// `counters`, `histograms`, `metrics` and `details.kernel`, as in v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probed: Option<Box<Repeat>>,
+    /// What else ran on the machine during this repeat (`{cpu_some_us, steal_ns,
+    /// procs_running}`, recorded by the engine where it can); read by the outlier
+    /// warning, kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<Value>,
     #[serde(skip)]
     declared: BTreeMap<String, Metric>,
 }
@@ -479,6 +484,7 @@ impl Repeat {
             histograms: BTreeMap::new(),
             details: BTreeMap::new(),
             probed: None,
+            noise: None,
             declared: BTreeMap::new(),
         }
     }
