@@ -330,10 +330,16 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
     Ok(Some(svg))
 }
 
+/// (low, high, count) of log-linear buckets.
+type Buckets = Vec<(u64, u64, u64)>;
+
+/// One bar: case id, mean, its 95% interval, repeats, unit.
+type Bar = (String, f64, Option<(f64, f64)>, usize, String);
+
 /// The histogram itself of `name`: per case, the share of its samples in each
 /// log-linear bucket ([`log_linear_buckets`]) as a step line on a log x axis.
 pub fn histogram_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
-    let series: Vec<(String, u64, Vec<(u64, u64, u64)>)> = cases
+    let series: Vec<(String, u64, Buckets)> = cases
         .iter()
         .filter_map(|c| {
             let h = c.merged(name)?;
@@ -457,7 +463,7 @@ pub fn mean_ci95(a: &Across) -> Option<(f64, f64)> {
 /// Horizontal bars of metric `name`: the mean over the judged repeats, a whisker for
 /// its 95% confidence interval; a log axis when the bars span more than 10×.
 pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
-    let bars: Vec<(String, f64, Option<(f64, f64)>, usize, String)> = cases
+    let bars: Vec<Bar> = cases
         .iter()
         .filter_map(|c| {
             let m = c.metrics.get(name)?;
