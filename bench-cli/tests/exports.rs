@@ -348,8 +348,17 @@ fn plots_are_written_and_leave_interrupted_cases_out() {
     let lat = std::fs::read_to_string(plots.join("pingpong-round_trip_ns.svg")).unwrap();
     assert!(lat.contains("(one sample)"));
     let bars = std::fs::read_to_string(plots.join("pingpong-ops_per_sec.svg")).unwrap();
-    // mean 100k, sd 10k, n 3: 100k ± 4.303 · 10k / √3 = 75.2k … 124.8k.
-    assert!(bars.contains("95% CI 75.2k–124.8k, 3 repeats"), "{bars}");
+    // 90k, 100k, 110k: geometric mean 99.7k, its 95% interval on the logs 77.7k–127.9k.
+    let (g, ci) = export::svg::geo_ci95(&[90_000.0, 100_000.0, 110_000.0]).unwrap();
+    let (lo, hi) = ci.unwrap();
+    assert_eq!(
+        [g, lo, hi].map(|v| evbench::output::figure(v, "")),
+        ["99.7k", "77.7k", "127.9k"]
+    );
+    assert!(
+        bars.contains("geometric mean 99.7k round trips/s (95% CI 77.7k–127.9k, 3 repeats)"),
+        "{bars}"
+    );
     assert!(bars.contains("one repeat: no interval"));
     // 1000 vs 100k: more than 10×, so the axis is logarithmic.
     assert!(bars.contains("log scale"));
@@ -579,5 +588,78 @@ fn hlog_matches_the_java_reference() {
     let max: f64 = field("Max").parse().unwrap();
     let want = d.cases[1].merged("round_trip_ns").unwrap().max() as f64 / 1e6;
     assert!((max - want).abs() < 1e-3, "{max} vs {want}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Item 3: `compare --svg DIR --html FILE` draws baseline against current per case,
+/// one plot per workload and metric, with the threshold band; the page holds the
+/// verdict table and the plots inline.
+#[test]
+fn compare_draws_baseline_against_current() {
+    let base = doc(vec![
+        case("pipe", &[100.0, 101.0, 99.0, 100.5, 99.5], 10_000),
+        case("eventfd", &[200.0, 201.0, 199.0, 200.5, 199.5], 9_000),
+    ]);
+    let cur = doc(vec![
+        case("pipe", &[80.0, 81.0, 79.0, 80.5, 79.5], 10_000),
+        case("eventfd", &[200.0, 201.0, 199.0, 200.5, 199.5], 9_000),
+    ]);
+    let dir = tmpdir("compare");
+    let (b, c) = (dir.join("base.json"), dir.join("cur.json"));
+    base.write(&b).unwrap();
+    cur.write(&c).unwrap();
+    let plots = dir.join("plots");
+    let html = dir.join("compare.html");
+    let o = evbench(&[
+        "compare",
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+        "--svg",
+        plots.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        text(&o.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&plots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // One plot per workload and figure judged: the metric and the histogram's p50, p99.
+    assert_eq!(
+        names,
+        [
+            "compare-pingpong-ops_per_sec.svg",
+            "compare-pingpong-round_trip_ns.p50.svg",
+            "compare-pingpong-round_trip_ns.p99.svg"
+        ]
+    );
+    let svg = std::fs::read_to_string(plots.join(&names[0])).unwrap();
+    assert!(
+        svg.contains("pingpong/pipe/block/pin=same — 100 → 80.0 round trips/s (-20.0%"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("pingpong/eventfd/block/pin=same — 200 → 200 round trips/s (+0.0%"),
+        "{svg}"
+    );
+    assert!(svg.contains("band: ±5.0% threshold"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<caption>verdicts</caption>"));
+    assert_eq!(page.matches("<svg").count(), 3);
+    // An output directory that cannot be made is refused before any work, in one line.
+    let o = evbench(&[
+        "compare",
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+        "--svg",
+        "/proc/evbench-no/plots",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }

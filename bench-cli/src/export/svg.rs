@@ -21,7 +21,7 @@ use crate::results::{Across, Better, Case, RunResult};
 
 /// Width of a plot, of its legend panel, and height of the latency plots (px).
 const W: u32 = 1200;
-const LEGEND_W: u32 = 420;
+const LEGEND_W: u32 = 440;
 const H: u32 = 540;
 
 /// A readable palette: Okabe-Ito's eight (distinct for the colour-blind), then four of
@@ -144,8 +144,8 @@ fn draw_legend(area: &Area, labels: &[(String, String)]) -> Result<()> {
         draw_line(area, i, &[(8, y), (48, y)])?;
         draw_marker(area, style(i).1, (28, y), colour(i))?;
         // Long ids are cut so the text stays inside the panel.
-        let text: String = if label.chars().count() > 42 {
-            let mut t: String = label.chars().take(41).collect();
+        let text: String = if label.chars().count() > 46 {
+            let mut t: String = label.chars().take(45).collect();
             t.push('…');
             t
         } else {
@@ -450,33 +450,36 @@ pub fn t95(df: usize) -> f64 {
     }
 }
 
-/// The 95% confidence interval of the mean of repeated figures (Student's t, n − 1
-/// degrees of freedom); `None` with fewer than two.
-pub fn mean_ci95(a: &Across) -> Option<(f64, f64)> {
-    if a.n < 2 {
+/// The geometric mean of positive repeated figures and its 95% confidence interval:
+/// Student's t on the logarithms, `exp(m ± t·s/√n)` with m, s the mean and sample sd of
+/// ln x. Throughputs and times are positive and their noise multiplicative, so the
+/// interval is too (it never crosses zero, as the plain t-interval of the mean does on
+/// a noisy machine). `None` for an empty slice or a value ≤ 0; no interval for one value.
+pub fn geo_ci95(xs: &[f64]) -> Option<(f64, Option<(f64, f64)>)> {
+    if xs.is_empty() || xs.iter().any(|x| *x <= 0.0 || !x.is_finite()) {
         return None;
     }
+    let logs: Vec<f64> = xs.iter().map(|x| x.ln()).collect();
+    let a = Across::of(&logs);
+    let g = a.mean.exp();
+    if a.n < 2 {
+        return Some((g, None));
+    }
     let h = t95(a.n - 1) * a.stddev / (a.n as f64).sqrt();
-    Some((a.mean - h, a.mean + h))
+    Some((g, Some(((a.mean - h).exp(), (a.mean + h).exp()))))
 }
 
-/// Horizontal bars of metric `name`: the mean over the judged repeats, a whisker for
-/// its 95% confidence interval; a log axis when the bars span more than 10×.
+/// Horizontal bars of metric `name`: the geometric mean over the judged repeats, a
+/// whisker for its 95% confidence interval ([`geo_ci95`]); a log axis when the bars
+/// span more than 10×.
 pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
     let bars: Vec<Bar> = cases
         .iter()
         .filter_map(|c| {
             let m = c.metrics.get(name)?;
-            let a = &m.across;
-            (a.n > 0).then(|| {
-                (
-                    c.id.clone(),
-                    a.mean,
-                    mean_ci95(a),
-                    a.n,
-                    m.metric.unit.clone(),
-                )
-            })
+            let xs = c.values(name);
+            let (g, ci) = geo_ci95(&xs)?;
+            Some((c.id.clone(), g, ci, xs.len(), m.metric.unit.clone()))
         })
         .collect();
     if bars.is_empty() {
@@ -494,8 +497,9 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
     let log = hi / lo > 10.0;
     // On a log axis x is log10 of the value (ticks labelled with the value itself).
     let tx = |v: f64| if log { v.max(lo / 2.0).log10() } else { v };
+    // Whole decades at both ends, one tick each.
     let (x0, x1) = if log {
-        ((lo / 2.0).log10().floor(), (hi * 1.5).log10())
+        ((lo / 2.0).log10().floor(), (hi * 1.2).log10().ceil())
     } else {
         (0.0, hi * 1.15)
     };
@@ -519,9 +523,10 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
             .disable_y_mesh()
             .y_labels(0)
             .x_desc(format!(
-                "{name} ({unit}){}; bar: mean of the repeats, whisker: its 95% confidence interval (Student's t)",
+                "{name} ({unit}){}; bar: geometric mean of the repeats, whisker: its 95% confidence interval (Student's t on the logs)",
                 if log { ", log scale" } else { "" }
             ))
+            .x_labels(if log { (x1 - x0) as usize + 1 } else { 10 })
             .x_label_formatter(&|x| {
                 crate::output::figure(if log { 10f64.powf(*x) } else { *x }, "")
             })
@@ -571,7 +576,7 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
                 };
                 Text::new(
                     format!(
-                        "{} — mean {} ({spread})",
+                        "{} — geometric mean {} ({spread})",
                         b.0,
                         crate::output::figure(b.1, &b.4),
                     ),
@@ -706,12 +711,17 @@ mod tests {
     }
 
     #[test]
-    fn t_interval_of_the_mean() {
-        // 1, 2, 3: mean 2, sd 1, t(2) = 4.303: 2 ± 4.303/√3.
-        let a = Across::of(&[1.0, 2.0, 3.0]);
-        let (lo, hi) = mean_ci95(&a).unwrap();
-        assert!((lo - (2.0 - 4.303 / 3f64.sqrt())).abs() < 1e-12);
-        assert!((hi - (2.0 + 4.303 / 3f64.sqrt())).abs() < 1e-12);
-        assert_eq!(mean_ci95(&Across::of(&[5.0])), None);
+    fn geometric_interval_is_positive() {
+        // 10, 100, 1000: logs ln10·(1, 2, 3), mean ln100, sd ln10; t(2) = 4.303:
+        // 100 · 10^(±4.303/√3).
+        let (g, ci) = geo_ci95(&[10.0, 100.0, 1000.0]).unwrap();
+        let (lo, hi) = ci.unwrap();
+        let k = 10f64.powf(4.303 / 3f64.sqrt());
+        assert!((g - 100.0).abs() < 1e-9);
+        assert!((lo - 100.0 / k).abs() < 1e-9 * k && lo > 0.0);
+        assert!((hi - 100.0 * k).abs() < 1e-6 * k);
+        assert_eq!(geo_ci95(&[5.0]), Some((5.0f64.ln().exp(), None)));
+        assert_eq!(geo_ci95(&[5.0, 0.0]), None);
+        assert_eq!(geo_ci95(&[]), None);
     }
 }

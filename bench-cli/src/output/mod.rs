@@ -100,7 +100,8 @@ pub fn scaled(v_ns: f64, (div, unit): (f64, &str)) -> String {
     }
 }
 
-/// A figure with its unit, compactly.
+/// A figure with its unit, compactly: ns through [`ns`]; otherwise three significant
+/// digits (k and M suffixes from 10,000), the unit after a space.
 pub fn figure(v: f64, unit: &str) -> String {
     if unit == "ns" {
         return ns(v);
@@ -113,6 +114,11 @@ pub fn figure(v: f64, unit: &str) -> String {
         format!("{:.1}k", v / 1e3)
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        // Three significant digits below 100, so a column does not mix 100 and 80.000.
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
     } else {
         format!("{v:.3}")
     };
@@ -154,7 +160,7 @@ mod tests {
         // mean 2, sd 1 (n − 1): cv 50%; the median is shown beside it.
         assert_eq!(
             super::median_spread(&across(&[1.0, 2.0, 3.0]), ""),
-            "2.000 ± 50.0%"
+            "2.00 ± 50.0%"
         );
         assert_eq!(super::spread_pct(&across(&[5.0])), None);
     }
