@@ -123,7 +123,7 @@ fn run_http_table_is_aligned_and_says_n_a_for_tokio() {
     let rows: Vec<&str> = lines[head + 1..]
         .iter()
         .copied()
-        .take_while(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .take_while(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.starts_with("  kernel:"))
         .collect();
     // 3 wait modes × 2 repeats.
     assert_eq!(rows.len(), 6, "{text}");
