@@ -12,8 +12,9 @@ pub fn render(r: &RunResult) -> String {
     let mut out = header(r);
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
-        for l in relative_summary(&cases) {
-            let _ = writeln!(out, "{l}");
+        let rel = relative_summary(&cases);
+        if !rel.is_empty() {
+            let _ = writeln!(out, "{}\n", rel.join("\n"));
         }
         for name in plotted_histograms(&cases) {
             if let Some(t) = percentile_table(&name, &cases) {
