@@ -663,3 +663,47 @@ fn compare_draws_baseline_against_current() {
     assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Item 2: `evbench run --csv FILE` writes the same per-case table from a real run:
+/// pingpong's four metrics and its round-trip histogram, one row each.
+#[test]
+fn run_writes_csv() {
+    let dir = tmpdir("runcsv");
+    let csv = dir.join("pp.csv");
+    let o = evbench(&[
+        "run",
+        "pingpong",
+        "-r",
+        "300",
+        "--warmup-rounds",
+        "10",
+        "--repeat",
+        "2",
+        "--probes",
+        "none",
+        "-q",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let names: Vec<(String, String, String)> = body
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[5].to_string(), f[6].to_string(), f[9].to_string())
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("metric", "involuntary_per_round", "2"),
+        ("metric", "ops_per_sec", "2"),
+        ("metric", "voluntary_per_round", "2"),
+        ("metric", "wakeups_per_event", "2"),
+        ("histogram", "round_trip_ns", "600"),
+    ]
+    .map(|(a, b, c)| (a.into(), b.into(), c.into()))
+    .to_vec();
+    assert_eq!(names, want, "{body}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
