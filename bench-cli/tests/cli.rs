@@ -113,6 +113,70 @@ fn completions_cover_the_subcommands() {
     }
 }
 
+/// Issue 18 item 4: the value-taking flags complete to the vocabulary, not file names.
+#[test]
+fn completions_offer_the_vocabulary() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = text(&evbench(&["completions", shell]).stdout);
+        for m in workloads::Mechanism::ALL {
+            assert!(
+                script.contains(m.as_str()),
+                "{shell}: no mechanism {}",
+                m.as_str()
+            );
+        }
+        for w in workloads::WaitMode::ALL {
+            assert!(
+                script.contains(w.as_str()),
+                "{shell}: no wait mode {}",
+                w.as_str()
+            );
+        }
+        for p in evbench::probes::ProbeSet::ALL {
+            assert!(
+                script.contains(p.as_str()),
+                "{shell}: no probe set {}",
+                p.as_str()
+            );
+        }
+        for word in ["pipetest", "http", "split", "processes"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    // bash offers the mechanisms as one word list after -m/--mechanism.
+    let bash = text(&evbench(&["completions", "bash"]).stdout);
+    let names: Vec<&str> = workloads::Mechanism::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert!(
+        bash.contains(&format!("compgen -W \"{}\"", names.join(" "))),
+        "bash does not offer the mechanisms as a word list"
+    );
+}
+
+/// `evbench list`: every description starts in one column, whatever the name's length.
+#[test]
+fn list_columns_are_aligned() {
+    let human = text(&evbench(&["list"]).stdout);
+    let cols: Vec<usize> = human
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let name_end = 2 + l[2..].find(' ').unwrap();
+            name_end + l[name_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert_eq!(
+        cols.len(),
+        3 + workloads::Mechanism::ALL.len()
+            + workloads::WaitMode::ALL.len()
+            + evbench::probes::ProbeSet::ALL.len()
+    );
+    let width = "efd-mask-socketpair".len() + 4;
+    assert!(cols.iter().all(|&c| c == width), "{human}");
+}
+
 /// CI runs as root on a kernel with BTF: every core check must pass for real, each
 /// with a verdict; the optional ones may warn but must carry the errno of the attempt.
 #[test]

@@ -85,6 +85,67 @@ fn serve_and_load_are_separate_processes_that_agree() {
     );
 }
 
+/// Issue 18 item 1: the human table's rows line up under its header whatever the wait
+/// mode's name ("kevent-ring #2" is the longest), and tokio's wait calls, which its
+/// loop does not count, read "n/a", not 0.
+#[test]
+fn run_http_table_is_aligned_and_says_n_a_for_tokio() {
+    let out = evbench(&[
+        "run",
+        "http",
+        "--wait",
+        "epoll,kevent-ring,tokio",
+        "-c",
+        "4",
+        "-d",
+        "0.3",
+        "--warmup-time",
+        "0.1",
+        "--repeat",
+        "2",
+        "--warmup-repeats",
+        "0",
+        "--probes",
+        "none",
+        "-q",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let head = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("wait "))
+        .unwrap_or_else(|| panic!("no header in:\n{text}"));
+    let rows: Vec<&str> = lines[head + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.starts_with("  kernel:"))
+        .collect();
+    // 3 wait modes × 2 repeats.
+    assert_eq!(rows.len(), 6, "{text}");
+    let width = lines[head].chars().count();
+    for r in &rows {
+        assert_eq!(
+            r.chars().count(),
+            width,
+            "misaligned row:\n{}\n{r}",
+            lines[head]
+        );
+    }
+    // The columns after errors: waits/req, events/req, in wait/req.
+    for r in rows.iter().filter(|r| r.trim_start().starts_with("tokio")) {
+        let cells: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(&cells[cells.len() - 3..], &["n/a", "n/a", "n/a"], "{r}");
+    }
+    for r in rows.iter().filter(|r| !r.trim_start().starts_with("tokio")) {
+        assert!(!r.contains("n/a"), "{r}");
+    }
+}
+
 #[test]
 fn run_http_sweeps_the_named_wait_modes_in_order() {
     let modes = ["epoll", "epoll-et", "poll", "select", "tokio"];

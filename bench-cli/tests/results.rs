@@ -553,9 +553,11 @@ fn report_renders_every_format() {
         / d.cases[0].metrics["ops_per_sec"].across.median;
     assert!(out.contains(&format!("×{ratio:.2}")), "{out}");
     assert!(out.contains("switches/op"), "{out}");
-    assert!(out.contains("round_trip_ns: percentiles"), "{out}");
+    // Issue 18: the unit of a percentile table is in its title.
+    assert!(out.contains("round_trip: percentiles in µs"), "{out}");
     assert!(out.contains("distribution"), "{out}");
-    // Three SVGs (throughput bars, two latency plots) and one HTML holding them inline.
+    // Five SVGs (throughput bars; per latency histogram its percentile plot and the
+    // histogram itself) and one HTML holding them inline.
     let mut svgs: Vec<String> = std::fs::read_dir(&svgdir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -564,13 +566,15 @@ fn report_renders_every_format() {
     assert_eq!(
         svgs,
         [
+            "pingpong-kernel.offcpu_ns.histogram.svg",
             "pingpong-kernel.offcpu_ns.svg",
             "pingpong-ops_per_sec.svg",
+            "pingpong-round_trip_ns.histogram.svg",
             "pingpong-round_trip_ns.svg"
         ]
     );
     let page = std::fs::read_to_string(&html).unwrap();
-    assert_eq!(page.matches("<svg").count(), 3);
+    assert_eq!(page.matches("<svg").count(), 5);
     assert!(
         !page.contains("http://") || !page.contains("<script"),
         "no scripts"

@@ -162,6 +162,14 @@ pub struct CommonArgs {
     /// case:histogram) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
+    /// Also write the figures as CSV to FILE: one row per case and metric or histogram
+    /// (median, mean, sd, cv, percentiles).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: one row per repeat and figure instead (warm-up, probed and
+    /// interrupted passes included and marked).
+    #[arg(long, global = true, requires = "csv")]
+    pub csv_repeats: bool,
     /// No progress bar and no per-case lines (each workload's --help says what it still
     /// prints).
     #[arg(short = 'q', long, global = true)]
@@ -204,6 +212,8 @@ impl Default for CommonArgs {
             precision: Precision(0.02),
             max_time: Duration::from_secs(600),
             hlog: None,
+            csv: None,
+            csv_repeats: false,
             quiet: false,
             warmup_repeats: 1,
             order: Order::Interleaved,
@@ -560,6 +570,12 @@ pub struct ReportArgs {
     /// Write the HdrHistogram interval log (one interval per repeat, tagged per histogram).
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
+    /// Write the figures as CSV: one row per case and metric or histogram.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// With --csv: one row per repeat and figure instead.
+    #[arg(long, requires = "csv")]
+    pub csv_repeats: bool,
 }
 
 #[derive(Args, Debug)]
@@ -585,6 +601,13 @@ pub struct CompareArgs {
     /// Print the verdicts as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Write comparison plots into DIR: per workload and metric, baseline against
+    /// current per case with their 95% intervals.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+    /// Write one self-contained HTML page of the verdicts and the comparison plots.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -16,6 +16,19 @@ pub mod exit {
 /// `evbench compare`: prints the verdict, writes `--markdown`, returns the exit status.
 pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     let threshold = args.threshold.0;
+    // Plot outputs are checked before any work, like every output path.
+    if let Some(dir) = &args.svg {
+        if let Err(e) = crate::files::check_output_dir("--svg", dir) {
+            eprintln!("evbench: error: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    }
+    if let Some(p) = &args.html {
+        if let Err(e) = crate::files::check_output("--html", p) {
+            eprintln!("evbench: error: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    }
     let c = match compare_files(&args.baseline, &args.current, threshold) {
         Ok(c) => c,
         Err(e) => {
@@ -32,6 +45,15 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         use anyhow::Context;
         std::fs::write(path, render_markdown(&c))
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(dir) = &args.svg {
+        for f in crate::export::compare_svg::write_dir(&c, dir)? {
+            eprintln!("evbench: wrote {}", f.display());
+        }
+    }
+    if let Some(p) = &args.html {
+        crate::files::write_atomic(p, crate::export::compare_svg::html(&c)?.as_bytes())?;
+        eprintln!("evbench: wrote {}", p.display());
     }
     for m in &c.method {
         eprintln!("evbench: warning: {m}");

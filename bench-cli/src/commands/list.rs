@@ -75,7 +75,7 @@ pub fn run(json: bool) -> Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    for (title, items) in [
+    let sections = [
         ("workloads (evbench run WORKLOAD)", &l.workloads),
         ("mechanisms (--mechanism): what signals", &l.mechanisms),
         ("wait modes (--wait): how a task waits", &l.wait_modes),
@@ -83,10 +83,18 @@ pub fn run(json: bool) -> Result<()> {
             "probe sets (--probes): what the kernel side measures",
             &l.probe_sets,
         ),
-    ] {
+    ];
+    // One name column for every section, as wide as the longest name
+    // (efd-mask-socketpair), so the descriptions line up.
+    let width = sections
+        .iter()
+        .flat_map(|(_, items)| items.iter().map(|i| i.name.chars().count()))
+        .max()
+        .unwrap_or(0);
+    for (title, items) in sections {
         writeln!(out, "{title}")?;
         for i in items {
-            writeln!(out, "  {:<12} {}", i.name, i.about)?;
+            writeln!(out, "  {:<width$}  {}", i.name, i.about)?;
         }
         writeln!(out)?;
     }

@@ -24,6 +24,9 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     if let Some(p) = &args.hlog {
         outs.push(("--hlog", p));
     }
+    if let Some(p) = &args.csv {
+        outs.push(("--csv", p));
+    }
     for (flag, p) in &outs {
         files::check_output(flag, p)?;
     }
@@ -66,6 +69,14 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             Err(e) => failed.push(e.to_string()),
         }
     }
+    if let Some(path) = &args.csv {
+        match files::write_with(path, |w| {
+            export::csv::write(&r, args.csv_repeats, w).map_err(std::io::Error::other)
+        }) {
+            Ok(()) => eprintln!("evbench: wrote {}", path.display()),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
     for f in &failed {
         eprintln!("evbench: error: {f}");
     }
@@ -84,7 +95,7 @@ fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()>
         return Ok(());
     }
     for (stem, _, svg) in export::svg::plots(r)? {
-        let p = dir.join(format!("{}.svg", export::svg::file_stem(&stem)));
+        let p = dir.join(format!("{}.svg", export::svg::safe_stem(&stem)));
         match files::write_atomic(&p, svg.as_bytes()) {
             Ok(()) => eprintln!("evbench: wrote {}", p.display()),
             Err(e) => failed.push(e.to_string()),

@@ -72,8 +72,19 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
         if !http.is_empty() {
             human::print_http(out, &http, &status)?;
         }
+        for (_, cases) in export::groups(&doc) {
+            for l in export::relative_summary(&cases) {
+                writeln!(out, "{l}")?;
+            }
+        }
         Ok(())
     })?;
+    if !suite {
+        // The suite's brief report carries them among its warnings.
+        for w in export::outlier_warnings(&doc) {
+            crate::output::warn(&w);
+        }
+    }
     for f in &failed {
         eprintln!("evbench: error: {f}");
     }
@@ -141,6 +152,9 @@ pub(crate) fn check_outputs(common: &CommonArgs) -> Result<(), String> {
     if let Some(p) = &common.hlog {
         outs.push(("--hlog", p));
     }
+    if let Some(p) = &common.csv {
+        outs.push(("--csv", p));
+    }
     for (flag, p) in &outs {
         files::check_output(flag, p)?;
     }
@@ -186,6 +200,13 @@ pub(crate) fn emit(
     if let Some(path) = &common.hlog {
         if let Err(e) = files::write_with(path, |w| {
             export::hlog::write(doc, w).map_err(std::io::Error::other)
+        }) {
+            failed.push(e.to_string());
+        }
+    }
+    if let Some(path) = &common.csv {
+        if let Err(e) = files::write_with(path, |w| {
+            export::csv::write(doc, common.csv_repeats, w).map_err(std::io::Error::other)
         }) {
             failed.push(e.to_string());
         }

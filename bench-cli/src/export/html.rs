@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::{
-    ascii_histogram, escape, groups, percentile_table, plotted_histograms, provenance_lines,
-    side_by_side, svg,
+    ascii_histogram, escape, groups, outlier_warnings, percentile_table, plotted_histograms,
+    provenance_lines, relative_summary, side_by_side, svg,
 };
 use crate::results::RunResult;
 
@@ -25,13 +25,22 @@ pub fn render(r: &RunResult) -> Result<String> {
         let _ = writeln!(out, "<li>{}</li>", escape(&l));
     }
     out.push_str("</ul>\n");
-    for w in &r.warnings {
+    for w in r.warnings.iter().chain(&outlier_warnings(r)) {
         let _ = writeln!(out, "<div class=\"warn\">warning: {}</div>", escape(w));
+    }
+    if r.interrupted {
+        out.push_str(
+            "<div class=\"warn\">warning: interrupted: the figures cover what was measured</div>\n",
+        );
     }
     let plots = svg::plots(r)?;
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&workload));
         out.push_str(&side_by_side(&workload, &cases).html());
+        let rel = relative_summary(&cases);
+        if !rel.is_empty() {
+            let _ = writeln!(out, "<pre>{}</pre>", escape(&rel.join("\n")));
+        }
         for (stem, title, s) in &plots {
             if stem.starts_with(&format!("{workload}-")) {
                 // The SVG's XML prologue is not allowed inside HTML.

@@ -12,7 +12,7 @@ use crate::{
         http::{HttpPass, LoadFigures},
         CaseRun, Figures, ProbeStatus,
     },
-    output::{self, count, kernel, ns},
+    output::{self, count, kernel, ns, NO_DATA},
     results::{Case, Percentiles, PROBE_SLOWDOWN},
 };
 
@@ -126,14 +126,18 @@ pub fn print_pingpong(
     if a.n == 1 {
         writeln!(
             out,
-            "  throughput  {:.0} round trips/s (clean pass: no probe attached)",
-            a.median
+            "  throughput  {} round trips/s (clean pass: no probe attached)",
+            count(a.median.round() as u64)
         )?;
     } else {
         writeln!(
             out,
-            "  throughput  {:.0} round trips/s, median of {} clean passes (no probe attached), {:.0}–{:.0}",
-            a.median, a.n, a.min, a.max
+            "  throughput  {} round trips/s, median of {} clean passes (no probe attached), {}–{}{}",
+            count(a.median.round() as u64),
+            a.n,
+            count(a.min.round() as u64),
+            count(a.max.round() as u64),
+            output::spread_pct(a).map_or(String::new(), |cv| format!(", cv {cv:.1}% (sd/mean)"))
         )?;
     }
     let sum = |f: fn(&pingpong::Outcome) -> u64| reps.iter().map(|o| f(o)).sum::<u64>();
@@ -163,13 +167,24 @@ pub fn print_pingpong(
     if reps.len() > 1 {
         for (i, o) in reps.iter().enumerate() {
             let p = Percentiles::of(&o.latency);
+            let lat = |v: u64| {
+                if p.count == 0 {
+                    NO_DATA.to_string()
+                } else {
+                    ns(v as f64)
+                }
+            };
             writeln!(
                 out,
-                "    #{:<3} {:>10.0} round trips/s  p50 {}  p99 {}",
+                "    #{:<3} {:>10} round trips/s  p50 {}  p99 {}",
                 i + 1,
-                o.ops_per_sec(),
-                ns(p.p50 as f64),
-                ns(p.p99 as f64)
+                if o.rounds == 0 {
+                    NO_DATA.to_string()
+                } else {
+                    count(o.ops_per_sec().round() as u64)
+                },
+                lat(p.p50),
+                lat(p.p99)
             )?;
         }
     }
@@ -269,61 +284,116 @@ pub fn print_http(
         first.client.seconds
     )?;
     let probes_on = rows.iter().any(|r| r.1.is_some_and(|p| p.kernel.is_some()));
-    write!(
-        out,
-        "  {:<13} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>10} {:>11}",
-        "wait", "req/s", "p50", "p99", "p99.9", "errors", "waits/req", "events/req", "in wait/req"
-    )?;
+    let mut header: Vec<String> = [
+        "wait",
+        "req/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "errors",
+        "waits/req",
+        "events/req",
+        "in wait/req",
+    ]
+    .map(String::from)
+    .to_vec();
     if probes_on {
-        write!(
-            out,
-            " {:>8} {:>10} {:>11} {:>9} {:>12} {:>14}",
-            "probe ×", "vol sw/req", "on-CPU/req", "wakes/req", "syscalls/req", "wait CPU/req"
-        )?;
+        header.extend(
+            [
+                "probe ×",
+                "vol sw/req",
+                "on-CPU/req",
+                "wakes/req",
+                "syscalls/req",
+                "wait CPU/req",
+            ]
+            .map(String::from),
+        );
     }
-    writeln!(out)?;
     let many = rows.len() > runs.len();
+    let mut cells: Vec<Vec<String>> = Vec::new();
+    let mut errors: Vec<Option<String>> = Vec::new();
     for (c, probed, repeat, slow) in &rows {
-        let pct = |f: fn(&Percentiles) -> u64| {
-            c.client
-                .latency_ns
-                .as_ref()
-                .map_or("—".to_string(), |l| ns(f(l) as f64))
+        // No successful request: no latency (the client records none), never 0 ns.
+        let lat = |f: fn(&Percentiles) -> u64| match &c.client.latency_ns {
+            Some(l) if l.count > 0 => ns(f(l) as f64),
+            _ => NO_DATA.to_string(),
         };
-        write!(
-            out,
-            "  {:<13} {:>10.0} {:>10} {:>10} {:>10} {:>8} {:>9.3} {:>10.3} {:>11}",
+        // A server that answered requests waited at least once: zero wait calls means
+        // its loop does not count them (tokio's reactor is inside tokio), not zero.
+        let counted = c.server.waits > 0;
+        let server = |v: String| {
+            if c.server.requests == 0 {
+                NO_DATA.to_string()
+            } else if !counted {
+                "n/a".to_string()
+            } else {
+                v
+            }
+        };
+        let mut row = vec![
             if many {
                 format!("{} #{repeat}", c.wait)
             } else {
                 c.wait.clone()
             },
-            c.client.req_per_sec,
-            pct(|l| l.p50),
-            pct(|l| l.p99),
-            pct(|l| l.p999),
+            if c.client.requests == 0 {
+                NO_DATA.to_string()
+            } else {
+                count(c.client.req_per_sec.round() as u64)
+            },
+            lat(|l| l.p50),
+            lat(|l| l.p99),
+            lat(|l| l.p999),
             count(c.client.errors_total),
-            c.per_request.wait_calls,
-            c.per_request.events,
-            ns(c.per_request.wait_ns),
-        )?;
+            server(format!("{:.3}", c.per_request.wait_calls)),
+            server(format!("{:.3}", c.per_request.events)),
+            server(ns(c.per_request.wait_ns)),
+        ];
         if probes_on {
-            let opt = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.3}"));
+            let opt = |x: Option<f64>| x.map_or(NO_DATA.to_string(), |x| format!("{x:.3}"));
             let pr = probed.map(|p| &p.per_request);
-            write!(
-                out,
-                " {:>8} {:>10} {:>11} {:>9} {:>12} {:>14}",
-                slow.map_or("—".to_string(), |s| format!("{s:.2}x")),
+            row.extend([
+                slow.map_or(NO_DATA.to_string(), |s| format!("{s:.2}x")),
                 opt(pr.and_then(|p| p.voluntary_switches)),
-                pr.and_then(|p| p.oncpu_ns).map_or("—".to_string(), ns),
+                pr.and_then(|p| p.oncpu_ns).map_or(NO_DATA.to_string(), ns),
                 opt(pr.and_then(|p| p.wakeups)),
                 opt(pr.and_then(|p| p.syscalls)),
-                pr.and_then(|p| p.wait_oncpu_ns).map_or("—".to_string(), ns)
-            )?;
+                pr.and_then(|p| p.wait_oncpu_ns)
+                    .map_or(NO_DATA.to_string(), ns),
+            ]);
         }
-        writeln!(out)?;
-        if c.client.errors_total > 0 {
-            writeln!(out, "                errors: {}", c.client.errors_line())?;
+        cells.push(row);
+        errors.push((c.client.errors_total > 0).then(|| c.client.errors_line()));
+    }
+    // Widths from the cells themselves (in characters: "µ" is one), so a long wait mode
+    // ("kevent-ring #1") never pushes its row out from under the headers.
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            std::iter::once(&header)
+                .chain(&cells)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |r: &Vec<String>| -> String {
+        let mut t = String::from(" ");
+        for (i, c) in r.iter().enumerate() {
+            let pad = " ".repeat(widths[i] - c.chars().count());
+            if i == 0 {
+                t.push_str(&format!(" {c}{pad}"));
+            } else {
+                t.push_str(&format!(" {pad}{c}"));
+            }
+        }
+        t
+    };
+    writeln!(out, "{}", line(&header))?;
+    for (r, e) in cells.iter().zip(&errors) {
+        writeln!(out, "{}", line(r))?;
+        if let Some(e) = e {
+            writeln!(out, "                errors: {e}")?;
         }
     }
     if probes_on {

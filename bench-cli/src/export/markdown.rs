@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    ascii_histogram, groups, percentile_table, plotted_histograms, provenance_lines, side_by_side,
+    ascii_histogram, groups, outlier_warnings, percentile_table, plotted_histograms,
+    provenance_lines, relative_summary, side_by_side,
 };
 use crate::results::RunResult;
 
@@ -13,7 +14,7 @@ pub fn render(r: &RunResult) -> String {
         let _ = writeln!(out, "- {}", l.replace('|', "\\|"));
     }
     out.push('\n');
-    for w in &r.warnings {
+    for w in r.warnings.iter().chain(&outlier_warnings(r)) {
         let _ = writeln!(out, "> **Warning:** {w}");
     }
     if r.interrupted {
@@ -24,6 +25,10 @@ pub fn render(r: &RunResult) -> String {
     }
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).markdown());
+        let rel = relative_summary(&cases);
+        if !rel.is_empty() {
+            let _ = writeln!(out, "```\n{}\n```\n", rel.join("\n"));
+        }
         for name in plotted_histograms(&cases) {
             if let Some(t) = percentile_table(&name, &cases) {
                 let _ = writeln!(out, "{}", t.markdown());

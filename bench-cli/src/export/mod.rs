@@ -2,6 +2,8 @@
 //! terminal report, Markdown, SVG plots, HTML, and the HdrHistogram interval log.
 //! They share the tables built here, so every format shows the same figures.
 pub mod compare;
+pub mod compare_svg;
+pub mod csv;
 pub mod hlog;
 pub mod html;
 pub mod human;
@@ -12,8 +14,8 @@ pub mod terminal;
 use hdrhistogram::Histogram;
 
 use crate::{
-    output::figure,
-    results::{Better, Case, RunResult, PROBE_SLOWDOWN},
+    output::{figure, scaled, time_scale, NO_DATA},
+    results::{Better, Case, Repeat, RunResult, PROBE_SLOWDOWN},
 };
 
 /// A table every format renders its own way.
@@ -196,13 +198,24 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     let mut header = vec!["case".to_string()];
     let mut numeric = vec![false];
     if let Some((name, _, unit)) = &head {
-        header.push(format!("{name} ({unit}), median ± sd"));
+        header.push(format!(
+            "{name} ({unit}), median {}",
+            crate::output::SPREAD_DEF
+        ));
         header.push("vs first".into());
         numeric.extend([true, true]);
     }
-    if let Some(h) = &hist {
-        header.push(format!("{h} p50"));
-        header.push(format!("{h} p99"));
+    // One unit per histogram column, named in its header (`round_trip p50 (µs)`).
+    let hist_unit = hist.as_ref().map(|h| {
+        let infos: Vec<_> = cases.iter().filter_map(|c| c.histograms.get(h)).collect();
+        let unit = infos.first().map_or("ns".to_string(), |i| i.unit.clone());
+        let max = infos.iter().map(|i| i.summary.p99).max().unwrap_or(0) as f64;
+        (unit, time_scale(max))
+    });
+    if let (Some(h), Some((unit, scale))) = (&hist, &hist_unit) {
+        let (stem, shown) = column_unit(h, unit, scale.1);
+        header.push(format!("{stem} p50 ({shown})"));
+        header.push(format!("{stem} p99 ({shown})"));
         numeric.extend([true, true]);
     }
     for (_, label) in &per_op {
@@ -220,43 +233,40 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     let first = head
         .as_ref()
         .and_then(|(n, ..)| cases.first()?.metrics.get(n))
+        .filter(|m| m.across.n > 0)
         .map(|m| m.across.median);
     let rows = cases
         .iter()
         .map(|c| {
             let mut row = vec![c.id.clone()];
             if let Some((name, _, unit)) = &head {
-                match c.metrics.get(name) {
+                match c.metrics.get(name).filter(|m| m.across.n > 0) {
                     Some(m) => {
                         let a = &m.across;
-                        let sd = if a.median != 0.0 {
-                            format!(" ± {:.1}%", a.stddev / a.median.abs() * 100.0)
-                        } else {
-                            String::new()
-                        };
-                        row.push(format!("{}{sd}", figure(a.median, unit_of(unit))));
+                        row.push(crate::output::median_spread(a, unit_of(unit)));
                         row.push(match first {
                             Some(f) if f != 0.0 => format!("×{:.2}", a.median / f),
-                            _ => "—".into(),
+                            _ => NO_DATA.into(),
                         });
                     }
-                    None => row.extend(["—".into(), "—".into()]),
+                    None => row.extend([NO_DATA.into(), NO_DATA.into()]),
                 }
             }
-            if let Some(h) = &hist {
-                match c.histograms.get(h) {
+            if let (Some(h), Some((_, scale))) = (&hist, &hist_unit) {
+                match c.histograms.get(h).filter(|i| i.summary.count > 0) {
                     Some(i) => {
-                        row.push(figure(i.summary.p50 as f64, &i.unit));
-                        row.push(figure(i.summary.p99 as f64, &i.unit));
+                        row.push(cell(i.summary.p50, &i.unit, *scale));
+                        row.push(cell(i.summary.p99, &i.unit, *scale));
                     }
-                    None => row.extend(["—".into(), "—".into()]),
+                    None => row.extend([NO_DATA.into(), NO_DATA.into()]),
                 }
             }
             for (m, _) in &per_op {
                 row.push(
                     c.metrics
                         .get(*m)
-                        .map_or("—".into(), |i| format!("{:.2}", i.across.median)),
+                        .filter(|i| i.across.n > 0)
+                        .map_or(NO_DATA.into(), |i| format!("{:.2}", i.across.median)),
                 );
             }
             if slowdown {
@@ -264,7 +274,7 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
                     c.metrics
                         .get(PROBE_SLOWDOWN)
                         .filter(|i| i.across.n > 0)
-                        .map_or("—".into(), |i| format!("{:.2}x", i.across.median)),
+                        .map_or(NO_DATA.into(), |i| format!("{:.2}x", i.across.median)),
                 );
             }
             row.push(c.counted().count().to_string());
@@ -279,6 +289,25 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     }
 }
 
+/// A histogram column's name without its `_ns` suffix and the unit its cells are in:
+/// ("round_trip", "µs") for a nanosecond histogram shown in µs.
+fn column_unit<'a>(name: &'a str, unit: &'a str, scaled: &'a str) -> (&'a str, &'a str) {
+    if unit == "ns" {
+        (name.strip_suffix("_ns").unwrap_or(name), scaled)
+    } else {
+        (name, unit)
+    }
+}
+
+/// One cell of a histogram column: nanoseconds in the column's unit, other units as is.
+fn cell(v: u64, unit: &str, scale: (f64, &'static str)) -> String {
+    if unit == "ns" {
+        scaled(v as f64, scale)
+    } else {
+        crate::output::count(v)
+    }
+}
+
 /// The unit a side-by-side cell repeats: only "ns" (scaled to µs, ms); other units
 /// are in the column's header.
 fn unit_of(unit: &str) -> &str {
@@ -289,15 +318,34 @@ fn unit_of(unit: &str) -> &str {
     }
 }
 
-/// Percentiles of histogram `name` for every case that has it.
+/// Percentiles of histogram `name` for every case that has it, every time column in one
+/// unit named in the header; a case whose histogram is empty shows "no data".
 pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
-    let rows: Vec<Vec<String>> = cases
+    let infos: Vec<(&Case, &crate::results::HistInfo)> = cases
         .iter()
-        .filter_map(|c| {
-            let i = c.histograms.get(name)?;
+        .filter_map(|c| Some((*c, c.histograms.get(name)?)))
+        .collect();
+    if infos.is_empty() {
+        return None;
+    }
+    let unit = infos[0].1.unit.clone();
+    let scale = time_scale(infos.iter().map(|(_, i)| i.summary.p50).max().unwrap_or(0) as f64);
+    let rows: Vec<Vec<String>> = infos
+        .iter()
+        .map(|(c, i)| {
             let s = &i.summary;
-            let f = |v: u64| figure(v as f64, &i.unit);
-            Some(vec![
+            if s.count == 0 {
+                let mut row = vec![c.id.clone(), "0".into(), "no data".into()];
+                row.resize(9, NO_DATA.into());
+                return row;
+            }
+            let f = |v: u64| cell(v, &i.unit, scale);
+            let mean = if i.unit == "ns" {
+                scaled(s.mean, scale)
+            } else {
+                format!("{:.1}", s.mean)
+            };
+            vec![
                 c.id.clone(),
                 crate::output::count(s.count),
                 f(s.min),
@@ -306,15 +354,13 @@ pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
                 f(s.p99),
                 f(s.p999),
                 f(s.max),
-                figure(s.mean, &i.unit),
-            ])
+                mean,
+            ]
         })
         .collect();
-    if rows.is_empty() {
-        return None;
-    }
+    let (stem, shown) = column_unit(name, &unit, scale.1);
     Some(Table {
-        title: format!("{name}: percentiles, all repeats merged"),
+        title: format!("{stem}: percentiles in {shown}, all repeats merged"),
         header: [
             "case", "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean",
         ]
@@ -371,6 +417,171 @@ pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
             n,
             "*".repeat(stars)
         ));
+    }
+    out
+}
+
+/// hyperfine's outlier threshold on the modified Z-score (`|x − median| / MAD`; 14.826
+/// is 10 × 1.4826, ten robust standard deviations). Source: hyperfine,
+/// src/outlier_detection.rs.
+pub const OUTLIER_THRESHOLD: f64 = 14.826;
+
+/// The modified Z-scores of `xs`: `(x − median) / MAD`, MAD the median absolute
+/// deviation; a MAD of 0 (at least half the values equal) is replaced by the smallest
+/// positive f64, as hyperfine does, so any other value scores as an outlier.
+pub fn modified_zscores(xs: &[f64]) -> Vec<f64> {
+    if xs.is_empty() {
+        return Vec::new();
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let m = median(xs);
+    let dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    let mad = median(&dev);
+    let mad = if mad > 0.0 { mad } else { f64::EPSILON };
+    xs.iter().map(|x| (x - m) / mad).collect()
+}
+
+/// A repeat's per-repeat noise (`repeats[].noise`: `cpu_some_us`, the PSI CPU "some"
+/// stall in µs; `steal_ns`; `procs_running`), as words; `None` when nothing was
+/// recorded.
+pub fn describe_noise(noise: &serde_json::Value) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(us) = noise.get("cpu_some_us").and_then(serde_json::Value::as_f64) {
+        parts.push(format!(
+            "CPU pressure {} (PSI some)",
+            crate::output::ns(us * 1e3)
+        ));
+    }
+    if let Some(st) = noise.get("steal_ns").and_then(serde_json::Value::as_f64) {
+        parts.push(format!("steal {}", crate::output::ns(st)));
+    }
+    if let Some(p) = noise
+        .get("procs_running")
+        .and_then(serde_json::Value::as_f64)
+    {
+        parts.push(format!("{p:.0} runnable tasks"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Warnings for repeats whose headline figure is an outlier by hyperfine's rule
+/// ([`OUTLIER_THRESHOLD`] on the modified Z-score over the case's judged repeats; at
+/// least 3 needed), naming the case, the repeat and its value, and the noise that hit
+/// that repeat when the document recorded it (`repeats[].noise`).
+pub fn outlier_warnings(r: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, cases) in groups(r) {
+        let Some((name, _, unit)) = headline(&cases) else {
+            continue;
+        };
+        for c in &cases {
+            let reps: Vec<(&Repeat, f64)> = c
+                .counted()
+                .filter_map(|rep| Some((rep, *rep.metrics.get(&name)?)))
+                .collect();
+            if reps.len() < 3 {
+                continue;
+            }
+            let xs: Vec<f64> = reps.iter().map(|(_, x)| *x).collect();
+            let median = c.metrics.get(&name).map_or(0.0, |m| m.across.median);
+            for ((rep, x), z) in reps.iter().zip(modified_zscores(&xs)) {
+                if z.abs() > OUTLIER_THRESHOLD {
+                    out.push(format!(
+                        "{} repeat #{}: {name} {} is an outlier (modified Z-score {z:.1} beyond ±{OUTLIER_THRESHOLD}, hyperfine's rule: |x − median| / MAD; median {}){}",
+                        c.id,
+                        rep.index,
+                        figure(*x, unit_of(&unit)),
+                        figure(median, unit_of(&unit)),
+                        rep.noise
+                            .and_then(|n| serde_json::to_value(n).ok())
+                            .as_ref()
+                            .and_then(describe_noise).map_or(
+                            "; no noise was recorded for it".to_string(),
+                            |n| format!("; noise during it: {n}")
+                        )
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The relative summary of a workload's cases on its headline metric, as hyperfine
+/// prints it: "`best` is 1.11 ± 0.04 times faster than `other`", the best case first.
+/// The ratio is of the means over the judged repeats; its ± is the standard deviation
+/// of a ratio propagated from both sides' sample standard deviations in quadrature,
+/// `r·√((σa/a)² + (σb/b)²)` (hyperfine's way: src/benchmark/relative_speed.rs). One
+/// repeat on either side gives no ± and says so. Empty with fewer than two cases that
+/// have the figure.
+pub fn relative_summary(cases: &[&Case]) -> Vec<String> {
+    let Some((name, better, _)) = headline(cases) else {
+        return Vec::new();
+    };
+    let mut have: Vec<(&Case, &crate::results::Across)> = cases
+        .iter()
+        .filter_map(|c| {
+            let m = c.metrics.get(&name)?;
+            (m.across.n > 0 && m.across.mean > 0.0).then_some((*c, &m.across))
+        })
+        .collect();
+    if have.len() < 2 || better == Better::Neither {
+        return Vec::new();
+    }
+    // Best first: highest throughput, or lowest time.
+    have.sort_by(|a, b| {
+        let o = a.1.mean.total_cmp(&b.1.mean);
+        if better == Better::Higher {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    let (best, ba) = have[0];
+    let mut any_pm = false;
+    let mut out = vec![format!(
+        "{}: {best} is the fastest by {name} (mean of the repeats):",
+        best.workload,
+        best = best.id
+    )];
+    for (c, a) in &have[1..] {
+        let r = if better == Better::Higher {
+            ba.mean / a.mean
+        } else {
+            a.mean / ba.mean
+        };
+        let rel = |x: &crate::results::Across| x.stddev / x.mean;
+        let pm = if ba.n >= 2 && a.n >= 2 {
+            any_pm = true;
+            format!(" ± {:.2}", r * (rel(ba).powi(2) + rel(a).powi(2)).sqrt())
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "  {:.2}{pm} times faster than {}{}",
+            r,
+            c.id,
+            if pm.is_empty() {
+                " (one repeat: no uncertainty)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if any_pm {
+        out.push(
+            "  (±: the ratio times both sides' sd/mean added in quadrature, as hyperfine does)"
+                .to_string(),
+        );
     }
     out
 }

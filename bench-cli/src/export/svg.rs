@@ -1,7 +1,15 @@
-//! SVG plots drawn with plotters: latency percentile distributions (x: 1/(1−p) on a
-//! log scale, labelled as percentiles; one line per case) and throughput bars (median,
-//! with a min–max whisker over the repeats). Self-contained: text uses the reader's
-//! sans-serif font, nothing is fetched.
+//! SVG plots drawn with plotters, one file each:
+//! - latency percentile distributions (x: 1/(1−p) on a log scale, labelled as
+//!   percentiles; one line per case);
+//! - latency histograms (log-linear buckets: nine linear buckets per decade, on a log x
+//!   axis; y: share of the samples, so cases with different counts compare);
+//! - headline bars (mean of the judged repeats, whisker: the 95% confidence interval of
+//!   the mean, Student's t; a log axis when the values span more than 10×).
+//!
+//! Every series has its own colour and its own marker/dash pattern (12 distinct styles
+//! before colours shift), the legend sits beside the plotting area, and a series of one
+//! sample is drawn as a point. Cases whose repeats were all interrupted have no figures
+//! and are left out. Self-contained: text uses the reader's sans-serif font.
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
@@ -9,13 +17,16 @@ use hdrhistogram::Histogram;
 use plotters::{coord::Shift, prelude::*};
 
 use super::{groups, headline, plotted_histograms};
-use crate::results::{Better, Case, RunResult};
+use crate::results::{Across, Better, Case, RunResult};
 
-const W: u32 = 960;
+/// Width of a plot, of its legend panel, and height of the latency plots (px).
+const W: u32 = 1200;
+const LEGEND_W: u32 = 440;
 const H: u32 = 540;
 
-/// A readable palette (Okabe-Ito), distinct for the colour-blind.
-const COLOURS: [RGBColor; 8] = [
+/// A readable palette: Okabe-Ito's eight (distinct for the colour-blind), then four of
+/// Paul Tol's "muted" scheme.
+const COLOURS: [RGBColor; 12] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -23,11 +34,139 @@ const COLOURS: [RGBColor; 8] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
-    RGBColor(240, 228, 66),
+    RGBColor(190, 170, 20),
+    RGBColor(136, 34, 85),
+    RGBColor(68, 170, 153),
+    RGBColor(51, 34, 136),
+    RGBColor(153, 153, 51),
 ];
 
+/// Marker shapes, in the order series take them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+    Cross,
+    Ring,
+}
+
+const MARKERS: [Marker; 6] = [
+    Marker::Circle,
+    Marker::Square,
+    Marker::Triangle,
+    Marker::Diamond,
+    Marker::Cross,
+    Marker::Ring,
+];
+
+/// How series `i` is drawn: (colour index, marker, dashed). The first 12 series differ
+/// in colour and, each, in marker or dash (6 markers × solid/dashed); beyond 12 the
+/// styles repeat with the colours shifted, so no two of the first 144 look alike.
+pub fn style(i: usize) -> (usize, Marker, bool) {
+    let s = i % 12;
+    ((i + i / 12) % 12, MARKERS[s % 6], s >= 6)
+}
+
 fn colour(i: usize) -> RGBColor {
-    COLOURS[i % COLOURS.len()]
+    COLOURS[style(i).0]
+}
+
+/// A plot's pixel-addressed drawing area.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Draws `m` centred on pixel `(x, y)`.
+fn draw_marker(area: &Area, m: Marker, (x, y): (i32, i32), c: RGBColor) -> Result<()> {
+    let r = 5;
+    match m {
+        Marker::Circle => area.draw(&Circle::new((x, y), r, c.filled())),
+        Marker::Ring => area.draw(&Circle::new((x, y), r, c.stroke_width(2))),
+        Marker::Square => area.draw(&Rectangle::new(
+            [(x - r + 1, y - r + 1), (x + r - 1, y + r - 1)],
+            c.filled(),
+        )),
+        Marker::Triangle => area.draw(&Polygon::new(
+            vec![(x, y - r - 1), (x + r + 1, y + r), (x - r - 1, y + r)],
+            c.filled(),
+        )),
+        Marker::Diamond => area.draw(&Polygon::new(
+            vec![
+                (x, y - r - 1),
+                (x + r + 1, y),
+                (x, y + r + 1),
+                (x - r - 1, y),
+            ],
+            c.filled(),
+        )),
+        Marker::Cross => {
+            area.draw(&PathElement::new(
+                vec![(x - r, y - r), (x + r, y + r)],
+                c.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+            area.draw(&PathElement::new(
+                vec![(x - r, y + r), (x + r, y - r)],
+                c.stroke_width(2),
+            ))
+        }
+    }
+    .map_err(draw_err)
+}
+
+/// Draws a polyline in series `i`'s style: solid or dashed.
+fn draw_line(area: &Area, i: usize, pts: &[(i32, i32)]) -> Result<()> {
+    let c = colour(i);
+    if style(i).2 {
+        area.draw(&plotters::element::DashedPathElement::new(
+            pts.iter().copied(),
+            9,
+            5,
+            c.stroke_width(2),
+        ))
+    } else {
+        area.draw(&PathElement::new(pts.to_vec(), c.stroke_width(2)))
+    }
+    .map_err(draw_err)
+}
+
+/// The legend, in its own panel beside the plot: one row per series (line sample in its
+/// dash, its marker, its label, and the label's note on a second line).
+fn draw_legend(area: &Area, labels: &[(String, String)]) -> Result<()> {
+    let top = 60;
+    let step = if labels.iter().any(|l| !l.1.is_empty()) {
+        38
+    } else {
+        24
+    };
+    for (i, (label, note)) in labels.iter().enumerate() {
+        let y = top + step * i as i32;
+        draw_line(area, i, &[(8, y), (48, y)])?;
+        draw_marker(area, style(i).1, (28, y), colour(i))?;
+        // Long ids are cut so the text stays inside the panel.
+        let text: String = if label.chars().count() > 46 {
+            let mut t: String = label.chars().take(45).collect();
+            t.push('…');
+            t
+        } else {
+            label.clone()
+        };
+        area.draw(&Text::new(
+            text,
+            (56, y - 8),
+            ("sans-serif", 15).into_font().color(&BLACK),
+        ))
+        .map_err(draw_err)?;
+        if !note.is_empty() {
+            area.draw(&Text::new(
+                note.trim().to_string(),
+                (56, y + 9),
+                ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+            ))
+            .map_err(draw_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// The percentile a point at x = 1/(1−p) stands for, as a label.
@@ -63,19 +202,57 @@ pub fn distribution(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     pts
 }
 
-fn axis_value(v: f64, unit: &str) -> String {
-    if unit == "ns" {
-        crate::output::ns(v)
-    } else {
-        crate::output::figure(v, unit)
+/// Log-linear buckets of a histogram: each decade split into 90 linear buckets, so a
+/// bucket is the values that share their first two significant digits ([1, 2), …,
+/// [99, 100), [100, 110), …, [990, 1000), [1000, 1100), …): a constant relative width
+/// of 1–10%, like HdrHistogram's own. 0 counts in [1, 2). Returns (low, high, count) of
+/// every bucket from the first non-empty one to the last, empty ones included so the
+/// shape has no gaps.
+pub fn log_linear_buckets(h: &Histogram<u64>) -> Vec<(u64, u64, u64)> {
+    let bucket = |v: u64| -> (u64, u64) {
+        let v = v.max(1);
+        let mut width = 1u64;
+        while v / width >= 100 {
+            width *= 10;
+        }
+        let lo = v / width * width;
+        (lo, lo + width)
+    };
+    let mut counts: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
+    for v in h.iter_recorded() {
+        let (lo, hi) = bucket(h.lowest_equivalent(v.value_iterated_to()));
+        counts.entry(lo).or_insert((hi, 0)).1 += v.count_at_value();
     }
+    let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut lo = first;
+    loop {
+        let (hi, n) = counts
+            .get(&lo)
+            .copied()
+            .unwrap_or_else(|| (bucket(lo).1, 0));
+        out.push((lo, hi, n));
+        if lo >= last {
+            break;
+        }
+        lo = hi;
+    }
+    out
+}
+
+fn axis_value(v: f64, unit: &str) -> String {
+    crate::output::figure(v, unit)
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw the plot: {e:?}")
 }
 
-/// The percentile-distribution plot of histogram `name`, one line per case.
+/// The percentile-distribution plot of histogram `name`, one line per case (a case
+/// with one sample: one point).
 pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
     let lines: Vec<(String, Vec<(f64, f64)>)> = cases
         .iter()
@@ -103,10 +280,10 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
+        let (plot, legend) = root.split_horizontally(W - LEGEND_W);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 20))
             .margin(16)
-            .margin_right(44)
             .x_label_area_size(50)
             .y_label_area_size(90)
             .build_cartesian_2d((1f64..xmax).log_scale(), (ymin..ymax).log_scale())
@@ -122,102 +299,288 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(draw_err)?;
-        for (i, (label, pts)) in lines.into_iter().enumerate() {
-            let c = colour(i);
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(draw_err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
-                });
+        for (i, (_, pts)) in lines.iter().enumerate() {
+            let px: Vec<(i32, i32)> = pts.iter().map(|p| chart.backend_coord(p)).collect();
+            let one_sample = pts.iter().all(|p| p.0 == pts[0].0);
+            if !one_sample {
+                draw_line(&plot, i, &px)?;
+            }
+            // Markers every half decade and at the maximum, so styles tell lines apart
+            // in print; a one-sample series is its point alone.
+            let last = px.len() - 1;
+            for (k, p) in px.iter().enumerate() {
+                if one_sample || k % 5 == 0 || k == last {
+                    draw_marker(&plot, style(i).1, *p, colour(i))?;
+                }
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(draw_err)?;
+        let labels: Vec<(String, String)> = lines
+            .iter()
+            .map(|(id, p)| {
+                if p.iter().all(|q| q.0 == p[0].0) {
+                    (id.clone(), " (one sample)".to_string())
+                } else {
+                    (id.clone(), String::new())
+                }
+            })
+            .collect();
+        draw_legend(&legend, &labels)?;
         root.present().map_err(draw_err)?;
     }
     Ok(Some(svg))
 }
 
-/// Horizontal bars of metric `name`: the median over repeats, a min–max whisker.
+/// (low, high, count) of log-linear buckets.
+type Buckets = Vec<(u64, u64, u64)>;
+
+/// One bar: case id, mean, its 95% interval, repeats, unit.
+type Bar = (String, f64, Option<(f64, f64)>, usize, String);
+
+/// The histogram itself of `name`: per case, the share of its samples in each
+/// log-linear bucket ([`log_linear_buckets`]) as a step line on a log x axis.
+pub fn histogram_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
+    let series: Vec<(String, u64, Buckets)> = cases
+        .iter()
+        .filter_map(|c| {
+            let h = c.merged(name)?;
+            let b = log_linear_buckets(&h);
+            (!b.is_empty()).then(|| (c.id.clone(), h.len(), b))
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let unit = cases
+        .iter()
+        .find_map(|c| c.histograms.get(name))
+        .map_or("ns".to_string(), |i| i.unit.clone());
+    let xmin = series.iter().map(|s| s.2[0].0).min().unwrap_or(1).max(1) as f64;
+    let xmax = series
+        .iter()
+        .map(|s| s.2.last().map_or(10, |b| b.1))
+        .max()
+        .unwrap_or(10) as f64;
+    let share = |n: u64, total: u64| n as f64 / total.max(1) as f64 * 100.0;
+    let ymax = series
+        .iter()
+        .flat_map(|(_, t, b)| b.iter().map(move |x| share(x.2, *t)))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let (plot, legend) = root.split_horizontally(W - LEGEND_W);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!(
+                "{name} (log scale; buckets: 90 linear per decade, 2 significant digits)"
+            ))
+            .y_desc("share of the samples (%)")
+            .x_labels(12)
+            .x_label_formatter(&|x| axis_value(*x, &unit))
+            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(draw_err)?;
+        for (i, (_, total, buckets)) in series.iter().enumerate() {
+            let mut pts = Vec::new();
+            for &(lo, hi, n) in buckets {
+                let y = share(n, *total);
+                pts.push(chart.backend_coord(&(lo as f64, y)));
+                pts.push(chart.backend_coord(&(hi as f64, y)));
+            }
+            // Down to zero at both ends: a closed step outline.
+            let first = chart.backend_coord(&(buckets[0].0 as f64, 0.0));
+            let last = chart.backend_coord(&(buckets[buckets.len() - 1].1 as f64, 0.0));
+            pts.insert(0, first);
+            pts.push(last);
+            draw_line(&plot, i, &pts)?;
+            // The marker on the fullest bucket names the series in print.
+            if let Some(&(lo, hi, n)) = buckets.iter().max_by_key(|b| b.2) {
+                let x = (lo as f64 * hi as f64).sqrt();
+                draw_marker(
+                    &plot,
+                    style(i).1,
+                    chart.backend_coord(&(x, share(n, *total))),
+                    colour(i),
+                )?;
+            }
+        }
+        let labels: Vec<(String, String)> = series
+            .iter()
+            .map(|(id, n, _)| {
+                if *n == 1 {
+                    (id.clone(), " (1 sample)".to_string())
+                } else {
+                    (
+                        id.clone(),
+                        format!(" ({} samples)", crate::output::count(*n)),
+                    )
+                }
+            })
+            .collect();
+        draw_legend(&legend, &labels)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(Some(svg))
+}
+
+/// Student's t quantile for a two-sided 95% interval with `df` degrees of freedom
+/// (table to 30, then the normal's 1.96 approached by 1.96 + 2.4/df).
+pub fn t95(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => T[df - 1],
+        _ => 1.96 + 2.4 / df as f64,
+    }
+}
+
+/// The geometric mean of positive repeated figures and its 95% confidence interval:
+/// Student's t on the logarithms, `exp(m ± t·s/√n)` with m, s the mean and sample sd of
+/// ln x. Throughputs and times are positive and their noise multiplicative, so the
+/// interval is too (it never crosses zero, as the plain t-interval of the mean does on
+/// a noisy machine). `None` for an empty slice or a value ≤ 0; no interval for one value.
+pub fn geo_ci95(xs: &[f64]) -> Option<(f64, Option<(f64, f64)>)> {
+    if xs.is_empty() || xs.iter().any(|x| *x <= 0.0 || !x.is_finite()) {
+        return None;
+    }
+    let logs: Vec<f64> = xs.iter().map(|x| x.ln()).collect();
+    let a = Across::of(&logs);
+    let g = a.mean.exp();
+    if a.n < 2 {
+        return Some((g, None));
+    }
+    let h = t95(a.n - 1) * a.stddev / (a.n as f64).sqrt();
+    Some((g, Some(((a.mean - h).exp(), (a.mean + h).exp()))))
+}
+
+/// Horizontal bars of metric `name`: the geometric mean over the judged repeats, a
+/// whisker for its 95% confidence interval ([`geo_ci95`]); a log axis when the bars
+/// span more than 10×.
 pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<String>> {
-    let bars: Vec<(String, f64, f64, f64, String)> = cases
+    let bars: Vec<Bar> = cases
         .iter()
         .filter_map(|c| {
             let m = c.metrics.get(name)?;
-            let a = &m.across;
-            Some((c.id.clone(), a.median, a.min, a.max, m.metric.unit.clone()))
+            let xs = c.values(name);
+            let (g, ci) = geo_ci95(&xs)?;
+            Some((c.id.clone(), g, ci, xs.len(), m.metric.unit.clone()))
         })
         .collect();
     if bars.is_empty() {
         return Ok(None);
     }
     let n = bars.len();
-    let xmax = bars.iter().map(|b| b.3).fold(0.0, f64::max).max(1e-9) * 1.15;
+    let ends: Vec<f64> = bars
+        .iter()
+        .flat_map(|b| [Some(b.1), b.2.map(|c| c.0), b.2.map(|c| c.1)])
+        .flatten()
+        .filter(|v| *v > 0.0)
+        .collect();
+    let hi = ends.iter().copied().fold(0.0, f64::max).max(1e-9);
+    let lo = ends.iter().copied().fold(f64::MAX, f64::min);
+    let log = hi / lo > 10.0;
+    // On a log axis x is log10 of the value (ticks labelled with the value itself).
+    let tx = |v: f64| if log { v.max(lo / 2.0).log10() } else { v };
+    // Whole decades at both ends, one tick each.
+    let (x0, x1) = if log {
+        ((lo / 2.0).log10().floor(), (hi * 1.2).log10().ceil())
+    } else {
+        (0.0, hi * 1.15)
+    };
     let h = (120 + 56 * n as u32).max(220);
+    let unit = bars[0].4.clone();
     let mut svg = String::new();
     {
         let root: DrawingArea<SVGBackend, Shift> =
             SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let unit = bars[0].4.clone();
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
+            .caption(title, ("sans-serif", 20))
             .margin(16)
             .margin_right(36)
             .x_label_area_size(50)
             .y_label_area_size(10)
-            .build_cartesian_2d(0f64..xmax, 0f64..n as f64)
+            .build_cartesian_2d(x0..x1, 0f64..n as f64)
             .map_err(draw_err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(0)
             .x_desc(format!(
-                "{name} ({unit}); bar: median of the repeats, whisker: min–max"
+                "{name} ({unit}){}; bar: geometric mean of the repeats, whisker: its 95% confidence interval (Student's t on the logs)",
+                if log { ", log scale" } else { "" }
             ))
-            .x_label_formatter(&|x| crate::output::figure(*x, ""))
+            .x_labels(if log { (x1 - x0) as usize + 1 } else { 10 })
+            .x_label_formatter(&|x| {
+                crate::output::figure(if log { 10f64.powf(*x) } else { *x }, "")
+            })
             .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 14))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(draw_err)?;
         // First case at the top; each row: its label above, the bar, the whisker
-        // through the bar's middle.
+        // through the bar's middle with end caps.
         let y = |i: usize| (n - 1 - i) as f64;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 Rectangle::new(
-                    [(0.0, y(i) + 0.08), (b.1, y(i) + 0.55)],
+                    [(x0, y(i) + 0.08), (tx(b.1), y(i) + 0.55)],
                     colour(i).mix(0.55).filled(),
                 )
             }))
             .map_err(draw_err)?;
+        for (i, b) in bars.iter().enumerate() {
+            if let Some((a, z)) = b.2 {
+                let m = y(i) + 0.315;
+                for seg in [
+                    vec![(tx(a), m), (tx(z), m)],
+                    vec![(tx(a), m - 0.12), (tx(a), m + 0.12)],
+                    vec![(tx(z), m - 0.12), (tx(z), m + 0.12)],
+                ] {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            seg,
+                            BLACK.stroke_width(2),
+                        )))
+                        .map_err(draw_err)?;
+                }
+            }
+        }
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                PathElement::new(
-                    vec![(b.2, y(i) + 0.315), (b.3, y(i) + 0.315)],
-                    BLACK.stroke_width(2),
-                )
-            }))
-            .map_err(draw_err)?;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(i, b)| {
+                let spread = match b.2 {
+                    Some((a, z)) => format!(
+                        "95% CI {}–{}, {} repeats",
+                        crate::output::figure(a, ""),
+                        crate::output::figure(z, ""),
+                        b.3
+                    ),
+                    None => "one repeat: no interval".into(),
+                };
                 Text::new(
                     format!(
-                        "{} — median {} (min {}, max {})",
+                        "{} — geometric mean {} ({spread})",
                         b.0,
                         crate::output::figure(b.1, &b.4),
-                        crate::output::figure(b.2, ""),
-                        crate::output::figure(b.3, "")
                     ),
-                    (0.0, y(i) + 0.95),
+                    (x0, y(i) + 0.95),
                     ("sans-serif", 15).into_font().color(&BLACK),
                 )
             }))
@@ -244,14 +607,17 @@ pub fn plots(r: &RunResult) -> Result<Vec<(String, String, String)>> {
             if let Some(s) = latency_plot(&title, &name, &cases)? {
                 out.push((format!("{workload}-{name}"), title, s));
             }
+            let title = format!("{workload}: {name} histogram");
+            if let Some(s) = histogram_plot(&title, &name, &cases)? {
+                out.push((format!("{workload}-{name}.histogram"), title, s));
+            }
         }
     }
     Ok(out)
 }
 
-/// A plot's file stem made safe for a file name: ASCII letters, digits, `-`, `.`, `_`;
-/// anything else becomes `_`.
-pub fn file_stem(stem: &str) -> String {
+/// A file stem safe on any file system: letters, digits, `-`, `.`, `_`; the rest `_`.
+pub fn safe_stem(stem: &str) -> String {
     stem.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
@@ -263,13 +629,18 @@ pub fn file_stem(stem: &str) -> String {
         .collect()
 }
 
-/// Writes every plot into `dir` (created if missing), each file whole or not at all
-/// (`crate::files`); returns the files written.
+/// Writes every plot into `dir` (created if missing), each file whole or not at all;
+/// returns the files written.
 pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
+    write_plots(&plots(r)?, dir)
+}
+
+/// Writes (stem, title, SVG) plots into `dir` (created if missing).
+pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut files = Vec::new();
-    for (stem, _, svg) in plots(r)? {
-        let p = dir.join(format!("{}.svg", file_stem(&stem)));
+    for (stem, _, svg) in plots {
+        let p = dir.join(format!("{}.svg", safe_stem(stem)));
         crate::files::write_atomic(&p, svg.as_bytes())?;
         files.push(p);
     }
@@ -302,5 +673,55 @@ mod tests {
         assert_eq!(d[10].0, 10.0);
         assert_eq!(d[10].1, h.value_at_quantile(0.9) as f64);
         assert_eq!(*d.last().unwrap(), (1000.0, 1000.0));
+    }
+
+    #[test]
+    fn every_series_has_its_own_look() {
+        let looks: Vec<_> = (0..144).map(style).collect();
+        for i in 0..looks.len() {
+            for j in 0..i {
+                assert_ne!(looks[i], looks[j], "series {i} and {j}");
+            }
+        }
+        // The first 12: distinct colours, and distinct marker/dash without colour.
+        for i in 0..12 {
+            for j in 0..i {
+                assert_ne!(looks[i].0, looks[j].0);
+                assert_ne!((looks[i].1, looks[i].2), (looks[j].1, looks[j].2));
+            }
+        }
+    }
+
+    #[test]
+    fn buckets_are_log_linear() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for v in [7, 7, 7, 31, 39, 1500, 1549] {
+            h.record(v).unwrap();
+        }
+        let b = log_linear_buckets(&h);
+        assert_eq!(b[0], (7, 8, 3));
+        assert_eq!(b[1], (8, 9, 0));
+        assert_eq!(b[24], (31, 32, 1));
+        assert_eq!(b[32], (39, 40, 1));
+        assert_eq!(b[93], (100, 110, 0));
+        assert_eq!(*b.last().unwrap(), (1500, 1600, 2));
+        // 7..=99 by 1 (93), 100..=990 by 10 (90), 1000..=1500 by 100 (6).
+        assert_eq!(b.len(), 93 + 90 + 6);
+        assert_eq!(b.iter().map(|x| x.2).sum::<u64>(), 7);
+    }
+
+    #[test]
+    fn geometric_interval_is_positive() {
+        // 10, 100, 1000: logs ln10·(1, 2, 3), mean ln100, sd ln10; t(2) = 4.303:
+        // 100 · 10^(±4.303/√3).
+        let (g, ci) = geo_ci95(&[10.0, 100.0, 1000.0]).unwrap();
+        let (lo, hi) = ci.unwrap();
+        let k = 10f64.powf(4.303 / 3f64.sqrt());
+        assert!((g - 100.0).abs() < 1e-9);
+        assert!((lo - 100.0 / k).abs() < 1e-9 * k && lo > 0.0);
+        assert!((hi - 100.0 * k).abs() < 1e-6 * k);
+        assert_eq!(geo_ci95(&[5.0]), Some((5.0f64.ln().exp(), None)));
+        assert_eq!(geo_ci95(&[5.0, 0.0]), None);
+        assert_eq!(geo_ci95(&[]), None);
     }
 }

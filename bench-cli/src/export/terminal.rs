@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    ascii_histogram, groups, percentile_table, plotted_histograms, provenance_lines, side_by_side,
+    ascii_histogram, groups, outlier_warnings, percentile_table, plotted_histograms,
+    provenance_lines, relative_summary, side_by_side,
 };
 use crate::results::RunResult;
 
@@ -11,6 +12,10 @@ pub fn render(r: &RunResult) -> String {
     let mut out = header(r);
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
+        let rel = relative_summary(&cases);
+        if !rel.is_empty() {
+            let _ = writeln!(out, "{}\n", rel.join("\n"));
+        }
         for name in plotted_histograms(&cases) {
             if let Some(t) = percentile_table(&name, &cases) {
                 let _ = writeln!(out, "{}", t.text());
@@ -38,6 +43,9 @@ pub fn render_brief(r: &RunResult) -> String {
     let mut out = header(r);
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
+        for l in relative_summary(&cases) {
+            let _ = writeln!(out, "{l}");
+        }
     }
     out
 }
@@ -48,7 +56,7 @@ fn header(r: &RunResult) -> String {
     for l in provenance_lines(r) {
         let _ = writeln!(out, "{l}");
     }
-    for w in &r.warnings {
+    for w in r.warnings.iter().chain(&outlier_warnings(r)) {
         let _ = writeln!(out, "warning: {w}");
     }
     if r.interrupted {

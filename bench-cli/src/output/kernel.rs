@@ -20,15 +20,47 @@ fn hist_row(out: &mut impl Write, name: &str, h: &KernelHist) -> io::Result<()> 
     )
 }
 
+/// Whether the probes recorded no event at all of the targets: no switch, wakeup,
+/// syscall or histogram sample (a refused kfunc attach, an empty window).
+pub fn saw_nothing(k: &Kernel) -> bool {
+    let empty = |h: &Option<KernelHist>| h.as_ref().is_none_or(|h| h.summary.count == 0);
+    k.voluntary() == 0
+        && k.involuntary() == 0
+        && k.wakeups() == 0
+        && k.syscall_count() == 0
+        && empty(&k.wakeup_same_cpu_ns)
+        && empty(&k.wakeup_cross_cpu_ns)
+        && empty(&k.offcpu_ns)
+        && empty(&k.kfunc_ns)
+}
+
+/// "1 target thread", "2 target threads": `n` with the noun that fits it.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        crate::output::count(n as u64),
+        if n == 1 { one } else { many }
+    )
+}
+
 /// Prints the kernel figures of one case; `ops` is the number of measured operations
 /// (round trips, events) that the per-operation figures divide by.
 pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::Result<()> {
     writeln!(
         out,
-        "  kernel (probes: {}; {} target threads)",
+        "  kernel (probes: {}; {})",
         k.sets,
-        k.threads.len()
+        plural(k.threads.len(), "target thread", "target threads")
     )?;
+    if saw_nothing(k) {
+        // Attached but saw nothing of the targets (a refused fentry, a window with no
+        // operation): zeros here would read as measured.
+        writeln!(
+            out,
+            "    no data: the probes recorded no event of the target threads"
+        )?;
+        return Ok(());
+    }
     if ops > 0 {
         let per = |v: u64| v as f64 / ops as f64;
         writeln!(
@@ -153,4 +185,23 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
         writeln!(out, "    note: {w}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_thread_is_singular() {
+        assert_eq!(
+            super::plural(1, "target thread", "target threads"),
+            "1 target thread"
+        );
+        assert_eq!(
+            super::plural(2, "target thread", "target threads"),
+            "2 target threads"
+        );
+        assert_eq!(
+            super::plural(0, "target thread", "target threads"),
+            "0 target threads"
+        );
+    }
 }

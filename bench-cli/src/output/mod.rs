@@ -20,8 +20,12 @@ pub fn ns(v: f64) -> String {
     }
 }
 
-/// "p50 …  p90 …  p99 …  p99.9 …  max …" of a latency summary, as reports print it.
+/// "p50 …  p90 …  p99 …  p99.9 …  max …" of a latency summary, as reports print it;
+/// "no data" for an empty histogram (nothing was measured: its zeros mean nothing).
 pub fn percentiles(p: &crate::results::Percentiles) -> String {
+    if p.count == 0 {
+        return "no data".into();
+    }
     format!(
         "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
         ns(p.p50 as f64),
@@ -32,7 +36,33 @@ pub fn percentiles(p: &crate::results::Percentiles) -> String {
     )
 }
 
-/// An integer with thousands separators.
+/// What every format prints where a figure is missing or was never measured (an
+/// empty histogram, a case with no complete clean pass): never a 0 that looks measured.
+pub const NO_DATA: &str = "—";
+
+/// The spread of repeated figures, one definition for every format: the coefficient of
+/// variation, sample standard deviation (n − 1) over the mean, in percent. `None` with
+/// fewer than two repeats (one repeat has no spread to show) or a zero mean.
+pub fn spread_pct(a: &crate::results::Across) -> Option<f64> {
+    (a.n >= 2 && a.mean != 0.0).then(|| a.stddev / a.mean.abs() * 100.0)
+}
+
+/// How [`spread_pct`] is defined, for column headers and footnotes.
+pub const SPREAD_DEF: &str = "± cv (sd/mean)";
+
+/// "median ± cv%" of repeated figures in `unit` ([`figure`]'s rules): the median alone
+/// for one repeat, [`NO_DATA`] for none.
+pub fn median_spread(a: &crate::results::Across, unit: &str) -> String {
+    if a.n == 0 {
+        return NO_DATA.into();
+    }
+    match spread_pct(a) {
+        Some(cv) => format!("{} ± {cv:.1}%", figure(a.median, unit)),
+        None => figure(a.median, unit),
+    }
+}
+
+/// An integer with thousands separators (every count evbench prints goes through here).
 pub fn count(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -45,7 +75,33 @@ pub fn count(v: u64) -> String {
     out
 }
 
-/// A figure with its unit, compactly.
+/// One time unit for a whole column of nanosecond figures, so its header can name it:
+/// (divisor, unit) — ns below 1 µs, µs below 1 ms, ms below 1 s, else s — chosen from
+/// the column's largest value.
+pub fn time_scale(max_ns: f64) -> (f64, &'static str) {
+    if max_ns < 1e3 {
+        (1.0, "ns")
+    } else if max_ns < 1e6 {
+        (1e3, "µs")
+    } else if max_ns < 1e9 {
+        (1e6, "ms")
+    } else {
+        (1e9, "s")
+    }
+}
+
+/// A nanosecond figure in a column's unit from [`time_scale`], without the unit (the
+/// header has it): whole numbers in ns, one decimal otherwise.
+pub fn scaled(v_ns: f64, (div, unit): (f64, &str)) -> String {
+    if unit == "ns" {
+        format!("{v_ns:.0}")
+    } else {
+        format!("{:.1}", v_ns / div)
+    }
+}
+
+/// A figure with its unit, compactly: ns through [`ns`]; otherwise three significant
+/// digits (k and M suffixes from 10,000), the unit after a space.
 pub fn figure(v: f64, unit: &str) -> String {
     if unit == "ns" {
         return ns(v);
@@ -58,6 +114,11 @@ pub fn figure(v: f64, unit: &str) -> String {
         format!("{:.1}k", v / 1e3)
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        // Three significant digits below 100, so a column does not mix 100 and 80.000.
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
     } else {
         format!("{v:.3}")
     };
@@ -77,5 +138,30 @@ mod tests {
         assert_eq!(super::ns(2_500_000.0), "2.50 ms");
         assert_eq!(super::count(1_234_567), "1,234,567");
         assert_eq!(super::count(12), "12");
+    }
+
+    #[test]
+    fn a_time_column_has_one_unit() {
+        let s = super::time_scale(82_400.0);
+        assert_eq!(s.1, "µs");
+        assert_eq!(super::scaled(10_500.0, s), "10.5");
+        assert_eq!(super::scaled(950.0, s), "0.9");
+        assert_eq!(super::scaled(950.0, super::time_scale(950.0)), "950");
+    }
+
+    fn across(v: &[f64]) -> crate::results::Across {
+        crate::results::Across::of(v)
+    }
+
+    #[test]
+    fn one_repeat_has_no_spread_and_none_is_no_data() {
+        assert_eq!(super::median_spread(&across(&[85_200.0]), ""), "85.2k");
+        assert_eq!(super::median_spread(&across(&[]), "ns"), "—");
+        // mean 2, sd 1 (n − 1): cv 50%; the median is shown beside it.
+        assert_eq!(
+            super::median_spread(&across(&[1.0, 2.0, 3.0]), ""),
+            "2.00 ± 50.0%"
+        );
+        assert_eq!(super::spread_pct(&across(&[5.0])), None);
     }
 }
