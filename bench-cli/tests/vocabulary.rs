@@ -25,7 +25,10 @@ use workloads::{
 const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("compare", "baseline", None, "path"),
     ("compare", "current", None, "path"),
+    ("compare", "fail-on", None, "verdict"),
+    ("compare", "files", None, "path"),
     ("compare", "json", None, "flag"),
+    ("compare", "percentiles", None, "flag"),
     ("compare", "markdown", None, "path"),
     ("compare", "strict", None, "flag"),
     ("compare", "threshold", None, "fraction"),
@@ -96,6 +99,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pingpong", "warmup-repeats", None, "count"),
     ("run pingpong", "rounds", Some('r'), "count"),
     ("run pingpong", "tasks", None, "tasks"),
+    ("run pingpong", "think", None, "duration"),
     ("run pingpong", "topology", None, "topology"),
     ("run pingpong", "wait", Some('W'), "wait mode"),
     ("run pingpong", "warmup-rounds", None, "count"),
@@ -112,6 +116,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pipetest", "repeat", None, "count"),
     ("run pipetest", "seed", None, "count"),
     ("run pipetest", "warmup-repeats", None, "count"),
+    ("run pipetest", "think", None, "duration"),
     ("run pipetest", "wait", Some('W'), "wait mode"),
     ("run pipetest", "writes", Some('w'), "count"),
     ("serve", "addr", None, "address"),
@@ -154,6 +159,7 @@ fn kind(a: &Arg) -> String {
         (TypeId::of::<ProbeSets>(), "probe sets"),
         (TypeId::of::<clap_complete::Shell>(), "shell"),
         (TypeId::of::<evbench::cli::Threshold>(), "fraction"),
+        (TypeId::of::<evbench::cli::FailOn>(), "verdict"),
         (TypeId::of::<evbench::engine::Order>(), "order"),
     ];
     known

@@ -5,6 +5,7 @@
 mod baseline;
 mod bench;
 mod bench_emulations;
+mod bench_gate;
 mod bench_http;
 mod figures;
 mod modgraph;
@@ -72,8 +73,11 @@ enum BenchCmd {
     Kevent(bench_emulations::EmulationBench),
     /// The EFD_MASK emulations (socketpair, FUSE) vs eventfd in pipetest and pingpong.
     EfdMask(bench_emulations::EmulationBench),
-    /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
+    /// A stored baseline (--out FILE): the default suite, 5 repeats, on this machine.
     Baseline(baseline::BaselineArgs),
+    /// The regression gate's false and true alarms on this machine (README's CI recipe,
+    /// same binary, injected --think slowdowns) → results/bench-gate.{md,json}.
+    Gate(bench_gate::GateBench),
 }
 
 fn main() -> ExitCode {
@@ -138,6 +142,10 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Baseline(a)) => {
             build(&root)?;
             baseline::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Gate(a)) => {
+            build(&root)?;
+            bench_gate::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             check_layers(&root)?;
