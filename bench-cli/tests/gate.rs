@@ -75,8 +75,12 @@ fn scaled(k: f64) -> Vec<f64> {
 }
 
 fn one(base: &[f64], cur: &[f64]) -> compare::Row {
-    let c = compare::compare(&doc(vec![us_case("pipe", base)]), &doc(vec![us_case("pipe", cur)]), 0.05)
-        .unwrap();
+    let c = compare::compare(
+        &doc(vec![us_case("pipe", base)]),
+        &doc(vec![us_case("pipe", cur)]),
+        0.05,
+    )
+    .unwrap();
     assert_eq!(c.rows.len(), 1);
     c.rows[0].clone()
 }
@@ -87,7 +91,11 @@ fn each_verdict_from_known_values() {
     let r = one(&BASE, &scaled(1.2));
     assert_eq!(r.verdict, Verdict::Regressed);
     assert_eq!(r.scale, Scale::Relative);
-    assert!(r.interval.low > 0.05 && r.interval.level == 0.99, "{:?}", r.interval);
+    assert!(
+        r.interval.low > 0.05 && r.interval.level == 0.99,
+        "{:?}",
+        r.interval
+    );
     // −20%: improved.
     assert_eq!(one(&BASE, &scaled(0.8)).verdict, Verdict::Improved);
     // The same values: the 90% interval lies within ±5%.
@@ -240,7 +248,11 @@ fn pair(name: &str) -> Pair {
     let s = |p: PathBuf| p.to_str().unwrap().to_string();
     Pair {
         base: s(write(&dir, "base.json", &doc(vec![us_case("pipe", &BASE)]))),
-        slow: s(write(&dir, "slow.json", &doc(vec![us_case("pipe", &scaled(1.3))]))),
+        slow: s(write(
+            &dir,
+            "slow.json",
+            &doc(vec![us_case("pipe", &scaled(1.3))]),
+        )),
         unsure: s(write(
             &dir,
             "unsure.json",
@@ -362,7 +374,13 @@ fn a_read_only_filesystem_exits_2() {
     let m = Mount(ro.clone());
     run_ok("mount", &["-o", "remount,ro,bind", r]);
     let target = ro.join("summary.md");
-    let (code, out, err) = ev(&["compare", &p.base, &p.slow, "--markdown", target.to_str().unwrap()]);
+    let (code, out, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("Read-only file system"), "{err}");
     drop(m);
@@ -388,7 +406,13 @@ fn a_full_filesystem_exits_2_with_the_table_on_stdout() {
         "the tmpfs is full"
     );
     let target = fs.join("summary.md");
-    let (code, out, err) = ev(&["compare", &p.base, &p.slow, "--markdown", target.to_str().unwrap()]);
+    let (code, out, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.starts_with("REGRESSED"), "{out}");
     assert!(err.contains("No space left on device"), "{err}");
@@ -407,15 +431,29 @@ fn pooled_sides_judge_every_repeat() {
     let dir = tmpdir("pool");
     let a1 = write(&dir, "a1.json", &doc(vec![us_case("pipe", &BASE[..3])]));
     let a2 = write(&dir, "a2.json", &doc(vec![us_case("pipe", &BASE[3..])]));
-    let b1 = write(&dir, "b1.json", &doc(vec![us_case("pipe", &scaled(1.3)[..3])]));
+    let b1 = write(
+        &dir,
+        "b1.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[..3])]),
+    );
     let b2 = write(
         &dir,
         "b2.json",
-        &doc(vec![us_case("pipe", &scaled(1.3)[3..]), us_case("eventfd", &BASE)]),
+        &doc(vec![
+            us_case("pipe", &scaled(1.3)[3..]),
+            us_case("eventfd", &BASE),
+        ]),
     );
     let s = |p: &PathBuf| p.to_str().unwrap().to_string();
     let (code, out, err) = ev(&[
-        "compare", "--json", "--baseline", &s(&a1), &s(&a2), "--current", &s(&b1), &s(&b2),
+        "compare",
+        "--json",
+        "--baseline",
+        &s(&a1),
+        &s(&a2),
+        "--current",
+        &s(&b1),
+        &s(&b2),
     ]);
     assert_eq!(code, 1, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -488,7 +526,9 @@ fn markdown_puts_the_verdict_then_regressions_then_inconclusive() {
     let lines: Vec<&str> = s.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines[0], "## evbench compare");
     assert!(
-        lines[1].starts_with("**REGRESSED: 1 regressed, 1 inconclusive, 0 improved, 1 unchanged of 3 judged metrics"),
+        lines[1].starts_with(
+            "**REGRESSED: 1 regressed, 1 inconclusive, 0 improved, 1 unchanged of 3 judged metrics"
+        ),
         "{s}"
     );
     let at = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle}: {s}"));
@@ -497,10 +537,7 @@ fn markdown_puts_the_verdict_then_regressions_then_inconclusive() {
     assert!(at("`pipetest/eventfd-sem/epoll` | us_per_event") < at("### Inconclusive"));
     assert!(at("`pipetest/pipe/epoll`") > at("<details>"));
     // The regression row: baseline → current, change, interval against the tolerance, p.
-    let reg = s
-        .lines()
-        .find(|l| l.contains("eventfd-sem"))
-        .unwrap();
+    let reg = s.lines().find(|l| l.contains("eventfd-sem")).unwrap();
     assert!(reg.contains("| +30.0% | [+"), "{reg}");
     assert!(reg.contains("vs ±5.0% | 0.002 | **regressed** |"), "{reg}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -522,8 +559,16 @@ fn verdicts_ignore_options() {
     assert_eq!(
         verdicts(&b, &c),
         vec![
-            ("pipetest/pipe/epoll".into(), "us_per_event".into(), Verdict::Regressed),
-            ("pipetest/pipe/epoll-et".into(), "wakeups_per_op".into(), Verdict::Inconclusive),
+            (
+                "pipetest/pipe/epoll".into(),
+                "us_per_event".into(),
+                Verdict::Regressed
+            ),
+            (
+                "pipetest/pipe/epoll-et".into(),
+                "wakeups_per_op".into(),
+                Verdict::Inconclusive
+            ),
         ]
     );
 }
@@ -575,8 +620,16 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
     assert_eq!(b["cases"][0]["options"]["think_ns"], 20_000);
     assert_eq!(b["cases"][0]["id"], "pipetest/pipe/epoll-et");
     let (code, out, err) = ev(&[
-        "compare", "--json", "--threshold", "25%", "--baseline", &a_pipe, &a_efd, "--current",
-        &b_pipe, &b_efd,
+        "compare",
+        "--json",
+        "--threshold",
+        "25%",
+        "--baseline",
+        &a_pipe,
+        &a_efd,
+        "--current",
+        &b_pipe,
+        &b_efd,
     ]);
     assert_eq!(code, 1, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -594,15 +647,17 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
         .collect();
     assert_eq!(
         regressed,
-        vec![("pipetest/pipe/epoll-et".to_string(), "us_per_event".to_string())],
+        vec![(
+            "pipetest/pipe/epoll-et".to_string(),
+            "us_per_event".to_string()
+        )],
         "{out}"
     );
     assert!(
-        v["warnings"]
-            .as_array()
+        v["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|w| w.as_str().unwrap().contains("options differ between the two runs (think_ns)")),
+            .contains("options differ between the two runs (think_ns)")),
         "{out}"
     );
     // Options erased: the same verdicts.

@@ -134,7 +134,9 @@ fn run_case(
     if let Some(t) = think_ns {
         cmd.args(["--think", &format!("{t}ns")]);
     }
-    let o = cmd.output().with_context(|| format!("running {}", bin.display()))?;
+    let o = cmd
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
     if !o.status.success() {
         bail!(
             "evbench run {} failed: {}",
@@ -234,17 +236,30 @@ fn pair(
         .filter(|r| r["verdict"] == "regressed")
         .map(|r| (s(r, "case"), s(r, "metric")))
         .collect();
-    let inconclusive = rows.iter().filter(|r| r["verdict"] == "inconclusive").count();
-    let judged = rows.iter().filter(|r| r["verdict"] != "too_few_repeats").count();
+    let inconclusive = rows
+        .iter()
+        .filter(|r| r["verdict"] == "inconclusive")
+        .count();
+    let judged = rows
+        .iter()
+        .filter(|r| r["verdict"] != "too_few_repeats")
+        .count();
     let slowdown = CASES
         .iter()
         .filter_map(|c| {
             let r = rows.iter().find(|r| {
                 r["case"] == c.id && (r["metric"] == "us_per_event" || r["metric"] == "ops_per_sec")
             })?;
-            let (b, k) = (r["baseline_median"].as_f64()?, r["current_median"].as_f64()?);
+            let (b, k) = (
+                r["baseline_median"].as_f64()?,
+                r["current_median"].as_f64()?,
+            );
             // As a time per op: ops/s inverts.
-            let ch = if r["metric"] == "ops_per_sec" { b / k - 1.0 } else { k / b - 1.0 };
+            let ch = if r["metric"] == "ops_per_sec" {
+                b / k - 1.0
+            } else {
+                k / b - 1.0
+            };
             Some((c.id.to_string(), ch))
         })
         .collect();
@@ -423,7 +438,8 @@ pub fn run(root: &Path, bin: &Path, a: &GateBench) -> Result<()> {
 }
 
 fn markdown(doc: &Value, a: &GateBench) -> String {
-    let mut s = String::from("# The regression gate on this machine (`cargo xtask bench gate`)\n\n");
+    let mut s =
+        String::from("# The regression gate on this machine (`cargo xtask bench gate`)\n\n");
     if a.pairs < 10 {
         let _ = writeln!(
             s,
@@ -473,7 +489,12 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
             let list = |key: &str| {
                 k[key]
                     .as_array()
-                    .map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+                    .map(|v| {
+                        v.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
                     .unwrap_or_default()
             };
             let _ = writeln!(
@@ -484,7 +505,11 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
                 k["exit_0"],
                 k["exit_1"],
                 k["exit_2"],
-                if kind == "same" { "—".to_string() } else { k["caught"].to_string() },
+                if kind == "same" {
+                    "—".to_string()
+                } else {
+                    k["caught"].to_string()
+                },
                 list("regressed_metrics"),
                 list("inconclusive_metrics"),
                 goal
@@ -501,18 +526,32 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
                     "| {} | `{}`{} | {} | {} of {} | {:+.1}% |",
                     k["kind"].as_str().unwrap_or(""),
                     c["case"].as_str().unwrap_or(""),
-                    if c["injected"] == true { " (injected)" } else { "" },
-                    c["think_ns"].as_u64().map_or("—".into(), |t| format!("{t} ns")),
+                    if c["injected"] == true {
+                        " (injected)"
+                    } else {
+                        ""
+                    },
+                    c["think_ns"]
+                        .as_u64()
+                        .map_or("—".into(), |t| format!("{t} ns")),
                     c["headline_regressed_pairs"],
                     k["pairs"],
                     c["median_slowdown"].as_f64().unwrap_or(f64::NAN) * 100.0
                 );
             }
         }
-        let _ = writeln!(s, "\nFalse alarms in detail (regressed rows of same-binary pairs):\n");
+        let _ = writeln!(
+            s,
+            "\nFalse alarms in detail (regressed rows of same-binary pairs):\n"
+        );
         for k in cond["kinds"].as_array().into_iter().flatten() {
             if k["kind"] == "same" {
-                for (i, rows) in k["regressed_rows"].as_array().into_iter().flatten().enumerate() {
+                for (i, rows) in k["regressed_rows"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let rows: Vec<String> = rows
                         .as_array()
                         .into_iter()
@@ -523,7 +562,11 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
                         s,
                         "- pair {}: {}",
                         i + 1,
-                        if rows.is_empty() { "none".into() } else { rows.join(", ") }
+                        if rows.is_empty() {
+                            "none".into()
+                        } else {
+                            rows.join(", ")
+                        }
                     );
                 }
             }
