@@ -412,7 +412,7 @@ pub struct CompareArgs {
     /// What exits 1: `regressed` (default) or `inconclusive` (regressed or inconclusive).
     #[arg(long, value_enum, default_value = "regressed", value_name = "VERDICT")]
     pub fail_on: FailOn,
-    /// Also judge p50 and p99 of every histogram (off by default: three more metrics per
+    /// Also judge p50 and p99 of every histogram (off by default: two more metrics per
     /// histogram, each moved by any burst of machine noise).
     #[arg(long)]
     pub percentiles: bool,

@@ -29,7 +29,7 @@
 //! probability ≤ 0.5% (the interval's one-sided error), and one with no true change far
 //! less: the interval must then clear a 5% margin it does not contain. Percentiles are
 //! opt-in because tails of one repeat's histogram move with every burst of machine noise
-//! and would multiply the judged metrics by three. The per-pair rate this gives on a
+//! and would add two judged metrics per histogram (four histograms per probed pingpong case). The per-pair rate this gives on a
 //! real machine is measured, not assumed: `cargo xtask bench gate`.
 use std::path::{Path, PathBuf};
 
