@@ -22,15 +22,15 @@
 //! baseline median for a latency percentile, 0 for headlines (throughput and time per
 //! event: `--threshold` alone is their tolerance).
 //!
-//! False alarms. A suite pair judges about 4 metrics per case (the headline and the
-//! per-op kernel counts; histogram percentiles only with `--percentiles`), some 130 per
-//! default-suite pair. A regression needs the 99% interval wholly beyond the tolerance,
-//! so a metric whose true change is exactly at the tolerance is called regressed with
-//! probability ≤ 0.5% (the interval's one-sided error), and one with no true change far
-//! less: the interval must then clear a 5% margin it does not contain. Percentiles are
-//! opt-in because tails of one repeat's histogram move with every burst of machine noise
-//! and would add two judged metrics per histogram (four histograms per probed pingpong case). The per-pair rate this gives on a
-//! real machine is measured, not assumed: `cargo xtask bench gate`.
+//! False alarms. By default a case's headline and its per-op counts are judged (4 to 6
+//! metrics a case; histogram percentiles only with `--percentiles`). A regression needs
+//! the 99% interval wholly beyond the tolerance, so a metric whose true change is exactly
+//! at the tolerance is called regressed with probability about 0.5% (the interval's
+//! one-sided error), and one with no true change far less: the interval must then clear
+//! a 5% margin it does not contain. Percentiles are opt-in because one repeat's tail moves
+//! with every burst of machine noise, and they would add two judged metrics per histogram.
+//! The per-pair rate this gives on a real machine is measured, not assumed:
+//! `cargo xtask bench gate`.
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
