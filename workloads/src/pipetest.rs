@@ -365,6 +365,22 @@ mod tests {
         assert_eq!(out.human(true), "AVG: 0.500000 us/event\nSIG: 0.000000\n");
     }
 
+    /// `--think`: the loop spins at least `think` per message read, so each run of
+    /// 501 messages takes at least 501 × 20 µs, and the counts stay exact.
+    #[test]
+    fn think_spins_per_message_read() {
+        let cfg = Config {
+            think: Duration::from_micros(20),
+            ..small(Mechanism::Pipe, 1)
+        };
+        let o = run(&cfg, &NoObserver, &Stop::new()).unwrap();
+        assert_eq!(o.runs.len(), 16);
+        for r in &o.runs {
+            assert_eq!(r.messages, 501);
+            assert!(r.elapsed_ns >= 501 * 20_000, "{} ns", r.elapsed_ns);
+        }
+    }
+
     #[test]
     fn bad_options_are_refused_with_the_reason() {
         let e = |c: Config| run(&c, &NoObserver, &Stop::new()).unwrap_err().to_string();
