@@ -44,6 +44,11 @@ pub struct Config {
     pub mechanism: Mechanism,
     /// How the loop waits (default epoll-et, the original's EPOLLIN|EPOLLET).
     pub wait: WaitMode,
+    /// Busy work per message read (`--think`): the loop spins this long on
+    /// CLOCK_MONOTONIC for each message it consumes, before forwarding it. Recorded as
+    /// `think_ns` in the case's options, never in its id.
+    #[serde(rename = "think_ns", serialize_with = "crate::sys::serialize_ns")]
+    pub think: Duration,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             writes: 50_000,
             mechanism: Mechanism::Pipe,
             wait: WaitMode::EpollEt,
+            think: Duration::ZERO,
         }
     }
 }
@@ -260,6 +266,7 @@ fn one_run(
     let mut writes = 0u64;
     let mut reads = 0u64;
     let mut events = 0u64;
+    let think_ns = cfg.think.as_nanos() as u64;
     let start = now_ns();
     for c in &chans[..cfg.active] {
         c.signal()?;
@@ -287,6 +294,7 @@ fn one_run(
                 continue;
             }
             reads += got;
+            crate::sys::think(think_ns.saturating_mul(got));
             if writes < cfg.writes {
                 chans[(i + cfg.active + 1) % n].signal()?;
                 writes += 1;
@@ -316,6 +324,7 @@ mod tests {
             writes: 500,
             mechanism,
             wait: WaitMode::EpollEt,
+            think: Duration::ZERO,
         }
     }
 
@@ -354,6 +363,22 @@ mod tests {
             "0.500000 us/event\nAVG: 0.500000 us/event\nSIG: 0.000000\n"
         );
         assert_eq!(out.human(true), "AVG: 0.500000 us/event\nSIG: 0.000000\n");
+    }
+
+    /// `--think`: the loop spins at least `think` per message read, so each run of
+    /// 501 messages takes at least 501 × 20 µs, and the counts stay exact.
+    #[test]
+    fn think_spins_per_message_read() {
+        let cfg = Config {
+            think: Duration::from_micros(20),
+            ..small(Mechanism::Pipe, 1)
+        };
+        let o = run(&cfg, &NoObserver, &Stop::new()).unwrap();
+        assert_eq!(o.runs.len(), 16);
+        for r in &o.runs {
+            assert_eq!(r.messages, 501);
+            assert!(r.elapsed_ns >= 501 * 20_000, "{} ns", r.elapsed_ns);
+        }
     }
 
     #[test]

@@ -64,3 +64,24 @@ pub fn now_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
+
+/// Busy work for `ns` nanoseconds: spins on CLOCK_MONOTONIC (vDSO) without yielding,
+/// the `--think` of pingpong and pipetest (a known amount of CPU per message handled,
+/// so a benchmark can add a regression of known size). `0` returns at once.
+pub fn think(ns: u64) {
+    if ns == 0 {
+        return;
+    }
+    let end = now_ns().saturating_add(ns);
+    while now_ns() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// Serialises a `Duration` as whole nanoseconds (the results document's time unit).
+pub fn serialize_ns<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_nanos().min(u128::from(u64::MAX)) as u64)
+}

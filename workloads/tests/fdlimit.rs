@@ -32,6 +32,7 @@ fn soft_limit_is_raised_up_to_the_hard_limit_and_never_past_it() {
         writes: 300,
         mechanism: Mechanism::Pipe,
         wait: WaitMode::EpollEt,
+        think: std::time::Duration::ZERO,
     };
     let out = pipetest::run(&cfg, &NoObserver, &Stop::new());
     let after = limits();

@@ -385,3 +385,29 @@ fn bad_input_is_refused_with_one_line() {
     assert!("both".parse::<Pin>().is_err());
     assert!("fibers".parse::<Tasks>().is_err());
 }
+
+/// `--think`: each task spins at least `think` per message it handles, so a pair's 300
+/// measured round trips (two messages each) take at least 300 × 2 × 50 µs of wall time,
+/// and the counts stay exact.
+#[test]
+fn think_spins_per_message_handled() {
+    let _g = serial();
+    let c = Config {
+        think: Duration::from_micros(50),
+        ..cfg(
+            Mechanism::Pipe,
+            Tasks::Threads,
+            WaitMode::Block,
+            Topology::Pair,
+        )
+    };
+    let out = pingpong::run(&c, &NoObserver, &Stop::new()).unwrap();
+    check_counts(&c, &out);
+    assert!(
+        out.elapsed_ns >= 300 * 2 * 50_000,
+        "{} ns for 300 round trips",
+        out.elapsed_ns
+    );
+    // Every recorded round trip includes both tasks' think time.
+    assert!(out.latency.min() >= 2 * 50_000, "{}", out.latency.min());
+}

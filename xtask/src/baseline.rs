@@ -1,6 +1,7 @@
-//! `cargo xtask bench baseline`: regenerates `results/baseline.json`, the reference
-//! `evbench compare` judges CI runs against: the default suite, 5 repeats per case,
-//! probes on, on this machine kind. Only plumbing: the figures are evbench's own.
+//! `cargo xtask bench baseline --out FILE`: a stored baseline for `evbench compare`: the
+//! default suite, 5 repeats per case, probes on, on this machine. Only valid against runs
+//! on the same machine kind (compare --strict checks); README's CI recipe measures the
+//! baseline in the same job instead. Only plumbing: the figures are evbench's own.
 use std::{path::Path, process::Command};
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +13,7 @@ pub struct BaselineArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..))]
     pub repeat: u32,
     /// Where the results document goes.
-    #[arg(long, default_value = "results/baseline.json")]
+    #[arg(long, default_value = "baseline.json")]
     pub out: String,
 }
 
@@ -29,7 +30,7 @@ pub fn run(root: &Path, evbench: &Path, a: &BaselineArgs) -> Result<()> {
         bail!("evbench run --repeat {} failed ({status})", a.repeat);
     }
     eprintln!(
-        "xtask: wrote {}; commit it so CI compares against it",
+        "xtask: wrote {}; compare runs of this machine kind against it with --strict",
         out.display()
     );
     Ok(())

@@ -5,6 +5,7 @@
 mod baseline;
 mod bench;
 mod bench_emulations;
+mod bench_gate;
 mod bench_http;
 mod bench_pipetest;
 mod figures;
@@ -75,8 +76,11 @@ enum BenchCmd {
     EfdMask(bench_emulations::EmulationBench),
     /// evbench pipetest (default options: its AVG is the clean pass's) vs a C peer.
     Pipetest(bench_pipetest::PipetestBench),
-    /// Regenerate results/baseline.json: the default suite, 5 repeats, on this machine.
+    /// A stored baseline (--out FILE): the default suite, 5 repeats, on this machine.
     Baseline(baseline::BaselineArgs),
+    /// The regression gate's false and true alarms on this machine (README's CI recipe,
+    /// same binary, injected --think slowdowns) → results/bench-gate.{md,json}.
+    Gate(bench_gate::GateBench),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +149,10 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Baseline(a)) => {
             build(&root)?;
             baseline::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Gate(a)) => {
+            build(&root)?;
+            bench_gate::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             check_layers(&root)?;

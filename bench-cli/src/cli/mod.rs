@@ -74,14 +74,19 @@ Examples:
     Report(ReportArgs),
     /// The regression gate: judge CURRENT against BASELINE, metric by metric.
     #[command(after_help = "\
-Each metric is judged from its repeats: the 95% bootstrap interval of the ratio of medians
-must lie wholly beyond the threshold to count as regressed or improved.
-Exit status: 0 nothing regressed, 1 something regressed, 2 unusable input (or different
-machines with --strict).
+Each metric is judged from its repeats (percentile bootstrap of the change of medians):
+regressed / improved when the 99% interval lies wholly beyond the threshold, unchanged
+when the 90% interval lies wholly within it (TOST), inconclusive otherwise. Near a zero
+baseline the difference of medians is judged against the metric's noise floor.
+Judged by default: every headline and per-op count; histogram p50/p99 with --percentiles.
+Exit status: 0 nothing regressed; 1 something regressed (or inconclusive, with
+--fail-on inconclusive); 2 the gate could not judge: unusable input, nothing judged,
+an output not written, different machines with --strict. 2 wins over 1.
 
 Examples:
-  evbench compare results/baseline.json current.json
-  evbench compare base.json cur.json --threshold 3% --strict --markdown summary.md")]
+  evbench compare base.json cur.json
+  evbench compare --baseline a1.json a2.json --current b1.json b2.json --markdown summary.md
+  evbench compare base.json cur.json --threshold 3% --strict --fail-on inconclusive")]
     Compare(CompareArgs),
     /// Serve HTTP with one of the wait modes, until Ctrl-C (for wrk, httperf, `evbench load`).
     #[command(after_help = "\
@@ -500,6 +505,12 @@ pub struct PingpongArgs {
     /// Fanout waiters register the shared fd with EPOLLEXCLUSIVE (needs --wait epoll).
     #[arg(long)]
     pub exclusive: bool,
+    /// Busy work per message each task handles (a duration: `2us`; default none): the
+    /// task spins this long on CLOCK_MONOTONIC before answering, so a pair's round trip
+    /// gains twice this. Recorded in the case's options (`think_ns`), not in its id:
+    /// `compare` pairs a --think run with a plain one (a regression of known size).
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub think: Duration,
 }
 
 impl Default for PingpongArgs {
@@ -514,6 +525,7 @@ impl Default for PingpongArgs {
             pin: Pin::None,
             topology: Topology::Pair,
             exclusive: false,
+            think: Duration::ZERO,
         }
     }
 }
@@ -538,6 +550,12 @@ pub struct PipetestArgs {
     /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET).
     #[arg(long, short = 'W', default_value = "epoll-et")]
     pub wait: WaitMode,
+    /// Busy work per message read (a duration: `2us`; default none): the loop spins this
+    /// long on CLOCK_MONOTONIC for each message before forwarding it. Recorded in the
+    /// case's options (`think_ns`), not in its id: `compare` pairs a --think run with a
+    /// plain one.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub think: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -580,10 +598,16 @@ pub struct ReportArgs {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The reference results document.
-    pub baseline: PathBuf,
-    /// The results document to judge.
-    pub current: PathBuf,
+    /// BASELINE CURRENT: one results document a side (or use --baseline / --current).
+    #[arg(value_name = "FILE", num_args = 0..=2, conflicts_with_all = ["baseline", "current"])]
+    pub files: Vec<PathBuf>,
+    /// Baseline results documents, pooled: each case's repeats from every file (the A
+    /// runs of an A/B alternation).
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "current")]
+    pub baseline: Vec<PathBuf>,
+    /// Current results documents, pooled like --baseline (the B runs).
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "baseline")]
+    pub current: Vec<PathBuf>,
     /// Noise threshold: smaller changes never count. "5%" or a fraction below 1 ("0.05").
     #[arg(
         long,
@@ -592,13 +616,15 @@ pub struct CompareArgs {
         allow_hyphen_values = true
     )]
     pub threshold: Threshold,
-    /// Exit 2 when the results come from different machines (CPU model, count, kernel).
+    /// Exit 2 when the results come from different machines (CPU model, count, kernel)
+    /// or measured their headlines differently (schema v1 vs v2).
     #[arg(long)]
     pub strict: bool,
-    /// Also write the verdict table as Markdown to FILE.
+    /// Also write the verdict summary as Markdown to FILE (checked writable before
+    /// anything is read; written whole or not at all).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Print the verdicts as one JSON document.
+    /// Print the verdicts as one JSON document (every row with its intervals).
     #[arg(long)]
     pub json: bool,
     /// Write comparison plots into DIR: per workload and metric, baseline against
@@ -608,6 +634,34 @@ pub struct CompareArgs {
     /// Write one self-contained HTML page of the verdicts and the comparison plots.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// What exits 1: `regressed` (default) or `inconclusive` (regressed or inconclusive).
+    #[arg(long, value_enum, default_value = "regressed", value_name = "VERDICT")]
+    pub fail_on: FailOn,
+    /// Also judge p50 and p99 of every histogram (off by default: two more metrics per
+    /// histogram, each moved by any burst of machine noise).
+    #[arg(long)]
+    pub percentiles: bool,
+}
+
+/// Which verdicts make `compare` exit 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Only a regression.
+    Regressed,
+    /// A regression or an inconclusive metric.
+    Inconclusive,
+}
+
+impl CompareArgs {
+    /// The (baseline, current) files: the two positionals or --baseline / --current.
+    /// `Err`: one line saying what is missing.
+    pub fn sides(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+        match (self.files.as_slice(), self.baseline.is_empty()) {
+            ([b, c], true) => Ok((vec![b.clone()], vec![c.clone()])),
+            ([], false) => Ok((self.baseline.clone(), self.current.clone())),
+            _ => Err("give BASELINE CURRENT, or --baseline FILE... --current FILE...".into()),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

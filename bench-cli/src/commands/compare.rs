@@ -1,35 +1,68 @@
-//! `evbench compare BASELINE CURRENT`: the regression gate (judgement in
-//! `results::compare`, rendering in `export::compare`).
+//! `evbench compare BASELINE CURRENT` (or `--baseline FILE... --current FILE...`): the
+//! regression gate (judgement in `results::compare`, rendering in `export::compare`).
+//!
+//! Exit status, for CI scripts: 0 nothing regressed; 1 something regressed (with
+//! `--fail-on inconclusive`, also something inconclusive); 2 the gate could not judge —
+//! unusable input, nothing judged (every metric too few repeats), an output that could
+//! not be written, or different machines / measuring methods with `--strict`. 2 wins over
+//! 1, and the verdict table still reaches stdout whenever there is one.
 use crate::{
-    cli::CompareArgs,
+    cli::{CompareArgs, FailOn},
     export::compare::{render_markdown, render_text},
-    results::compare::compare_files,
+    files::{check_output, write_atomic},
+    results::compare::{compare_files, Comparison, Settings},
 };
 
 /// Exit status of `compare`.
 pub mod exit {
+    /// Nothing regressed.
     pub const OK: u8 = 0;
+    /// Something regressed (or was inconclusive, with `--fail-on inconclusive`).
     pub const REGRESSED: u8 = 1;
+    /// The gate could not judge: unusable input, nothing judged, an output not written,
+    /// different machines with `--strict`.
     pub const UNUSABLE: u8 = 2;
 }
 
-/// `evbench compare`: prints the verdict, writes `--markdown`, returns the exit status.
+/// `evbench compare`: checks the outputs, judges, prints the verdict, writes
+/// `--markdown`, returns the exit status.
 pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
-    let threshold = args.threshold.0;
-    // Plot outputs are checked before any work, like every output path.
+    let (base, cur) = match args.sides() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("evbench: error: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    };
+    // An output that cannot be written is known before anything is read or judged.
+    let mut outs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(p) = &args.markdown {
+        outs.push(("--markdown", p));
+    }
+    if let Some(p) = &args.html {
+        outs.push(("--html", p));
+    }
+    for (flag, p) in &outs {
+        if let Err(e) = check_output(flag, p) {
+            eprintln!("evbench: error: {e}");
+            return Ok(exit::UNUSABLE);
+        }
+    }
+    if let Err(e) = crate::files::check_distinct(&outs) {
+        eprintln!("evbench: error: {e}");
+        return Ok(exit::UNUSABLE);
+    }
     if let Some(dir) = &args.svg {
         if let Err(e) = crate::files::check_output_dir("--svg", dir) {
             eprintln!("evbench: error: {e}");
             return Ok(exit::UNUSABLE);
         }
     }
-    if let Some(p) = &args.html {
-        if let Err(e) = crate::files::check_output("--html", p) {
-            eprintln!("evbench: error: {e}");
-            return Ok(exit::UNUSABLE);
-        }
-    }
-    let c = match compare_files(&args.baseline, &args.current, threshold) {
+    let settings = Settings {
+        threshold: args.threshold.0,
+        percentiles: args.percentiles,
+    };
+    let c = match compare_files(&base, &cur, settings) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("evbench: error: unusable input: {e}");
@@ -41,39 +74,76 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", render_text(&c));
     }
+    let mut could_not_judge = false;
     if let Some(path) = &args.markdown {
-        use anyhow::Context;
-        std::fs::write(path, render_markdown(&c))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Err(e) = write_atomic(path, render_markdown(&c).as_bytes()) {
+            eprintln!("evbench: error: {e} (the verdict above is complete; exit 2)");
+            could_not_judge = true;
+        }
     }
     if let Some(dir) = &args.svg {
-        for f in crate::export::compare_svg::write_dir(&c, dir)? {
-            eprintln!("evbench: wrote {}", f.display());
+        match crate::export::compare_svg::write_dir(&c, dir) {
+            Ok(files) => {
+                for f in files {
+                    eprintln!("evbench: wrote {}", f.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("evbench: error: {e:#}");
+                could_not_judge = true;
+            }
         }
     }
     if let Some(p) = &args.html {
-        crate::files::write_atomic(p, crate::export::compare_svg::html(&c)?.as_bytes())?;
-        eprintln!("evbench: wrote {}", p.display());
+        let page = crate::export::compare_svg::html(&c)?;
+        match write_atomic(p, page.as_bytes()) {
+            Ok(()) => eprintln!("evbench: wrote {}", p.display()),
+            Err(e) => {
+                eprintln!("evbench: error: {e}");
+                could_not_judge = true;
+            }
+        }
     }
+    could_not_judge |= report_doubts(&c, args.strict);
+    if c.nothing_judged() {
+        eprintln!(
+            "evbench: error: nothing judged: every metric has too few repeats on a side (run with --repeat 6, or pool more files per side)"
+        );
+        could_not_judge = true;
+    }
+    Ok(status(&c, could_not_judge, args.fail_on))
+}
+
+/// Prints the warnings about machines and methods; true when `--strict` makes them fatal.
+fn report_doubts(c: &Comparison, strict: bool) -> bool {
     for m in &c.method {
         eprintln!("evbench: warning: {m}");
     }
-    if !c.method.is_empty() && args.strict {
+    let mut fatal = false;
+    if !c.method.is_empty() && strict {
         eprintln!(
             "evbench: error: the two results measured their headlines differently (--strict)"
         );
-        return Ok(exit::UNUSABLE);
+        fatal = true;
     }
     if !c.machine.is_empty() {
-        if args.strict {
-            eprintln!("evbench: error: the two results come from different machines (--strict)");
-            return Ok(exit::UNUSABLE);
+        if strict {
+            eprintln!("evbench: error: the results come from different machines (--strict)");
+            fatal = true;
+        } else {
+            eprintln!("evbench: warning: the results come from different machines: the verdicts may reflect the machines, not the code");
         }
-        eprintln!("evbench: warning: the two results come from different machines: the verdicts may reflect the machines, not the code");
     }
-    Ok(if c.regressed() > 0 {
+    fatal
+}
+
+/// The exit status: 2 wins over 1, 1 over 0.
+pub fn status(c: &Comparison, could_not_judge: bool, fail_on: FailOn) -> u8 {
+    if could_not_judge {
+        exit::UNUSABLE
+    } else if c.regressed() > 0 || (fail_on == FailOn::Inconclusive && c.inconclusive() > 0) {
         exit::REGRESSED
     } else {
         exit::OK
-    })
+    }
 }

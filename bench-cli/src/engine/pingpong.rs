@@ -7,7 +7,7 @@ use workloads::{pingpong, stop::Stop, Observer};
 
 use crate::{
     cli::PingpongArgs,
-    results::{Metric, Repeat},
+    results::{Metric, Repeat, PER_OP_NOISE_FLOOR},
 };
 
 use super::{Figures, PassResult};
@@ -24,6 +24,7 @@ pub fn config(pp: &PingpongArgs) -> pingpong::Config {
         topology: pp.topology,
         exclusive: pp.exclusive,
         duration: pp.duration,
+        think: pp.think,
         ..pingpong::Config::default()
     }
 }
@@ -56,7 +57,7 @@ pub fn pass(cfg: &pingpong::Config, observer: &dyn Observer, stop: &Stop) -> Res
     )
     .metric(
         "voluntary_per_round",
-        Metric::lower("switches/round trip"),
+        Metric::lower("switches/round trip").with_noise_floor(PER_OP_NOISE_FLOOR),
         o.voluntary_per_round(),
     )
     .metric(
@@ -66,7 +67,7 @@ pub fn pass(cfg: &pingpong::Config, observer: &dyn Observer, stop: &Stop) -> Res
     )
     .metric(
         "wakeups_per_event",
-        Metric::lower("wakeups/event"),
+        Metric::lower("wakeups/event").with_noise_floor(PER_OP_NOISE_FLOOR),
         o.wakeups_per_event(),
     )
     .histogram("round_trip_ns", "ns", &o.latency)

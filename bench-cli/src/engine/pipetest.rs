@@ -20,6 +20,7 @@ pub fn config(args: &PipetestArgs) -> pipetest::Config {
         writes: args.writes,
         mechanism: args.mechanism,
         wait: args.wait,
+        think: args.think,
     }
 }
 

@@ -65,6 +65,7 @@ pub fn default_suite(size: Size) -> Vec<Spec> {
                 writes,
                 mechanism,
                 wait,
+                think: std::time::Duration::ZERO,
             }));
         }
     }

@@ -11,7 +11,7 @@ use anyhow::{anyhow, Result};
 use plotters::{coord::Shift, prelude::*};
 
 use super::{escape, svg::write_plots, Table};
-use crate::results::compare::{Comparison, Row, Verdict};
+use crate::results::compare::{Comparison, Row, Scale, Verdict};
 
 const W: u32 = 1100;
 
@@ -42,7 +42,23 @@ fn verdict_colour(v: Verdict) -> RGBColor {
         Verdict::Regressed => RGBColor(200, 30, 30),
         Verdict::Improved => RGBColor(0, 140, 70),
         Verdict::Unchanged => RGBColor(90, 90, 90),
+        Verdict::Inconclusive => RGBColor(220, 150, 0),
         Verdict::TooFewRepeats => RGBColor(150, 150, 150),
+    }
+}
+
+/// A row's decision interval as relative changes (0.05 = +5%): as judged when the row
+/// was judged on the relative scale; a difference judged on the absolute scale (a
+/// near-zero baseline) is drawn relative to its baseline median when that is not 0,
+/// and not drawn otherwise (NaN).
+fn rel_ci(r: &Row) -> (f64, f64) {
+    match r.scale {
+        Scale::Relative => (r.interval.low, r.interval.high),
+        Scale::Absolute if r.baseline_median != 0.0 => (
+            r.interval.low / r.baseline_median.abs(),
+            r.interval.high / r.baseline_median.abs(),
+        ),
+        Scale::Absolute => (f64::NAN, f64::NAN),
     }
 }
 
@@ -53,7 +69,7 @@ pub fn change_plot(title: &str, rows: &[&Row], threshold: f64) -> Result<String>
     let mut lo = -pct(threshold);
     let mut hi = pct(threshold);
     for r in rows {
-        for v in [r.change, r.ci.0, r.ci.1] {
+        for v in [r.change, rel_ci(r).0, rel_ci(r).1] {
             if v.is_finite() {
                 lo = lo.min(pct(v));
                 hi = hi.max(pct(v));
@@ -106,8 +122,8 @@ pub fn change_plot(title: &str, rows: &[&Row], threshold: f64) -> Result<String>
         for (i, r) in rows.iter().enumerate() {
             let c = verdict_colour(r.verdict);
             let m = y(i) + 0.35;
-            if r.ci.0.is_finite() && r.ci.1.is_finite() {
-                let (a, z) = (pct(r.ci.0), pct(r.ci.1));
+            if rel_ci(r).0.is_finite() && rel_ci(r).1.is_finite() {
+                let (a, z) = (pct(rel_ci(r).0), pct(rel_ci(r).1));
                 for seg in [
                     vec![(a, m), (z, m)],
                     vec![(a, m - 0.12), (a, m + 0.12)],
@@ -214,8 +230,12 @@ th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}td.n{text-alig
                     crate::output::figure(r.baseline_median, u),
                     crate::output::figure(r.current_median, u),
                     format!("{:+.1}%", r.change * 100.0),
-                    if r.ci.0.is_finite() && r.ci.1.is_finite() {
-                        format!("{:+.1}% … {:+.1}%", r.ci.0 * 100.0, r.ci.1 * 100.0)
+                    if rel_ci(r).0.is_finite() && rel_ci(r).1.is_finite() {
+                        format!(
+                            "{:+.1}% … {:+.1}%",
+                            rel_ci(r).0 * 100.0,
+                            rel_ci(r).1 * 100.0
+                        )
                     } else {
                         crate::output::NO_DATA.into()
                     },

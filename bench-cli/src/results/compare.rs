@@ -1,13 +1,37 @@
-//! The regression gate's judgement of two results documents (`evbench compare`).
+//! The regression gate's judgement of two sets of results documents (`evbench compare`).
 //!
-//! Cases pair by `id`; within a pair, every metric both sides measured, and the p50 and
-//! p99 of every histogram both sides kept (but the per-syscall ones), are judged from their per-repeat values:
-//! the 95% bootstrap interval of median(current) / median(baseline) against the noise
-//! threshold, as criterion does. The change is a regression only when the whole
-//! interval lies beyond the threshold in the worse direction, an improvement when it
-//! lies beyond it in the better one, and unchanged otherwise. The Mann-Whitney U
-//! p-value is reported beside it for readers who think in p-values.
-use std::path::Path;
+//! Cases pair by `id` (options never enter it: a `--think` run pairs with a plain one).
+//! Within a pair each judged metric gets one of four verdicts from percentile-bootstrap
+//! intervals of its per-repeat values (`stats`):
+//!
+//! - **regressed** / **improved**: the [`DECIDE_LEVEL`] (99%) interval of the change lies
+//!   wholly beyond the tolerance on the worse / better side;
+//! - **unchanged**: the [`EQUIVALENCE_LEVEL`] (90%) interval lies wholly within
+//!   ±tolerance — an equivalence test: the two one-sided tests of TOST (Schuirmann 1987)
+//!   at 5% each are the same decision as a 90% interval inside the margins;
+//! - **inconclusive**: neither — the data do not decide (never called unchanged); the row
+//!   says about how many repeats a side would likely decide it.
+//!
+//! The change is measured on one of two scales. **Relative**: median(current) /
+//! median(baseline) − 1 against ±tolerance, the tolerance being the larger of
+//! `--threshold` and noise_floor / |baseline median|. **Absolute**, when the baseline
+//! median lies within [`NEAR_ZERO_FLOORS`] noise floors of zero (where a ratio means
+//! nothing: 0 → 1 wakeup/op is "+inf%"): median(current) − median(baseline) against
+//! ±noise_floor. Every judged metric has a noise floor: the one its document declares
+//! (per-op counts: 0.1 — `PER_OP_NOISE_FLOOR`), one bucket width of the histogram at the
+//! baseline median for a latency percentile, 0 for headlines (throughput and time per
+//! event: `--threshold` alone is their tolerance).
+//!
+//! False alarms. By default a case's headline and its per-op counts are judged (4 to 6
+//! metrics a case; histogram percentiles only with `--percentiles`). A regression needs
+//! the 99% interval wholly beyond the tolerance, so a metric whose true change is exactly
+//! at the tolerance is called regressed with probability about 0.5% (the interval's
+//! one-sided error), and one with no true change far less: the interval must then clear
+//! a 5% margin it does not contain. Percentiles are opt-in because one repeat's tail moves
+//! with every burst of machine noise, and they would add two judged metrics per histogram.
+//! The per-pair rate this gives on a real machine is measured, not assumed:
+//! `cargo xtask bench gate`.
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -15,16 +39,34 @@ use super::{stats, Better, Case, ReadError, RunResult};
 
 /// Fewest repeats a side needs before a metric is judged.
 pub const MIN_REPEATS: usize = 3;
-/// Confidence level of the interval.
-pub const LEVEL: f64 = 0.95;
+/// Level of the two-sided interval that must lie wholly beyond the tolerance for
+/// regressed / improved (0.5% error on each side).
+pub const DECIDE_LEVEL: f64 = 0.99;
+/// Level of the two-sided interval that must lie wholly within ±tolerance for
+/// unchanged (TOST at 5% on each side).
+pub const EQUIVALENCE_LEVEL: f64 = 0.90;
+/// A baseline median within this many noise floors of zero is judged on the absolute
+/// scale (difference of medians against ±noise_floor).
+pub const NEAR_ZERO_FLOORS: f64 = 3.0;
+/// Repeats suggested for an inconclusive row are capped here; beyond it the row says
+/// "more than 100".
+pub const MAX_SUGGESTED_REPEATS: usize = 100;
+/// The interval level shown in tables (the decision's).
+pub const LEVEL: f64 = DECIDE_LEVEL;
 
+/// A metric's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    Improved,
-    Unchanged,
+    /// The 99% interval is wholly beyond the tolerance on the worse side.
     Regressed,
-    /// Fewer than `MIN_REPEATS` repeats on a side: no verdict, never a failure.
+    /// Straddles a tolerance bound: the data do not decide.
+    Inconclusive,
+    /// The 99% interval is wholly beyond the tolerance on the better side.
+    Improved,
+    /// The 90% interval is wholly within ±tolerance.
+    Unchanged,
+    /// Fewer than `MIN_REPEATS` repeats on a side: no verdict.
     TooFewRepeats,
 }
 
@@ -34,8 +76,46 @@ impl Verdict {
             Self::Improved => "improved",
             Self::Unchanged => "unchanged",
             Self::Regressed => "REGRESSED",
+            Self::Inconclusive => "inconclusive",
             Self::TooFewRepeats => "too few repeats",
         }
+    }
+}
+
+/// The scale a metric's change is judged on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// median(current) / median(baseline) − 1, a fraction (0.05 = +5%).
+    Relative,
+    /// median(current) − median(baseline), in the metric's unit.
+    Absolute,
+}
+
+/// What kind of figure a row judges (which ones are judged by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A declared metric without a noise floor (throughput, time per event).
+    Headline,
+    /// A declared metric with a noise floor (per-op counts).
+    PerOp,
+    /// p50 / p99 of a histogram (`--percentiles`).
+    Percentile,
+}
+
+/// An interval of the change, on the row's scale.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Interval {
+    pub level: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Interval {
+    fn of(sorted: &[f64], level: f64) -> Self {
+        let (low, high) = stats::percentile_interval(sorted, level);
+        Self { level, low, high }
     }
 }
 
@@ -46,32 +126,56 @@ pub struct Row {
     pub metric: String,
     pub unit: String,
     pub better: Better,
+    pub kind: Kind,
     pub baseline_median: f64,
     pub current_median: f64,
-    /// median(current) / median(baseline) − 1.
+    /// median(current) / median(baseline) − 1 (NaN when the baseline median is 0).
     pub change: f64,
-    /// The interval of `change` at `LEVEL`.
-    pub ci: (f64, f64),
-    /// Two-sided Mann-Whitney U p-value.
+    /// median(current) − median(baseline), in `unit`.
+    pub difference: f64,
+    /// The scale of `interval`, `equivalence` and `tolerance`.
+    pub scale: Scale,
+    /// The noise floor used, in `unit` (0: none).
+    pub noise_floor: f64,
+    /// The margin on `scale`: relative, max(threshold, noise_floor / |baseline median|);
+    /// absolute, the noise floor.
+    pub tolerance: f64,
+    /// The decision interval (`DECIDE_LEVEL`) of the change on `scale`.
+    pub interval: Interval,
+    /// The equivalence interval (`EQUIVALENCE_LEVEL`) of the change on `scale`.
+    pub equivalence: Interval,
+    /// Two-sided Mann-Whitney U p-value (reported, not the decision).
     pub p_value: f64,
     pub n_baseline: usize,
     pub n_current: usize,
     pub verdict: Verdict,
+    /// Inconclusive rows: repeats a side would likely decide it, assuming the spread
+    /// stays as it is and the interval narrows as 1/√n (`None`: more than
+    /// `MAX_SUGGESTED_REPEATS`, or the estimate sits on the tolerance bound).
+    pub repeats_to_decide: Option<usize>,
 }
 
 /// Everything `compare` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
     pub threshold: f64,
-    /// Machine differences (CPU model, CPU count, kernel).
+    pub decide_level: f64,
+    pub equivalence_level: f64,
+    /// Whether histogram percentiles were judged (`--percentiles`).
+    pub percentiles: bool,
+    /// Files pooled on each side.
+    pub baseline_files: Vec<PathBuf>,
+    pub current_files: Vec<PathBuf>,
+    /// Machine differences (CPU model, CPU count, kernel), between the sides or within one.
     pub machine: Vec<String>,
     /// Differences in how the figures were measured (a schema v1 document's headlines
     /// come from probed repeats, a v2 one's from clean passes). `--strict`: exit 2.
-    #[serde(default)]
     pub method: Vec<String>,
     /// Other reasons to doubt the comparison (debug builds, probes on one side only,
     /// options that differ within a pair).
     pub warnings: Vec<String>,
+    /// Every judged metric: regressed first, then inconclusive, improved, unchanged, too
+    /// few repeats; by case and metric within each.
     pub rows: Vec<Row>,
     /// Case ids only in CURRENT.
     pub added: Vec<String>,
@@ -80,97 +184,228 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    pub fn count(&self, v: Verdict) -> usize {
+        self.rows.iter().filter(|r| r.verdict == v).count()
+    }
     pub fn regressed(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Regressed)
-            .count()
+        self.count(Verdict::Regressed)
     }
     pub fn improved(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Improved)
-            .count()
+        self.count(Verdict::Improved)
+    }
+    pub fn inconclusive(&self) -> usize {
+        self.count(Verdict::Inconclusive)
+    }
+    /// Rows with a verdict (all but "too few repeats").
+    pub fn judged(&self) -> usize {
+        self.rows.len() - self.count(Verdict::TooFewRepeats)
+    }
+    /// Whether the gate could not judge anything (every row had too few repeats): exit 2.
+    pub fn nothing_judged(&self) -> bool {
+        self.judged() == 0
     }
 }
 
-/// Judges one series pair.
+/// A judged series pair: scale, tolerance, intervals, verdict.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Judgement {
+    pub scale: Scale,
+    pub tolerance: f64,
+    pub interval: Interval,
+    pub equivalence: Interval,
+    pub p_value: f64,
+    pub verdict: Verdict,
+    pub repeats_to_decide: Option<usize>,
+}
+
+/// Judges one series pair (per-repeat values of one metric) against `threshold`
+/// (relative) and `noise_floor` (absolute, in the metric's unit; 0 for none).
 pub fn judge(
     base: &[f64],
     cur: &[f64],
     better: Better,
     threshold: f64,
     noise_floor: f64,
-) -> (f64, (f64, f64), f64, Verdict) {
-    let (mb, mc) = (stats::median(base), stats::median(cur));
-    let change = mc / mb - 1.0;
-    let p = stats::mann_whitney_p(base, cur);
-    if base.len() < MIN_REPEATS || cur.len() < MIN_REPEATS {
-        return (change, (f64::NAN, f64::NAN), p, Verdict::TooFewRepeats);
+) -> Judgement {
+    let mb = stats::median(base);
+    let p_value = stats::mann_whitney_p(base, cur);
+    let floor = noise_floor.max(0.0);
+    let near_zero = mb.abs() <= NEAR_ZERO_FLOORS * floor || mb == 0.0;
+    let (scale, tolerance) = if near_zero {
+        (Scale::Absolute, floor)
+    } else {
+        (Scale::Relative, threshold.max(floor / mb.abs()))
+    };
+    let nan = Interval {
+        level: DECIDE_LEVEL,
+        low: f64::NAN,
+        high: f64::NAN,
+    };
+    if base.len() < MIN_REPEATS || cur.len() < MIN_REPEATS || better == Better::Neither {
+        return Judgement {
+            scale,
+            tolerance,
+            interval: nan,
+            equivalence: Interval {
+                level: EQUIVALENCE_LEVEL,
+                ..nan
+            },
+            p_value,
+            verdict: Verdict::TooFewRepeats,
+            repeats_to_decide: None,
+        };
     }
-    let (lo, hi) = stats::bootstrap_ratio_ci(base, cur, LEVEL);
-    let ci = (lo - 1.0, hi - 1.0);
-    let verdict = if !(ci.0.is_finite() && ci.1.is_finite()) || (mc - mb).abs() < noise_floor {
+    let dist = match scale {
+        Scale::Relative => stats::bootstrap_medians(base, cur, |b, c| c / b - 1.0),
+        Scale::Absolute => stats::bootstrap_medians(base, cur, |b, c| c - b),
+    };
+    let interval = Interval::of(&dist, DECIDE_LEVEL);
+    let equivalence = Interval::of(&dist, EQUIVALENCE_LEVEL);
+    // Oriented so that positive is worse.
+    let sign = if better == Better::Lower { 1.0 } else { -1.0 };
+    let (lo, hi) = oriented(interval, sign);
+    let (elo, ehi) = oriented(equivalence, sign);
+    let verdict = if lo.is_nan() || hi.is_nan() {
+        Verdict::Inconclusive
+    } else if lo > tolerance {
+        Verdict::Regressed
+    } else if hi < -tolerance {
+        Verdict::Improved
+    } else if elo > -tolerance && ehi < tolerance {
         Verdict::Unchanged
     } else {
-        let (worse_up, better_up) = match better {
-            Better::Lower => (ci.0 > threshold, ci.1 < -threshold),
-            Better::Higher => (ci.1 < -threshold, ci.0 > threshold),
-            Better::Neither => (false, false),
-        };
-        if worse_up {
-            Verdict::Regressed
-        } else if better_up {
-            Verdict::Improved
-        } else {
-            Verdict::Unchanged
-        }
+        Verdict::Inconclusive
     };
-    (change, ci, p, verdict)
+    let repeats_to_decide = (verdict == Verdict::Inconclusive)
+        .then(|| {
+            let mc = stats::median(cur);
+            let estimate = match scale {
+                Scale::Relative => mc / mb - 1.0,
+                Scale::Absolute => mc - mb,
+            };
+            suggest_repeats(
+                base.len().min(cur.len()),
+                estimate,
+                tolerance,
+                interval,
+                equivalence,
+            )
+        })
+        .flatten();
+    Judgement {
+        scale,
+        tolerance,
+        interval,
+        equivalence,
+        p_value,
+        verdict,
+        repeats_to_decide,
+    }
 }
 
-/// The series compared for a case: its metrics, then p50 and p99 of each histogram but
-/// the per-syscall ones (diagnostics: judging each syscall's tail would multiply the
-/// false alarms; `syscalls_per_op` and the probes' own histograms stand for them).
-fn series(c: &Case) -> Vec<(String, String, Better, f64, Vec<f64>)> {
-    let mut out: Vec<_> = c
+fn oriented(i: Interval, sign: f64) -> (f64, f64) {
+    let (a, b) = (i.low * sign, i.high * sign);
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Repeats per side that would likely decide an inconclusive row: the interval that
+/// decides it (the equivalence one when the estimate lies inside ±tolerance, the
+/// decision one otherwise) must shrink to the estimate's distance from the bound; an
+/// interval's width goes as 1/√n (same spread assumed), so n' = n·(half-width/distance)².
+fn suggest_repeats(
+    n: usize,
+    estimate: f64,
+    tolerance: f64,
+    interval: Interval,
+    equivalence: Interval,
+) -> Option<usize> {
+    let distance = (tolerance - estimate.abs()).abs();
+    let used = if estimate.abs() < tolerance {
+        equivalence
+    } else {
+        interval
+    };
+    let half = (used.high - used.low) / 2.0;
+    if !(distance > 0.0 && half.is_finite() && estimate.is_finite()) {
+        return None;
+    }
+    let want = (n as f64 * (half / distance).powi(2)).ceil();
+    if want > MAX_SUGGESTED_REPEATS as f64 {
+        return None;
+    }
+    Some((want as usize).max(n + 1))
+}
+
+/// One judged series of a case: (name, unit, better, kind, noise floor, values).
+struct Series {
+    name: String,
+    unit: String,
+    better: Better,
+    kind: Kind,
+    floor: f64,
+    values: Vec<f64>,
+}
+
+/// The series judged for a case: its declared metrics (but `better: neither`), then
+/// with `percentiles` the p50 and p99 of each histogram but the per-syscall ones
+/// (diagnostics: `syscalls_per_op` and the probes' own histograms stand for them).
+fn series(c: &Case, percentiles: bool) -> Vec<Series> {
+    let mut out: Vec<Series> = c
         .metrics
         .iter()
         .filter(|(_, m)| m.metric.better != Better::Neither)
         .map(|(name, m)| {
-            (
-                name.clone(),
-                m.metric.unit.clone(),
-                m.metric.better,
-                m.metric.noise_floor.unwrap_or(0.0),
-                c.values(name),
-            )
+            let floor = m.metric.noise_floor.unwrap_or(0.0);
+            Series {
+                name: name.clone(),
+                unit: m.metric.unit.clone(),
+                better: m.metric.better,
+                kind: if floor > 0.0 {
+                    Kind::PerOp
+                } else {
+                    Kind::Headline
+                },
+                floor,
+                values: c.values(name),
+            }
         })
         .collect();
+    if !percentiles {
+        return out;
+    }
     for (name, info) in &c.histograms {
         if name.starts_with("kernel.syscall.") {
             continue;
         }
         for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
-            let v: Vec<f64> = c
-                .repeats
+            let hists: Vec<_> = c.counted().filter_map(|r| r.histograms.get(name)).collect();
+            let values: Vec<f64> = hists
                 .iter()
-                .filter_map(|r| r.histograms.get(name))
                 .map(|h| h.hdr.value_at_quantile(q) as f64)
                 .collect();
-            out.push((
-                format!("{name}.{label}"),
-                info.unit.clone(),
-                Better::Lower,
-                0.0,
-                v,
-            ));
+            // One bucket of the histogram at the median value: HdrHistogram cannot tell
+            // values inside one bucket apart.
+            let floor = hists.first().map_or(0.0, |h| {
+                h.hdr.equivalent_range(stats::median(&values) as u64) as f64
+            });
+            out.push(Series {
+                name: format!("{name}.{label}"),
+                unit: info.unit.clone(),
+                better: Better::Lower,
+                kind: Kind::Percentile,
+                floor,
+                values,
+            });
         }
     }
     out
 }
 
-/// Why two documents cannot be compared at all.
+/// Why documents cannot be compared at all.
 #[derive(Debug)]
 pub enum Unusable {
     Read { which: &'static str, err: ReadError },
@@ -188,8 +423,68 @@ impl std::fmt::Display for Unusable {
 
 impl std::error::Error for Unusable {}
 
+/// Options of a comparison.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Relative tolerance (0.05 for 5%).
+    pub threshold: f64,
+    /// Also judge p50 / p99 of every histogram.
+    pub percentiles: bool,
+}
+
+impl Settings {
+    pub fn new(threshold: f64) -> Self {
+        Self {
+            threshold,
+            percentiles: false,
+        }
+    }
+}
+
+/// Pools several documents of one side into one: each case's judged repeats are the
+/// repeats of that case in every document, in the order given (re-numbered); a case in
+/// some documents only keeps what they have. The first document gives provenance,
+/// machine and options; machines that differ within the side are returned as messages.
+pub fn pool(mut docs: Vec<RunResult>, side: &str) -> (RunResult, Vec<String>) {
+    let mut msgs = Vec::new();
+    let mut first = docs.remove(0);
+    for (k, d) in docs.into_iter().enumerate() {
+        for m in first.machine.differences(&d.machine) {
+            msgs.push(format!("{side} file {} vs file 1: {m}", k + 2));
+        }
+        first.interrupted |= d.interrupted;
+        for c in d.cases {
+            match first.cases.iter_mut().find(|x| x.id == c.id) {
+                Some(into) => {
+                    for (name, m) in c.metrics {
+                        into.metrics.entry(name).or_insert(m);
+                    }
+                    for mut r in c.repeats {
+                        r.index = into.repeats.len() as u32 + 1;
+                        into.repeats.push(r);
+                    }
+                    into.refresh();
+                }
+                None => first.cases.push(c),
+            }
+        }
+    }
+    (first, msgs)
+}
+
 /// Compares two documents.
 pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comparison, Unusable> {
+    compare_with(base, cur, Settings::new(threshold))
+}
+
+/// Compares two documents with `settings`. `Err`: nothing in common (no shared case or
+/// metric). A comparison where nothing was judged is `Ok` with `nothing_judged()`.
+pub fn compare_with(
+    base: &RunResult,
+    cur: &RunResult,
+    settings: Settings,
+) -> Result<Comparison, Unusable> {
+    let threshold = settings.threshold;
     let machine = base.machine.differences(&cur.machine);
     let mut warnings = Vec::new();
     for (which, r) in [("baseline", base), ("current", cur)] {
@@ -222,30 +517,58 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
         let Some(b) = base.case(&c.id) else { continue };
         paired += 1;
         if b.options != c.options {
-            warnings.push(format!("{}: options differ between the two runs", c.id));
+            let differ: Vec<&str> = b
+                .options
+                .keys()
+                .chain(c.options.keys())
+                .filter(|k| b.options.get(*k) != c.options.get(*k))
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            warnings.push(format!(
+                "{}: options differ between the two runs ({})",
+                c.id,
+                differ.join(", ")
+            ));
         }
-        let bs = series(b);
-        for (name, unit, better, floor, cv) in series(c) {
-            let Some((_, _, _, _, bv)) = bs.iter().find(|(n, ..)| *n == name) else {
+        let bs = series(b, settings.percentiles);
+        for s in series(c, settings.percentiles) {
+            let Some(bser) = bs.iter().find(|x| x.name == s.name) else {
                 continue;
             };
+            let (bv, cv) = (&bser.values, &s.values);
             if bv.is_empty() || cv.is_empty() {
                 continue;
             }
-            let (change, ci, p_value, verdict) = judge(bv, &cv, better, threshold, floor);
+            // The baseline declares the floor (both sides of one workload agree).
+            let floor = if bser.floor > 0.0 {
+                bser.floor
+            } else {
+                s.floor
+            };
+            let j = judge(bv, cv, s.better, threshold, floor);
+            let (mb, mc) = (stats::median(bv), stats::median(cv));
             rows.push(Row {
                 case: c.id.clone(),
-                metric: name,
-                unit,
-                better,
-                baseline_median: stats::median(bv),
-                current_median: stats::median(&cv),
-                change,
-                ci,
-                p_value,
+                metric: s.name,
+                unit: s.unit,
+                better: s.better,
+                kind: s.kind,
+                baseline_median: mb,
+                current_median: mc,
+                change: if mb == 0.0 { f64::NAN } else { mc / mb - 1.0 },
+                difference: mc - mb,
+                scale: j.scale,
+                noise_floor: floor,
+                tolerance: j.tolerance,
+                interval: j.interval,
+                equivalence: j.equivalence,
+                p_value: j.p_value,
                 n_baseline: bv.len(),
                 n_current: cv.len(),
-                verdict,
+                verdict: j.verdict,
+                repeats_to_decide: j.repeats_to_decide,
             });
         }
     }
@@ -273,13 +596,27 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
             "nothing in common: the paired cases share no metric".into(),
         ));
     }
-    if rows.iter().any(|r| r.verdict == Verdict::TooFewRepeats) {
+    let few = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::TooFewRepeats)
+        .count();
+    if few == rows.len() {
         warnings.push(format!(
-            "some metrics have fewer than {MIN_REPEATS} repeats on a side and get no verdict: run with --repeat 5"
+            "nothing judged: every one of the {few} metrics has fewer than {MIN_REPEATS} repeats on a side; run with --repeat 6 or pool more files per side"
+        ));
+    } else if few > 0 {
+        warnings.push(format!(
+            "{few} metrics have fewer than {MIN_REPEATS} repeats on a side and get no verdict: run with --repeat 6"
         ));
     }
+    rows.sort_by_key(|r| rank(r.verdict));
     Ok(Comparison {
         threshold,
+        decide_level: DECIDE_LEVEL,
+        equivalence_level: EQUIVALENCE_LEVEL,
+        percentiles: settings.percentiles,
+        baseline_files: Vec::new(),
+        current_files: Vec::new(),
         machine,
         method,
         warnings,
@@ -287,6 +624,17 @@ pub fn compare(base: &RunResult, cur: &RunResult, threshold: f64) -> Result<Comp
         added,
         removed,
     })
+}
+
+/// Order of verdicts in every table: what needs attention first.
+fn rank(v: Verdict) -> u8 {
+    match v {
+        Verdict::Regressed => 0,
+        Verdict::Inconclusive => 1,
+        Verdict::Improved => 2,
+        Verdict::Unchanged => 3,
+        Verdict::TooFewRepeats => 4,
+    }
 }
 
 fn list(v: &[String]) -> String {
@@ -325,58 +673,108 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// Reads both files and compares them. `Err` is unusable input (exit 2).
-pub fn compare_files(base: &Path, cur: &Path, threshold: f64) -> Result<Comparison, Unusable> {
-    let b = RunResult::read(base).map_err(|err| Unusable::Read {
-        which: "baseline",
-        err,
-    })?;
-    let c = RunResult::read(cur).map_err(|err| Unusable::Read {
-        which: "current",
-        err,
-    })?;
-    compare(&b, &c, threshold)
+/// Reads every file of each side, pools each side (`pool`), and compares them.
+/// `Err` is unusable input (exit 2).
+pub fn compare_files(
+    base: &[PathBuf],
+    cur: &[PathBuf],
+    settings: Settings,
+) -> Result<Comparison, Unusable> {
+    let read = |paths: &[PathBuf], which: &'static str| -> Result<Vec<RunResult>, Unusable> {
+        if paths.is_empty() {
+            return Err(Unusable::Read {
+                which,
+                err: ReadError::Unreadable("no file given".into()),
+            });
+        }
+        paths
+            .iter()
+            .map(|p| RunResult::read(p).map_err(|err| Unusable::Read { which, err }))
+            .collect()
+    };
+    let (b, bmsg) = pool(read(base, "baseline")?, "baseline");
+    let (c, cmsg) = pool(read(cur, "current")?, "current");
+    let mut out = compare_with(&b, &c, settings)?;
+    out.machine.extend(bmsg);
+    out.machine.extend(cmsg);
+    out.baseline_files = base.to_vec();
+    out.current_files = cur.to_vec();
+    Ok(out)
+}
+
+/// Convenience: one file a side.
+pub fn compare_two(base: &Path, cur: &Path, threshold: f64) -> Result<Comparison, Unusable> {
+    compare_files(
+        &[base.to_path_buf()],
+        &[cur.to_path_buf()],
+        Settings::new(threshold),
+    )
 }
 
 #[cfg(test)]
-mod noise_floor_tests {
+mod tests {
     use super::*;
 
-    /// A per-op count near zero: 0.0012 → 0.053 switches/op is +4000%, a certain change
-    /// by the bootstrap, yet one stray preemption in twenty operations. Below the floor
-    /// it is unchanged; without a floor it is a regression.
+    /// A per-op count near zero: 0.0012 → 0.053 switches/op is +4000%, yet one stray
+    /// preemption in twenty operations: judged on the absolute scale it is well within
+    /// the 0.1 floor (unchanged); without a floor it is a regression.
     #[test]
     fn changes_below_the_noise_floor_are_unchanged() {
         let base = [0.001, 0.0012, 0.0011, 0.0015, 0.001];
         let cur = [0.05, 0.053, 0.051, 0.055, 0.052];
         assert_eq!(
-            judge(&base, &cur, Better::Lower, 0.05, 0.0).3,
+            judge(&base, &cur, Better::Lower, 0.05, 0.0).verdict,
             Verdict::Regressed
         );
-        assert_eq!(
-            judge(
-                &base,
-                &cur,
-                Better::Lower,
-                0.05,
-                crate::results::PER_OP_NOISE_FLOOR
-            )
-            .3,
-            Verdict::Unchanged
+        let j = judge(
+            &base,
+            &cur,
+            Better::Lower,
+            0.05,
+            super::super::PER_OP_NOISE_FLOOR,
         );
-        // Above the floor the relative rule decides as before.
+        assert_eq!(j.scale, Scale::Absolute);
+        assert_eq!(j.verdict, Verdict::Unchanged);
+        // Above the floor the relative rule decides: 0.5 → 1.0 is +100% and +0.5/op.
         let worse = [1.0, 1.02, 1.01, 1.03, 1.0];
         let base = [0.5, 0.51, 0.5, 0.52, 0.5];
+        let j = judge(
+            &base,
+            &worse,
+            Better::Lower,
+            0.05,
+            super::super::PER_OP_NOISE_FLOOR,
+        );
+        assert_eq!(j.scale, Scale::Relative);
+        assert_eq!(j.verdict, Verdict::Regressed);
+        // Its tolerance is the floor's share of the baseline median (0.1 / 0.5).
+        assert!((j.tolerance - 0.1 / 0.5).abs() < 1e-12);
+    }
+
+    /// Inconclusive suggests more repeats: a straddling interval with n = 5 and an
+    /// estimate half-way between 0 and the tolerance.
+    #[test]
+    fn suggested_repeats_follow_one_over_root_n() {
+        let i = |lo, hi, level| Interval {
+            level,
+            low: lo,
+            high: hi,
+        };
+        // Estimate 0.025 inside ±0.05: the 90% half-width 0.05 must shrink to 0.025:
+        // n' = 5 · 2² = 20.
         assert_eq!(
-            judge(
-                &base,
-                &worse,
-                Better::Lower,
-                0.05,
-                crate::results::PER_OP_NOISE_FLOOR
-            )
-            .3,
-            Verdict::Regressed
+            suggest_repeats(5, 0.025, 0.05, i(-0.1, 0.15, 0.99), i(-0.025, 0.075, 0.9)),
+            Some(20)
+        );
+        // Estimate 0.10 beyond 0.05: the 99% half-width 0.1 must shrink to 0.05: 20.
+        assert_eq!(
+            suggest_repeats(5, 0.10, 0.05, i(0.0, 0.2, 0.99), i(0.05, 0.15, 0.9)),
+            Some(20)
+        );
+        // On the bound: nothing decides it.
+        assert_eq!(
+            suggest_repeats(5, 0.05, 0.05, i(0.0, 0.1, 0.99), i(0.0, 0.1, 0.9)),
+            None
         );
     }
 }

@@ -1,5 +1,6 @@
-//! The statistics behind `compare`: a bootstrap confidence interval of the ratio of
-//! medians (the decision) and the Mann-Whitney U test's p-value (reported beside it).
+//! The statistics behind `compare`: percentile-bootstrap intervals of the ratio and of
+//! the difference of two medians (the decision; Efron & Tibshirani, "An Introduction to
+//! the Bootstrap", ch. 13) and the Mann-Whitney U test's p-value (reported beside it).
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -20,12 +21,15 @@ pub fn median(v: &[f64]) -> f64 {
     median_sorted(&s)
 }
 
-/// Percentile bootstrap interval, at `level` (0.95), of median(current) / median(base):
-/// both samples resampled with replacement, independently, `RESAMPLES` times.
-/// Returns (low, high); NaN bounds when a resampled baseline median is 0.
-pub fn bootstrap_ratio_ci(base: &[f64], current: &[f64], level: f64) -> (f64, f64) {
+/// The bootstrap distribution of a statistic of two medians: both samples resampled
+/// with replacement, independently, `RESAMPLES` times (fixed seed), `f(median(base*),
+/// median(current*))` of each resample, sorted (NaN last). Empty when a sample is empty.
+pub fn bootstrap_medians(base: &[f64], current: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    if base.is_empty() || current.is_empty() {
+        return Vec::new();
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let mut ratios = Vec::with_capacity(RESAMPLES);
+    let mut out = Vec::with_capacity(RESAMPLES);
     let (mut b, mut c) = (vec![0.0; base.len()], vec![0.0; current.len()]);
     for _ in 0..RESAMPLES {
         for x in b.iter_mut() {
@@ -34,15 +38,35 @@ pub fn bootstrap_ratio_ci(base: &[f64], current: &[f64], level: f64) -> (f64, f6
         for x in c.iter_mut() {
             *x = current[rng.random_range(0..current.len())];
         }
-        ratios.push(median(&c) / median(&b));
+        out.push(f(median(&b), median(&c)));
     }
-    ratios.sort_by(f64::total_cmp);
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// The central `level` interval (percentile method) of a sorted bootstrap distribution:
+/// its (1 − level)/2 and (1 + level)/2 quantiles, nearest rank. NaN bounds when empty.
+pub fn percentile_interval(sorted: &[f64], level: f64) -> (f64, f64) {
+    if sorted.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
     let alpha = (1.0 - level) / 2.0;
-    let at = |q: f64| {
-        let i = ((RESAMPLES - 1) as f64 * q).round() as usize;
-        ratios[i.min(RESAMPLES - 1)]
-    };
+    let last = sorted.len() - 1;
+    let at = |q: f64| sorted[((last as f64 * q).round() as usize).min(last)];
     (at(alpha), at(1.0 - alpha))
+}
+
+/// Percentile bootstrap interval, at `level` (0.95), of median(current) / median(base):
+/// both samples resampled with replacement, independently, `RESAMPLES` times.
+/// Returns (low, high); a resampled baseline median of 0 gives an infinite or NaN ratio.
+pub fn bootstrap_ratio_ci(base: &[f64], current: &[f64], level: f64) -> (f64, f64) {
+    percentile_interval(&bootstrap_medians(base, current, |b, c| c / b), level)
+}
+
+/// Percentile bootstrap interval, at `level`, of median(current) − median(base) (the
+/// judgement of metrics whose baseline is near zero, where a ratio means nothing).
+pub fn bootstrap_difference_ci(base: &[f64], current: &[f64], level: f64) -> (f64, f64) {
+    percentile_interval(&bootstrap_medians(base, current, |b, c| c - b), level)
 }
 
 /// U statistic of `x` against `y`: pairs where x wins, ties counting one half.

@@ -196,6 +196,12 @@ pub struct Config {
     /// Control path: a run whose driver makes no progress for this long fails (a task
     /// stuck alive), and start-up or shutdown taking longer fails too.
     pub stall_timeout: Duration,
+    /// Busy work per message a task handles (`--think`): after each message it
+    /// receives, a task spins this long on CLOCK_MONOTONIC before answering, so a pair's
+    /// round trip gains twice this. Recorded as `think_ns` in the case's options, never
+    /// in its id: a run with it pairs with one without in `compare`.
+    #[serde(rename = "think_ns", serialize_with = "crate::sys::serialize_ns")]
+    pub think: Duration,
 }
 
 impl Default for Config {
@@ -211,6 +217,7 @@ impl Default for Config {
             exclusive: false,
             duration: None,
             stall_timeout: Duration::from_secs(10),
+            think: Duration::ZERO,
         }
     }
 }

@@ -6,7 +6,10 @@ use super::{
     latency_histogram, pin_current_thread, Config,
 };
 use crate::{
-    observer::gettid, sys::now_ns, waiter::EpollWaiter, Channel, Event, Interest, WaitMode, Waiter,
+    observer::gettid,
+    sys::{now_ns, think},
+    waiter::EpollWaiter,
+    Channel, Event, Interest, WaitMode, Waiter,
 };
 
 /// How often a task parked on the control path re-checks for an abort.
@@ -127,7 +130,7 @@ pub fn task_main(cfg: &Config, ctl: &Control, role: &Role<'_>) {
         let r = if role.index == 0 {
             driver(cfg, ctl, role, &mut rx, &mut counts)
         } else {
-            answer(ctl, role, &mut rx, &mut counts)
+            answer(cfg, ctl, role, &mut rx, &mut counts)
         };
         wait_returns = rx.wait_returns;
         r
@@ -164,10 +167,13 @@ fn driver(
     rx: &mut Receiver,
     c: &mut Counts,
 ) -> io::Result<()> {
+    let think_ns = cfg.think.as_nanos() as u64;
     let mut round = |c: &mut Counts| -> io::Result<()> {
         role.output.signal()?;
         c.sent += 1;
-        c.received += rx.receive(role.input)?;
+        let n = rx.receive(role.input)?;
+        c.received += n;
+        think(think_ns.saturating_mul(n));
         Ok(())
     };
     let mut total = 0u64;
@@ -234,7 +240,14 @@ fn driver(
 }
 
 /// Every other task: take what arrives on the input, pass as many on.
-fn answer(ctl: &Control, role: &Role<'_>, rx: &mut Receiver, c: &mut Counts) -> io::Result<()> {
+fn answer(
+    cfg: &Config,
+    ctl: &Control,
+    role: &Role<'_>,
+    rx: &mut Receiver,
+    c: &mut Counts,
+) -> io::Result<()> {
+    let think_ns = cfg.think.as_nanos() as u64;
     loop {
         let n = rx.wait_once(role.input)?;
         if ctl.go.load(Ordering::Relaxed) == ABORT {
@@ -249,6 +262,7 @@ fn answer(ctl: &Control, role: &Role<'_>, rx: &mut Receiver, c: &mut Counts) -> 
         }
         c.received += n;
         for _ in 0..n {
+            think(think_ns);
             role.output.signal()?;
             c.sent += 1;
         }

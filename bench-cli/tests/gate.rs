@@ -1,0 +1,677 @@
+//! The regression gate (issue 13): each verdict on synthetic documents with known
+//! values, the near-zero baseline, each exit code (every output-write failure included:
+//! a directory, a read-only filesystem, a path under /proc, a full tmpfs), pooling,
+//! the Markdown and JSON shapes, verdicts that ignore `options`, and a real pair of runs
+//! where `--think` makes a regression of known size on exactly one case.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use evbench::results::{
+    compare::{self, Scale, Settings, Verdict},
+    Case, Metric, ProbesState, Repeat, RunResult, PER_OP_NOISE_FLOOR,
+};
+use serde_json::Value;
+
+fn tmpdir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "evbench-gate-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn doc(cases: Vec<Case>) -> RunResult {
+    let mut d = RunResult::new(
+        vec!["evbench".into(), "run".into()],
+        serde_json::json!({"repeat": 5, "probes": "none"}),
+        ProbesState::off("synthetic result"),
+        b"",
+    );
+    for c in cases {
+        d.push_case(c);
+    }
+    d
+}
+
+/// A pipetest case whose repeats have `us` as us_per_event (lower is better, no floor).
+fn us_case(mechanism: &str, us: &[f64]) -> Case {
+    let mut c = Case::new("pipetest", Some(mechanism), Some("epoll"), None);
+    c.option("writes", 2000);
+    for &v in us {
+        let mut r = Repeat::new(Duration::from_millis(10));
+        r.metric("us_per_event", Metric::lower("µs/event"), v);
+        c.push_repeat(r);
+    }
+    c
+}
+
+/// The issue's near-zero case: pipetest/pipe/epoll with wakeups_per_op (lower, floor 0.1).
+fn wakeups_case(values: &[f64]) -> Case {
+    let mut c = Case::new("pipetest", Some("pipe"), Some("epoll"), None);
+    for &v in values {
+        let mut r = Repeat::new(Duration::from_millis(10));
+        r.metric(
+            "wakeups_per_op",
+            Metric::lower("wakeups/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+            v,
+        );
+        c.push_repeat(r);
+    }
+    c
+}
+
+const BASE: [f64; 6] = [5.00, 5.02, 4.98, 5.01, 4.99, 5.03];
+
+fn scaled(k: f64) -> Vec<f64> {
+    BASE.iter().map(|v| v * k).collect()
+}
+
+fn one(base: &[f64], cur: &[f64]) -> compare::Row {
+    let c = compare::compare(
+        &doc(vec![us_case("pipe", base)]),
+        &doc(vec![us_case("pipe", cur)]),
+        0.05,
+    )
+    .unwrap();
+    assert_eq!(c.rows.len(), 1);
+    c.rows[0].clone()
+}
+
+#[test]
+fn each_verdict_from_known_values() {
+    // +20% µs/event with a 1% spread: the 99% interval is wholly above +5%.
+    let r = one(&BASE, &scaled(1.2));
+    assert_eq!(r.verdict, Verdict::Regressed);
+    assert_eq!(r.scale, Scale::Relative);
+    assert!(
+        r.interval.low > 0.05 && r.interval.level == 0.99,
+        "{:?}",
+        r.interval
+    );
+    // −20%: improved.
+    assert_eq!(one(&BASE, &scaled(0.8)).verdict, Verdict::Improved);
+    // The same values: the 90% interval lies within ±5%.
+    let r = one(&BASE, &BASE);
+    assert_eq!(r.verdict, Verdict::Unchanged);
+    assert!(r.equivalence.low > -0.05 && r.equivalence.high < 0.05);
+    assert_eq!(r.equivalence.level, 0.90);
+}
+
+/// The issue's failures: a 2x slowdown where one repeat of six escaped it reads as a
+/// wide interval reaching below +5% — inconclusive, never unchanged; and a 3-vs-3 pair
+/// where one repeat was hit by a burst is inconclusive too, never a regression.
+#[test]
+fn a_straddling_interval_is_inconclusive_never_unchanged() {
+    let mixed = [10.0, 10.1, 9.9, 4.9, 10.2, 5.0];
+    let r = one(&BASE, &mixed);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{:?}", r.interval);
+    assert!(r.interval.low < 0.05 && r.interval.high > 0.05);
+    // Huge spread, no shift: the interval straddles both bounds.
+    let noisy = [3.5, 6.5, 4.2, 5.8, 5.0, 3.0];
+    let r = one(&noisy, &[6.0, 3.2, 5.1, 4.0, 6.4, 3.6]);
+    assert_eq!(r.verdict, Verdict::Inconclusive);
+    let n = r.repeats_to_decide;
+    assert!(n.is_none_or(|n| n > 6), "{n:?}");
+    // One repeat of three at twice the time: the median moves, the 99% interval does not
+    // clear +5%.
+    let r = one(&[5.2, 5.25, 5.3], &[5.2, 10.5, 10.6]);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{:?}", r.interval);
+}
+
+/// Issue 13 item 3: five repeats of 0.0 wakeups/op against five of 1.0 is a regression
+/// on the absolute scale (+1.0 against ±0.1), exit 1.
+#[test]
+fn a_near_zero_baseline_is_judged_on_the_difference() {
+    let b = doc(vec![wakeups_case(&[0.0; 5])]);
+    let c = doc(vec![wakeups_case(&[1.0; 5])]);
+    let cmp = compare::compare(&b, &c, 0.05).unwrap();
+    let r = &cmp.rows[0];
+    assert_eq!(r.verdict, Verdict::Regressed);
+    assert_eq!(r.scale, Scale::Absolute);
+    assert_eq!((r.interval.low, r.interval.high), (1.0, 1.0));
+    assert_eq!(r.tolerance, 0.1);
+    assert_eq!(r.noise_floor, 0.1);
+    assert_eq!(r.difference, 1.0);
+    // 0.0 → 0.05: within the floor (unchanged); 0.0 → {0, 0.3}: inconclusive.
+    let c = doc(vec![wakeups_case(&[0.05; 5])]);
+    assert_eq!(
+        compare::compare(&b, &c, 0.05).unwrap().rows[0].verdict,
+        Verdict::Unchanged
+    );
+    let c = doc(vec![wakeups_case(&[0.0, 0.3, 0.0, 0.3, 0.3])]);
+    assert_eq!(
+        compare::compare(&b, &c, 0.05).unwrap().rows[0].verdict,
+        Verdict::Inconclusive
+    );
+    // Within three floors of zero counts as near zero: 0.25 → 0.5 is +100% relative but
+    // +0.25 absolute, judged against ±0.1: regressed.
+    let b = doc(vec![wakeups_case(&[0.25; 5])]);
+    let c = doc(vec![wakeups_case(&[0.5; 5])]);
+    let r = &compare::compare(&b, &c, 0.05).unwrap().rows[0];
+    assert_eq!((r.scale, r.verdict), (Scale::Absolute, Verdict::Regressed));
+
+    // And through the binary: exit 1, the change printed as a difference.
+    let dir = tmpdir("nearzero");
+    let bp = write(&dir, "b.json", &doc(vec![wakeups_case(&[0.0; 5])]));
+    let cp = write(&dir, "c.json", &doc(vec![wakeups_case(&[1.0; 5])]));
+    let (code, out, _) = evbench(&["compare".as_ref(), bp.as_os_str(), cp.as_os_str()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("+1.000 wakeups/op"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Percentiles are judged only with --percentiles, each with one histogram bucket as
+/// its noise floor.
+#[test]
+fn percentiles_are_opt_in_with_a_bucket_as_floor() {
+    let case = |lo: u64| {
+        let mut c = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
+        for k in 0..5 {
+            let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+            for i in 0..1000 {
+                h.record(lo + k * 10 + i).unwrap();
+            }
+            let mut r = Repeat::new(Duration::from_millis(10));
+            r.metric("ops_per_sec", Metric::higher("ops/s"), 1000.0)
+                .histogram("round_trip_ns", "ns", &h);
+            c.push_repeat(r);
+        }
+        c
+    };
+    let (b, c) = (doc(vec![case(5_000)]), doc(vec![case(7_000)]));
+    let plain = compare::compare(&b, &c, 0.05).unwrap();
+    assert_eq!(plain.rows.len(), 1, "only ops_per_sec by default");
+    let with = compare::compare_with(
+        &b,
+        &c,
+        Settings {
+            threshold: 0.05,
+            percentiles: true,
+        },
+    )
+    .unwrap();
+    let p50 = with
+        .rows
+        .iter()
+        .find(|r| r.metric == "round_trip_ns.p50")
+        .unwrap();
+    assert_eq!(p50.verdict, Verdict::Regressed);
+    // HdrHistogram with 3 significant digits: values 4096..8191 fall in buckets 4 ns
+    // wide (the median p50 here is 5520).
+    assert_eq!(p50.noise_floor, 4.0);
+    assert_eq!(with.rows.len(), 3);
+}
+
+fn write(dir: &Path, name: &str, d: &RunResult) -> PathBuf {
+    let p = dir.join(name);
+    d.write(&p).unwrap();
+    p
+}
+
+fn evbench(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ev(args: &[&str]) -> (i32, String, String) {
+    let a: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_ref()).collect();
+    evbench(&a)
+}
+
+/// Files for the exit-code tests: a baseline, a regressed current, an inconclusive one,
+/// a same one, and 1-repeat versions.
+struct Pair {
+    dir: PathBuf,
+    base: String,
+    slow: String,
+    unsure: String,
+    same: String,
+}
+
+fn pair(name: &str) -> Pair {
+    let dir = tmpdir(name);
+    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    Pair {
+        base: s(write(&dir, "base.json", &doc(vec![us_case("pipe", &BASE)]))),
+        slow: s(write(
+            &dir,
+            "slow.json",
+            &doc(vec![us_case("pipe", &scaled(1.3))]),
+        )),
+        unsure: s(write(
+            &dir,
+            "unsure.json",
+            &doc(vec![us_case("pipe", &[10.0, 10.1, 9.9, 4.9, 10.2, 5.0])]),
+        )),
+        same: s(write(&dir, "same.json", &doc(vec![us_case("pipe", &BASE)]))),
+        dir,
+    }
+}
+
+#[test]
+fn exit_codes_zero_one_and_fail_on_inconclusive() {
+    let p = pair("codes");
+    assert_eq!(ev(&["compare", &p.base, &p.same]).0, 0);
+    let (code, out, _) = ev(&["compare", &p.base, &p.slow]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("REGRESSED: 1 regressed"), "{out}");
+    // Inconclusive passes by default and fails with --fail-on inconclusive.
+    let (code, out, _) = ev(&["compare", &p.base, &p.unsure]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("inconclusive"), "{out}");
+    let (code, ..) = ev(&["compare", &p.base, &p.unsure, "--fail-on", "inconclusive"]);
+    assert_eq!(code, 1);
+    let (code, ..) = ev(&["compare", &p.base, &p.same, "--fail-on", "inconclusive"]);
+    assert_eq!(code, 0);
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// 1-repeat files: nothing can be judged, which is exit 2 ("could not judge"), never
+/// 0; the table (every row "too few repeats") still reaches stdout.
+#[test]
+fn nothing_judged_exits_2() {
+    let dir = tmpdir("onerep");
+    let b = write(&dir, "b.json", &doc(vec![us_case("pipe", &[5.0])]));
+    let c = write(&dir, "c.json", &doc(vec![us_case("pipe", &[9.0])]));
+    let (code, out, err) = evbench(&["compare".as_ref(), b.as_os_str(), c.as_os_str()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("NOT JUDGED: 0 regressed"), "{out}");
+    assert!(err.contains("nothing judged"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Different machines with --strict: 2, and 2 wins over a regression; the verdict table
+/// still reaches stdout.
+#[test]
+fn strict_machines_exit_2_over_a_regression() {
+    let p = pair("strict");
+    let mut other = doc(vec![us_case("pipe", &scaled(1.3))]);
+    other.machine.cpu_model = "Imaginary CPU @ 9 GHz".into();
+    let other = write(&p.dir, "other.json", &other);
+    let o = other.to_str().unwrap();
+    let (code, out, _) = ev(&["compare", &p.base, o]);
+    assert_eq!(code, 1, "without --strict a warning only: {out}");
+    let (code, out, err) = ev(&["compare", &p.base, o, "--strict"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.starts_with("REGRESSED"), "{out}");
+    assert!(err.contains("different machines (--strict)"), "{err}");
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Usage errors and unusable input are 2 too.
+#[test]
+fn unusable_input_and_usage_exit_2() {
+    let p = pair("usage");
+    let (code, _, err) = ev(&["compare", &p.base]);
+    assert_eq!(code, 2);
+    assert!(err.contains("give BASELINE CURRENT"), "{err}");
+    let (code, ..) = ev(&["compare", &p.base, &p.slow, "--baseline", &p.base]);
+    assert_eq!(code, 2, "positionals and --baseline together");
+    let missing = p.dir.join("missing.json");
+    let (code, _, err) = ev(&["compare", &p.base, missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("current: cannot read"), "{err}");
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// `--markdown` naming a directory, or a path no file can be created in (/proc), is
+/// refused before anything is read: exit 2, nothing on stdout, one line naming the flag.
+#[test]
+fn an_unwritable_markdown_path_exits_2_before_judging() {
+    let p = pair("mddir");
+    for bad in [p.dir.to_str().unwrap(), "/proc/evbench-summary.md"] {
+        let (code, out, err) = ev(&["compare", &p.base, &p.slow, "--markdown", bad]);
+        assert_eq!(code, 2, "{bad}: {out}{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.starts_with("evbench: error: --markdown "), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+fn run_ok(cmd: &str, args: &[&str]) {
+    let o = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Unmounts on drop, so a failed assertion leaves no mount behind.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A read-only filesystem (a read-only bind mount: root ignores permission bits, not a
+/// read-only mount): refused up front, exit 2.
+#[test]
+fn a_read_only_filesystem_exits_2() {
+    let p = pair("ro");
+    let ro = p.dir.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let r = ro.to_str().unwrap();
+    run_ok("mount", &["--bind", r, r]);
+    let m = Mount(ro.clone());
+    run_ok("mount", &["-o", "remount,ro,bind", r]);
+    let target = ro.join("summary.md");
+    let (code, out, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    drop(m);
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// A full filesystem (a 64 KiB tmpfs filled up): the pre-check passes (an empty file
+/// fits), the write fails — exit 2 over the regression, the table on stdout, no partial
+/// file under the name.
+#[test]
+fn a_full_filesystem_exits_2_with_the_table_on_stdout() {
+    let p = pair("full");
+    let fs = p.dir.join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let f = fs.to_str().unwrap();
+    run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", f]);
+    let m = Mount(fs.clone());
+    // Fill it: writing stops at ENOSPC.
+    let filler = std::fs::write(fs.join("filler"), vec![7u8; 1 << 20]);
+    assert_eq!(
+        filler.unwrap_err().raw_os_error(),
+        Some(libc_enospc()),
+        "the tmpfs is full"
+    );
+    let target = fs.join("summary.md");
+    let (code, out, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("REGRESSED"), "{out}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!target.exists(), "no partial file");
+    drop(m);
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+fn libc_enospc() -> i32 {
+    28 // ENOSPC on Linux (asm-generic/errno-base.h)
+}
+
+/// `--baseline a1 a2 --current b1 b2` pools each side's repeats per case.
+#[test]
+fn pooled_sides_judge_every_repeat() {
+    let dir = tmpdir("pool");
+    let a1 = write(&dir, "a1.json", &doc(vec![us_case("pipe", &BASE[..3])]));
+    let a2 = write(&dir, "a2.json", &doc(vec![us_case("pipe", &BASE[3..])]));
+    let b1 = write(
+        &dir,
+        "b1.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[..3])]),
+    );
+    let b2 = write(
+        &dir,
+        "b2.json",
+        &doc(vec![
+            us_case("pipe", &scaled(1.3)[3..]),
+            us_case("eventfd", &BASE),
+        ]),
+    );
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (code, out, err) = ev(&[
+        "compare",
+        "--json",
+        "--baseline",
+        &s(&a1),
+        &s(&a2),
+        "--current",
+        &s(&b1),
+        &s(&b2),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let row = &v["rows"][0];
+    assert_eq!(row["n_baseline"], 6);
+    assert_eq!(row["n_current"], 6);
+    assert_eq!(row["verdict"], "regressed");
+    assert_eq!(v["added"][0], "pipetest/eventfd/epoll");
+    assert_eq!(v["baseline_files"].as_array().unwrap().len(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `compare --json`: every row carries its intervals, scale, tolerance and floor.
+#[test]
+fn json_rows_carry_their_intervals() {
+    let p = pair("json");
+    let (code, out, _) = ev(&["compare", "--json", &p.base, &p.unsure]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decide_level"], 0.99);
+    assert_eq!(v["equivalence_level"], 0.9);
+    let row = &v["rows"][0];
+    for k in ["low", "high"] {
+        assert!(row["interval"][k].is_f64(), "{row}");
+        assert!(row["equivalence"][k].is_f64(), "{row}");
+    }
+    assert_eq!(row["interval"]["level"], 0.99);
+    assert_eq!(row["scale"], "relative");
+    assert_eq!(row["tolerance"], 0.05);
+    assert_eq!(row["noise_floor"], 0.0);
+    assert_eq!(row["kind"], "headline");
+    assert_eq!(row["verdict"], "inconclusive");
+    assert!(row.get("repeats_to_decide").is_some(), "{row}");
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Markdown: the verdict line first, then regressions, then inconclusive, then the rest
+/// in <details>.
+#[test]
+fn markdown_puts_the_verdict_then_regressions_then_inconclusive() {
+    let dir = tmpdir("md");
+    let b = write(
+        &dir,
+        "b.json",
+        &doc(vec![
+            us_case("pipe", &BASE),
+            us_case("eventfd", &BASE),
+            us_case("eventfd-sem", &BASE),
+        ]),
+    );
+    let c = write(
+        &dir,
+        "c.json",
+        &doc(vec![
+            us_case("pipe", &BASE),
+            us_case("eventfd", &[10.0, 10.1, 9.9, 4.9, 10.2, 5.0]),
+            us_case("eventfd-sem", &scaled(1.3)),
+        ]),
+    );
+    let md = dir.join("summary.md");
+    let (code, ..) = evbench(&[
+        "compare".as_ref(),
+        b.as_os_str(),
+        c.as_os_str(),
+        "--markdown".as_ref(),
+        md.as_os_str(),
+    ]);
+    assert_eq!(code, 1);
+    let s = std::fs::read_to_string(&md).unwrap();
+    let lines: Vec<&str> = s.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "## evbench compare");
+    assert!(
+        lines[1].starts_with(
+            "**REGRESSED: 1 regressed, 1 inconclusive, 0 improved, 1 unchanged of 3 judged metrics"
+        ),
+        "{s}"
+    );
+    let at = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle}: {s}"));
+    assert!(at("### Regressions (1)") < at("### Inconclusive (1)"));
+    assert!(at("### Inconclusive (1)") < at("<details>"));
+    assert!(at("`pipetest/eventfd-sem/epoll` | us_per_event") < at("### Inconclusive"));
+    assert!(at("`pipetest/pipe/epoll`") > at("<details>"));
+    // The regression row: baseline → current, change, interval against the tolerance, p.
+    let reg = s.lines().find(|l| l.contains("eventfd-sem")).unwrap();
+    assert!(reg.contains("| +30.0% | [+"), "{reg}");
+    assert!(reg.contains("vs ±5.0% | 0.002 | **regressed** |"), "{reg}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Verdicts come from the figures alone: erasing every `options` field (the document's
+/// and each case's) changes no verdict.
+#[test]
+fn verdicts_ignore_options() {
+    let mut b = doc(vec![us_case("pipe", &BASE), wakeups_case(&[0.0; 5])]);
+    b.cases[1].id = "pipetest/pipe/epoll-et".into();
+    let mut c = doc(vec![
+        us_case("pipe", &scaled(1.3)),
+        wakeups_case(&[0.0, 0.3, 0.0, 0.3, 0.3]),
+    ]);
+    c.cases[1].id = "pipetest/pipe/epoll-et".into();
+    c.cases[0].option("think_ns", 2000);
+    assert_eq!(verdicts(&b, &c), verdicts(&erase(&b), &erase(&c)));
+    assert_eq!(
+        verdicts(&b, &c),
+        vec![
+            (
+                "pipetest/pipe/epoll".into(),
+                "us_per_event".into(),
+                Verdict::Regressed
+            ),
+            (
+                "pipetest/pipe/epoll-et".into(),
+                "wakeups_per_op".into(),
+                Verdict::Inconclusive
+            ),
+        ]
+    );
+}
+
+fn erase(d: &RunResult) -> RunResult {
+    let mut v: Value = serde_json::to_value(d).unwrap();
+    v["options"] = Value::Object(Default::default());
+    for c in v["cases"].as_array_mut().unwrap() {
+        c["options"] = Value::Object(Default::default());
+    }
+    RunResult::from_json(&v.to_string()).unwrap()
+}
+
+fn verdicts(b: &RunResult, c: &RunResult) -> Vec<(String, String, Verdict)> {
+    let mut v: Vec<_> = compare::compare(b, c, 0.05)
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| (r.case, r.metric, r.verdict))
+        .collect();
+    v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    v
+}
+
+/// A real pair: pipetest on pipes and on eventfds, six repeats each side (each side
+/// pooled from one run per mechanism). The current run adds `--think 20us` to the pipe
+/// case only (~4x its time per event): exactly that case's us_per_event is regressed,
+/// exit 1, and the options difference is a warning, not a verdict. The same pair with
+/// every `options` field erased gives the same verdicts.
+#[test]
+fn think_makes_a_known_regression_on_exactly_that_case() {
+    let dir = tmpdir("think");
+    let run = |name: &str, mech: &str, think: &str| -> String {
+        let out = dir.join(name);
+        let o = out.to_str().unwrap().to_string();
+        let (code, _, err) = ev(&[
+            "run", "pipetest", "-m", mech, "-w", "1000", "--think", think, "--repeat", "6",
+            "--probes", "none", "-q", "-o", &o,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        o
+    };
+    let a_pipe = run("a-pipe.json", "pipe", "0s");
+    let a_efd = run("a-efd.json", "eventfd", "0s");
+    let b_pipe = run("b-pipe.json", "pipe", "20us");
+    let b_efd = run("b-efd.json", "eventfd", "0s");
+    // The think time is in the options, not in the id.
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&b_pipe).unwrap()).unwrap();
+    assert_eq!(b["cases"][0]["options"]["think_ns"], 20_000);
+    assert_eq!(b["cases"][0]["id"], "pipetest/pipe/epoll-et");
+    let (code, out, err) = ev(&[
+        "compare",
+        "--json",
+        "--threshold",
+        "25%",
+        "--baseline",
+        &a_pipe,
+        &a_efd,
+        "--current",
+        &b_pipe,
+        &b_efd,
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let regressed: Vec<(String, String)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "regressed")
+        .map(|r| {
+            (
+                r["case"].as_str().unwrap().to_string(),
+                r["metric"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        regressed,
+        vec![(
+            "pipetest/pipe/epoll-et".to_string(),
+            "us_per_event".to_string()
+        )],
+        "{out}"
+    );
+    assert!(
+        v["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("options differ between the two runs (think_ns)")),
+        "{out}"
+    );
+    // Options erased: the same verdicts.
+    let read = |p: &str| RunResult::read(Path::new(p)).unwrap();
+    let pool = |a: &str, b: &str| compare::pool(vec![read(a), read(b)], "side").0;
+    let (base, cur) = (pool(&a_pipe, &a_efd), pool(&b_pipe, &b_efd));
+    let with = compare::compare(&base, &cur, 0.25).unwrap();
+    let without = compare::compare(&erase(&base), &erase(&cur), 0.25).unwrap();
+    let key = |c: &compare::Comparison| {
+        c.rows
+            .iter()
+            .map(|r| (r.case.clone(), r.metric.clone(), r.verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&with), key(&without));
+    std::fs::remove_dir_all(dir).unwrap();
+}
