@@ -156,7 +156,14 @@ fn root_doctor_lists_each_check_once_and_the_capabilities_this_process_holds() {
         .collect();
     assert_eq!(
         tps,
-        ["sched_waking", "sched_switch", "sys_enter", "sys_exit"]
+        // Every tracepoint a probe set attaches, once: the default sets follow forks too.
+        [
+            "sched_waking",
+            "sched_switch",
+            "sys_enter",
+            "sys_exit",
+            "sched_process_fork"
+        ]
     );
     // A kprobe that cannot attach is explained, not guessed at.
     let k = checks.iter().find(|c| c["name"] == "kprobes").unwrap();
