@@ -29,7 +29,16 @@ pub fn resolve(server: &str) -> Result<SocketAddr> {
 
 pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
     http::raise_nofile_limit().context("cannot raise the fd limit")?;
-    let addr = resolve(&args.server)?;
+    let addr = match resolve(&args.server) {
+        Ok(a) if a.port() != 0 => a,
+        Ok(_) => {
+            return Ok(usage_error(&format!(
+                "--server {}: port 0 is no server's port",
+                args.server
+            )))
+        }
+        Err(e) => return Ok(usage_error(&format!("--server: {e:#}"))),
+    };
     let host = Some(args.server.clone());
     let cfg = match args.client.config(addr, host) {
         Ok(c) => c,

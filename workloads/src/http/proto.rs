@@ -82,6 +82,21 @@ impl Site {
                 self.max_header_bytes
             )));
         }
+        if let BodySource::File(p) = &self.body {
+            // Checked here, before anything starts, so a bad file is a refused option
+            // and not a failed start: it must be a regular file (a directory, a FIFO or
+            // a device cannot be served with sendfile and a Content-Length).
+            match std::fs::metadata(p) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    return Err(invalid(format!(
+                        "body file {} is not a regular file",
+                        p.display()
+                    )))
+                }
+                Err(e) => return Err(invalid(format!("body file {}: {e}", p.display()))),
+            }
+        }
         if let BodySource::Bytes(n) = self.body {
             if n > Self::MAX_INLINE_BODY {
                 return Err(invalid(format!(

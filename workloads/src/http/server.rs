@@ -71,8 +71,8 @@ impl ServerConfig {
     ///
     /// Errors (`InvalidInput`, one line naming the field): `workers` outside 1 ..= 1024,
     /// `backlog` < 1, `max_pipeline` < 1, a timeout of zero or over a day, or a bad
-    /// [`Site`] ([`Site::validate`]: body over 1 GiB, path, header buffer size). The
-    /// body file is checked (regular file) when [`start`] opens it.
+    /// [`Site`] ([`Site::validate`]: body over 1 GiB, a body file that is not a regular
+    /// file, path, header buffer size).
     pub fn validate(&self) -> io::Result<()> {
         let bad = |m: String| Err(io::Error::new(io::ErrorKind::InvalidInput, m));
         if !(1..=Self::MAX_WORKERS).contains(&self.workers) {
