@@ -133,6 +133,19 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("serve", "server-cpu", None, "count"),
     ("serve", "wait", Some('W'), "http wait mode"),
     ("serve", "workers", None, "count"),
+    ("trace", "cgroup", None, "path"),
+    ("trace", "comm", None, "text"),
+    ("trace", "command", None, "text"),
+    ("trace", "duration", Some('d'), "duration"),
+    ("trace", "interval", None, "duration"),
+    ("trace", "interval-json", None, "path"),
+    ("trace", "json", None, "flag"),
+    ("trace", "kfunc", None, "text"),
+    ("trace", "name", None, "text"),
+    ("trace", "output", Some('o'), "path"),
+    ("trace", "pid", None, "count"),
+    ("trace", "probes", None, "probe sets"),
+    ("trace", "quiet", Some('q'), "flag"),
 ];
 
 /// The kind of value an argument's parser returns, by type.
