@@ -54,14 +54,21 @@ fn read_doc(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-/// Every thread id the document's kernel figures name.
+/// Every thread id the document's syscall counts name (`per_thread` of each syscall:
+/// the kernel counts children and threads it followed there, under their own tids).
 fn traced_tids(doc: &Value) -> Vec<u64> {
     let mut v: Vec<u64> = doc["cases"][0]["repeats"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r["details"]["kernel"]["threads"].as_array().unwrap().clone())
-        .map(|t| t["tid"].as_u64().unwrap())
+        .flat_map(|r| {
+            r["details"]["kernel"]["syscalls"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .flat_map(|s| s["per_thread"].as_array().unwrap().clone())
+        .map(|t| t[0].as_u64().unwrap())
         .collect();
     v.sort_unstable();
     v.dedup();
@@ -131,7 +138,7 @@ fn a_command_and_its_children_are_counted_exactly_and_a_decoy_is_not() {
         assert_eq!(counter(&d, "kernel.syscall.read"), 10_000, "{mode}: {err}");
         assert_eq!(counter(&d, "kernel.syscall.write"), 10_000, "{mode}");
         // The helper and the task it created after the session began; nothing else.
-        assert_eq!(traced_tids(&d).len(), 2, "{mode}: {}", d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]);
+        assert_eq!(traced_tids(&d).len(), 2, "{mode}: {:?}", traced_tids(&d));
         assert!(!traced_tids(&d).contains(&u64::from(decoy.id())));
         assert_eq!(counter(&d, "kernel.drops"), 0);
     }
@@ -165,7 +172,10 @@ fn a_pid_is_counted_exactly_with_its_later_threads_and_a_decoy_is_not() {
     assert_eq!(st.code(), Some(0), "{err}");
     let d = read_doc(&doc);
     assert!(
-        d["cases"][0]["id"].as_str().unwrap().starts_with("trace/comm=trace_helper"),
+        d["cases"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("trace/comm=trace_helper"),
         "{}",
         d["cases"][0]["id"]
     );
@@ -173,7 +183,11 @@ fn a_pid_is_counted_exactly_with_its_later_threads_and_a_decoy_is_not() {
     assert_eq!(counter(&d, "kernel.syscall.read"), 8000, "{err}");
     assert_eq!(counter(&d, "kernel.syscall.write"), 8000);
     let tids = traced_tids(&d);
-    assert_eq!(tids.len(), 2, "the main thread and the one it started: {tids:?}");
+    assert_eq!(
+        tids.len(),
+        2,
+        "the main thread and the one it started: {tids:?}"
+    );
     assert!(tids.contains(&u64::from(target.id())));
     assert!(!tids.contains(&u64::from(decoy.id())));
 }
@@ -206,7 +220,11 @@ fn refusals_are_one_line() {
         (&["--cgroup", "/sys/fs/cgroup/unified"], 2, "cgroup filter"),
         (&["--comm", "sshd"], 2, "filter"),
         (&[], 2, "nothing to trace"),
-        (&["--interval-json", "-", "--", "true"], 125, "stdout belongs"),
+        (
+            &["--interval-json", "-", "--", "true"],
+            125,
+            "stdout belongs",
+        ),
         (&["--json", "--", "true"], 125, "stdout belongs"),
     ];
     for (args, code, text) in cases {
@@ -243,16 +261,33 @@ fn interval_lines_parse_and_sum_to_the_totals() {
         .map(|l| serde_json::from_str(l).expect("each line is whole JSON"))
         .collect();
     let repeats = d["cases"][0]["repeats"].as_array().unwrap().len();
-    assert_eq!(parsed.len(), repeats, "one line per interval, one repeat per interval");
-    assert!(parsed.len() >= 4, "about a second at 200 ms: {}", parsed.len());
+    assert_eq!(
+        parsed.len(),
+        repeats,
+        "one line per interval, one repeat per interval"
+    );
+    assert!(
+        parsed.len() >= 4,
+        "about a second at 200 ms: {}",
+        parsed.len()
+    );
     let sum = |f: &dyn Fn(&Value) -> u64| parsed.iter().map(f).sum::<u64>();
     for name in ["read", "write"] {
         let lines_total = sum(&|v| v["syscall"][name]["count"].as_u64().unwrap_or(0));
         assert_eq!(lines_total, counter(&d, &format!("kernel.syscall.{name}")));
     }
-    assert_eq!(sum(&|v| v["wakeups"].as_u64().unwrap()), counter(&d, "kernel.wakeups"));
-    assert_eq!(sum(&|v| v["syscalls"].as_u64().unwrap()), counter(&d, "kernel.syscalls"));
-    assert_eq!(sum(&|v| v["voluntary"].as_u64().unwrap()), counter(&d, "kernel.voluntary"));
+    assert_eq!(
+        sum(&|v| v["wakeups"].as_u64().unwrap()),
+        counter(&d, "kernel.wakeups")
+    );
+    assert_eq!(
+        sum(&|v| v["syscalls"].as_u64().unwrap()),
+        counter(&d, "kernel.syscalls")
+    );
+    assert_eq!(
+        sum(&|v| v["voluntary"].as_u64().unwrap()),
+        counter(&d, "kernel.voluntary")
+    );
     // The compact lines went to stderr, one per probe set per interval.
     assert_eq!(
         err.lines().filter(|l| l.contains("] syscalls ")).count(),
@@ -264,8 +299,13 @@ fn interval_lines_parse_and_sum_to_the_totals() {
 /// Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
 fn prog_ids_of(pid: u32) -> Vec<u32> {
     let mut ids = Vec::new();
-    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
-        if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog") {
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog")
+        {
             let info = std::fs::read_to_string(format!(
                 "/proc/{pid}/fdinfo/{}",
                 fd.file_name().to_string_lossy()
@@ -301,14 +341,21 @@ fn a_signal_sent_to_evbench_is_forwarded_and_the_report_still_written() {
         assert_eq!(unsafe { libc::kill(ev.id() as i32, sig) }, 0);
         let st = wait_within(&mut ev, Duration::from_secs(5));
         let err = errh.join().unwrap();
-        assert_eq!(st.code(), Some(want), "the command's death by the signal: {err}");
+        assert_eq!(
+            st.code(),
+            Some(want),
+            "the command's death by the signal: {err}"
+        );
         let d = read_doc(&doc);
         assert_eq!(d["interrupted"], true);
         assert_eq!(d["cases"][0]["id"], "trace/cmd=sleep");
         // Programs are freed after an RCU grace period: give it up to 2 s.
         let t = Instant::now();
         while any_loaded(&ids) {
-            assert!(t.elapsed() < Duration::from_secs(2), "programs {ids:?} still loaded");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "programs {ids:?} still loaded"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

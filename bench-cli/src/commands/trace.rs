@@ -33,8 +33,7 @@ use workloads::{Observer, TaskInfo};
 use crate::{
     cli::{CommonArgs, TraceArgs},
     engine::{kernel::record_kernel, prepare_probes},
-    export,
-    files,
+    export, files,
     output::{self, count, ns},
     probes::{
         collect::{KernelHist, SyscallFigures, ThreadFigures, WokeFigures},
@@ -81,7 +80,7 @@ fn install_signals() -> Result<()> {
         // SAFETY: a plain sigaction with an async-signal-safe handler.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as usize;
+            sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
@@ -155,7 +154,11 @@ fn check(args: &TraceArgs, usage: u8) -> Result<(), Fail> {
     if let Some(p) = &args.output {
         outs.push(("-o", p));
     }
-    if let Some(p) = args.interval_json.as_deref().filter(|p| *p != Path::new("-")) {
+    if let Some(p) = args
+        .interval_json
+        .as_deref()
+        .filter(|p| *p != Path::new("-"))
+    {
         outs.push(("--interval-json", p));
     }
     for (flag, p) in &outs {
@@ -330,12 +333,14 @@ fn fork_command(argv: &[String]) -> Result<Child, Fail> {
             libc::execv(path.as_ptr(), ptrs.as_ptr());
             let e = *libc::__errno_location();
             libc::write(errs[1], (&e as *const i32).cast(), 4);
-            libc::_exit(if e == libc::ENOENT {
-                EXIT_NOT_FOUND
-            } else {
-                EXIT_NOT_EXECUTABLE
-            }
-            .into());
+            libc::_exit(
+                if e == libc::ENOENT {
+                    EXIT_NOT_FOUND
+                } else {
+                    EXIT_NOT_EXECUTABLE
+                }
+                .into(),
+            );
         }
     }
     // SAFETY: closing the child's ends in the parent.
@@ -382,7 +387,10 @@ impl Child {
             return Err(if e == libc::ENOENT {
                 Fail(format!("{argv0}: command not found"), EXIT_NOT_FOUND)
             } else {
-                Fail(format!("{argv0}: cannot execute: {err}"), EXIT_NOT_EXECUTABLE)
+                Fail(
+                    format!("{argv0}: cannot execute: {err}"),
+                    EXIT_NOT_EXECUTABLE,
+                )
             });
         }
         Ok(())
@@ -434,7 +442,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             argv: args.command.clone(),
         });
     }
-    let fail = |e: anyhow::Error| Fail(format!("{e:#}"), usage.max(1));
+    // evbench's own failures (not the user's mistakes): 1, or 125 in the command mode.
+    let own = if usage == 2 { 1 } else { usage };
+    let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
     install_signals().map_err(fail)?;
     let common = CommonArgs {
         probes: args.probes,
@@ -449,7 +459,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                 "cannot trace without probes: {}",
                 status.reason.as_deref().unwrap_or("they did not load")
             ),
-            usage.max(1),
+            own,
         ));
     };
     let mut child = None;
@@ -497,10 +507,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         .or(args.interval_json.as_ref().map(|_| Duration::from_secs(1)));
     let mut jsonl = match &args.interval_json {
         Some(p) if p == Path::new("-") => Some(JsonLines::Stdout),
-        Some(p) => Some(JsonLines::File(
-            std::fs::File::create(p)
-                .map_err(|e| Fail(format!("--interval-json {}: {e}", p.display()), usage.max(1)))?,
-        )),
+        Some(p) => Some(JsonLines::File(std::fs::File::create(p).map_err(|e| {
+            Fail(format!("--interval-json {}: {e}", p.display()), own)
+        })?)),
         None => None,
     };
 
@@ -511,7 +520,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let mut last_cut = Duration::ZERO;
     let mut exit = None;
     let mut signalled = false;
-    let mut ended_by = "";
+    let ended_by;
     loop {
         std::thread::sleep(TICK);
         let now = t0.elapsed();
@@ -567,7 +576,15 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Everything is detached and unloaded before the report is written.
     drop(probes);
 
-    let doc = document(args, &named, &status, &intervals, started_unix, &noise, signalled);
+    let doc = document(
+        args,
+        &named,
+        &status,
+        &intervals,
+        started_unix,
+        &noise,
+        signalled,
+    );
     let mut failed = false;
     if let Some(p) = &args.output {
         if let Err(e) = doc.write(p) {
@@ -592,7 +609,11 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         // --duration ended the session, not the command: it keeps running, and its
         // status is still ours.
         let code = exit.unwrap_or_else(|| c.wait_blocking());
-        return Ok(if failed && code == 0 { EXIT_FAILED } else { code });
+        return Ok(if failed && code == 0 {
+            EXIT_FAILED
+        } else {
+            code
+        });
     }
     // Ctrl-C is how a --pid session normally ends: not a failure.
     Ok(u8::from(failed))
@@ -713,9 +734,15 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 name: s.name.clone(),
                 count,
                 per_thread,
-                latency_ns: hist_sub(&Some(s.latency_ns.clone()), o.map(|o| Some(o.latency_ns.clone())).as_ref())?,
-                oncpu_ns: hist_sub(&Some(s.oncpu_ns.clone()), o.map(|o| Some(o.oncpu_ns.clone())).as_ref())
-                    .unwrap_or_else(|| s.oncpu_ns.clone()),
+                latency_ns: hist_sub(
+                    &Some(s.latency_ns.clone()),
+                    o.map(|o| Some(o.latency_ns.clone())).as_ref(),
+                )?,
+                oncpu_ns: hist_sub(
+                    &Some(s.oncpu_ns.clone()),
+                    o.map(|o| Some(o.oncpu_ns.clone())).as_ref(),
+                )
+                .unwrap_or_else(|| s.oncpu_ns.clone()),
             })
         })
         .collect();
@@ -729,10 +756,7 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 .find(|o| o.waker_tid == w.waker_tid && o.wakee_tid == w.wakee_tid)
                 .map_or(0, |o| o.count);
             let count = w.count.saturating_sub(was);
-            (count > 0).then(|| WokeFigures {
-                count,
-                ..w.clone()
-            })
+            (count > 0).then(|| WokeFigures { count, ..w.clone() })
         })
         .collect();
     Kernel {
@@ -933,7 +957,8 @@ fn document(
     doc.started_unix = started_unix;
     doc.interrupted = interrupted;
     let mut case = Case::new("trace", None, None, Some(&variant(args, named)));
-    if let Some(Named::Command { argv }) = named.iter().find(|n| matches!(n, Named::Command { .. })) {
+    if let Some(Named::Command { argv }) = named.iter().find(|n| matches!(n, Named::Command { .. }))
+    {
         case.option("command", argv);
     }
     let comms: Vec<&str> = named
@@ -952,15 +977,27 @@ fn document(
         r.started_at(*start);
         record_kernel(&mut r, k, 0);
         let secs = len.as_secs_f64().max(1e-9);
-        r.metric("wakeups_per_s", Metric::neither("wakeups/s"), k.wakeups() as f64 / secs);
-        r.metric("syscalls_per_s", Metric::neither("syscalls/s"), k.syscall_count() as f64 / secs);
+        r.metric(
+            "wakeups_per_s",
+            Metric::neither("wakeups/s"),
+            k.wakeups() as f64 / secs,
+        );
+        r.metric(
+            "syscalls_per_s",
+            Metric::neither("syscalls/s"),
+            k.syscall_count() as f64 / secs,
+        );
         r.metric(
             "switches_per_s",
             Metric::neither("switches/s"),
             (k.voluntary() + k.involuntary()) as f64 / secs,
         );
         if let Some(h) = wakeup_hist(k) {
-            r.metric("wakeup_p99_ns", Metric::lower("ns"), h.value_at_quantile(0.99) as f64);
+            r.metric(
+                "wakeup_p99_ns",
+                Metric::lower("ns"),
+                h.value_at_quantile(0.99) as f64,
+            );
         }
         if let Some(h) = &k.offcpu_ns {
             r.metric("offcpu_p99_ns", Metric::lower("ns"), h.summary.p99 as f64);
