@@ -517,6 +517,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // signal arrived (pid mode) or --duration is over.
     let mut intervals: Vec<(Duration, Duration, Kernel)> = Vec::new();
     let mut prev: Option<Kernel> = None;
+    // Time counting was shut at interval boundaries (reading the maps needs the
+    // window closed): events ending then are missing, and the document says so.
+    let mut shut = Duration::ZERO;
     let mut last_cut = Duration::ZERO;
     let mut exit = None;
     let mut signalled = false;
@@ -549,7 +552,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         }
         if let Some(iv) = interval {
             if now >= last_cut + iv {
-                let k = cut(&probes, true).map_err(fail)?;
+                let k = cut(&probes, true, &mut shut).map_err(fail)?;
                 let d = minus(&k, prev.as_ref());
                 emit_interval(args, &mut jsonl, now, now - last_cut, &d);
                 intervals.push((last_cut, now - last_cut, d));
@@ -562,7 +565,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         signalled = true;
     }
     let end = t0.elapsed();
-    let total = cut(&probes, false).map_err(fail)?;
+    let total = cut(&probes, false, &mut shut).map_err(fail)?;
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
         emit_interval(args, &mut jsonl, end, end - last_cut, &d);
@@ -576,7 +579,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Everything is detached and unloaded before the report is written.
     drop(probes);
 
-    let doc = document(
+    let mut doc = document(
         args,
         &named,
         &status,
@@ -585,6 +588,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         &noise,
         signalled,
     );
+    if !shut.is_zero() {
+        doc.warnings.push(format!(
+            "counting was paused for {} in all ({:.1}% of the session) while each interval's figures were read: events that ended then are not counted",
+            ns(shut.as_nanos() as f64),
+            100.0 * shut.as_secs_f64() / end.as_secs_f64().max(1e-9)
+        ));
+    }
     let mut failed = false;
     if let Some(p) = &args.output {
         if let Err(e) = doc.write(p) {
@@ -623,11 +633,14 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
 /// again. The probes' maps keep accumulating; per-interval figures are differences
 /// ([`minus`]). Events that end while the window is shut (the time `collect` takes, a
 /// few ms) are not counted.
-fn cut(probes: &Probes, reopen: bool) -> Result<Kernel> {
+/// `shut` accumulates how long counting was off for it.
+fn cut(probes: &Probes, reopen: bool, shut: &mut Duration) -> Result<Kernel> {
+    let t = Instant::now();
     probes.measuring(false);
     let k = probes.collect();
     if reopen {
         probes.measuring(true);
+        *shut += t.elapsed();
     }
     k
 }
