@@ -360,3 +360,67 @@ fn a_signal_sent_to_evbench_is_forwarded_and_the_report_still_written() {
         }
     }
 }
+
+#[test]
+fn a_kfunc_the_kernel_refuses_is_one_line_and_the_session_goes_on() {
+    let (code, _, err) = trace(&["-q", "--kfunc", "vfs_read", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(code, Some(3), "{err}");
+    // Where fentry is refused (this VM): one line saying so; where permitted: nothing.
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 1, "{err}");
+    if let Some(l) = lines.first() {
+        assert!(
+            l.contains("kfunc vfs_read") && l.contains("going on"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = trace(&["-q", "--kfunc", "no_such_function_xyz", "--", "true"]);
+    assert_eq!(code, Some(125), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Direct children of process `pid`.
+fn children(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_second_signal_exits_at_once_and_leaves_no_program() {
+    // The command ignores SIGINT, so the forwarded first one does not end it.
+    let (mut ev, ready, errh) = start(&["trace", "--", "sh", "-c", "trap '' INT; sleep 30"]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    let ids = prog_ids_of(ev.id());
+    let sh = children(ev.id());
+    assert_eq!(sh.len(), 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let sleep = children(sh[0] as u32);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(ev.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        ev.try_wait().unwrap().is_none(),
+        "the command still runs, so does evbench"
+    );
+    unsafe { libc::kill(ev.id() as i32, libc::SIGINT) };
+    let st = wait_within(&mut ev, Duration::from_secs(2));
+    for p in sleep.iter().chain(&sh) {
+        // SAFETY: the orphaned command, ours to clean up.
+        unsafe { libc::kill(*p, libc::SIGKILL) };
+    }
+    let err = errh.join().unwrap();
+    assert_eq!(st.code(), Some(130), "{err}");
+    let t = Instant::now();
+    while any_loaded(&ids) {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "programs {ids:?} still loaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
