@@ -226,6 +226,11 @@ fn refusals_are_one_line() {
             "stdout belongs",
         ),
         (&["--json", "--", "true"], 125, "stdout belongs"),
+        (
+            &["--pid", "1", "--json", "--interval-json", "-"],
+            2,
+            "both would write to stdout",
+        ),
     ];
     for (args, code, text) in cases {
         let (c, _, err) = trace(args);

@@ -143,6 +143,11 @@ fn check(args: &TraceArgs, usage: u8) -> Result<(), Fail> {
             return u("--interval-json -: stdout belongs to the command; name a file".into());
         }
     }
+    if args.json && args.interval_json.as_deref() == Some(Path::new("-")) {
+        return u(
+            "--json and --interval-json -: both would write to stdout; name a file for one".into(),
+        );
+    }
     if let Some(n) = &args.name {
         if n.is_empty() || n.contains(char::is_whitespace) || n.contains('/') {
             return u(format!(
