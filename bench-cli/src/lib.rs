@@ -3,7 +3,8 @@
 //!
 //! Layers, top to bottom; a module uses only modules below it (`cargo xtask clippy`
 //! fails on any import cycle, `use` and paths in function bodies alike):
-//! - `commands`: one file per subcommand (run, serve, load, report, compare, doctor, list);
+//! - `commands`: one file per subcommand (run, trace, serve, load, report, compare, doctor,
+//!   list);
 //! - `export`: whole reports: terminal, Markdown, SVG, HTML, HdrHistogram log, verdicts,
 //!   the run's human report;
 //! - `engine`: the run engine, the one place that decides what runs when (`scheduler`),

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use evbench::{
     cli::{Cli, Command},
-    commands::{compare, doctor, list, load, report, run, serve},
+    commands::{compare, doctor, list, load, report, run, serve, trace},
     signal,
 };
 
@@ -37,6 +37,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::run(&args).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &signal::install()?),
         Command::Load(args) => load::run(args, &signal::install()?),
+        Command::Trace(args) => Ok(trace::run(args)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

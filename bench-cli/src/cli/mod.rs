@@ -101,6 +101,20 @@ Examples:
   evbench load --server 127.0.0.1:8080 -c 64 -d 10
   evbench load --server 127.0.0.1:8080 --rate 20000      open loop, wrk2-style latency")]
     Load(LoadArgs),
+    /// Trace processes evbench did not start, or a command it starts: the same probes and
+    /// histograms as `evbench run`, on anyone's threads.
+    #[command(after_help = "\
+The command mode behaves like the command: it stays in the terminal's foreground process
+group (Ctrl-C reaches it as without evbench), a SIGINT or SIGTERM sent to evbench alone is
+forwarded to it, and evbench exits with its status (128+N when killed by signal N; 125 when
+evbench itself fails, 126 not executable, 127 not found). The report goes to stderr there,
+so it never mixes with the command's output.
+
+Examples:
+  evbench trace -- make -j2                         trace a build and its children
+  evbench trace --pid 1234 --interval 1s            a running server, one line per second
+  evbench trace --pid 1234 -d 30s -o trace.json     30 seconds, then the results document")]
+    Trace(TraceArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -118,6 +132,55 @@ pub struct RunArgs {
     pub workload: Option<WorkloadCmd>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Options of `evbench trace`.
+#[derive(Args, Debug, Clone)]
+pub struct TraceArgs {
+    /// Trace this process: every thread of it, and the threads and children it creates
+    /// later (repeatable). Kernel (init namespace) process ids.
+    #[arg(long = "pid", value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pids: Vec<u32>,
+    /// A cgroup v2 directory (refused for now: needs a kernel-side cgroup filter).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<PathBuf>,
+    /// Processes named NAME (refused for now: needs a kernel-side exec/comm filter).
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
+    /// The case id's last part in the results document (`trace/NAME`), stable across
+    /// sessions; default `cmd=ARGV0` or `comm=COMM` of the first --pid.
+    #[arg(long, value_name = "ID")]
+    pub name: Option<String>,
+    /// End the session after this long (default: until the targets exit or Ctrl-C).
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub duration: Option<Duration>,
+    /// Print a compact line per probe set to stderr every DURATION (like `runqlat 1`,
+    /// `syscount -i 1`); each interval is a repeat in the results document.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub interval: Option<Duration>,
+    /// Write each interval as one JSON line to FILE, flushed per line (`-`: stdout, only
+    /// without a command). Implies --interval 1s unless --interval is given.
+    #[arg(long, value_name = "FILE")]
+    pub interval_json: Option<PathBuf>,
+    /// Probe sets to attach: a comma-separated list, `default` or `all` (see `evbench list`).
+    #[arg(long, default_value = "default", value_name = "LIST")]
+    pub probes: ProbeSets,
+    /// With the kfunc probe set: the kernel function to time with fentry/fexit.
+    #[arg(long, value_name = "NAME")]
+    pub kfunc: Option<String>,
+    /// Print the results document (JSON, results/SCHEMA.md) on stdout instead of the
+    /// human report (only without a command: stdout is the command's).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results document to FILE.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No interval lines on stderr and no final report (files are still written).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The command to run and trace with its descendants, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Options every workload takes.

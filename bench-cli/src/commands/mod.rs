@@ -8,3 +8,4 @@ pub mod load;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod trace;

@@ -478,6 +478,12 @@ impl Probes {
         Ok(())
     }
 
+    /// Problems met while following tasks (one line each) since the last reset; they
+    /// are also in the next `collect`'s warnings.
+    pub fn take_notes(&self) -> Vec<String> {
+        self.notes.lock().expect("not poisoned").clone()
+    }
+
     /// Whether the tracepoint programs are attached now.
     pub fn attached(&self) -> bool {
         !self.links.is_empty()

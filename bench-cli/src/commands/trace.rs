@@ -1,0 +1,1077 @@
+//! `evbench trace`: the run's probes and histograms on processes evbench did not write:
+//! running processes (`--pid`, every thread, and the threads and children they create
+//! later) or a command it starts (`-- COMMAND ARGS...`, with its descendants).
+//!
+//! Following: each target thread goes into the probes' target map through the
+//! [`Observer`] interface; the kernel's `sched_process_fork` program (bench-ebpf
+//! `sched.rs`) makes every thread or process a target creates a target too, so after
+//! the session has registered every thread that exists (re-reading `/proc/PID/task`
+//! until it is stable, before counting starts) nothing is polled.
+//!
+//! The command mode behaves like the command (as `timeout(1)` and `env(1)` do): the
+//! child stays in evbench's process group, hence in the terminal's foreground group, so
+//! the terminal's Ctrl-C reaches it directly; a SIGINT or SIGTERM *sent* to evbench (a
+//! `kill(2)`, `si_code <= 0`) is forwarded to it, one from the terminal (`SI_KERNEL`)
+//! is not, since the command got its own. Exit status: the command's, 128+N when signal
+//! N killed it; [`EXIT_FAILED`] when evbench itself fails, [`EXIT_NOT_EXECUTABLE`],
+//! [`EXIT_NOT_FOUND`] (POSIX `command`'s and `env`'s codes).
+use std::{
+    collections::BTreeMap,
+    ffi::CString,
+    io::Write,
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::atomic::{AtomicI32, AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use workloads::{Observer, TaskInfo};
+
+use crate::{
+    cli::{CommonArgs, TraceArgs},
+    engine::{kernel::record_kernel, prepare_probes},
+    export, files,
+    output::{self, count, ns},
+    probes::{
+        collect::{HistSummary, KernelHist, SyscallFigures, ThreadFigures, WokeFigures},
+        Kernel, Probes, OBJECT,
+    },
+    results::{Case, Metric, NoiseMeter, Repeat, RunResult},
+};
+
+/// evbench's own failure in the command mode (as timeout(1) and env(1)).
+pub const EXIT_FAILED: u8 = 125;
+/// The command was found but could not be executed.
+pub const EXIT_NOT_EXECUTABLE: u8 = 126;
+/// The command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+/// The inode number of the initial pid namespace (`PROC_PID_INIT_INO` in the kernel's
+/// include/linux/proc_ns.h): any other means evbench sees non-kernel process ids.
+const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+
+/// How often the session looks at its targets, signals and the clock.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Signals received (SIGINT/SIGTERM), and the last one sent by a process (to forward).
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+static FORWARD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
+    // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO.
+    let code = unsafe { (*info).si_code };
+    // SI_USER (kill), SI_QUEUE, SI_TKILL: sent to us by a process, not by the terminal.
+    if code <= 0 {
+        FORWARD.store(sig, Ordering::SeqCst);
+    }
+    if n >= 2 {
+        // A second signal: exit at once; closing our fds unloads every program.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) };
+    }
+}
+
+fn install_signals() -> Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a plain sigaction with an async-signal-safe handler.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
+                bail!(
+                    "cannot install the signal handler: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A refusal or failure: the message (one line) and the exit status.
+struct Fail(String, u8);
+
+/// Runs `evbench trace`; returns the exit status (see the module docs).
+pub fn run(args: TraceArgs) -> ExitCode {
+    // Usage mistakes exit 2 like clap's own, except in the command mode, where every
+    // failure of evbench's exits 125 so it can never pass for the command's status.
+    let usage = if args.command.is_empty() {
+        2
+    } else {
+        EXIT_FAILED
+    };
+    match session(&args, usage) {
+        Ok(code) => ExitCode::from(code),
+        Err(Fail(msg, code)) => {
+            eprintln!("evbench: error: {}", msg.replace('\n', " "));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// A target as the user named it.
+enum Named {
+    Pid { pid: u32, comm: String },
+    Command { argv: Vec<String> },
+}
+
+fn check(args: &TraceArgs, usage: u8) -> Result<(), Fail> {
+    let u = |m: String| Err(Fail(m, usage));
+    if let Some(p) = &args.cgroup {
+        return u(format!("--cgroup {}: not available yet: it needs a kernel-side cgroup filter in the probes (bench-ebpf), which this build does not have", p.display()));
+    }
+    if let Some(c) = &args.comm {
+        return u(format!("--comm {c}: not available yet: it needs a kernel-side filter on exec and comm in the probes (bench-ebpf), which this build does not have"));
+    }
+    if args.pids.is_empty() && args.command.is_empty() {
+        return u("nothing to trace: name --pid PID or a command after --".into());
+    }
+    if args.probes.is_empty() {
+        return u("--probes none: a trace without probes measures nothing".into());
+    }
+    if !args.command.is_empty() {
+        if args.json {
+            return u("--json: stdout belongs to the command; use -o FILE".into());
+        }
+        if args.interval_json.as_deref() == Some(Path::new("-")) {
+            return u("--interval-json -: stdout belongs to the command; name a file".into());
+        }
+    }
+    if args.json && args.interval_json.as_deref() == Some(Path::new("-")) {
+        return u(
+            "--json and --interval-json -: both would write to stdout; name a file for one".into(),
+        );
+    }
+    if let Some(n) = &args.name {
+        if n.is_empty() || n.contains(char::is_whitespace) || n.contains('/') {
+            return u(format!(
+                "--name '{n}': one word without spaces or '/' (it ends the case id trace/NAME)"
+            ));
+        }
+    }
+    let mut outs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &args.output {
+        outs.push(("-o", p));
+    }
+    if let Some(p) = args
+        .interval_json
+        .as_deref()
+        .filter(|p| *p != Path::new("-"))
+    {
+        outs.push(("--interval-json", p));
+    }
+    for (flag, p) in &outs {
+        if let Err(e) = files::check_output(flag, p) {
+            return u(e);
+        }
+    }
+    if let Err(e) = files::check_distinct(&outs) {
+        return u(e);
+    }
+    Ok(())
+}
+
+/// Refuses to run where process ids are not the kernel's: the probes see init-namespace
+/// thread ids (`task_struct.pid`), so a pid from inside a pid namespace names another
+/// task (or none). Translating would need /proc of the host's namespace, which a
+/// namespace with its own /proc does not show.
+fn check_pid_namespace(usage: u8) -> Result<(), Fail> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) if m.ino() != PROC_PID_INIT_INO => Err(Fail(
+            "evbench runs inside a pid namespace: its process ids are not the kernel's, which the probes match; run it in the host's pid namespace".into(),
+            usage,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The command name (`/proc/PID/comm`) of a live process, or why not (one line).
+fn comm_of(pid: u32) -> Result<String, String> {
+    if !process_alive(pid) {
+        return Err(format!("--pid {pid}: no such process"));
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .map_err(|e| format!("--pid {pid}: cannot read /proc/{pid}/comm: {e}"))
+}
+
+/// Whether `pid` exists and is not a zombie (a target that exited but whose parent has
+/// not reaped it is over).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn tids_of(pid: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Registers every thread of `pid` as target `index`. Threads created while this runs
+/// by a thread not yet registered would be missed by the kernel's fork follower, so it
+/// re-reads the thread list until a pass finds nothing new.
+fn follow_process(probes: &Probes, pid: u32, index: u32, role: &'static str) -> usize {
+    let mut known = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        let new: Vec<u32> = tids_of(pid)
+            .into_iter()
+            .filter(|t| !known.contains(t))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for tid in new {
+            probes.task_started(&TaskInfo { tid, index, role });
+            known.insert(tid);
+        }
+    }
+    known.len()
+}
+
+/// Where `name` is found the way execvp(3) looks: as given when it has a '/', else the
+/// first executable regular file of that name in $PATH (else the first one found at
+/// all, so that execve reports why it cannot run). `None`: not found.
+fn resolve(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    if name.is_empty() {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut fallback = None;
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Some(p),
+            Ok(m) if m.is_file() => {
+                fallback.get_or_insert(p);
+            }
+            _ => {}
+        }
+    }
+    fallback
+}
+
+/// A forked command held at a gate until it is a target.
+struct Child {
+    pid: libc::pid_t,
+    /// Write end of the gate: one byte lets the child exec.
+    gate: libc::c_int,
+    /// Read end of the exec-error pipe (close-on-exec in the child): EOF means exec
+    /// succeeded; 4 bytes are the errno of a failed exec.
+    errors: libc::c_int,
+}
+
+fn cstr(s: &[u8]) -> Result<CString, Fail> {
+    CString::new(s).map_err(|_| Fail("the command contains a NUL byte".into(), EXIT_FAILED))
+}
+
+/// Forks the command, stopped at a gate (a blocking read) before exec, so it can be
+/// registered as a target before it runs any of its own code.
+fn fork_command(argv: &[String]) -> Result<Child, Fail> {
+    let Some(path) = resolve(&argv[0]) else {
+        return Err(Fail(
+            format!("{}: command not found", argv[0]),
+            EXIT_NOT_FOUND,
+        ));
+    };
+    let path = cstr(path.as_os_str().as_bytes())?;
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let mut gate = [0; 2];
+    let mut errs = [0; 2];
+    // SAFETY: plain pipe2 calls into local arrays.
+    if unsafe { libc::pipe2(gate.as_mut_ptr(), libc::O_CLOEXEC) } != 0
+        || unsafe { libc::pipe2(errs.as_mut_ptr(), libc::O_CLOEXEC) } != 0
+    {
+        return Err(Fail(
+            format!("cannot create a pipe: {}", std::io::Error::last_os_error()),
+            EXIT_FAILED,
+        ));
+    }
+    // SAFETY: the child only makes async-signal-safe calls (read, close, execv, write,
+    // _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Fail(
+            format!("cannot fork: {}", std::io::Error::last_os_error()),
+            EXIT_FAILED,
+        ));
+    }
+    if pid == 0 {
+        unsafe {
+            libc::close(gate[1]);
+            libc::close(errs[0]);
+            // The session's signal handlers are ours, not the command's: while waiting
+            // at the gate, a signal acts on the child as it would on the command.
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            let mut b = 0u8;
+            let n = libc::read(gate[0], (&mut b as *mut u8).cast(), 1);
+            if n != 1 {
+                libc::_exit(EXIT_FAILED.into());
+            }
+            libc::execv(path.as_ptr(), ptrs.as_ptr());
+            let e = *libc::__errno_location();
+            libc::write(errs[1], (&e as *const i32).cast(), 4);
+            libc::_exit(
+                if e == libc::ENOENT {
+                    EXIT_NOT_FOUND
+                } else {
+                    EXIT_NOT_EXECUTABLE
+                }
+                .into(),
+            );
+        }
+    }
+    // SAFETY: closing the child's ends in the parent.
+    unsafe {
+        libc::close(gate[0]);
+        libc::close(errs[1]);
+    }
+    Ok(Child {
+        pid,
+        gate: gate[1],
+        errors: errs[0],
+    })
+}
+
+impl Child {
+    /// Waits until the child blocks in its gate read (at most 2 s): a syscall entered
+    /// before the thread became a target is never counted (sys_exit finds no entry
+    /// time), so the gate's read is not charged to the command.
+    fn wait_at_gate(&self) {
+        let until = Instant::now() + Duration::from_secs(2);
+        let want = format!("{} ", libc::SYS_read);
+        while Instant::now() < until {
+            if std::fs::read_to_string(format!("/proc/{}/syscall", self.pid))
+                .is_ok_and(|s| s.starts_with(&want))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets the child exec; `Err` when exec failed (the child has exited).
+    fn release(&self, argv0: &str) -> Result<(), Fail> {
+        let b = 1u8;
+        // SAFETY: writing one byte to our own pipe, then reading the error pipe.
+        unsafe { libc::write(self.gate, (&b as *const u8).cast(), 1) };
+        unsafe { libc::close(self.gate) };
+        let mut e = 0i32;
+        let n = unsafe { libc::read(self.errors, (&mut e as *mut i32).cast(), 4) };
+        unsafe { libc::close(self.errors) };
+        if n == 4 {
+            let _ = self.wait_blocking();
+            let err = std::io::Error::from_raw_os_error(e);
+            return Err(if e == libc::ENOENT {
+                Fail(format!("{argv0}: command not found"), EXIT_NOT_FOUND)
+            } else {
+                Fail(
+                    format!("{argv0}: cannot execute: {err}"),
+                    EXIT_NOT_EXECUTABLE,
+                )
+            });
+        }
+        Ok(())
+    }
+
+    /// The exit status once it has ended (128+N for signal N), without blocking.
+    fn try_wait(&self) -> Option<u8> {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        (r == self.pid).then(|| exit_code(status))
+    }
+
+    fn wait_blocking(&self) -> u8 {
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if r == self.pid {
+                return exit_code(status);
+            }
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return EXIT_FAILED;
+            }
+        }
+    }
+}
+
+fn exit_code(status: libc::c_int) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status)) as u8
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
+    check(args, usage)?;
+    check_pid_namespace(usage)?;
+    let mut named = Vec::new();
+    for &pid in &args.pids {
+        let comm = comm_of(pid).map_err(|m| Fail(m, usage))?;
+        named.push(Named::Pid { pid, comm });
+    }
+    if !args.command.is_empty() {
+        named.push(Named::Command {
+            argv: args.command.clone(),
+        });
+    }
+    // evbench's own failures (not the user's mistakes): 1, or 125 in the command mode.
+    let own = if usage == 2 { 1 } else { usage };
+    let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
+    install_signals().map_err(fail)?;
+    let common = CommonArgs {
+        probes: args.probes,
+        kfunc: args.kfunc.clone(),
+        quiet: true,
+        ..CommonArgs::default()
+    };
+    let (probes, status) = prepare_probes(&common).map_err(fail)?;
+    let Some(probes) = probes else {
+        return Err(Fail(
+            format!(
+                "cannot trace without probes: {}",
+                status.reason.as_deref().unwrap_or("they did not load")
+            ),
+            own,
+        ));
+    };
+    let mut child = None;
+    let mut threads = 0;
+    for (index, n) in named.iter().enumerate() {
+        match n {
+            Named::Pid { pid, .. } => threads += follow_process(&probes, *pid, index as u32, "pid"),
+            Named::Command { argv } => {
+                let c = fork_command(argv)?;
+                c.wait_at_gate();
+                probes.task_started(&TaskInfo {
+                    tid: c.pid as u32,
+                    index: index as u32,
+                    role: "cmd",
+                });
+                threads += 1;
+                child = Some((c, argv[0].clone()));
+            }
+        }
+    }
+    for n in probes.take_notes() {
+        output::warn(&n);
+    }
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let noise = NoiseMeter::start();
+    let t0 = Instant::now();
+    probes.measuring(true);
+    if let Some((c, argv0)) = &child {
+        if let Err(f) = c.release(argv0) {
+            probes.measuring(false);
+            return Err(f);
+        }
+    }
+    if !args.quiet {
+        eprintln!(
+            "evbench: tracing {} ({threads} threads at start; probes {}); Ctrl-C ends",
+            describe(&named),
+            status.sets
+        );
+    }
+    let interval = args
+        .interval
+        .or(args.interval_json.as_ref().map(|_| Duration::from_secs(1)));
+    let mut jsonl = match &args.interval_json {
+        Some(p) if p == Path::new("-") => Some(JsonLines::Stdout),
+        Some(p) => Some(JsonLines::File(std::fs::File::create(p).map_err(|e| {
+            Fail(format!("--interval-json {}: {e}", p.display()), own)
+        })?)),
+        None => None,
+    };
+
+    // The session's loop: ends when the command exits, every --pid has exited, a
+    // signal arrived (pid mode) or --duration is over.
+    let mut intervals: Vec<(Duration, Duration, Kernel)> = Vec::new();
+    let mut prev: Option<Kernel> = None;
+    // Time counting was shut at interval boundaries (reading the maps needs the
+    // window closed): events ending then are missing, and the document says so.
+    let mut shut = Duration::ZERO;
+    let mut last_cut = Duration::ZERO;
+    let mut exit = None;
+    let mut signalled = false;
+    let ended_by;
+    loop {
+        std::thread::sleep(TICK);
+        let now = t0.elapsed();
+        let sig = FORWARD.swap(0, Ordering::SeqCst);
+        if let Some((c, _)) = &child {
+            if sig != 0 {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(c.pid, sig) };
+            }
+            if let Some(code) = c.try_wait() {
+                exit = Some(code);
+                ended_by = "the command exited";
+                break;
+            }
+        } else if SIGNALS.load(Ordering::SeqCst) > 0 {
+            signalled = true;
+            ended_by = "interrupted";
+            break;
+        } else if !args.pids.iter().any(|&p| process_alive(p)) {
+            ended_by = "every target exited";
+            break;
+        }
+        if args.duration.is_some_and(|d| now >= d) {
+            ended_by = "--duration is over";
+            break;
+        }
+        if let Some(iv) = interval {
+            if now >= last_cut + iv {
+                let k = cut(&probes, true, &mut shut).map_err(fail)?;
+                let d = minus(&k, prev.as_ref());
+                emit_interval(args, &mut jsonl, now, now - last_cut, &d);
+                intervals.push((last_cut, now - last_cut, d));
+                prev = Some(k);
+                last_cut = now;
+            }
+        }
+    }
+    if child.is_some() && SIGNALS.load(Ordering::SeqCst) > 0 {
+        signalled = true;
+    }
+    let end = t0.elapsed();
+    let total = cut(&probes, false, &mut shut).map_err(fail)?;
+    if interval.is_some() {
+        let d = minus(&total, prev.as_ref());
+        emit_interval(args, &mut jsonl, end, end - last_cut, &d);
+        intervals.push((last_cut, end - last_cut, d));
+    } else {
+        intervals.push((Duration::ZERO, end, total.clone()));
+    }
+    for n in probes.take_notes() {
+        output::warn(&n);
+    }
+    // Everything is detached and unloaded before the report is written.
+    drop(probes);
+
+    let mut doc = document(
+        args,
+        &named,
+        &status,
+        &intervals,
+        started_unix,
+        &noise,
+        signalled,
+    );
+    if !shut.is_zero() {
+        doc.warnings.push(format!(
+            "counting was paused for {} in all ({:.1}% of the session) while each interval's figures were read: events that ended then are not counted",
+            ns(shut.as_nanos() as f64),
+            100.0 * shut.as_secs_f64() / end.as_secs_f64().max(1e-9)
+        ));
+    }
+    let mut failed = false;
+    if let Some(p) = &args.output {
+        if let Err(e) = doc.write(p) {
+            eprintln!("evbench: error: {e:#}");
+            failed = true;
+        }
+    }
+    if args.json {
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(doc.to_json().unwrap_or_default().as_bytes());
+    } else if !args.quiet {
+        let text = report(&doc, &total, ended_by, end);
+        // The command's stdout is its own: the report goes to stderr in command mode.
+        if child.is_some() {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        } else {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    if let Some((c, _)) = &child {
+        // --duration ended the session, not the command: it keeps running, and its
+        // status is still ours.
+        let code = exit.unwrap_or_else(|| c.wait_blocking());
+        return Ok(if failed && code == 0 {
+            EXIT_FAILED
+        } else {
+            code
+        });
+    }
+    // Ctrl-C is how a --pid session normally ends: not a failure.
+    Ok(u8::from(failed))
+}
+
+/// Closes the counting window, reads the cumulative figures, and (`reopen`) opens it
+/// again. The probes' maps keep accumulating; per-interval figures are differences
+/// ([`minus`]). Events that end while the window is shut (the time `collect` takes:
+/// about 100 ms on the project's 2-CPU VM) are not counted.
+/// `shut` accumulates how long counting was off for it.
+fn cut(probes: &Probes, reopen: bool, shut: &mut Duration) -> Result<Kernel> {
+    let t = Instant::now();
+    probes.measuring(false);
+    let k = probes.collect();
+    if reopen {
+        probes.measuring(true);
+        *shut += t.elapsed();
+    }
+    k
+}
+
+fn describe(named: &[Named]) -> String {
+    named
+        .iter()
+        .map(|n| match n {
+            Named::Pid { pid, comm } => format!("pid {pid} ({comm})"),
+            Named::Command { argv } => format!("`{}`", argv.join(" ")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The case id's last part: `--name`, else `cmd=ARGV0` (its file name) or
+/// `comm=COMM` of the first target (never a pid: ids must match across sessions).
+fn variant(args: &TraceArgs, named: &[Named]) -> String {
+    if let Some(n) = &args.name {
+        return n.clone();
+    }
+    let cmd = named.iter().find_map(|n| match n {
+        Named::Command { argv } => Some(
+            Path::new(&argv[0])
+                .file_name()
+                .map_or(argv[0].clone(), |f| f.to_string_lossy().into_owned()),
+        ),
+        Named::Pid { .. } => None,
+    });
+    if let Some(c) = cmd {
+        return format!("cmd={c}");
+    }
+    let comms: Vec<&str> = named
+        .iter()
+        .filter_map(|n| match n {
+            Named::Pid { comm, .. } => Some(comm.as_str()),
+            Named::Command { .. } => None,
+        })
+        .collect();
+    let mut uniq = comms.clone();
+    uniq.dedup();
+    format!("comm={}", uniq.join("+"))
+}
+
+fn hist_sub(c: &Option<KernelHist>, p: Option<&Option<KernelHist>>) -> Option<KernelHist> {
+    let c = c.as_ref()?;
+    let mut h = c.hist.clone();
+    if let Some(Some(p)) = p {
+        // The maps only grow, so every bucket of `p` is in `c`.
+        let _ = h.subtract(&p.hist);
+    }
+    (!h.is_empty()).then(|| KernelHist {
+        summary: HistSummary::of(&h),
+        hist: h,
+    })
+}
+
+/// The figures of `cur` (cumulative) minus those of `prev` (cumulative, earlier): one
+/// interval. Program costs are per window already (the window reopens each interval).
+pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
+    let Some(p) = prev else {
+        return cur.clone();
+    };
+    let threads = cur
+        .threads
+        .iter()
+        .map(|t| {
+            let o = p.threads.iter().find(|o| o.tid == t.tid);
+            let s = |f: fn(&ThreadFigures) -> u64| f(t).saturating_sub(o.map_or(0, f));
+            ThreadFigures {
+                tid: t.tid,
+                role: t.role,
+                voluntary: s(|x| x.voluntary),
+                involuntary: s(|x| x.involuntary),
+                oncpu_ns: s(|x| x.oncpu_ns),
+                wakeups: s(|x| x.wakeups),
+                syscalls: s(|x| x.syscalls),
+                unpaired: s(|x| x.unpaired),
+            }
+        })
+        .collect();
+    let syscalls = cur
+        .syscalls
+        .iter()
+        .filter_map(|s| {
+            let o = p.syscalls.iter().find(|o| o.nr == s.nr);
+            let count = s.count.saturating_sub(o.map_or(0, |o| o.count));
+            if count == 0 {
+                return None;
+            }
+            let per_thread = s
+                .per_thread
+                .iter()
+                .map(|&(tid, n)| {
+                    let was = o
+                        .and_then(|o| o.per_thread.iter().find(|x| x.0 == tid))
+                        .map_or(0, |x| x.1);
+                    (tid, n.saturating_sub(was))
+                })
+                .filter(|x| x.1 > 0)
+                .collect();
+            let sampled = s.sampled.saturating_sub(o.map_or(0, |o| o.sampled));
+            Some(SyscallFigures {
+                nr: s.nr,
+                name: s.name.clone(),
+                count,
+                sampled,
+                per_thread,
+                latency_ns: hist_sub(
+                    &Some(s.latency_ns.clone()),
+                    o.map(|o| Some(o.latency_ns.clone())).as_ref(),
+                )?,
+                oncpu_ns: hist_sub(
+                    &Some(s.oncpu_ns.clone()),
+                    o.map(|o| Some(o.oncpu_ns.clone())).as_ref(),
+                )
+                .unwrap_or_else(|| s.oncpu_ns.clone()),
+            })
+        })
+        .collect();
+    let woke = cur
+        .woke
+        .iter()
+        .filter_map(|w| {
+            let was = p
+                .woke
+                .iter()
+                .find(|o| o.waker_tid == w.waker_tid && o.wakee_tid == w.wakee_tid)
+                .map_or(0, |o| o.count);
+            let count = w.count.saturating_sub(was);
+            (count > 0).then(|| WokeFigures { count, ..w.clone() })
+        })
+        .collect();
+    Kernel {
+        threads,
+        wakeup_same_cpu_ns: hist_sub(&cur.wakeup_same_cpu_ns, Some(&p.wakeup_same_cpu_ns)),
+        wakeup_cross_cpu_ns: hist_sub(&cur.wakeup_cross_cpu_ns, Some(&p.wakeup_cross_cpu_ns)),
+        offcpu_ns: hist_sub(&cur.offcpu_ns, Some(&p.offcpu_ns)),
+        kfunc_ns: hist_sub(&cur.kfunc_ns, Some(&p.kfunc_ns)),
+        syscalls,
+        woke,
+        // Stacks are reported for the whole session only.
+        wake_stacks: Vec::new(),
+        ..cur.clone()
+    }
+}
+
+/// Wakeup latency of an interval, same and cross CPU merged.
+fn wakeup_hist(k: &Kernel) -> Option<hdrhistogram::Histogram<u64>> {
+    let mut h: Option<hdrhistogram::Histogram<u64>> = None;
+    for x in [&k.wakeup_same_cpu_ns, &k.wakeup_cross_cpu_ns]
+        .into_iter()
+        .flatten()
+    {
+        match &mut h {
+            Some(h) => {
+                let _ = h.add(&x.hist);
+            }
+            None => h = Some(x.hist.clone()),
+        }
+    }
+    h
+}
+
+/// Syscalls by total time spent in them (count × mean latency), longest first.
+fn top_syscalls(k: &Kernel, n: usize) -> Vec<(&SyscallFigures, f64)> {
+    let mut v: Vec<(&SyscallFigures, f64)> = k
+        .syscalls
+        .iter()
+        .map(|s| (s, s.latency_ns.hist.mean() * s.latency_ns.hist.len() as f64))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.truncate(n);
+    v
+}
+
+enum JsonLines {
+    Stdout,
+    File(std::fs::File),
+}
+
+/// One interval: compact lines on stderr (unless -q) and one JSON line.
+fn emit_interval(
+    args: &TraceArgs,
+    jsonl: &mut Option<JsonLines>,
+    at: Duration,
+    len: Duration,
+    k: &Kernel,
+) {
+    if !args.quiet && args.interval.is_some() {
+        for line in interval_lines(at, k) {
+            eprintln!("{line}");
+        }
+    }
+    if let Some(out) = jsonl {
+        let mut line = interval_json(at, len, k).to_string();
+        line.push('\n');
+        // One write per line, so a reader never sees half a line.
+        let r = match out {
+            JsonLines::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(line.as_bytes()).and_then(|()| o.flush())
+            }
+            JsonLines::File(f) => f.write_all(line.as_bytes()).and_then(|()| f.flush()),
+        };
+        if let Err(e) = r {
+            output::warn(&format!("--interval-json: {e}; no more interval lines"));
+            *jsonl = None;
+        }
+    }
+}
+
+/// The compact per-interval lines, one per probe set that saw something (the shape of
+/// bcc's `runqlat 1` and `syscount -i 1`, one line each).
+pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
+    let t = format!("[{:>7.1}s]", at.as_secs_f64());
+    let mut out = Vec::new();
+    let wake = wakeup_hist(k);
+    if k.sets.contains("wakeup") {
+        out.push(match &wake {
+            Some(h) => format!(
+                "{t} wakeup   {:>9} wakeups  p50 {:>8}  p99 {:>8}  max {:>8}",
+                count(h.len()),
+                ns(h.value_at_quantile(0.5) as f64),
+                ns(h.value_at_quantile(0.99) as f64),
+                ns(h.max() as f64)
+            ),
+            None => format!("{t} wakeup   {:>9} wakeups", 0),
+        });
+    }
+    if k.sets.contains("offcpu") {
+        let p99 = k
+            .offcpu_ns
+            .as_ref()
+            .map_or_else(|| "-".into(), |h| ns(h.summary.p99 as f64));
+        out.push(format!(
+            "{t} offcpu   {:>9} blocked  p99 {:>8}  switches {} voluntary, {} involuntary",
+            count(k.offcpu_ns.as_ref().map_or(0, |h| h.summary.count)),
+            p99,
+            count(k.voluntary()),
+            count(k.involuntary())
+        ));
+    }
+    if k.sets.contains("syscalls") {
+        let top: Vec<String> = top_syscalls(k, 5)
+            .into_iter()
+            .map(|(s, _)| {
+                format!(
+                    "{} {} (p99 {})",
+                    s.name,
+                    count(s.count),
+                    ns(s.latency_ns.summary.p99 as f64)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "{t} syscalls {:>9} calls    {}",
+            count(k.syscall_count()),
+            top.join(", ")
+        ));
+    }
+    out
+}
+
+fn pct(h: &HistSummary) -> Value {
+    json!({"count": h.count, "p50": h.p50, "p99": h.p99, "max": h.max})
+}
+
+/// One interval as a JSON object (one line of --interval-json): `t_s` (end, seconds
+/// since the session started), `interval_s`, counts (`wakeups`, `voluntary`,
+/// `involuntary`, `syscalls`), `wakeup_ns` / `offcpu_ns` (`{count, p50, p99, max}`), and
+/// `syscall.NAME` (`{count, p99_ns, total_ns}`).
+pub fn interval_json(at: Duration, len: Duration, k: &Kernel) -> Value {
+    let wake = wakeup_hist(k).map(|h| pct(&HistSummary::of(&h)));
+    let sys: BTreeMap<String, Value> = k
+        .syscalls
+        .iter()
+        .map(|s| {
+            let h = &s.latency_ns.hist;
+            (
+                s.name.clone(),
+                json!({"count": s.count, "p99_ns": s.latency_ns.summary.p99,
+                       "total_ns": (h.mean() * h.len() as f64) as u64}),
+            )
+        })
+        .collect();
+    json!({
+        "t_s": at.as_secs_f64(),
+        "interval_s": len.as_secs_f64(),
+        "wakeups": k.wakeups(),
+        "voluntary": k.voluntary(),
+        "involuntary": k.involuntary(),
+        "syscalls": k.syscall_count(),
+        "unpaired": k.unpaired(),
+        "drops": k.drops(),
+        "wakeup_ns": wake,
+        "offcpu_ns": k.offcpu_ns.as_ref().map(|h| pct(&h.summary)),
+        "syscall": sys,
+    })
+}
+
+/// The results document: one case `trace/VARIANT`, each interval a repeat (the whole
+/// session one repeat without --interval), kernel figures under the names `evbench run`
+/// uses (`engine::kernel::record_kernel`) plus rates and p99s as metrics.
+fn document(
+    args: &TraceArgs,
+    named: &[Named],
+    status: &crate::engine::ProbeStatus,
+    intervals: &[(Duration, Duration, Kernel)],
+    started_unix: f64,
+    noise: &NoiseMeter,
+    interrupted: bool,
+) -> RunResult {
+    let mut doc = RunResult::new(
+        std::env::args().collect(),
+        json!({
+            "workload": "trace",
+            "repeat": intervals.len(),
+            "probes": status.sets,
+            "kfunc": args.kfunc,
+            "interval_s": args.interval.map(|d| d.as_secs_f64()),
+            "duration_s": args.duration.map(|d| d.as_secs_f64()),
+            // Pids live here, never in a case id or its options (they differ per session).
+            "pids": args.pids,
+        }),
+        status.state(),
+        OBJECT,
+    );
+    doc.started_unix = started_unix;
+    doc.interrupted = interrupted;
+    let mut case = Case::new("trace", None, None, Some(&variant(args, named)));
+    if let Some(Named::Command { argv }) = named.iter().find(|n| matches!(n, Named::Command { .. }))
+    {
+        case.option("command", argv);
+    }
+    let comms: Vec<&str> = named
+        .iter()
+        .filter_map(|n| match n {
+            Named::Pid { comm, .. } => Some(comm.as_str()),
+            Named::Command { .. } => None,
+        })
+        .collect();
+    if !comms.is_empty() {
+        case.option("comm", comms);
+    }
+    case.option("interval_s", args.interval.map(|d| d.as_secs_f64()));
+    for (start, len, k) in intervals {
+        let mut r = Repeat::new(*len);
+        r.started_at(*start);
+        record_kernel(&mut r, k, 0);
+        let secs = len.as_secs_f64().max(1e-9);
+        r.metric(
+            "wakeups_per_s",
+            Metric::neither("wakeups/s"),
+            k.wakeups() as f64 / secs,
+        );
+        r.metric(
+            "syscalls_per_s",
+            Metric::neither("syscalls/s"),
+            k.syscall_count() as f64 / secs,
+        );
+        r.metric(
+            "switches_per_s",
+            Metric::neither("switches/s"),
+            (k.voluntary() + k.involuntary()) as f64 / secs,
+        );
+        if let Some(h) = wakeup_hist(k) {
+            r.metric(
+                "wakeup_p99_ns",
+                Metric::lower("ns"),
+                h.value_at_quantile(0.99) as f64,
+            );
+        }
+        if let Some(h) = &k.offcpu_ns {
+            r.metric("offcpu_p99_ns", Metric::lower("ns"), h.summary.p99 as f64);
+        }
+        case.push_repeat(r);
+    }
+    if intervals.len() == 1 {
+        doc.warnings.push(
+            "one repeat (no --interval): `compare` has no spread to judge this trace by".into(),
+        );
+    }
+    doc.push_case(case);
+    doc.finish(noise.finish());
+    doc
+}
+
+/// The final report: the document's tables and histograms, then the kernel section of
+/// the whole session (per-thread table, who woke whom, drops and unpaired counts).
+fn report(doc: &RunResult, total: &Kernel, ended_by: &str, end: Duration) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nevbench trace: {:.1}s, ended because {ended_by}\n",
+        end.as_secs_f64()
+    ));
+    out.push_str(&export::terminal::render(doc));
+    let mut k = Vec::new();
+    let _ = crate::output::kernel::print(&mut k, total, 0, "");
+    out.push_str(&String::from_utf8_lossy(&k));
+    out.push_str(&format!(
+        "  totals: {} wakeups, {} syscalls, {} voluntary + {} involuntary switches, {} drops, {} unpaired\n",
+        count(total.wakeups()),
+        count(total.syscall_count()),
+        count(total.voluntary()),
+        count(total.involuntary()),
+        total.drops(),
+        total.unpaired()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        assert_eq!(exit_code(7 << 8), 7);
+        assert_eq!(exit_code(libc::SIGKILL), 128 + 9);
+    }
+
+    #[test]
+    fn resolve_finds_sh_and_not_nonsense() {
+        assert!(resolve("sh").is_some());
+        assert!(resolve("evbench-no-such-command-xyz").is_none());
+        assert_eq!(resolve("./x"), Some(PathBuf::from("./x")));
+    }
+}

@@ -1,0 +1,431 @@
+//! `evbench trace` on real processes: a static C helper (tests/fixtures/trace_helper.c)
+//! makes exactly 2×ROUNDS read(2) and 2×ROUNDS write(2) calls in pipe round trips
+//! between two tasks it creates after the session began (a forked process or a thread),
+//! so the counts the probes report are known exactly. A decoy running the same helper
+//! outside the targets must add nothing. Needs root and a C compiler with static glibc.
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{mpsc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const EVBENCH: &str = env!("CARGO_BIN_EXE_evbench");
+
+/// The helper, compiled once per test binary.
+fn helper() -> &'static Path {
+    static H: OnceLock<PathBuf> = OnceLock::new();
+    H.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("evbench-trace-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("trace_helper");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trace_helper.c");
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-pthread", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("cc runs");
+        assert!(st.success(), "the helper compiles");
+        out
+    })
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("evbench-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Sum of counter `name` over every repeat of the document's only case.
+fn counter(doc: &Value, name: &str) -> u64 {
+    doc["cases"][0]["repeats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["counters"][name].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn read_doc(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Every thread id the document's syscall counts name (`per_thread` of each syscall:
+/// the kernel counts children and threads it followed there, under their own tids).
+fn traced_tids(doc: &Value) -> Vec<u64> {
+    let mut v: Vec<u64> = doc["cases"][0]["repeats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["details"]["kernel"]["syscalls"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .flat_map(|s| s["per_thread"].as_array().unwrap().clone())
+        .map(|t| t[0].as_u64().unwrap())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Starts evbench with `args`; returns it and a receiver that gets `()` once it says
+/// it is tracing (its stderr is collected in the returned thread).
+fn start(args: &[&str]) -> (Child, mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
+    let mut c = Command::new(EVBENCH)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = c.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.starts_with("evbench: tracing") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (c, rx, h)
+}
+
+fn wait_within(c: &mut Child, limit: Duration) -> ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            return s;
+        }
+        if t.elapsed() > limit {
+            let _ = c.kill();
+            panic!("evbench did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `evbench trace ARGS`, returning (exit code, stdout, stderr).
+fn trace(args: &[&str]) -> (Option<i32>, String, String) {
+    let (mut c, _rx, h) = start(&[&["trace"], args].concat());
+    let st = wait_within(&mut c, Duration::from_secs(60));
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    (st.code(), out, h.join().unwrap())
+}
+
+#[test]
+fn a_command_and_its_children_are_counted_exactly_and_a_decoy_is_not() {
+    let h = helper().to_str().unwrap();
+    for mode in ["fork", "thread"] {
+        let doc = tmp(&format!("cmd-{mode}.json"));
+        // The decoy does the same work at the same time, outside the target.
+        let mut decoy = Command::new(h).args(["20000", mode]).spawn().unwrap();
+        let (code, _, err) = trace(&["-o", doc.to_str().unwrap(), "--", h, "5000", mode]);
+        assert!(decoy.wait().unwrap().success());
+        assert_eq!(code, Some(0), "{err}");
+        let d = read_doc(&doc);
+        assert_eq!(d["cases"][0]["id"], "trace/cmd=trace_helper");
+        assert_eq!(counter(&d, "kernel.syscall.read"), 10_000, "{mode}: {err}");
+        assert_eq!(counter(&d, "kernel.syscall.write"), 10_000, "{mode}");
+        // The helper and the task it created after the session began; nothing else.
+        assert_eq!(traced_tids(&d).len(), 2, "{mode}: {:?}", traced_tids(&d));
+        assert!(!traced_tids(&d).contains(&u64::from(decoy.id())));
+        assert_eq!(counter(&d, "kernel.drops"), 0);
+    }
+}
+
+#[test]
+fn a_pid_is_counted_exactly_with_its_later_threads_and_a_decoy_is_not() {
+    let h = helper().to_str().unwrap();
+    let spawn = || {
+        Command::new(h)
+            .args(["4000", "thread", "wait"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut target, mut decoy) = (spawn(), spawn());
+    let doc = tmp("pid.json");
+    let pid = target.id().to_string();
+    let (mut ev, ready, errh) = start(&["trace", "--pid", &pid, "-o", doc.to_str().unwrap()]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    for c in [&mut target, &mut decoy] {
+        c.stdin.take().unwrap().write_all(b"g").unwrap();
+    }
+    assert!(decoy.wait().unwrap().success());
+    // evbench ends by itself once the target has exited (a zombie counts as exited).
+    let st = wait_within(&mut ev, Duration::from_secs(20));
+    assert!(target.wait().unwrap().success());
+    let err = errh.join().unwrap();
+    assert_eq!(st.code(), Some(0), "{err}");
+    let d = read_doc(&doc);
+    assert!(
+        d["cases"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("trace/comm=trace_helper"),
+        "{}",
+        d["cases"][0]["id"]
+    );
+    // The stdin read was entered before the session began: not counted.
+    assert_eq!(counter(&d, "kernel.syscall.read"), 8000, "{err}");
+    assert_eq!(counter(&d, "kernel.syscall.write"), 8000);
+    let tids = traced_tids(&d);
+    assert_eq!(
+        tids.len(),
+        2,
+        "the main thread and the one it started: {tids:?}"
+    );
+    assert!(tids.contains(&u64::from(target.id())));
+    assert!(!tids.contains(&u64::from(decoy.id())));
+}
+
+#[test]
+fn the_exit_status_passes_through() {
+    for (script, want) in [("exit 0", 0), ("exit 7", 7), ("kill -KILL $$", 137)] {
+        let (code, _, err) = trace(&["--probes", "offcpu", "-q", "--", "sh", "-c", script]);
+        assert_eq!(code, Some(want), "{script}: {err}");
+    }
+}
+
+#[test]
+fn a_command_that_cannot_run_is_126_or_127_in_one_line() {
+    let (code, _, err) = trace(&["--", "evbench-no-such-command-xyz"]);
+    assert_eq!(code, Some(127), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("command not found"), "{err}");
+    let f = tmp("not-executable");
+    std::fs::write(&f, "#!/bin/sh\nexit 0\n").unwrap();
+    let (code, _, err) = trace(&["--", f.to_str().unwrap()]);
+    assert_eq!(code, Some(126), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn refusals_are_one_line() {
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["--pid", "999999999"], 2, "no such process"),
+        (&["--cgroup", "/sys/fs/cgroup/unified"], 2, "cgroup filter"),
+        (&["--comm", "sshd"], 2, "filter"),
+        (&[], 2, "nothing to trace"),
+        (
+            &["--interval-json", "-", "--", "true"],
+            125,
+            "stdout belongs",
+        ),
+        (&["--json", "--", "true"], 125, "stdout belongs"),
+        (
+            &["--pid", "1", "--json", "--interval-json", "-"],
+            2,
+            "both would write to stdout",
+        ),
+    ];
+    for (args, code, text) in cases {
+        let (c, _, err) = trace(args);
+        assert_eq!(c, Some(*code), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(text), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn interval_lines_parse_and_sum_to_the_totals() {
+    let h = helper().to_str().unwrap();
+    let doc = tmp("iv.json");
+    let lines = tmp("iv.jsonl");
+    let script = format!("{h} 3000 fork; sleep 0.4; {h} 3000 thread; sleep 0.4; {h} 3000 fork");
+    let (code, _, err) = trace(&[
+        "--interval",
+        "200ms",
+        "--interval-json",
+        lines.to_str().unwrap(),
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let text = std::fs::read_to_string(&lines).unwrap();
+    let parsed: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is whole JSON"))
+        .collect();
+    let repeats = d["cases"][0]["repeats"].as_array().unwrap().len();
+    assert_eq!(
+        parsed.len(),
+        repeats,
+        "one line per interval, one repeat per interval"
+    );
+    assert!(
+        parsed.len() >= 4,
+        "about a second at 200 ms: {}",
+        parsed.len()
+    );
+    let sum = |f: &dyn Fn(&Value) -> u64| parsed.iter().map(f).sum::<u64>();
+    for name in ["read", "write"] {
+        let lines_total = sum(&|v| v["syscall"][name]["count"].as_u64().unwrap_or(0));
+        assert_eq!(lines_total, counter(&d, &format!("kernel.syscall.{name}")));
+    }
+    assert_eq!(
+        sum(&|v| v["wakeups"].as_u64().unwrap()),
+        counter(&d, "kernel.wakeups")
+    );
+    assert_eq!(
+        sum(&|v| v["syscalls"].as_u64().unwrap()),
+        counter(&d, "kernel.syscalls")
+    );
+    assert_eq!(
+        sum(&|v| v["voluntary"].as_u64().unwrap()),
+        counter(&d, "kernel.voluntary")
+    );
+    // The compact lines went to stderr, one per probe set per interval.
+    assert_eq!(
+        err.lines().filter(|l| l.contains("] syscalls ")).count(),
+        parsed.len(),
+        "{err}"
+    );
+}
+
+/// Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
+fn prog_ids_of(pid: u32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog")
+        {
+            let info = std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            ))
+            .unwrap_or_default();
+            ids.extend(
+                info.lines()
+                    .filter_map(|l| l.strip_prefix("prog_id:")?.trim().parse::<u32>().ok()),
+            );
+        }
+    }
+    ids
+}
+
+fn any_loaded(ids: &[u32]) -> bool {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .any(|p| ids.contains(&p.id()))
+}
+
+#[test]
+fn a_signal_sent_to_evbench_is_forwarded_and_the_report_still_written() {
+    for (sig, want) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let doc = tmp(&format!("sig{sig}.json"));
+        let (mut ev, ready, errh) =
+            start(&["trace", "-o", doc.to_str().unwrap(), "--", "sleep", "30"]);
+        ready
+            .recv_timeout(Duration::from_secs(20))
+            .expect("evbench says it is tracing");
+        let ids = prog_ids_of(ev.id());
+        assert!(!ids.is_empty(), "the session holds its programs");
+        // SAFETY: signalling our own child (evbench alone, not its process group).
+        assert_eq!(unsafe { libc::kill(ev.id() as i32, sig) }, 0);
+        let st = wait_within(&mut ev, Duration::from_secs(5));
+        let err = errh.join().unwrap();
+        assert_eq!(
+            st.code(),
+            Some(want),
+            "the command's death by the signal: {err}"
+        );
+        let d = read_doc(&doc);
+        assert_eq!(d["interrupted"], true);
+        assert_eq!(d["cases"][0]["id"], "trace/cmd=sleep");
+        // Programs are freed after an RCU grace period: give it up to 2 s.
+        let t = Instant::now();
+        while any_loaded(&ids) {
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "programs {ids:?} still loaded"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn a_kfunc_the_kernel_refuses_is_one_line_and_the_session_goes_on() {
+    let (code, _, err) = trace(&["-q", "--kfunc", "vfs_read", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(code, Some(3), "{err}");
+    // Where fentry is refused (this VM): one line saying so; where permitted: nothing.
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 1, "{err}");
+    if let Some(l) = lines.first() {
+        assert!(
+            l.contains("kfunc vfs_read") && l.contains("going on"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = trace(&["-q", "--kfunc", "no_such_function_xyz", "--", "true"]);
+    assert_eq!(code, Some(125), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Direct children of process `pid`.
+fn children(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_second_signal_exits_at_once_and_leaves_no_program() {
+    // The command ignores SIGINT, so the forwarded first one does not end it.
+    let (mut ev, ready, errh) = start(&["trace", "--", "sh", "-c", "trap '' INT; sleep 30"]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    let ids = prog_ids_of(ev.id());
+    let sh = children(ev.id());
+    assert_eq!(sh.len(), 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let sleep = children(sh[0] as u32);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(ev.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        ev.try_wait().unwrap().is_none(),
+        "the command still runs, so does evbench"
+    );
+    unsafe { libc::kill(ev.id() as i32, libc::SIGINT) };
+    let st = wait_within(&mut ev, Duration::from_secs(2));
+    for p in sleep.iter().chain(&sh) {
+        // SAFETY: the orphaned command, ours to clean up.
+        unsafe { libc::kill(*p, libc::SIGKILL) };
+    }
+    let err = errh.join().unwrap();
+    assert_eq!(st.code(), Some(130), "{err}");
+    let t = Instant::now();
+    while any_loaded(&ids) {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "programs {ids:?} still loaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
