@@ -620,6 +620,8 @@ fn compare_draws_baseline_against_current() {
         plots.to_str().unwrap(),
         "--html",
         html.to_str().unwrap(),
+        // Percentiles are judged (and drawn) only when asked for.
+        "--percentiles",
     ]);
     assert!(
         matches!(o.status.code(), Some(0 | 1)),
