@@ -106,7 +106,8 @@ fn run_target(root: &Path, obj: &Path, target: &str, secs: u64) -> Result<Figure
         seeds.display()
     );
     let out = cargo_fuzz(root, obj)
-        .args(["run", "--release", target])
+        // Debug assertions on: an integer overflow on a huge number is a finding too.
+        .args(["run", "--release", "--debug-assertions", target])
         .arg(&work)
         .arg(&seeds)
         .arg("--")
