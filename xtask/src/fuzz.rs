@@ -220,3 +220,28 @@ fn write_results(root: &Path, all: &[Figures], secs: u64) -> Result<()> {
     eprintln!("xtask: figures in results/fuzz.md and results/fuzz.json");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    /// The last status line and the -print_final_stats lines of a real libFuzzer run.
+    #[test]
+    fn final_stats_are_read_from_the_last_status_line() {
+        let log = "INFO: seed corpus: files: 9 min: 28b max: 307b total: 950b rss: 40Mb\n\
+                   #2\tINITED cov: 400 ft: 900 corp: 9/950b exec/s: 0 rss: 41Mb\n\
+                   #221620\tDONE   cov: 546 ft: 2338 corp: 523/41Kb lim: 4096 exec/s: 3633 rss: 461Mb\n\
+                   Done 221620 runs in 61 second(s)\n\
+                   stat::number_of_executed_units: 221620\n\
+                   stat::average_exec_per_sec:     3633\n\
+                   stat::new_units_added:          1203\n\
+                   stat::slowest_unit_time_sec:    0\n\
+                   stat::peak_rss_mb:              461\n";
+        let f = parse("http_request", log).expect("parsed");
+        assert_eq!(
+            (f.runs, f.exec_per_sec, f.cov, f.ft, f.corpus, f.peak_rss_mb),
+            (221_620, 3633, 546, 2338, 523, 461)
+        );
+        assert!(parse("x", "no statistics here\n").is_none());
+    }
+}

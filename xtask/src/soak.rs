@@ -544,3 +544,80 @@ fn write_results(
     eprintln!("xtask: figures in results/soak.md and results/soak.json");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_duration, Reading, Track};
+    use std::time::Duration;
+
+    fn track(between: bool, points: &[(u64, u64, u64)]) -> Track {
+        Track {
+            name: "t",
+            command: String::new(),
+            pid: 0,
+            between_passes_too: between,
+            samples: points
+                .iter()
+                .enumerate()
+                .map(|(i, &(rss_kib, fds, threads))| {
+                    let r = Reading {
+                        rss_kib,
+                        fds,
+                        threads,
+                        ..Reading::default()
+                    };
+                    (i as u32 + 1, i as f64 * 10.0, r)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn flat_means_equal_counts_and_rss_within_5_percent_or_2_mib() {
+        // The first sample is ignored; 100,000 KiB +5% = 105,000 is still flat.
+        let t = track(false, &[(1, 1, 1), (100_000, 8, 2), (105_000, 8, 2)]);
+        assert_eq!(t.verdict(), (true, String::new()));
+        let t = track(false, &[(1, 1, 1), (100_000, 8, 2), (105_001, 9, 2)]);
+        assert_eq!(
+            t.verdict().1,
+            "fds vary: 8..9; RSS moved 5001 KiB from the second sample's 100000 KiB (allowed 5000)"
+        );
+        // Small processes: 2 MiB of slack.
+        let t = track(false, &[(1, 1, 1), (5_000, 8, 2), (7_048, 8, 2)]);
+        assert!(t.verdict().0);
+        assert!(!track(false, &[(1, 1, 1), (5_000, 8, 2)]).verdict().0);
+    }
+
+    #[test]
+    fn alternating_counts_are_flat_until_the_upper_level_grows() {
+        let pts = [
+            (1, 1, 1),
+            (10, 35, 3),
+            (10, 31, 1),
+            (10, 31, 1),
+            (10, 35, 3),
+        ];
+        assert!(track(true, &pts).verdict().0);
+        assert!(!track(false, &pts).verdict().0);
+        let grows = [
+            (1, 1, 1),
+            (10, 35, 3),
+            (10, 31, 1),
+            (10, 36, 3),
+            (10, 31, 1),
+        ];
+        assert_eq!(track(true, &grows).verdict().1, "fds vary: 31..36");
+    }
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("0s"), Err("must be positive".into()));
+        assert_eq!(
+            parse_duration("5d"),
+            Err("'5d': unit must be ms, s, m or h".into())
+        );
+    }
+}
