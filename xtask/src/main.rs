@@ -1,4 +1,5 @@
-//! Developer workflows for evbench: `cargo xtask setup | build | run | test | clippy`.
+//! Developer workflows for evbench: `cargo xtask setup | build | run | test | clippy |
+//! bench | fuzz | soak`.
 //!
 //! No product logic lives here: this crate installs the eBPF toolchain, builds the
 //! kernel object, and hands its path to the user-side build.
@@ -9,9 +10,11 @@ mod bench_gate;
 mod bench_http;
 mod bench_pipetest;
 mod figures;
+mod fuzz;
 mod modgraph;
 mod overhead;
 mod setup;
+mod soak;
 
 use std::{
     path::{Path, PathBuf},
@@ -30,7 +33,7 @@ pub const EBPF_OBJ_ENV: &str = "EVBENCH_EBPF_OBJ";
 #[command(
     name = "cargo xtask",
     about = "evbench developer workflows",
-    after_help = "Examples:\n  cargo xtask setup      install what a fresh machine lacks (idempotent)\n  cargo xtask run        build everything, then run the default suite\n  cargo xtask run -- run pingpong --rounds 10000\n  cargo xtask test       the whole test suite (needs root for the eBPF tests)"
+    after_help = "Examples:\n  cargo xtask setup      install what a fresh machine lacks (idempotent)\n  cargo xtask run        build everything, then run the default suite\n  cargo xtask run -- run pingpong --rounds 10000\n  cargo xtask test       the whole test suite (needs root for the eBPF tests)\n  cargo xtask fuzz --time 20   each fuzz target 20 s\n  cargo xtask soak --time 10m  leak check of long-lived evbench processes"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,6 +63,13 @@ enum Cmd {
     /// Build, then run a benchmark against reference tools; figures go to results/.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run each cargo-fuzz target of fuzz/ for --time seconds from its seed corpus;
+    /// figures to results/fuzz.md, fails naming the crash input when one is found.
+    Fuzz(fuzz::FuzzArgs),
+    /// Build, then keep one `evbench serve` (under repeated `evbench load`) and one
+    /// `evbench run pingpong --repeat auto` alive for --time, sampled every 10 s;
+    /// figures to results/soak.md, fails unless fds, threads, BPF objects and RSS stay flat.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Subcommand)]
@@ -153,6 +163,14 @@ fn real_main() -> Result<()> {
         Cmd::Bench(BenchCmd::Gate(a)) => {
             build(&root)?;
             bench_gate::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Fuzz(a) => {
+            let obj = build_ebpf(&root)?;
+            fuzz::run(&root, &obj, &a)
+        }
+        Cmd::Soak(a) => {
+            build(&root)?;
+            soak::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Clippy => {
             check_layers(&root)?;
