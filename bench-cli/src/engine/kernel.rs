@@ -102,11 +102,15 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
     if ops > 0 {
         let per = |n: u64| n as f64 / ops as f64;
         let sets = k.sets.as_str();
-        r.metric(
-            "switches_per_op",
-            Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),
-            per(vol + invol),
-        );
+        // Switches are counted by the sched_switch program, which only the wakeup and
+        // offcpu sets attach: without them there is no figure, not a zero.
+        if sets.contains("offcpu") || sets.contains("wakeup") || vol + invol > 0 {
+            r.metric(
+                "switches_per_op",
+                Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+                per(vol + invol),
+            );
+        }
         if sets.contains("wakeup") || wake > 0 {
             r.metric(
                 "wakeups_per_op",
