@@ -38,6 +38,8 @@ const ACCEPTED: &[(&str, &str, &str, &str)] = &[
     ("load", "warmup-time", "0", "0 for none"),
     ("serve", "body-size", "0", "0: an empty body"),
     ("serve", "server-cpu", "0", "this CPU"),
+    ("run pingpong", "think", "0", "0 for none"),
+    ("run pipetest", "think", "0", "0 for none"),
 ];
 
 /// Whether an argument takes a number or a duration.

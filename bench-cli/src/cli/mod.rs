@@ -139,7 +139,8 @@ pub struct RunArgs {
 pub struct TraceArgs {
     /// Trace this process: every thread of it, and the threads and children it creates
     /// later (repeatable). Kernel (init namespace) process ids.
-    #[arg(long = "pid", value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "pid", value_name = "PID", allow_hyphen_values = true,
+          value_parser = whole::<u32>(1, u64::from(u32::MAX)))]
     pub pids: Vec<u32>,
     /// A cgroup v2 directory (refused for now: needs a kernel-side cgroup filter).
     #[arg(long, value_name = "PATH")]
@@ -152,11 +153,13 @@ pub struct TraceArgs {
     #[arg(long, value_name = "ID")]
     pub name: Option<String>,
     /// End the session after this long (default: until the targets exit or Ctrl-C).
-    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, short = 'd', value_name = "DURATION", allow_hyphen_values = true,
+          value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
     /// Print a compact line per probe set to stderr every DURATION (like `runqlat 1`,
     /// `syscount -i 1`); each interval is a repeat in the results document.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true,
+          value_parser = parse_positive_duration)]
     pub interval: Option<Duration>,
     /// Write each interval as one JSON line to FILE, flushed per line (`-`: stdout, only
     /// without a command). Implies --interval 1s unless --interval is given.
@@ -256,7 +259,7 @@ pub struct CommonArgs {
     /// Time 1 in N syscalls per (thread, syscall number) for the latency histograms;
     /// counts stay exact. 8 keeps the probes near this machine's floor (README).
     #[arg(long, global = true, default_value_t = crate::probes::DEFAULT_SYSCALL_SAMPLE,
-          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+          value_name = "N", allow_hyphen_values = true, value_parser = whole::<u32>(1, 1_000_000))]
     pub syscall_sample: u32,
     /// Show what the probes' programs logged (rare kernel-side events: a full map, a
     /// lost race, an unpaired switch-out, a dropped sample).
@@ -568,11 +571,13 @@ pub struct PingpongArgs {
     /// Fanout waiters register the shared fd with EPOLLEXCLUSIVE (needs --wait epoll).
     #[arg(long)]
     pub exclusive: bool,
-    /// Busy work per message each task handles (a duration: `2us`; default none): the
-    /// task spins this long on CLOCK_MONOTONIC before answering, so a pair's round trip
-    /// gains twice this. Recorded in the case's options (`think_ns`), not in its id:
-    /// `compare` pairs a --think run with a plain one (a regression of known size).
-    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    /// Busy work per message each task handles (a duration: `2us`; 0 for none, the
+    /// default): the task spins this long on CLOCK_MONOTONIC before answering, so a
+    /// pair's round trip gains twice this. Recorded in the case's options (`think_ns`),
+    /// not in its id: `compare` pairs a --think run with a plain one (a regression of
+    /// known size).
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION",
+          allow_hyphen_values = true)]
     pub think: Duration,
 }
 
@@ -613,11 +618,12 @@ pub struct PipetestArgs {
     /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET).
     #[arg(long, short = 'W', default_value = "epoll-et")]
     pub wait: WaitMode,
-    /// Busy work per message read (a duration: `2us`; default none): the loop spins this
-    /// long on CLOCK_MONOTONIC for each message before forwarding it. Recorded in the
-    /// case's options (`think_ns`), not in its id: `compare` pairs a --think run with a
-    /// plain one.
-    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION")]
+    /// Busy work per message read (a duration: `2us`; 0 for none, the default): the loop
+    /// spins this long on CLOCK_MONOTONIC for each message before forwarding it. Recorded
+    /// in the case's options (`think_ns`), not in its id: `compare` pairs a --think run
+    /// with a plain one.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", value_name = "DURATION",
+          allow_hyphen_values = true)]
     pub think: Duration,
 }
 
@@ -722,6 +728,14 @@ impl CompareArgs {
         match (self.files.as_slice(), self.baseline.is_empty()) {
             ([b, c], true) => Ok((vec![b.clone()], vec![c.clone()])),
             ([], false) => Ok((self.baseline.clone(), self.current.clone())),
+            ([_], true) => Err(
+                "missing required argument: <CURRENT> (give BASELINE CURRENT, or --baseline FILE... --current FILE...)"
+                    .into(),
+            ),
+            ([], true) => Err(
+                "missing required arguments: <BASELINE>, <CURRENT> (or --baseline FILE... --current FILE...)"
+                    .into(),
+            ),
             _ => Err("give BASELINE CURRENT, or --baseline FILE... --current FILE...".into()),
         }
     }

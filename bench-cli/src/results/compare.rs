@@ -655,9 +655,11 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
     };
     let v: f64 = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a threshold (write 5% or 0.05)"))?;
+        .map_err(|_| format!("{s:?}: must be a percentage (5%) or a fraction below 1 (0.05)"))?;
     if !v.is_finite() {
-        return Err(format!("{s:?} is not a threshold (write 5% or 0.05)"));
+        return Err(format!(
+            "{s:?}: must be a percentage (5%) or a fraction below 1 (0.05)"
+        ));
     }
     let v = if pct { v / 100.0 } else { v };
     if !pct && v >= 1.0 {
