@@ -3,7 +3,7 @@
 //! exits at once. Which signal stopped the run decides its message ("interrupted" or
 //! "terminated") and its exit status (128 + the signal's number, as shells report it).
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
     Arc,
 };
 
@@ -21,23 +21,48 @@ static TERMINATED: AtomicBool = AtomicBool::new(false);
 /// Set by either handler.
 static RECEIVED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the handlers (SIGINT and SIGTERM) and returns the stop flag they set.
-/// Errors: the handlers cannot be registered (one sentence).
+/// When the first signal arrived (CLOCK_MONOTONIC ns; 0: none yet).
+static FIRST_NS: AtomicU64 = AtomicU64::new(0);
+
+/// A second signal within this long of the first is the same request: `timeout(1)`
+/// sends SIGINT to evbench and again to its process group, and a terminal's Ctrl-C
+/// reaches every process of the foreground group; neither means "exit at once".
+const SAME_REQUEST_NS: u64 = 500_000_000;
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime is async-signal-safe and writes only to `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// Installs the handlers (SIGINT and SIGTERM) and returns the stop flag they set. The
+/// first signal asks the run to stop; another one more than half a second later exits
+/// at once (128 + its number). Errors: the handlers cannot be registered (one sentence).
 pub fn install() -> Result<Stop> {
     let flag = Arc::new(AtomicBool::new(false));
     for (sig, code) in [(SIGINT, INTERRUPTED_EXIT), (SIGTERM, TERMINATED_EXIT)] {
-        // Order matters: the conditional exit fires only if the flag is already set.
-        signal_hook::flag::register_conditional_shutdown(sig, code.into(), flag.clone())
-            .context("cannot install the signal handler")?;
-        signal_hook::flag::register(sig, flag.clone())
-            .context("cannot install the signal handler")?;
-        // SAFETY: the action only stores to atomics, which is async-signal-safe.
+        let flag = flag.clone();
+        // SAFETY: the action only reads the clock, stores to atomics and may call
+        // _exit, all async-signal-safe.
         unsafe {
             signal_hook::low_level::register(sig, move || {
+                let now = monotonic_ns().max(1);
+                let first = FIRST_NS.load(Ordering::SeqCst);
+                if first != 0 && now.saturating_sub(first) > SAME_REQUEST_NS {
+                    libc::_exit(i32::from(code));
+                }
+                if first == 0 {
+                    FIRST_NS.store(now, Ordering::SeqCst);
+                }
                 RECEIVED.store(true, Ordering::SeqCst);
                 if sig == SIGTERM {
                     TERMINATED.store(true, Ordering::SeqCst);
                 }
+                flag.store(true, Ordering::SeqCst);
             })
         }
         .context("cannot install the signal handler")?;

@@ -498,7 +498,7 @@ impl std::str::FromStr for Repeats {
         match s.trim().parse::<u32>() {
             Ok(k) if (1..=10_000).contains(&k) => Ok(Repeats::Fixed(k)),
             _ => Err(format!(
-                "'{s}': a number of repeats from 1 to 10000, or auto"
+                "'{s}': must be a number of repeats from 1 to 10000, or auto"
             )),
         }
     }

@@ -87,11 +87,20 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
         k.wakeups(),
         k.syscall_count(),
     );
-    r.counter("kernel.voluntary", vol)
-        .counter("kernel.involuntary", invol)
-        .counter("kernel.wakeups", wake)
-        .counter("kernel.syscalls", sys)
-        .counter("kernel.drops", k.drops())
+    // A count only where a probe set counted it: no figure is not a zero.
+    let sets = k.sets.as_str();
+    let switches = sets.contains("offcpu") || sets.contains("wakeup");
+    if switches {
+        r.counter("kernel.voluntary", vol)
+            .counter("kernel.involuntary", invol);
+    }
+    if sets.contains("wakeup") {
+        r.counter("kernel.wakeups", wake);
+    }
+    if sets.contains("syscalls") {
+        r.counter("kernel.syscalls", sys);
+    }
+    r.counter("kernel.drops", k.drops())
         .counter("kernel.recursion_misses", k.recursion_misses())
         .counter("kernel.wakeups_pending", k.wakeups_pending)
         .counter("kernel.wakeup_samples", k.wakeup_samples());
@@ -101,10 +110,9 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
     r.counter("kernel.syscall_sample", u64::from(k.syscall_sample));
     if ops > 0 {
         let per = |n: u64| n as f64 / ops as f64;
-        let sets = k.sets.as_str();
         // Switches are counted by the sched_switch program, which only the wakeup and
         // offcpu sets attach: without them there is no figure, not a zero.
-        if sets.contains("offcpu") || sets.contains("wakeup") || vol + invol > 0 {
+        if switches {
             r.metric(
                 "switches_per_op",
                 Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),

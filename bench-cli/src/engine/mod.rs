@@ -192,6 +192,23 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
             Probes::load_with(sets, common.kfunc.as_deref(), &opts)
         });
     Ok(match loaded {
+        Ok(p) if p.sets().is_empty() => {
+            // Everything asked for was refused (fentry on this kernel): no probe ran.
+            let reason = p
+                .warnings()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "no probe set could be attached".into());
+            warn(&format!("probes off: {reason}"));
+            (
+                None,
+                ProbeStatus {
+                    on: false,
+                    sets: ProbeSets::NONE.to_string(),
+                    reason: Some(reason),
+                },
+            )
+        }
         Ok(p) => {
             for w in p.warnings() {
                 warn(w);
@@ -492,6 +509,7 @@ pub fn run_cases(
     // never show in run_time_ns: a run under another tool's sysctl says so.
     if let Some(w) = probes::bpf_stats_warning() {
         if !doc.warnings.contains(&w) {
+            warn(&w);
             doc.warnings.push(w);
         }
     }
@@ -563,13 +581,15 @@ pub fn run_cases(
             })
             .collect();
         if !open.is_empty() {
-            doc.warnings.push(format!(
+            let w = format!(
                 "--repeat auto: {} case(s) did not reach ±{:.1}% within --max-time {}: {}",
                 open.len(),
                 sched.precision * 100.0,
                 humantime::format_duration(sched.max_time),
                 open.join(", ")
-            ));
+            );
+            warn(&w);
+            doc.warnings.push(w);
         }
     }
     doc.interrupted = stop.is_set()

@@ -52,11 +52,15 @@ fn kernel_sections(
         )?;
         return Ok(());
     }
-    let probed: Vec<(usize, &Option<crate::probes::Kernel>, u64)> = run
+    let probed: Vec<(usize, &Option<crate::probes::Kernel>, u64, bool)> = run
         .rounds
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r.probed.as_ref().map(|(p, k)| (i + 1, k, p.ops)))
+        .filter_map(|(i, r)| {
+            r.probed
+                .as_ref()
+                .map(|(p, k)| (i + 1, k, p.ops, p.repeat.interrupted))
+        })
         .collect();
     if probed.is_empty() {
         writeln!(out, "  kernel      no probed pass ran")?;
@@ -69,7 +73,15 @@ fn kernel_sections(
         if probed.len() == 1 { "" } else { "es" },
         slowdown_line(case).map_or(String::new(), |l| format!("; {l}"))
     )?;
-    for (round, k, ops) in probed {
+    for (round, k, ops, interrupted) in probed {
+        if interrupted {
+            // Partial figures of a cut-short pass are not figures: say so, print none.
+            writeln!(
+                out,
+                "  probed pass of repeat #{round}: interrupted — its partial figures are left out"
+            )?;
+            continue;
+        }
         if run.rounds.len() > 1 {
             writeln!(out, "  probed pass of repeat #{round}:")?;
         }
@@ -245,6 +257,10 @@ pub fn print_http(
         .iter()
         .flat_map(|(run, case)| {
             run.rounds.iter().enumerate().filter_map(move |(i, r)| {
+                // An interrupted repeat is no figure: it is left out of the table.
+                if case.repeats.get(i).is_some_and(|x| x.interrupted) {
+                    return None;
+                }
                 let clean = match r.clean.as_ref().map(|c| &c.figures) {
                     Some(Figures::Http(h)) => &**h,
                     _ => return None,

@@ -367,6 +367,9 @@ impl Case {
     /// Appends a repeat (numbered in order) and refreshes the across-repeat summaries.
     pub fn push_repeat(&mut self, mut r: Repeat) {
         r.index = self.repeats.len() as u32 + 1;
+        if let Some(p) = r.probed.as_mut() {
+            p.index = r.index;
+        }
         if r.start_ns == 0 {
             r.start_ns = self.repeats.last().map_or(0, |p| p.start_ns + p.elapsed_ns);
         }
