@@ -86,15 +86,31 @@ impl Site {
             // Checked here, before anything starts, so a bad file is a refused option
             // and not a failed start: it must be a regular file (a directory, a FIFO or
             // a device cannot be served with sendfile and a Content-Length).
+            use std::os::unix::fs::FileTypeExt;
             match std::fs::metadata(p) {
                 Ok(m) if m.is_file() => {}
-                Ok(_) => {
+                Ok(m) => {
+                    let ft = m.file_type();
+                    let what = if ft.is_dir() {
+                        "a directory"
+                    } else if ft.is_fifo() {
+                        "a FIFO"
+                    } else if ft.is_socket() {
+                        "a socket"
+                    } else {
+                        "a device"
+                    };
                     return Err(invalid(format!(
-                        "body file {} is not a regular file",
+                        "body file {} is {what}, not a regular file",
+                        p.display()
+                    )));
+                }
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "cannot open body file {}: {e}",
                         p.display()
                     )))
                 }
-                Err(e) => return Err(invalid(format!("body file {}: {e}", p.display()))),
             }
         }
         if let BodySource::Bytes(n) = self.body {
