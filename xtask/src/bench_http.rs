@@ -221,7 +221,8 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
     let mut modes = Vec::new();
     let mut skipped = Vec::new();
     for w in &a.wait {
-        let ok = serve(w, 0.0)
+        // A 50 ms run: `serve --duration 0` is refused (a duration must be above zero).
+        let ok = serve(w, 0.05)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
