@@ -86,32 +86,9 @@ impl Site {
             // Checked here, before anything starts, so a bad file is a refused option
             // and not a failed start: it must be a regular file (a directory, a FIFO or
             // a device cannot be served with sendfile and a Content-Length).
-            use std::os::unix::fs::FileTypeExt;
-            match std::fs::metadata(p) {
-                Ok(m) if m.is_file() => {}
-                Ok(m) => {
-                    let ft = m.file_type();
-                    let what = if ft.is_dir() {
-                        "a directory"
-                    } else if ft.is_fifo() {
-                        "a FIFO"
-                    } else if ft.is_socket() {
-                        "a socket"
-                    } else {
-                        "a device"
-                    };
-                    return Err(invalid(format!(
-                        "body file {} is {what}, not a regular file",
-                        p.display()
-                    )));
-                }
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "cannot open body file {}: {e}",
-                        p.display()
-                    )))
-                }
-            }
+            let md = std::fs::metadata(p)
+                .map_err(|e| invalid(format!("cannot open body file {}: {e}", p.display())))?;
+            not_regular(p, md.file_type())?;
         }
         if let BodySource::Bytes(n) = self.body {
             if n > Self::MAX_INLINE_BODY {
@@ -123,6 +100,27 @@ impl Site {
         }
         Ok(())
     }
+}
+
+/// Refuses a body file that is not a regular file (sendfile and a Content-Length need
+/// one), naming what it is.
+fn not_regular(p: &std::path::Path, ft: std::fs::FileType) -> io::Result<()> {
+    if ft.is_file() {
+        return Ok(());
+    }
+    let what = if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    };
+    Err(invalid(format!(
+        "body file {} is {what}, not a regular file",
+        p.display()
+    )))
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -231,22 +229,7 @@ fn open_body_file(p: &PathBuf) -> io::Result<(File, u64)> {
             )
         })?;
     let md = f.metadata()?;
-    let ft = md.file_type();
-    if !ft.is_file() {
-        let what = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a FIFO"
-        } else if ft.is_socket() {
-            "a socket"
-        } else {
-            "a device"
-        };
-        return Err(invalid(format!(
-            "body file {} is {what}, not a regular file",
-            p.display()
-        )));
-    }
+    not_regular(p, md.file_type())?;
     Ok((f, md.size()))
 }
 
