@@ -452,9 +452,24 @@ fn run_slots(
 /// The relative half-width of the 95% interval of a case's headline median, from its
 /// counted clean passes so far (`None` with fewer than 6).
 fn half_width(run: &CaseRun) -> Option<f64> {
-    let case = build_case(run);
     let (name, _) = run.spec.headline();
-    precision::relative_half_width(&case.values(name), 0.95)
+    // The counted repeats' headlines, read in place: a round counts when neither of its
+    // passes was cut short (as `kernel::combine` marks it), without building the case.
+    let values: Vec<f64> = run
+        .rounds
+        .iter()
+        .filter_map(|r| {
+            let c = r.clean.as_ref()?;
+            let cut = c.repeat.interrupted
+                || r.probed.as_ref().is_some_and(|(p, _)| p.repeat.interrupted);
+            if cut {
+                None
+            } else {
+                c.repeat.metrics.get(name).copied()
+            }
+        })
+        .collect();
+    precision::relative_half_width(&values, 0.95)
 }
 
 /// Measures `specs` as the scheduler orders their passes and returns the finished
