@@ -14,66 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
-fn prog_ids_of(pid: i32) -> Vec<u32> {
-    let mut ids = Vec::new();
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return ids;
-    };
-    for fd in fds.flatten() {
-        if fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog") {
-            let info = fs::read_to_string(format!(
-                "/proc/{pid}/fdinfo/{}",
-                fd.file_name().to_string_lossy()
-            ))
-            .unwrap_or_default();
-            ids.extend(
-                info.lines()
-                    .filter_map(|l| l.strip_prefix("prog_id:")?.trim().parse::<u32>().ok()),
-            );
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-fn any_loaded(ids: &[u32]) -> bool {
-    aya::programs::loaded_programs()
-        .filter_map(Result::ok)
-        .any(|p| ids.contains(&p.id()))
-}
-
-/// Processes whose process group is `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let pgrp: i32 = rest.split(' ').nth(2).unwrap().parse().unwrap();
-        if pgrp == pgid {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// Kills the run's process group if the test fails before it has ended.
-struct KillGroupOnDrop(i32);
-
-impl Drop for KillGroupOnDrop {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            // SAFETY: signalling our own child's process group.
-            unsafe { libc::kill(-self.0, libc::SIGKILL) };
-        }
-    }
-}
+mod run_util;
+use run_util::{any_loaded, group_members, prog_ids_of, KillGroupOnDrop};
 
 struct TempDir(PathBuf);
 
