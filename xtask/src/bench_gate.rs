@@ -388,6 +388,7 @@ pub fn run(root: &Path, bin: &Path, a: &GateBench) -> Result<()> {
         let t0 = Instant::now();
         let spinner = (cond == "loaded").then(Spinner::start);
         eprintln!("bench gate: {cond}: calibrating");
+        let mut loads = vec![loadavg_1m()];
         let cal = calibrate(bin, &dir, a)?;
         let mut kinds = Vec::new();
         for (name, frac) in [("same", 0.0), ("+25%", 0.25), ("+10%", 0.10)] {
@@ -400,14 +401,17 @@ pub fn run(root: &Path, bin: &Path, a: &GateBench) -> Result<()> {
             };
             let mut outs = Vec::new();
             for k in 0..a.pairs {
+                loads.push(loadavg_1m());
                 eprintln!("bench gate: {cond}: {name} pair {}/{}", k + 1, a.pairs);
                 let tag = format!("{cond}-{}-{k}", slug(name).replace(['+', '%'], ""));
                 outs.push(pair(bin, &dir, a, &think, &tag)?);
             }
             kinds.push(kind_json(name, frac, &think, &outs));
         }
+        loads.push(loadavg_1m());
         drop(spinner);
         conditions.push(json!({
+            "loadavg_1m_at_each_pair": loads,
             "condition": cond,
             "background": if cond == "loaded" { "a spinner thread: 5 ms busy, 5 ms asleep (50% of one CPU), unpinned" } else { "none added (other jobs on the shared VM may run)" },
             "calibration_per_op_ns": cal.iter().map(|(id, ns)| json!({"case": id, "per_op_ns": ns})).collect::<Vec<_>>(),
@@ -439,6 +443,15 @@ pub fn run(root: &Path, bin: &Path, a: &GateBench) -> Result<()> {
     Ok(())
 }
 
+/// The machine's 1-minute load average (/proc/loadavg), to show how quiet a condition
+/// really was: a quiet condition on this 2-vCPU VM reads well under 2.
+fn loadavg_1m() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn markdown(doc: &Value, a: &GateBench) -> String {
     let mut s =
         String::from("# The regression gate on this machine (`cargo xtask bench gate`)\n\n");
@@ -451,7 +464,7 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
     }
     let _ = writeln!(
         s,
-        "Command: `cargo xtask bench gate --pairs {} --repeat {} --conditions {} --probes {}`. Machine: the project's shared 2-vCPU VM, other jobs running (noisy: say so next to every figure). Total {:.0} s.\n",
+        "Command: `cargo xtask bench gate --pairs {} --repeat {} --conditions {} --probes {}`. Machine: the project's shared 2-vCPU VM; each condition below gives the 1-minute load average seen at each pair (other jobs may run). Total {:.0} s.\n",
         a.pairs,
         a.repeat,
         a.conditions.join(","),
@@ -472,10 +485,18 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
     for cond in doc["conditions"].as_array().into_iter().flatten() {
         let _ = writeln!(
             s,
-            "## {} ({:.0} s)\n\nBackground: {}.\n",
+            "## {} ({:.0} s)\n\nBackground: {}. 1-minute load average at each pair: {}.\n",
             cond["condition"].as_str().unwrap_or(""),
             cond["elapsed_s"].as_f64().unwrap_or(0.0),
-            cond["background"].as_str().unwrap_or("")
+            cond["background"].as_str().unwrap_or(""),
+            cond["loadavg_1m_at_each_pair"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .map(|l| format!("{l:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let _ = writeln!(
             s,
