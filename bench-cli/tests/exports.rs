@@ -493,6 +493,7 @@ fn hlog_matches_the_java_reference() {
         for (name, h) in &r.histograms {
             let vals: Vec<String> = h
                 .hdr
+                .decode()
                 .iter_recorded()
                 .map(|v| format!("{}:{}", v.value_iterated_to(), v.count_at_value()))
                 .collect();
@@ -551,7 +552,10 @@ fn hlog_matches_the_java_reference() {
     // Exact columns of the second eventfd interval: repeat 2 starts at 250.4 ms, lasts
     // 124.456789 ms; Interval_Max is its maximum (1,499,500 + 7 + 999 ns, as the
     // histogram's bucket holds it) in ms, three decimals rounded half up.
-    let max = d.cases[1].repeats[1].histograms["round_trip_ns"].hdr.max();
+    let max = d.cases[1].repeats[1].histograms["round_trip_ns"]
+        .hdr
+        .decode()
+        .max();
     let thousandths = (max + 500) / 1000;
     let line = format!(
         "Tag=pingpong/eventfd/block/pin=same:round_trip_ns,0.250,0.124,{}.{:03},",

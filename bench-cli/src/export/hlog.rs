@@ -23,10 +23,7 @@ use std::io::Write;
 
 use anyhow::{anyhow, Result};
 use base64::Engine as _;
-use hdrhistogram::{
-    serialization::{Serializer, V2DeflateSerializer},
-    Histogram,
-};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::results::RunResult;
 
@@ -105,7 +102,7 @@ pub struct Interval<'a> {
     pub start_ms: u64,
     pub length_ms: u64,
     pub tag: String,
-    pub hist: &'a Histogram<u64>,
+    pub hist: &'a crate::results::hdr::Hdr,
 }
 
 /// The intervals of `r`, in start order (ties: the order the cases ran).
@@ -167,7 +164,8 @@ pub fn write(r: &RunResult, out: &mut impl Write) -> Result<()> {
     let mut buf = Vec::new();
     for i in intervals(r) {
         buf.clear();
-        ser.serialize(i.hist, &mut buf)
+        let hist = i.hist.decode();
+        ser.serialize(&hist, &mut buf)
             .map_err(|e| anyhow!("cannot encode histogram {}: {e:?}", i.tag))?;
         writeln!(
             out,
@@ -175,7 +173,7 @@ pub fn write(r: &RunResult, out: &mut impl Write) -> Result<()> {
             i.tag,
             seconds(i.start_ms),
             seconds(i.length_ms),
-            ratio3(i.hist.max(), MAX_VALUE_UNIT_RATIO),
+            ratio3(hist.max(), MAX_VALUE_UNIT_RATIO),
             base64::engine::general_purpose::STANDARD.encode(&buf)
         )?;
     }

@@ -93,12 +93,20 @@ fn kernel_sections(
     Ok(())
 }
 
-fn clean_pingpong(run: &CaseRun) -> Vec<&pingpong::Outcome> {
+/// Each clean pass's figures with its round-trip percentiles (from its repeat, which
+/// keeps the histogram).
+fn clean_pingpong(run: &CaseRun) -> Vec<(&pingpong::Outcome, Option<&Percentiles>)> {
     run.rounds
         .iter()
-        .filter_map(|r| match r.clean.as_ref().map(|c| &c.figures) {
-            Some(Figures::Pingpong(o)) => Some(&**o),
-            _ => None,
+        .filter_map(|r| {
+            let c = r.clean.as_ref()?;
+            match &c.figures {
+                Figures::Pingpong(o) => Some((
+                    &**o,
+                    c.repeat.histograms.get("round_trip_ns").map(|h| &h.summary),
+                )),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -114,7 +122,8 @@ pub fn print_pingpong(
     let crate::engine::Spec::Pingpong(cfg) = &run.spec else {
         return Ok(());
     };
-    let reps = clean_pingpong(run);
+    let with_pct = clean_pingpong(run);
+    let reps: Vec<&pingpong::Outcome> = with_pct.iter().map(|(o, _)| *o).collect();
     let rounds: u64 = reps.iter().map(|o| o.rounds).sum();
     let interrupted = reps.iter().any(|o| o.interrupted) || reps.len() < run.rounds.len();
     writeln!(
@@ -177,14 +186,10 @@ pub fn print_pingpong(
         )?;
     }
     if reps.len() > 1 {
-        for (i, o) in reps.iter().enumerate() {
-            let p = Percentiles::of(&o.latency);
-            let lat = |v: u64| {
-                if p.count == 0 {
-                    NO_DATA.to_string()
-                } else {
-                    ns(v as f64)
-                }
+        for (i, (o, p)) in with_pct.iter().enumerate() {
+            let lat = |f: fn(&Percentiles) -> u64| match p {
+                Some(p) if p.count > 0 => ns(f(p) as f64),
+                _ => NO_DATA.to_string(),
             };
             writeln!(
                 out,
@@ -195,8 +200,8 @@ pub fn print_pingpong(
                 } else {
                     count(o.ops_per_sec().round() as u64)
                 },
-                lat(p.p50),
-                lat(p.p99)
+                lat(|p| p.p50),
+                lat(|p| p.p99)
             )?;
         }
     }

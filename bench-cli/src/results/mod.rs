@@ -259,17 +259,21 @@ pub struct Hist {
     pub unit: String,
     #[serde(flatten)]
     pub summary: Percentiles,
-    /// HdrHistogram V2 compressed, base64 ("HISTFAAA…").
-    #[serde(with = "hdr")]
-    pub hdr: Histogram<u64>,
+    /// HdrHistogram V2 compressed, base64 ("HISTFAAA…"); kept encoded in memory.
+    pub hdr: hdr::Hdr,
 }
 
 impl Hist {
+    /// The summary and lossless encoding of `h`. A `u64` histogram always encodes; were
+    /// it not to, the repeat keeps an empty one rather than failing the run.
     pub fn new(unit: &str, h: &Histogram<u64>) -> Self {
         Self {
             unit: unit.into(),
             summary: Percentiles::of(h),
-            hdr: h.clone(),
+            hdr: hdr::Hdr::encode(h).unwrap_or_else(|_| {
+                hdr::Hdr::encode(&Histogram::new(3).expect("3 significant digits is valid"))
+                    .expect("an empty histogram encodes")
+            }),
         }
     }
 }
@@ -399,10 +403,10 @@ impl Case {
                     Some((_, m)) => {
                         // Same-precision histograms always merge; a failure would mean
                         // a hand-edited file, and the summary then covers fewer repeats.
-                        let _ = m.add(&h.hdr);
+                        let _ = m.add(h.hdr.decode());
                     }
                     None => {
-                        merged.insert(name.clone(), (h.unit.clone(), h.hdr.clone()));
+                        merged.insert(name.clone(), (h.unit.clone(), h.hdr.decode()));
                     }
                 }
             }
@@ -435,9 +439,9 @@ impl Case {
         for h in self.counted().filter_map(|r| r.histograms.get(name)) {
             match out.as_mut() {
                 Some(m) => {
-                    let _ = m.add(&h.hdr);
+                    let _ = m.add(h.hdr.decode());
                 }
-                None => out = Some(h.hdr.clone()),
+                None => out = Some(h.hdr.decode()),
             }
         }
         out
