@@ -675,3 +675,48 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
     assert_eq!(key(&with), key(&without));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Issue 13 item 5: the noise each side's passes met stands beside an inconclusive row
+/// (worst pass's CPU pressure as a share of its wall time, baseline / current), in the
+/// terminal table and the Markdown summary.
+#[test]
+fn inconclusive_rows_show_the_noise_each_side_met() {
+    use evbench::results::PassNoise;
+    // Pass wall time 10 ms; CPU pressure 0.5 ms (5%) in the baseline's worst pass and
+    // 4 ms (40%) in the current's: the current is noisy, and the table says so.
+    let noisy = |values: &[f64], some_us: &[u64]| {
+        let mut c = us_case("pipe", values);
+        for (r, &us) in c.repeats.iter_mut().zip(some_us) {
+            r.noise = Some(PassNoise {
+                cpu_some_us: Some(us),
+                steal_ns: 0,
+                procs_running: None,
+            });
+        }
+        c
+    };
+    // A wide spread straddling +5%: inconclusive.
+    let base = [5.0, 5.3, 4.7, 5.2, 4.8, 5.0];
+    let cur = [5.25, 5.9, 4.9, 5.6, 5.0, 5.3];
+    let c = compare::compare(
+        &doc(vec![noisy(&base, &[100, 500, 200, 0, 0, 0])]),
+        &doc(vec![noisy(&cur, &[4000, 100, 0, 0, 2500, 0])]),
+        0.05,
+    )
+    .unwrap();
+    assert_eq!(c.rows[0].verdict, Verdict::Inconclusive, "{:?}", c.rows[0]);
+    let n = (
+        c.rows[0].noise_baseline.unwrap(),
+        c.rows[0].noise_current.unwrap(),
+    );
+    assert_eq!(n.0.cpu_pressure_pct, Some(5.0));
+    assert_eq!(n.1.cpu_pressure_pct, Some(40.0));
+    assert_eq!(evbench::export::compare::noise_text(&c.rows[0]), "5% / 40%");
+    let text = evbench::export::compare::render_text(&c);
+    assert!(
+        text.contains("CPU pressure (worst pass, baseline / current)") && text.contains("5% / 40%"),
+        "{text}"
+    );
+    let md = evbench::export::compare::render_markdown(&c);
+    assert!(md.contains("| 5% / 40% |"), "{md}");
+}

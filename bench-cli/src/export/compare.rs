@@ -79,6 +79,31 @@ pub fn repeats_text(r: &Row) -> String {
     }
 }
 
+/// The noise beside a regressed or inconclusive row: the worst pass's CPU pressure on
+/// each side, with steal time when either side had any ("—": not recorded).
+pub fn noise_text(r: &Row) -> String {
+    if !matches!(r.verdict, Verdict::Regressed | Verdict::Inconclusive) {
+        return String::new();
+    }
+    let p = |n: &Option<crate::results::compare::CaseNoise>| {
+        n.and_then(|n| n.cpu_pressure_pct)
+            .map_or("—".to_string(), |v| format!("{v:.0}%"))
+    };
+    let st = |n: &Option<crate::results::compare::CaseNoise>| n.map_or(0.0, |n| n.steal_pct);
+    let mut t = format!("{} / {}", p(&r.noise_baseline), p(&r.noise_current));
+    if st(&r.noise_baseline) >= 0.5 || st(&r.noise_current) >= 0.5 {
+        t.push_str(&format!(
+            ", steal {:.0}% / {:.0}%",
+            st(&r.noise_baseline),
+            st(&r.noise_current)
+        ));
+    }
+    t
+}
+
+/// Header of the noise column.
+const NOISE_HEADER: &str = "CPU pressure (worst pass, baseline / current)";
+
 /// The cells every rendering shows for a row.
 pub fn cells(r: &Row) -> [String; 8] {
     [
@@ -204,10 +229,12 @@ pub fn render_text(c: &Comparison) -> String {
     if !shown.is_empty() {
         let mut h: Vec<String> = header(c).into();
         h.push("repeats to decide".into());
+        h.push(NOISE_HEADER.into());
         let mut table = vec![h];
         for r in shown {
             let mut row: Vec<String> = cells(r).into();
             row.push(repeats_text(r));
+            row.push(noise_text(r));
             table.push(row);
         }
         out.push('\n');
@@ -241,10 +268,11 @@ fn md_table(out: &mut String, c: &Comparison, rows: &[&Row], with_repeats: bool)
     let mut h: Vec<String> = header(c).into();
     if with_repeats {
         h.push("repeats to decide".into());
+        h.push(NOISE_HEADER.into());
     }
     let _ = writeln!(out, "| {} |", h.join(" | "));
     let align = if with_repeats {
-        "|---|---|--:|--:|--:|--:|--:|---|--:|"
+        "|---|---|--:|--:|--:|--:|--:|---|--:|---|"
     } else {
         "|---|---|--:|--:|--:|--:|--:|---|"
     };
@@ -257,6 +285,7 @@ fn md_table(out: &mut String, c: &Comparison, rows: &[&Row], with_repeats: bool)
         }
         if with_repeats {
             cells.push(repeats_text(r));
+            cells.push(noise_text(r));
         }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }

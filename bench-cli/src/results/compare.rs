@@ -153,6 +153,54 @@ pub struct Row {
     /// stays as it is and the interval narrows as 1/√n (`None`: more than
     /// `MAX_SUGGESTED_REPEATS`, or the estimate sits on the tolerance bound).
     pub repeats_to_decide: Option<usize>,
+    /// The noise the case's passes met on each side (`None`: not recorded, v1).
+    pub noise_baseline: Option<CaseNoise>,
+    pub noise_current: Option<CaseNoise>,
+}
+
+/// The worst noise any counted pass of a case met (schema v2 `repeats[].noise`), as a
+/// share of that pass's wall time: CPU pressure (`/proc/pressure/cpu` "some": time at
+/// least one runnable task waited for a CPU) and steal time. Shown beside inconclusive
+/// rows, so a reader can tell a noisy run from a real change.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct CaseNoise {
+    /// Largest CPU-pressure share of a pass, % (`None`: no PSI on that machine).
+    pub cpu_pressure_pct: Option<f64>,
+    /// Largest steal-time share of a pass, %.
+    pub steal_pct: f64,
+}
+
+impl CaseNoise {
+    /// From the counted repeats' clean passes; `None` when none recorded noise.
+    pub fn of(c: &Case) -> Option<Self> {
+        let mut out: Option<Self> = None;
+        for r in c.counted() {
+            let (Some(n), true) = (&r.noise, r.elapsed_ns > 0) else {
+                continue;
+            };
+            let wall = r.elapsed_ns as f64;
+            let p = n.cpu_some_us.map(|us| us as f64 * 1e3 / wall * 100.0);
+            let st = n.steal_ns as f64 / wall * 100.0;
+            let o = out.get_or_insert(Self {
+                cpu_pressure_pct: p,
+                steal_pct: st,
+            });
+            o.cpu_pressure_pct = match (o.cpu_pressure_pct, p) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            o.steal_pct = o.steal_pct.max(st);
+        }
+        out
+    }
+
+    /// "CPU pressure 41%, steal 0%".
+    pub fn text(&self) -> String {
+        match self.cpu_pressure_pct {
+            Some(p) => format!("CPU pressure {p:.0}%, steal {:.0}%", self.steal_pct),
+            None => format!("steal {:.0}%", self.steal_pct),
+        }
+    }
 }
 
 /// Everything `compare` found.
@@ -382,15 +430,19 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
             continue;
         }
         for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
-            let hists: Vec<_> = c.counted().filter_map(|r| r.histograms.get(name)).collect();
+            let hists: Vec<_> = c
+                .counted()
+                .filter_map(|r| r.histograms.get(name))
+                .map(|h| h.hdr.decode())
+                .collect();
             let values: Vec<f64> = hists
                 .iter()
-                .map(|h| h.hdr.value_at_quantile(q) as f64)
+                .map(|h| h.value_at_quantile(q) as f64)
                 .collect();
             // One bucket of the histogram at the median value: HdrHistogram cannot tell
             // values inside one bucket apart.
             let floor = hists.first().map_or(0.0, |h| {
-                h.hdr.equivalent_range(stats::median(&values) as u64) as f64
+                h.equivalent_range(stats::median(&values) as u64) as f64
             });
             out.push(Series {
                 name: format!("{name}.{label}"),
@@ -532,6 +584,7 @@ pub fn compare_with(
                 differ.join(", ")
             ));
         }
+        let (nb, nc) = (CaseNoise::of(b), CaseNoise::of(c));
         let bs = series(b, settings.percentiles);
         for s in series(c, settings.percentiles) {
             let Some(bser) = bs.iter().find(|x| x.name == s.name) else {
@@ -569,6 +622,8 @@ pub fn compare_with(
                 n_current: cv.len(),
                 verdict: j.verdict,
                 repeats_to_decide: j.repeats_to_decide,
+                noise_baseline: nb,
+                noise_current: nc,
             });
         }
     }
