@@ -1,7 +1,7 @@
 //! `cargo xtask soak [--time 10m] [--every 10s]`: long-lived evbench processes under
 //! load, sampled from outside, to show that nothing grows (issue 17 item 5).
 //!
-//! For the whole time two evbench processes live side by side (a new process per
+//! For the whole time three evbench processes live side by side (a new process per
 //! iteration could not show a leak):
 //! * `evbench serve --wait epoll` under repeated `evbench load` runs: one iteration is one
 //!   load run of `--every` minus 2 s, then 1 s idle, then the sample — so every sample is
@@ -10,7 +10,9 @@
 //!   doing pass after pass (the precision is never reached, so it runs until T), default
 //!   probes (probed passes attach and detach the eBPF programs); sampled at the same
 //!   moments, each sample the largest of 5 readings 20 ms apart (a pass's worker threads
-//!   and pipes come and go within a pass).
+//!   and pipes come and go within a pass);
+//! * `evbench trace --pid BUSY` on a busy process (an `evbench run pingpong --probes
+//!   none` of its own, making threads every pass), ended by SIGINT at the end.
 //!
 //! Each sample: the process's RSS (`VmRSS`), open fds, threads (`/proc/PID/status`), the
 //! BPF programs, maps and links it holds (fds `anon_inode:bpf-prog`, `bpf-map`,
@@ -337,6 +339,27 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         sleep(Duration::from_millis(50));
     }
     let mut runp = spawn(bin, &run_args, &dir.join("pingpong.log"))?;
+    // A busy process of its own (pipe round trips, new threads every pass, no probes) and
+    // one trace session on it for the whole time.
+    let busy_args: Vec<String> = [
+        "run",
+        "pingpong",
+        "--probes",
+        "none",
+        "--repeat",
+        "auto",
+        "--precision",
+        "0.0001%",
+        "--max-time",
+        &format!("{}s", a.time.as_secs() + 30),
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut busy = spawn(bin, &busy_args, &dir.join("busy.log"))?;
+    let trace_args: Vec<String> = vec!["trace".into(), "--pid".into(), busy.id().to_string()];
+    let mut tracep = spawn(bin, &trace_args, &dir.join("trace.log"))?;
     let mut tracks = [
         Track {
             name: "serve",
@@ -349,6 +372,19 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
             name: "run pingpong",
             command: format!("evbench {}", run_args.join(" ")),
             pid: runp.id(),
+            between_passes_too: true,
+            samples: Vec::new(),
+        },
+        Track {
+            name: "trace",
+            command: format!(
+                "evbench {} (BUSY = evbench {})",
+                trace_args.join(" ").replace(&busy.id().to_string(), "BUSY"),
+                busy_args.join(" ")
+            ),
+            pid: tracep.id(),
+            // The traced process makes threads each pass; the session's own fds and
+            // threads do not change, but sample it as the run is sampled.
             between_passes_too: true,
             samples: Vec::new(),
         },
@@ -381,7 +417,7 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         }
         sleep(Duration::from_secs(1));
         let t = start.elapsed().as_secs_f64();
-        for (track, child) in tracks.iter_mut().zip([&mut serve, &mut runp]) {
+        for (track, child) in tracks.iter_mut().zip([&mut serve, &mut runp, &mut tracep]) {
             match child.try_wait()? {
                 Some(s) => {
                     if !failures.iter().any(|f| f.starts_with(track.name)) {
@@ -398,16 +434,25 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         machine.push(json!({"iteration": iteration, "t_s": t, "machine_bpf": machine_bpf()}));
         let s = |i: usize| tracks[i].samples.last().map(|x| x.2).unwrap_or_default();
         eprintln!(
-            "xtask: soak {t:>5.0} s iteration {iteration}: serve rss {} KiB fds {} threads {}; run rss {} KiB fds {} threads {} bpf {}/{}/{}",
+            "xtask: soak {t:>5.0} s iteration {iteration}: serve rss {} KiB fds {} threads {}; run rss {} KiB fds {} threads {} bpf {}/{}/{}; trace rss {} KiB fds {} bpf {}/{}/{}",
             s(0).rss_kib, s(0).fds, s(0).threads, s(1).rss_kib, s(1).fds, s(1).threads,
-            s(1).bpf_progs, s(1).bpf_maps, s(1).bpf_links
+            s(1).bpf_progs, s(1).bpf_maps, s(1).bpf_links, s(2).rss_kib, s(2).fds,
+            s(2).bpf_progs, s(2).bpf_maps, s(2).bpf_links
         );
     }
     interrupt(&mut serve);
     let serve_status = reap(&mut serve, Duration::from_secs(10));
     // The run ends at its --max-time; it may need a few seconds to write its document.
     let run_status = reap(&mut runp, a.time + Duration::from_secs(60));
-    for (name, st) in [("serve", serve_status), ("run pingpong", run_status)] {
+    interrupt(&mut tracep);
+    let trace_status = reap(&mut tracep, Duration::from_secs(30));
+    interrupt(&mut busy);
+    let _ = reap(&mut busy, Duration::from_secs(30));
+    for (name, st) in [
+        ("serve", serve_status),
+        ("run pingpong", run_status),
+        ("trace", trace_status),
+    ] {
         if !st.is_some_and(|s| s.success() || s.code() == Some(130)) {
             failures.push(format!("{name} exited {st:?}"));
         }
@@ -478,8 +523,10 @@ fn write_results(
         md,
         "`{cmd}` (2-CPU VM shared with other builds and tests; noisy). One `evbench serve` \
          under a new `evbench load` every iteration, and one `evbench run pingpong --repeat \
-         auto` for the whole time, both sampled from outside once per iteration (serve \
-         idle between loads; run: the largest of 5 readings 20 ms apart). Flat = fds, \
+         auto` for the whole time, and one `evbench trace --pid` session on a busy process \
+         (an `evbench run pingpong --probes none` of its own), all sampled from outside \
+         once per iteration (serve idle between loads; run and trace: the largest of 5 \
+         readings 20 ms apart). Flat = fds, \
          threads and the process's BPF programs / maps / links and perf-event fds equal in \
          every sample after the first (run: sampled within or between passes, so the \
          largest value of the later half must equal that of the earlier half), RSS \
