@@ -715,3 +715,22 @@ fn run_writes_csv() {
     assert_eq!(names, want, "{body}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Item 1: a time column's unit comes from its smallest figure, so a 6 µs p50 beside a
+/// 1.2 ms one reads 6.5, not "0.0" in a milliseconds column.
+#[test]
+fn time_columns_never_round_a_figure_to_zero() {
+    let d = doc(vec![
+        case("pipe", &[85_200.0], 6_000),
+        case("eventfd", &[1_000.0], 1_200_000),
+    ]);
+    let t = export::side_by_side("pingpong", &d.cases.iter().collect::<Vec<_>>());
+    assert_eq!(t.header[3], "round_trip p50 (µs)");
+    // 1000 values from base over 1000 ns: p50 base + 500 ns, as the histogram's bucket
+    // holds it (at 1.2 ms a bucket is 1 µs wide at 3 significant digits).
+    let p50_us = |lo| even_hist(lo, 1000, 1000).value_at_quantile(0.5) as f64 / 1e3;
+    assert_eq!(t.rows[0][3], format!("{:.1}", p50_us(6_000)));
+    assert_eq!(t.rows[0][3], "6.5");
+    assert_eq!(t.rows[1][3], format!("{:.1}", p50_us(1_200_000)));
+    assert_ne!(t.rows[1][3], "1.2", "the column stays in µs");
+}

@@ -205,12 +205,19 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
         header.push("vs first".into());
         numeric.extend([true, true]);
     }
-    // One unit per histogram column, named in its header (`round_trip p50 (µs)`).
+    // One unit per histogram column, named in its header (`round_trip p50 (µs)`), chosen
+    // by the smallest p50 shown so no figure reads "0.0" (a 1.2 ms p99 beside 6 µs
+    // p50s made the whole column ms).
     let hist_unit = hist.as_ref().map(|h| {
         let infos: Vec<_> = cases.iter().filter_map(|c| c.histograms.get(h)).collect();
         let unit = infos.first().map_or("ns".to_string(), |i| i.unit.clone());
-        let max = infos.iter().map(|i| i.summary.p99).max().unwrap_or(0) as f64;
-        (unit, time_scale(max))
+        let min = infos
+            .iter()
+            .filter(|i| i.summary.count > 0)
+            .map(|i| i.summary.p50)
+            .min()
+            .unwrap_or(0) as f64;
+        (unit, time_scale(min))
     });
     if let (Some(h), Some((unit, scale))) = (&hist, &hist_unit) {
         let (stem, shown) = column_unit(h, unit, scale.1);
