@@ -27,9 +27,26 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => {
+        Command::Run(mut args) => {
             let stop = signal::install()?;
-            run::run(args, &stop)
+            // Hidden soak hook (`cargo xtask soak`): EVBENCH_SOAK_LOOP=SECONDS runs the
+            // whole command again and again in this one process until that time has
+            // passed, so a leak shows across iterations (a new process per iteration
+            // could not show one).
+            let Some(time) = soak_loop() else {
+                return run::run(args, &stop);
+            };
+            let t0 = std::time::Instant::now();
+            loop {
+                let code = run::run(args, &stop)?;
+                if stop.is_set() || t0.elapsed() >= time || code != ExitCode::SUCCESS {
+                    return Ok(code);
+                }
+                let Command::Run(again) = Cli::try_parse()?.command else {
+                    return Ok(code);
+                };
+                args = again;
+            }
         }
         Command::Doctor(args) => doctor::run(args.json),
         Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
@@ -48,6 +65,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `EVBENCH_SOAK_LOOP` as a duration in seconds (unset or unreadable: no loop).
+fn soak_loop() -> Option<std::time::Duration> {
+    let s = std::env::var("EVBENCH_SOAK_LOOP").ok()?;
+    s.trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
 }
 
 /// The command line as the completion scripts see it: the value-taking flags whose

@@ -6,11 +6,11 @@
 //! * `evbench serve --wait epoll` under repeated `evbench load` runs: one iteration is one
 //!   load run of `--every` minus 2 s, then 1 s idle, then the sample — so every sample is
 //!   taken at the same point of its iteration (no connection open);
-//! * `evbench run pingpong --repeat auto --precision 0.0001% --max-time T`: one process
-//!   doing pass after pass (the precision is never reached, so it runs until T), default
-//!   probes (probed passes attach and detach the eBPF programs); sampled at the same
-//!   moments, each sample the largest of 5 readings 20 ms apart (a pass's worker threads
-//!   and pipes come and go within a pass);
+//! * `evbench run --repeat auto --max-time 30s` (the quick suite, default probes:
+//!   probed passes attach and detach the eBPF programs) run again and again in one
+//!   process until T (the hidden `EVBENCH_SOAK_LOOP` hook), each run writing its
+//!   document; sampled at the same moments, each sample the largest of 5 readings 20 ms
+//!   apart (a pass's worker threads and pipes come and go within a pass);
 //! * `evbench trace --pid BUSY` on a busy process (an `evbench run pingpong --probes
 //!   none` of its own, making threads every pass), ended by SIGINT at the end.
 //!
@@ -35,6 +35,9 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+
+/// `--max-time` of each suite run in the loop.
+const RUN_MAX_TIME_S: u64 = 30;
 
 #[derive(clap::Args)]
 pub struct SoakArgs {
@@ -254,9 +257,14 @@ fn free_port() -> Result<u16> {
 }
 
 fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<Child> {
+    spawn_with(bin, args, log, &[])
+}
+
+fn spawn_with(bin: &Path, args: &[String], log: &Path, env: &[(&str, String)]) -> Result<Child> {
     let f = fs::File::create(log)?;
     Command::new(bin)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(f.try_clone()?)
         .stderr(f)
@@ -295,21 +303,21 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         .map(|s| s.to_string())
         .collect();
     let run_secs = a.time.as_secs().saturating_sub(2).max(1);
+    // The suite under --repeat auto, each run bounded by --max-time, again and again in
+    // one process (the hidden EVBENCH_SOAK_LOOP hook): one run's document legitimately
+    // grows with its repeats, so flat means the same level run after run.
     let run_args: Vec<String> = [
         "run",
-        "pingpong",
         "--repeat",
         "auto",
-        "--precision",
-        "0.0001%",
         "--max-time",
-        &format!("{run_secs}s"),
+        &format!("{RUN_MAX_TIME_S}s"),
         "-q",
         "-o",
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([dir.join("pingpong.json").display().to_string()])
+    .chain([dir.join("suite.json").display().to_string()])
     .collect();
     let load_secs = a.every.as_secs().saturating_sub(2).max(1);
     let load_args: Vec<String> = [
@@ -338,7 +346,15 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         }
         sleep(Duration::from_millis(50));
     }
-    let mut runp = spawn(bin, &run_args, &dir.join("pingpong.log"))?;
+    let mut runp = spawn_with(
+        bin,
+        &run_args,
+        &dir.join("suite.log"),
+        &[
+            ("EVBENCH_SOAK_LOOP", run_secs.to_string()),
+            ("EVBENCH_SUITE_SIZE", "quick".into()),
+        ],
+    )?;
     // A busy process of its own (pipe round trips, new threads every pass, no probes) and
     // one trace session on it for the whole time.
     let busy_args: Vec<String> = [
@@ -369,8 +385,11 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
             samples: Vec::new(),
         },
         Track {
-            name: "run pingpong",
-            command: format!("evbench {}", run_args.join(" ")),
+            name: "run suite (looped)",
+            command: format!(
+                "EVBENCH_SOAK_LOOP={run_secs} EVBENCH_SUITE_SIZE=quick evbench {}",
+                run_args.join(" ")
+            ),
             pid: runp.id(),
             between_passes_too: true,
             samples: Vec::new(),
@@ -450,7 +469,7 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
     let _ = reap(&mut busy, Duration::from_secs(30));
     for (name, st) in [
         ("serve", serve_status),
-        ("run pingpong", run_status),
+        ("run suite (looped)", run_status),
         ("trace", trace_status),
     ] {
         if !st.is_some_and(|s| s.success() || s.code() == Some(130)) {
@@ -522,8 +541,8 @@ fn write_results(
     let _ = writeln!(
         md,
         "`{cmd}` (2-CPU VM shared with other builds and tests; noisy). One `evbench serve` \
-         under a new `evbench load` every iteration, and one `evbench run pingpong --repeat \
-         auto` for the whole time, and one `evbench trace --pid` session on a busy process \
+         under a new `evbench load` every iteration, one process running `evbench run \
+         --repeat auto --max-time 30s` (the quick suite) again and again, and one `evbench trace --pid` session on a busy process \
          (an `evbench run pingpong --probes none` of its own), all sampled from outside \
          once per iteration (serve idle between loads; run and trace: the largest of 5 \
          readings 20 ms apart). Flat = fds, \

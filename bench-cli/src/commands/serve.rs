@@ -86,6 +86,11 @@ fn print_stats(s: &ServerStats, secs: f64) {
 
 /// The `--control` protocol: one line per message on stdout; stdin commands.
 fn control(server: http::ServerHandle) -> Result<ExitCode> {
+    // The engine starts this mode through /proc/self/exe, which names the process "exe";
+    // give it back the name ps, pgrep and `trace --comm` users know. Threads started
+    // before this keep theirs (the server's workers are named on their own).
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"evbench".as_ptr()) };
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening {}", server.local_addr())?;
     let tids: Vec<String> = server.tids().iter().map(u32::to_string).collect();

@@ -91,8 +91,10 @@ struct ServerChild {
 
 impl ServerChild {
     fn start(wait: &HttpWait, args: &HttpArgs) -> Result<Self> {
-        let exe = std::env::current_exe().context("cannot find evbench's own executable")?;
-        let mut cmd = Command::new(exe);
+        // /proc/self/exe, not current_exe()'s path: the running image stays executable
+        // through it when the file was replaced or removed (an upgrade or a rebuild during
+        // a long run made "cannot start the server process: No such file" in the soak).
+        let mut cmd = Command::new("/proc/self/exe");
         cmd.args(["serve", "--control", "--addr", "127.0.0.1:0", "--wait"])
             .arg(wait.name())
             .arg("--workers")
