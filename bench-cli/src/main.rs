@@ -42,6 +42,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 if stop.is_set() || t0.elapsed() >= time || code != ExitCode::SUCCESS {
                     return Ok(code);
                 }
+                // One idle second between runs: the soak samples the process then, at the
+                // same point of every run.
+                std::thread::sleep(std::time::Duration::from_secs(1));
                 let Command::Run(again) = Cli::try_parse()?.command else {
                     return Ok(code);
                 };

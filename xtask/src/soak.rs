@@ -391,7 +391,7 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
                 run_args.join(" ")
             ),
             pid: runp.id(),
-            between_passes_too: true,
+            between_passes_too: false,
             samples: Vec::new(),
         },
         Track {
@@ -408,6 +408,29 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
             samples: Vec::new(),
         },
     ];
+    // The looped run is sampled in the idle second after each run writes its document
+    // (its mtime changes), so every sample is taken at the same point of a run.
+    let doc_path = dir.join("suite.json");
+    let run_pid = runp.id();
+    let deadline = a.time;
+    let run_sampler = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        let mtime = || fs::metadata(&doc_path).and_then(|m| m.modified()).ok();
+        let mut last = mtime();
+        let mut out = Vec::new();
+        while t0.elapsed() < deadline {
+            sleep(Duration::from_millis(50));
+            let now = mtime();
+            if now.is_some() && now != last {
+                last = now;
+                sleep(Duration::from_millis(200));
+                if let Some(r) = read_proc(run_pid) {
+                    out.push((out.len() as u32 + 1, t0.elapsed().as_secs_f64(), r));
+                }
+            }
+        }
+        out
+    });
     let mut machine = Vec::new();
     let mut failures = Vec::new();
     let start = Instant::now();
@@ -437,6 +460,15 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         sleep(Duration::from_secs(1));
         let t = start.elapsed().as_secs_f64();
         for (track, child) in tracks.iter_mut().zip([&mut serve, &mut runp, &mut tracep]) {
+            if track.pid == run_pid {
+                // Sampled by its own thread at the end of each run; only watched here.
+                if let Some(s) = child.try_wait()? {
+                    if !failures.iter().any(|f| f.starts_with(track.name)) {
+                        failures.push(format!("{} ended early ({s}) at {t:.0} s", track.name));
+                    }
+                }
+                continue;
+            }
             match child.try_wait()? {
                 Some(s) => {
                     if !failures.iter().any(|f| f.starts_with(track.name)) {
@@ -452,13 +484,16 @@ pub fn run(root: &Path, bin: &Path, a: &SoakArgs) -> Result<()> {
         }
         machine.push(json!({"iteration": iteration, "t_s": t, "machine_bpf": machine_bpf()}));
         let s = |i: usize| tracks[i].samples.last().map(|x| x.2).unwrap_or_default();
+        // The run's figures here are a live look (its samples are taken between runs).
+        let live = read_proc(run_pid).unwrap_or_default();
         eprintln!(
-            "xtask: soak {t:>5.0} s iteration {iteration}: serve rss {} KiB fds {} threads {}; run rss {} KiB fds {} threads {} bpf {}/{}/{}; trace rss {} KiB fds {} bpf {}/{}/{}",
-            s(0).rss_kib, s(0).fds, s(0).threads, s(1).rss_kib, s(1).fds, s(1).threads,
-            s(1).bpf_progs, s(1).bpf_maps, s(1).bpf_links, s(2).rss_kib, s(2).fds,
+            "xtask: soak {t:>5.0} s iteration {iteration}: serve rss {} KiB fds {} threads {}; run (live) rss {} KiB fds {} threads {} bpf {}/{}/{}; trace rss {} KiB fds {} bpf {}/{}/{}",
+            s(0).rss_kib, s(0).fds, s(0).threads, live.rss_kib, live.fds, live.threads,
+            live.bpf_progs, live.bpf_maps, live.bpf_links, s(2).rss_kib, s(2).fds,
             s(2).bpf_progs, s(2).bpf_maps, s(2).bpf_links
         );
     }
+    tracks[1].samples = run_sampler.join().unwrap_or_default();
     interrupt(&mut serve);
     let serve_status = reap(&mut serve, Duration::from_secs(10));
     // The run ends at its --max-time; it may need a few seconds to write its document.
@@ -544,8 +579,9 @@ fn write_results(
          under a new `evbench load` every iteration, one process running `evbench run \
          --repeat auto --max-time 30s` (the quick suite) again and again, and one `evbench trace --pid` session on a busy process \
          (an `evbench run pingpong --probes none` of its own), all sampled from outside \
-         once per iteration (serve idle between loads; run and trace: the largest of 5 \
-         readings 20 ms apart). Flat = fds, \
+         once per iteration (serve idle between loads; trace: the largest of 5 readings \
+         20 ms apart) — except the looped run, sampled in the idle second after each of its \
+         runs writes its document. Flat = fds, \
          threads and the process's BPF programs / maps / links and perf-event fds equal in \
          every sample after the first (run: sampled within or between passes, so the \
          largest value of the later half must equal that of the earlier half), RSS \
