@@ -720,3 +720,36 @@ fn inconclusive_rows_show_the_noise_each_side_met() {
     let md = evbench::export::compare::render_markdown(&c);
     assert!(md.contains("| 5% / 40% |"), "{md}");
 }
+
+/// Few repeats cannot carry a decisive verdict: 3 vs 3, every current repeat 20% above
+/// every baseline one, is inconclusive (all separated happens by chance 1 time in 20 at
+/// a true +5%, far from the 0.5% the 99% level promises), while 5 vs 5 is regressed
+/// (1 in 252). Found by a tester's simulation: 53 of 1000 same-size 3 vs 3 pairs with a
+/// true change of exactly +5% exited 1.
+#[test]
+fn few_repeats_need_the_rank_test_too() {
+    let r = one(&[5.00, 5.02, 4.98], &[6.00, 6.03, 5.97]);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
+    assert!(
+        r.interval.low > 0.05,
+        "the bootstrap alone would say regressed"
+    );
+    let r = one(&BASE[..5], &scaled(1.2)[..5]);
+    assert_eq!(r.verdict, Verdict::Regressed, "{r:?}");
+    // The same for improvements, and on the absolute (near-zero) scale: five 0.0 against
+    // five 1.0 wakeups/op stays regressed (issue 13 item 3), three against three does not.
+    let r = one(&[5.00, 5.02, 4.98], &[4.00, 4.02, 3.98]);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
+    let c = |b: &[f64], cu: &[f64]| {
+        compare::compare(
+            &doc(vec![wakeups_case(b)]),
+            &doc(vec![wakeups_case(cu)]),
+            0.05,
+        )
+        .unwrap()
+        .rows[0]
+            .verdict
+    };
+    assert_eq!(c(&[0.0; 5], &[1.0; 5]), Verdict::Regressed);
+    assert_eq!(c(&[0.0; 3], &[1.0; 3]), Verdict::Inconclusive);
+}

@@ -324,6 +324,18 @@ pub fn judge(
     } else {
         Verdict::Inconclusive
     };
+    // A percentile-bootstrap interval of a median is too narrow with few repeats: at 3
+    // vs 3 a true change exactly at the threshold crossed it in 5% of trials, not the
+    // 0.5% the level promises. So a decisive verdict must also pass a distribution-free
+    // check at the same level: the one-sided exact Mann-Whitney test that the current
+    // values, moved back by the tolerance, still lie beyond the baseline's. It cannot
+    // pass below 5 vs 5 (all separated: p = 1/252).
+    let decisive = matches!(verdict, Verdict::Regressed | Verdict::Improved);
+    let verdict = if decisive && !beyond_by_ranks(base, cur, scale, tolerance, interval) {
+        Verdict::Inconclusive
+    } else {
+        verdict
+    };
     let repeats_to_decide = (verdict == Verdict::Inconclusive)
         .then(|| {
             let mc = stats::median(cur);
@@ -349,6 +361,35 @@ pub fn judge(
         verdict,
         repeats_to_decide,
     }
+}
+
+/// Whether the rank test agrees that the change lies beyond ±`tolerance` on the side
+/// `interval` (the raw change, current vs baseline) says: one-sided Mann-Whitney of the
+/// current values moved back by the tolerance against the baseline, p at most
+/// (1 − `DECIDE_LEVEL`) / 2.
+fn beyond_by_ranks(
+    base: &[f64],
+    cur: &[f64],
+    scale: Scale,
+    tolerance: f64,
+    interval: Interval,
+) -> bool {
+    let alpha = (1.0 - DECIDE_LEVEL) / 2.0;
+    let up = interval.low > 0.0;
+    let moved: Vec<f64> = match (scale, up) {
+        (Scale::Relative, true) => cur.iter().map(|c| c / (1.0 + tolerance)).collect(),
+        // Below −100% no change can lie: nothing to move back.
+        (Scale::Relative, false) if tolerance >= 1.0 => return false,
+        (Scale::Relative, false) => cur.iter().map(|c| c / (1.0 - tolerance)).collect(),
+        (Scale::Absolute, true) => cur.iter().map(|c| c - tolerance).collect(),
+        (Scale::Absolute, false) => cur.iter().map(|c| c + tolerance).collect(),
+    };
+    let p = if up {
+        stats::mann_whitney_p_greater(&moved, base)
+    } else {
+        stats::mann_whitney_p_greater(base, &moved)
+    };
+    p <= alpha + 1e-12
 }
 
 fn oriented(i: Interval, sign: f64) -> (f64, f64) {

@@ -96,6 +96,75 @@ fn binomial(n: u64, k: u64) -> u64 {
     r
 }
 
+/// One-sided Mann-Whitney p-value that `x` tends to exceed `y`: the share of splits of
+/// the pooled values with U at least the observed one. Exact (ties included) up to
+/// 200 000 splits, else the normal approximation with tie and continuity corrections.
+/// Fully separated 5 vs 5 gives 1/252 ≈ 0.004; 3 vs 3 can give no less than 1/20.
+pub fn mann_whitney_p_greater(x: &[f64], y: &[f64]) -> f64 {
+    let (n1, n2) = (x.len(), y.len());
+    if n1 == 0 || n2 == 0 {
+        return f64::NAN;
+    }
+    let observed = mann_whitney_u(x, y);
+    let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
+    let n = pooled.len();
+    if binomial(n as u64, n1 as u64) <= EXACT_LIMIT {
+        let (mut extreme, mut total) = (0u64, 0u64);
+        let mut pick: Vec<usize> = (0..n1).collect();
+        loop {
+            let a: Vec<f64> = pick.iter().map(|&i| pooled[i]).collect();
+            let b: Vec<f64> = (0..n)
+                .filter(|i| !pick.contains(i))
+                .map(|i| pooled[i])
+                .collect();
+            if mann_whitney_u(&a, &b) >= observed - 1e-9 {
+                extreme += 1;
+            }
+            total += 1;
+            let mut i = n1;
+            loop {
+                if i == 0 {
+                    return extreme as f64 / total as f64;
+                }
+                i -= 1;
+                if pick[i] < n - n1 + i {
+                    pick[i] += 1;
+                    for j in i + 1..n1 {
+                        pick[j] = pick[j - 1] + 1;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    let var = u_variance(&pooled, n1, n2);
+    if var <= 0.0 {
+        return 1.0;
+    }
+    let z = (observed - (n1 * n2) as f64 / 2.0 - 0.5) / var.sqrt();
+    (0.5 * libm::erfc(z / std::f64::consts::SQRT_2)).min(1.0)
+}
+
+/// Variance of U under the null, corrected for ties.
+fn u_variance(pooled: &[f64], n1: usize, n2: usize) -> f64 {
+    let n = pooled.len();
+    let mut sorted = pooled.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && sorted[j + 1] == sorted[i] {
+            j += 1;
+        }
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
+    n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)))
+}
+
 /// Two-sided Mann-Whitney U p-value. Exact (every split of the pooled values into
 /// groups of the two sizes, ties included) when there are at most 200 000 splits;
 /// otherwise the normal approximation with tie and continuity corrections.
@@ -144,21 +213,7 @@ pub fn mann_whitney_p(x: &[f64], y: &[f64]) -> f64 {
         }
     }
     // Normal approximation: variance corrected for ties.
-    let mut sorted = pooled.clone();
-    sorted.sort_by(f64::total_cmp);
-    let mut tie_term = 0.0;
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && sorted[j + 1] == sorted[i] {
-            j += 1;
-        }
-        let t = (j - i + 1) as f64;
-        tie_term += t * t * t - t;
-        i = j + 1;
-    }
-    let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
-    let var = n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)));
+    let var = u_variance(&pooled, n1, n2);
     if var <= 0.0 {
         return 1.0;
     }
@@ -214,6 +269,43 @@ mod tests {
         let y = [5.0, 6.0, 8.0, 12.0];
         let u = mann_whitney_u(&x, &y);
         assert!((mann_whitney_p(&x, &y) - exact_two_sided(6, 4, u)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_sided_p_matches_the_recurrence() {
+        // The upper tail P(U >= u) by the recurrence, for distinct values.
+        let upper = |n1: usize, n2: usize, u: f64| {
+            let total = binomial((n1 + n2) as u64, n1 as u64) as f64;
+            let k: u64 = (u.ceil() as i64..=(n1 * n2) as i64)
+                .map(|k| u_count(n1, n2, k))
+                .sum();
+            k as f64 / total
+        };
+        // All of x above all of y: 1/C(2n, n): 1/20 at 3 vs 3, 1/252 at 5 vs 5.
+        assert!((mann_whitney_p_greater(&[4.0, 5.0, 6.0], &[1.0, 2.0, 3.0]) - 0.05).abs() < 1e-12);
+        let hi = [6.0, 7.0, 8.0, 9.0, 10.0];
+        let lo = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert!((mann_whitney_p_greater(&hi, &lo) - 1.0 / 252.0).abs() < 1e-12);
+        assert!((mann_whitney_p_greater(&lo, &hi) - 1.0).abs() < 1e-12);
+        // Interleaved 5 vs 5 and 6 vs 4, both directions.
+        for (x, y) in [
+            (
+                vec![1.0, 3.0, 4.0, 8.0, 9.5],
+                vec![2.0, 5.0, 6.0, 7.0, 10.0],
+            ),
+            (
+                vec![1.0, 2.5, 3.0, 4.5, 7.0, 11.0],
+                vec![5.0, 6.0, 8.0, 12.0],
+            ),
+        ] {
+            for (a, b) in [(&x, &y), (&y, &x)] {
+                let want = upper(a.len(), b.len(), mann_whitney_u(a, b));
+                assert!(
+                    (mann_whitney_p_greater(a, b) - want).abs() < 1e-12,
+                    "{want}"
+                );
+            }
+        }
     }
 
     #[test]
