@@ -158,6 +158,7 @@ fn an_outlier_repeat_is_named_with_its_noise() {
         cpu_some_us: Some(250_000),
         steal_ns: 3_000_000,
         procs_running: Some(4.0),
+        wall_ns: 0,
     });
     let d = doc(vec![c]);
     let w = export::outlier_warnings(&d);

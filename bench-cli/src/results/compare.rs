@@ -159,7 +159,7 @@ pub struct Row {
 }
 
 /// The worst noise any counted pass of a case met (schema v2 `repeats[].noise`), as a
-/// share of that pass's wall time: CPU pressure (`/proc/pressure/cpu` "some": time at
+/// share of the pass's wall time (`noise.wall_ns`, capped at 100%): CPU pressure (`/proc/pressure/cpu` "some": time at
 /// least one runnable task waited for a CPU) and steal time. Shown beside inconclusive
 /// rows, so a reader can tell a noisy run from a real change.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -175,12 +175,20 @@ impl CaseNoise {
     pub fn of(c: &Case) -> Option<Self> {
         let mut out: Option<Self> = None;
         for r in c.counted() {
-            let (Some(n), true) = (&r.noise, r.elapsed_ns > 0) else {
+            let Some(n) = &r.noise else { continue };
+            // The window the noise was measured over: the whole pass (older documents
+            // lack it: their measured time, which can make a share exceed 100%).
+            let wall = if n.wall_ns > 0 {
+                n.wall_ns
+            } else {
+                r.elapsed_ns
+            } as f64;
+            if wall <= 0.0 {
                 continue;
-            };
-            let wall = r.elapsed_ns as f64;
-            let p = n.cpu_some_us.map(|us| us as f64 * 1e3 / wall * 100.0);
-            let st = n.steal_ns as f64 / wall * 100.0;
+            }
+            let share = |ns: f64| (ns / wall * 100.0).min(100.0);
+            let p = n.cpu_some_us.map(|us| share(us as f64 * 1e3));
+            let st = share(n.steal_ns as f64);
             let o = out.get_or_insert(Self {
                 cpu_pressure_pct: p,
                 steal_pct: st,

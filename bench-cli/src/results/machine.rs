@@ -323,6 +323,15 @@ pub struct PassNoise {
     pub steal_ns: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub procs_running: Option<f64>,
+    /// Wall time the figures above cover, ns: the whole pass (set-up and warm-up rounds
+    /// included), longer than its measured `elapsed_ns`; shares are taken of this.
+    /// 0 in documents written before it was recorded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wall_ns: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 fn cpu_pressure_some_us() -> Option<u64> {
@@ -342,6 +351,7 @@ fn procs_running() -> Option<u64> {
 
 /// Reads the machine's noise counters at a pass's start; `finish` gives the deltas.
 pub struct PassNoiseMeter {
+    t0: Instant,
     some_us: Option<u64>,
     steal: Option<u64>,
     running: Option<u64>,
@@ -350,6 +360,7 @@ pub struct PassNoiseMeter {
 impl PassNoiseMeter {
     pub fn start() -> Self {
         Self {
+            t0: Instant::now(),
             some_us: cpu_pressure_some_us(),
             steal: cpu_ticks().map(|t| t.0),
             running: procs_running(),
@@ -372,6 +383,7 @@ impl PassNoiseMeter {
                 (Some(a), Some(b)) => Some((a + b) as f64 / 2.0),
                 _ => None,
             },
+            wall_ns: self.t0.elapsed().as_nanos() as u64,
         }
     }
 }
