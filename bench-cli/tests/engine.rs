@@ -258,3 +258,60 @@ fn repeat_auto_stops_on_the_time_budget() {
     // The budget is checked between rounds: a bound, not a speed test.
     assert!(t.elapsed() < std::time::Duration::from_secs(60));
 }
+
+/// `--max-time` is a budget for the whole run, its first 6 rounds included: with passes
+/// of about a second or more and a 1 s budget, the run stops after the round that began
+/// before the budget ran out (not after 6), says the case did not converge, and keeps
+/// every repeat whole.
+#[test]
+fn repeat_auto_budget_covers_the_first_rounds() {
+    let (code, out, err) = evbench(&[
+        "run",
+        "pingpong",
+        "--rounds",
+        "300000",
+        "--warmup-rounds",
+        "50",
+        "--warmup-repeats",
+        "0",
+        "--repeat",
+        "auto",
+        "--max-time",
+        "1s",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let c = &v["cases"][0];
+    let n = c["repeats"].as_array().unwrap().len();
+    assert!((1..6).contains(&n), "{n} repeats");
+    assert_eq!(c["convergence"]["converged"], false);
+    assert_eq!(c["convergence"]["repeats"], n as u64);
+    assert!(c["repeats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["interrupted"] != true));
+    assert_eq!(v["interrupted"], false);
+    let w = v["warnings"].to_string();
+    assert!(w.contains("fewer than 6 repeats"), "{w}");
+}
+
+/// `--precision` and `--max-time` mean something only with `--repeat auto`: given
+/// without it they are refused in one line, not silently ignored.
+#[test]
+fn auto_only_flags_are_refused_without_auto() {
+    for flag in [["--precision", "5%"], ["--max-time", "10s"]] {
+        let (code, _, err) = evbench(&["run", "pingpong", "--rounds", "100", flag[0], flag[1]]);
+        assert_eq!(code, 2, "{err}");
+        assert_eq!(
+            err.trim(),
+            format!(
+                "evbench: error: {} applies only with --repeat auto (it would be ignored) (see --help)",
+                flag[0]
+            )
+        );
+    }
+}

@@ -50,6 +50,10 @@ pub struct GateBench {
     /// Directory the figures go to.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Only write bench-gate.md again from the figures in bench-gate.json (after a change
+    /// to how they are presented); runs nothing.
+    #[arg(long)]
+    pub render_only: bool,
 }
 
 /// One case of the bench: its id, the `evbench run` arguments, and whether B injects a
@@ -377,6 +381,21 @@ fn kind_json(name: &str, frac: f64, think: &[(String, u64)], pairs: &[PairOutcom
 
 /// `cargo xtask bench gate`.
 pub fn run(root: &Path, bin: &Path, a: &GateBench) -> Result<()> {
+    if a.render_only {
+        let out_dir = root.join(&a.out);
+        let doc = read(&out_dir.join("bench-gate.json"))?;
+        let shown = GateBench {
+            pairs: doc["pairs"].as_u64().unwrap_or(0) as u32,
+            repeat: doc["repeat_per_half"].as_u64().unwrap_or(0) as u32,
+            conditions: Vec::new(),
+            probes: doc["probes"].as_str().unwrap_or("").to_string(),
+            out: a.out.clone(),
+            render_only: true,
+        };
+        std::fs::write(out_dir.join("bench-gate.md"), markdown(&doc, &shown))?;
+        println!("{}", markdown(&doc, &shown));
+        return Ok(());
+    }
     for c in &a.conditions {
         if c != "quiet" && c != "loaded" {
             bail!("--conditions {c}: write quiet, loaded or quiet,loaded");
@@ -506,7 +525,7 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
     for cond in doc["conditions"].as_array().into_iter().flatten() {
         let _ = writeln!(
             s,
-            "## {} ({:.0} s)\n\nBackground: {}. 1-minute load average at each pair: {}.\n",
+            "## {} ({:.0} s)\n\nBackground: {}. 1-minute load average before the calibration, before each pair and at the end: {}.\n",
             cond["condition"].as_str().unwrap_or(""),
             cond["elapsed_s"].as_f64().unwrap_or(0.0),
             cond["background"].as_str().unwrap_or(""),
@@ -558,6 +577,66 @@ fn markdown(doc: &Value, a: &GateBench) -> String {
                 list("inconclusive_metrics"),
                 goal
             );
+        }
+        // Each goal, met or missed, in words; a miss names the pairs that missed and why
+        // (which injected headline was not called regressed, or what else was).
+        let _ = writeln!(s);
+        for k in cond["kinds"].as_array().into_iter().flatten() {
+            let kind = k["kind"].as_str().unwrap_or("");
+            let pairs = k["pairs"].as_u64().unwrap_or(0);
+            let (got, need, what) = match kind {
+                "same" => (
+                    k["exit_1"].as_u64().unwrap_or(0),
+                    0,
+                    "same-binary pairs exited 1",
+                ),
+                "+25%" => (k["caught"].as_u64().unwrap_or(0), pairs, "+25% caught"),
+                _ => (
+                    k["caught"].as_u64().unwrap_or(0),
+                    (pairs * 8).div_ceil(10),
+                    "+10% caught",
+                ),
+            };
+            let met = if kind == "same" {
+                got <= need
+            } else {
+                got >= need
+            };
+            let _ = write!(
+                s,
+                "- {what}: {got} of {pairs} (goal: {} {need}): {}",
+                if kind == "same" {
+                    "at most"
+                } else {
+                    "at least"
+                },
+                if met { "met" } else { "**missed**" }
+            );
+            if !met && kind != "same" {
+                let missed: Vec<String> = k["cases"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["injected"] == true)
+                    .filter(|c| c["headline_regressed_pairs"].as_u64() != Some(pairs))
+                    .map(|c| {
+                        format!(
+                            "`{}` regressed in {} of {pairs} (slowdown achieved {:+.1}%)",
+                            c["case"].as_str().unwrap_or(""),
+                            c["headline_regressed_pairs"],
+                            c["median_slowdown"].as_f64().unwrap_or(f64::NAN) * 100.0
+                        )
+                    })
+                    .collect();
+                if !missed.is_empty() {
+                    let _ = write!(
+                        s,
+                        " — {}; an injected headline whose 99% interval (or rank test) did not clear +5% in that pair",
+                        missed.join(", ")
+                    );
+                }
+            }
+            let _ = writeln!(s);
         }
         let _ = writeln!(
             s,

@@ -161,7 +161,9 @@ fn real_main() -> Result<()> {
             baseline::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Bench(BenchCmd::Gate(a)) => {
-            build(&root)?;
+            if !a.render_only {
+                build(&root)?;
+            }
             bench_gate::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Fuzz(a) => {

@@ -216,19 +216,16 @@ pub struct CommonArgs {
     )]
     pub repeat: Repeats,
     /// With --repeat auto: the target half-width of the 95% interval of each case's
-    /// headline median ("2%" or a fraction below 1).
-    #[arg(
-        long,
-        global = true,
-        default_value = "2%",
-        value_name = "PCT",
-        allow_hyphen_values = true
-    )]
-    pub precision: Precision,
-    /// With --repeat auto: the time budget; cases not precise enough by then are named.
-    #[arg(long, global = true, default_value = "10m", value_name = "DURATION",
+    /// headline median ("2%" or a fraction below 1) [default: 2%]. Refused without
+    /// --repeat auto.
+    #[arg(long, global = true, value_name = "PCT", allow_hyphen_values = true)]
+    pub precision: Option<Precision>,
+    /// With --repeat auto: the time budget of the whole run, its first 6 rounds included
+    /// (no pass starts after it; a begun round completes); cases not precise enough by
+    /// then are named [default: 10m]. Refused without --repeat auto.
+    #[arg(long, global = true, value_name = "DURATION",
           allow_hyphen_values = true, value_parser = parse_positive_duration)]
-    pub max_time: Duration,
+    pub max_time: Option<Duration>,
     /// Also write the HdrHistogram interval log (one interval per repeat, tagged
     /// case:histogram) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
@@ -280,8 +277,8 @@ impl Default for CommonArgs {
             json: false,
             output: None,
             repeat: Repeats::Fixed(1),
-            precision: Precision(0.02),
-            max_time: Duration::from_secs(600),
+            precision: None,
+            max_time: None,
             hlog: None,
             csv: None,
             csv_repeats: false,

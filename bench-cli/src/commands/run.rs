@@ -35,6 +35,18 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     if let Err(e) = check_outputs(common) {
         return Ok(usage_error(&e));
     }
+    if matches!(common.repeat, crate::cli::Repeats::Fixed(_)) {
+        for (given, flag) in [
+            (common.precision.is_some(), "--precision"),
+            (common.max_time.is_some(), "--max-time"),
+        ] {
+            if given {
+                return Ok(usage_error(&format!(
+                    "{flag} applies only with --repeat auto (it would be ignored)"
+                )));
+            }
+        }
+    }
     let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
     let print_lines = suite && !common.quiet && !common.json;

@@ -350,6 +350,11 @@ pub struct CaseRun {
     pub rounds: Vec<Round>,
 }
 
+/// `--precision` when not given: 2% half-width.
+pub const DEFAULT_PRECISION: f64 = 0.02;
+/// `--max-time` when not given: 10 minutes.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(600);
+
 /// How `evbench run` schedules its passes (`--repeat`, `--warmup-repeats`, `--order`,
 /// `--seed`, and for `--repeat auto` `--precision` and `--max-time`).
 #[derive(Clone, Copy, Debug)]
@@ -381,8 +386,8 @@ impl Schedule {
         Self {
             repeat,
             auto,
-            precision: common.precision.0,
-            max_time: common.max_time,
+            precision: common.precision.map_or(DEFAULT_PRECISION, |p| p.0),
+            max_time: common.max_time.unwrap_or(DEFAULT_MAX_TIME),
             warmup_repeats: common.warmup_repeats,
             order: common.order,
             seed,
@@ -398,16 +403,26 @@ fn run_slots(
     slots: &[scheduler::Slot],
     sched: &Schedule,
     stop: &Stop,
+    deadline: Option<Instant>,
     on_case: &mut dyn FnMut(&Session, &Case),
 ) -> Result<()> {
     let mut last = vec![usize::MAX; runs.len()];
     for (i, s) in slots.iter().enumerate() {
         last[s.case] = i;
     }
+    // Rounds begun, per case: past the deadline (`--max-time`), a round already begun
+    // still gets its other pass (a clean pass without its probed one is a whole repeat;
+    // the reverse would be an interrupted one), and no new round begins.
+    let mut begun = vec![std::collections::BTreeSet::new(); runs.len()];
     for (i, slot) in slots.iter().enumerate() {
         if stop.is_set() {
             break;
         }
+        let key = (slot.warmup, slot.round);
+        if deadline.is_some_and(|d| Instant::now() >= d) && !begun[slot.case].contains(&key) {
+            continue;
+        }
+        begun[slot.case].insert(key);
         let run = &mut runs[slot.case];
         let label = if slot.warmup {
             format!(
@@ -538,15 +553,25 @@ pub fn run_cases(
         })
         .collect();
     let noise = NoiseMeter::start();
+    // --max-time is a budget for the whole run, the first 6 rounds included.
+    let deadline = sched.auto.then(|| began + sched.max_time);
     let mut quiet = |_: &Session, _: &Case| {};
     {
         // With auto, a case is done only when it converges: its line comes at the end.
         let first: &mut dyn FnMut(&Session, &Case) =
             if sched.auto { &mut quiet } else { &mut on_case };
-        run_slots(&mut session, &mut runs, &slots, &sched, stop, first)?;
+        run_slots(
+            &mut session,
+            &mut runs,
+            &slots,
+            &sched,
+            stop,
+            deadline,
+            first,
+        )?;
     }
     // --repeat auto: one more interleaved round of every case not yet precise enough,
-    // while the time budget lasts (checked between rounds: a round always completes).
+    // while the time budget lasts (checked before each pass; a begun round completes).
     let mut round = sched.repeat;
     while sched.auto && !stop.is_set() && began.elapsed() < sched.max_time {
         let open: Vec<usize> = (0..runs.len())
@@ -562,7 +587,15 @@ pub fn run_cases(
         let slots = order.round(&open, round);
         let done = session.progress.done();
         session.progress.set_length(done + slots.len() as u64);
-        run_slots(&mut session, &mut runs, &slots, &sched, stop, &mut quiet)?;
+        run_slots(
+            &mut session,
+            &mut runs,
+            &slots,
+            &sched,
+            stop,
+            deadline,
+            &mut quiet,
+        )?;
     }
     session.progress.finish();
     for run in &runs {
