@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use workloads::{pingpong, stop::Stop, Observer};
 
 use crate::{
     cli::PingpongArgs,
+    privdrop::Plan,
     results::{Metric, Repeat, PER_OP_NOISE_FLOOR},
 };
 
@@ -48,7 +51,91 @@ pub fn variant(cfg: &pingpong::Config) -> String {
 /// Runs one pass (fresh tasks, `cfg.warmup` discarded round trips, then the measured
 /// ones) with `observer` told of its tasks and window.
 pub fn pass(cfg: &pingpong::Config, observer: &dyn Observer, stop: &Stop) -> Result<PassResult> {
-    let o = pingpong::run(cfg, observer, stop).context("pingpong")?;
+    figures(pingpong::run(cfg, observer, stop).context("pingpong")?)
+}
+
+/// As [`pass`], in a child process that has become `plan`'s user (`run --user`; in
+/// threads mode the threads live in that child, in processes mode its children).
+pub fn pass_as(
+    plan: &Plan,
+    cfg: &pingpong::Config,
+    observer: &dyn Observer,
+    stop: &Stop,
+) -> Result<PassResult> {
+    let w: Wire = super::user::pass(plan, observer, stop, |o, s| {
+        pingpong::run(cfg, o, s)
+            .map(|o| Wire::of(&o))
+            .map_err(|e| e.to_string())
+    })
+    .context("pingpong")?;
+    figures(w.outcome())
+}
+
+/// A pass's outcome as a `run --user` child sends it (the workload's `Outcome`, whose
+/// task roles are `&'static str`, does not deserialize as it is).
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    rounds: u64,
+    elapsed_ns: u64,
+    #[serde(with = "crate::results::hdr")]
+    latency: Histogram<u64>,
+    interrupted: bool,
+    /// (index, role, tid, sent, received, wait_returns, voluntary, involuntary).
+    tasks: Vec<(u32, String, u32, u64, u64, u64, u64, u64)>,
+}
+
+impl Wire {
+    fn of(o: &pingpong::Outcome) -> Self {
+        Self {
+            rounds: o.rounds,
+            elapsed_ns: o.elapsed_ns,
+            latency: o.latency.clone(),
+            interrupted: o.interrupted,
+            tasks: o
+                .tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t.index,
+                        t.role.to_string(),
+                        t.tid,
+                        t.sent,
+                        t.received,
+                        t.wait_returns,
+                        t.voluntary,
+                        t.involuntary,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn outcome(self) -> pingpong::Outcome {
+        pingpong::Outcome {
+            rounds: self.rounds,
+            elapsed_ns: self.elapsed_ns,
+            latency: self.latency,
+            interrupted: self.interrupted,
+            tasks: self
+                .tasks
+                .into_iter()
+                .map(|t| pingpong::TaskFigures {
+                    index: t.0,
+                    role: super::user::intern(&t.1),
+                    tid: t.2,
+                    sent: t.3,
+                    received: t.4,
+                    wait_returns: t.5,
+                    voluntary: t.6,
+                    involuntary: t.7,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A measured outcome as the pass's figures.
+fn figures(o: pingpong::Outcome) -> Result<PassResult> {
     let mut r = Repeat::new(Duration::from_nanos(o.elapsed_ns));
     r.metric(
         "ops_per_sec",
