@@ -81,7 +81,7 @@ pub fn pass<T: Serialize + DeserializeOwned>(
     }
     drop(theirs);
     let mut reaper = Reaper { pid, status: None };
-    let outcome = serve(&ours, observer, switch.is_some(), pid, stop);
+    let outcome = serve(&ours, observer, switch.is_some(), &mut reaper, stop);
     if outcome.is_err() {
         // We cannot answer it any more: it would wait for us for ever.
         // SAFETY: our own child, not yet reaped.
@@ -105,11 +105,15 @@ fn serve(
     sock: &UnixStream,
     observer: &dyn Observer,
     switched: bool,
-    pid: libc::pid_t,
+    reaper: &mut Reaper,
     stop: &Stop,
 ) -> Result<Option<Result<serde_json::Value, String>>> {
+    let pid = reaper.pid;
     let mut forwarded = false;
     let mut sock = sock;
+    // Set once the child has ended: what it sent before is still read, then nothing
+    // more can come (a task process it forked may still hold its socket open).
+    let mut ended = false;
     loop {
         if stop.is_set() && !forwarded {
             // The terminal's Ctrl-C reached the child already (same process group); a
@@ -138,6 +142,10 @@ fn serve(
             return Err(e).context("poll on the pass's socket");
         }
         if n == 0 {
+            if ended {
+                return Ok(None);
+            }
+            ended = reaper.try_wait();
             continue;
         }
         let Some(msg) = read_frame::<Up>(&mut sock)? else {
@@ -305,6 +313,18 @@ struct Reaper {
 }
 
 impl Reaper {
+    /// Whether the child has ended (reaped here if so), without blocking.
+    fn try_wait(&mut self) -> bool {
+        if self.status.is_none() {
+            let mut st = 0;
+            // SAFETY: waiting for our own child.
+            if unsafe { libc::waitpid(self.pid, &mut st, libc::WNOHANG) } == self.pid {
+                self.status = Some(st);
+            }
+        }
+        self.status.is_some()
+    }
+
     fn wait(&mut self) -> Option<libc::c_int> {
         if self.status.is_none() {
             let mut st = 0;
