@@ -22,11 +22,7 @@
 //! environment) happens in [`Account::lookup`] and [`Plan::new`], before the fork;
 //! [`Plan::apply`] makes only async-signal-safe system calls, so it is safe between
 //! fork and exec of a multi-threaded process.
-use std::{
-    ffi::CString,
-    os::unix::ffi::OsStrExt,
-    path::PathBuf,
-};
+use std::{ffi::CString, os::unix::ffi::OsStrExt, path::PathBuf};
 
 use libc::{c_char, c_int};
 
@@ -266,10 +262,11 @@ impl Plan {
     /// For a child that goes on without exec (a `run` pass): makes the dropped
     /// environment this process's own — `std::env` for the workload, and the kernel's
     /// view of it (`/proc/PID/environ`, which shows the block an exec left on the
-    /// stack) through prctl(PR_SET_MM_ENV_START/END), which needs CAP_SYS_RESOURCE and
-    /// so comes before [`Plan::apply`]. Call it in the child before it starts threads
-    /// (setenv is not thread-safe). Returns whether the kernel's view was moved (a
-    /// kernel or policy refusing it leaves `/proc/PID/environ` at evbench's).
+    /// stack) through prctl(PR_SET_MM, PR_SET_MM_MAP) (kernel/sys.c, CONFIG_CHECKPOINT_RESTORE:
+    /// needs no capability when /proc/PID/exe is left alone) with every other field as
+    /// /proc/self/stat gives it. Call it in the child before it starts threads (setenv
+    /// is not thread-safe). Returns whether the kernel's view was moved (a kernel
+    /// without it leaves `/proc/PID/environ` at evbench's; `std::env` is set anyway).
     pub fn adopt_environment(&self) -> bool {
         for (k, v) in Self::identity_of(&self.account) {
             std::env::set_var(k, std::ffi::OsStr::from_bytes(&v));
@@ -282,20 +279,21 @@ impl Plan {
             .flat_map(|e| e.as_bytes_with_nul().iter().copied())
             .collect();
         let block = Box::leak(block.into_boxed_slice());
-        let (start, end) = (
-            block.as_ptr() as libc::c_ulong,
-            block.as_ptr() as libc::c_ulong + block.len() as libc::c_ulong,
-        );
-        let set = |opt: c_int, addr: libc::c_ulong| {
-            // SAFETY: prctl only records the addresses; the block is never freed.
-            unsafe { prctl(libc::PR_SET_MM, opt as libc::c_ulong, addr, 0) == 0 }
+        let start = block.as_ptr() as u64;
+        let end = start + block.len() as u64;
+        let Some(mut map) = MmMap::current() else {
+            return false;
         };
-        // The kernel keeps start <= end at every step: move the end first when the new
-        // block lies above the old one, else the start.
-        if set(libc::PR_SET_MM_ENV_START, start) {
-            set(libc::PR_SET_MM_ENV_END, end)
-        } else {
-            set(libc::PR_SET_MM_ENV_END, end) && set(libc::PR_SET_MM_ENV_START, start)
+        map.env_start = start;
+        map.env_end = end;
+        // SAFETY: the kernel copies the struct; the block is never freed.
+        unsafe {
+            prctl(
+                libc::PR_SET_MM,
+                PR_SET_MM_MAP,
+                std::ptr::addr_of!(map) as libc::c_ulong,
+                std::mem::size_of::<MmMap>() as libc::c_ulong,
+            ) == 0
         }
     }
 
@@ -390,6 +388,62 @@ impl Plan {
     /// The account's name.
     pub fn user(&self) -> &str {
         &self.account.name
+    }
+}
+
+/// `PR_SET_MM_MAP` (include/uapi/linux/prctl.h): set every field of the mm at once.
+const PR_SET_MM_MAP: libc::c_ulong = 14;
+
+/// `struct prctl_mm_map` (include/uapi/linux/prctl.h).
+#[repr(C)]
+struct MmMap {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    auxv: u64,
+    auxv_size: u32,
+    /// `-1`: leave /proc/PID/exe alone (changing it would need CAP_SYS_ADMIN).
+    exe_fd: u32,
+}
+
+impl MmMap {
+    /// This process's layout as it is: /proc/self/stat (proc(5): fields 26-28 and
+    /// 45-51) and the current break; the auxiliary vector is left alone.
+    fn current() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the parenthesised command name start at field 3.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let field = |n: usize| f.get(n - 3).copied();
+        // SAFETY: brk(0) only reports the current break.
+        let brk = unsafe { libc::syscall(libc::SYS_brk, 0 as libc::c_ulong) } as u64;
+        Some(Self {
+            start_code: field(26)?,
+            end_code: field(27)?,
+            start_stack: field(28)?,
+            start_data: field(45)?,
+            end_data: field(46)?,
+            start_brk: field(47)?,
+            brk,
+            arg_start: field(48)?,
+            arg_end: field(49)?,
+            env_start: field(50)?,
+            env_end: field(51)?,
+            auxv: 0,
+            auxv_size: 0,
+            exe_fd: u32::MAX,
+        })
     }
 }
 

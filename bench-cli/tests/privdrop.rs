@@ -46,7 +46,11 @@ fn run_ok(cmd: &str, args: &[&str]) -> String {
 impl TempUser {
     fn new() -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
-        let tag = format!("{}x{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let tag = format!(
+            "{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let name = format!("evbu{tag}");
         let primary = format!("evbp{tag}");
         let extra = format!("evbg{tag}");
@@ -57,7 +61,16 @@ impl TempUser {
         run_ok(
             "useradd",
             &[
-                "-M", "-N", "-g", &primary, "-G", &extra, "-d", &home, "-s", "/usr/sbin/nologin",
+                "-M",
+                "-N",
+                "-g",
+                &primary,
+                "-G",
+                &extra,
+                "-d",
+                &home,
+                "-s",
+                "/usr/sbin/nologin",
                 &name,
             ],
         );
@@ -102,7 +115,10 @@ fn status_field(pid: u32, name: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
 }
 
@@ -135,8 +151,14 @@ fn environ(pid: u32) -> Vec<String> {
 /// Everything the drop promises, read from the kernel's view of process `pid`.
 fn assert_dropped(pid: u32, u: &TempUser) {
     let (uid, gid) = (u.uid, u.gid);
-    assert_eq!(status_field(pid, "Uid"), format!("{uid}\t{uid}\t{uid}\t{uid}"));
-    assert_eq!(status_field(pid, "Gid"), format!("{gid}\t{gid}\t{gid}\t{gid}"));
+    assert_eq!(
+        status_field(pid, "Uid"),
+        format!("{uid}\t{uid}\t{uid}\t{uid}")
+    );
+    assert_eq!(
+        status_field(pid, "Gid"),
+        format!("{gid}\t{gid}\t{gid}\t{gid}")
+    );
     let groups: BTreeSet<u32> = status_field(pid, "Groups")
         .split_whitespace()
         .map(|g| g.parse().unwrap())
@@ -155,7 +177,11 @@ fn assert_dropped(pid: u32, u: &TempUser) {
         assert!(env.contains(&want), "{want} not in {env:?}");
     }
     for key in ["HOME=", "USER=", "LOGNAME="] {
-        assert_eq!(env.iter().filter(|e| e.starts_with(key)).count(), 1, "{key} {env:?}");
+        assert_eq!(
+            env.iter().filter(|e| e.starts_with(key)).count(),
+            1,
+            "{key} {env:?}"
+        );
     }
 }
 
@@ -179,7 +205,9 @@ fn wait_code(c: &mut std::process::Child, limit: Duration) -> Option<i32> {
 fn trace_user_runs_the_command_with_nothing_of_evbench() {
     let u = TempUser::new();
     let mut ev = Command::new(EVBENCH)
-        .args(["trace", "--user", &u.name, "--probes", "offcpu", "-q", "--", "sleep", "30"])
+        .args([
+            "trace", "--user", &u.name, "--probes", "offcpu", "-q", "--", "sleep", "30",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -204,7 +232,10 @@ fn trace_user_runs_the_command_with_nothing_of_evbench() {
     );
     // SAFETY: signalling the traced command.
     unsafe { libc::kill(cmd as i32, libc::SIGTERM) };
-    assert_eq!(wait_code(&mut ev, Duration::from_secs(20)), Some(128 + libc::SIGTERM));
+    assert_eq!(
+        wait_code(&mut ev, Duration::from_secs(20)),
+        Some(128 + libc::SIGTERM)
+    );
 }
 
 /// The socket's state in /proc/net/unix (3: connected; a listening one is 1 with the
@@ -225,8 +256,17 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     let u = TempUser::new();
     let mut ev = Command::new(EVBENCH)
         .args([
-            "run", "pingpong", "--rounds", "1000", "--repeat", "1", "--warmup-repeats", "0",
-            "--user", &u.name, "-q",
+            "run",
+            "pingpong",
+            "--rounds",
+            "1000",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--user",
+            &u.name,
+            "-q",
         ])
         .env("EVBENCH_TEST_PAUSE", "dropped")
         .stdin(Stdio::null())
@@ -303,7 +343,10 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
 }
 
 fn evbench(args: &[&str]) -> Output {
-    Command::new(EVBENCH).args(args).output().expect("evbench runs")
+    Command::new(EVBENCH)
+        .args(args)
+        .output()
+        .expect("evbench runs")
 }
 
 fn json(args: &[&str]) -> Value {
@@ -311,7 +354,11 @@ fn json(args: &[&str]) -> Value {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["probes"]["on"], true, "probes must load here: {}", v["probes"]);
+    assert_eq!(
+        v["probes"]["on"], true,
+        "probes must load here: {}",
+        v["probes"]
+    );
     v
 }
 
@@ -331,8 +378,21 @@ fn run_user_counts_exactly_what_a_run_without_it_counts() {
     for tasks in ["threads", "processes"] {
         for user in [None, Some(u.name.as_str())] {
             let mut args = vec![
-                "run", "pingpong", "-m", "pipe", "--rounds", &r, "--pin", "split", "--tasks",
-                tasks, "--repeat", "1", "--warmup-repeats", "0", "--json",
+                "run",
+                "pingpong",
+                "-m",
+                "pipe",
+                "--rounds",
+                &r,
+                "--pin",
+                "split",
+                "--tasks",
+                tasks,
+                "--repeat",
+                "1",
+                "--warmup-repeats",
+                "0",
+                "--json",
             ];
             if let Some(n) = user {
                 args.extend(["--user", n]);
@@ -356,8 +416,17 @@ fn run_user_pipetest_counts_the_same_syscalls() {
     let u = TempUser::new();
     let run = |user: Option<&str>| {
         let mut args = vec![
-            "run", "pipetest", "-w", "2000", "-n", "20", "--repeat", "1", "--warmup-repeats",
-            "0", "--json",
+            "run",
+            "pipetest",
+            "-w",
+            "2000",
+            "-n",
+            "20",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--json",
         ];
         if let Some(n) = user {
             args.extend(["--user", n]);
@@ -368,9 +437,7 @@ fn run_user_pipetest_counts_the_same_syscalls() {
             .as_object()
             .unwrap()
             .iter()
-            .filter(|(k, _)| {
-                k.starts_with("kernel.syscall.") && !k.ends_with(".sampled")
-            })
+            .filter(|(k, _)| k.starts_with("kernel.syscall.") && !k.ends_with(".sampled"))
             .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
             .collect();
         let messages = r["probed"]["counters"]["messages"].as_u64().unwrap();
@@ -380,7 +447,10 @@ fn run_user_pipetest_counts_the_same_syscalls() {
     let (dropped, m2) = run(Some(&u.name));
     assert_eq!(plain, dropped);
     assert_eq!(m1, m2);
-    let read = plain.iter().find(|(k, _)| k == "kernel.syscall.read").map(|(_, v)| *v);
+    let read = plain
+        .iter()
+        .find(|(k, _)| k == "kernel.syscall.read")
+        .map(|(_, v)| *v);
     assert_eq!(read, Some(m1), "one read(2) per message: {plain:?}");
 }
 
@@ -389,8 +459,21 @@ fn run_user_pipetest_counts_the_same_syscalls() {
 fn run_user_runs_the_kevent_wait_mode() {
     let u = TempUser::new();
     let d = json(&[
-        "run", "pingpong", "-m", "pipe", "--wait", "kevent", "--rounds", "2000", "--repeat",
-        "1", "--warmup-repeats", "0", "--json", "--user", &u.name,
+        "run",
+        "pingpong",
+        "-m",
+        "pipe",
+        "--wait",
+        "kevent",
+        "--rounds",
+        "2000",
+        "--repeat",
+        "1",
+        "--warmup-repeats",
+        "0",
+        "--json",
+        "--user",
+        &u.name,
     ]);
     assert_eq!(counter(&d, "rounds"), Some(2000));
     assert_eq!(counter(&d, "kernel.syscall.write"), Some(2 * 2000));
@@ -407,7 +490,14 @@ fn refusal(cmd: &mut Command) -> (Option<i32>, String) {
 
 fn as_nobody() -> Command {
     let mut c = Command::new("setpriv");
-    c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", EVBENCH]);
+    c.args([
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        EVBENCH,
+    ]);
     c
 }
 
@@ -418,16 +508,24 @@ fn an_unknown_user_or_no_root_is_refused_in_one_line() {
     c.args(["run", "pingpong", "--rounds", "100", "--user", nope]);
     let (code, err) = refusal(&mut c);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&format!("--user {nope}: no such user")), "{err}");
+    assert!(
+        err.contains(&format!("--user {nope}: no such user")),
+        "{err}"
+    );
 
     let mut c = Command::new(EVBENCH);
     c.args(["trace", "--user", nope, "--", "true"]);
     let (code, err) = refusal(&mut c);
     assert_eq!(code, Some(125), "{err}");
-    assert!(err.contains(&format!("--user {nope}: no such user")), "{err}");
+    assert!(
+        err.contains(&format!("--user {nope}: no such user")),
+        "{err}"
+    );
 
     let mut c = as_nobody();
-    c.args(["run", "pingpong", "--rounds", "100", "--probes", "none", "--user", "nobody"]);
+    c.args([
+        "run", "pingpong", "--rounds", "100", "--probes", "none", "--user", "nobody",
+    ]);
     let (code, err) = refusal(&mut c);
     assert_eq!(code, Some(2), "{err}");
     assert!(
@@ -440,7 +538,10 @@ fn an_unknown_user_or_no_root_is_refused_in_one_line() {
     c.args(["trace", "--user", "nobody", "--", "true"]);
     let (code, err) = refusal(&mut c);
     assert_eq!(code, Some(125), "{err}");
-    assert!(err.contains("needs root (CAP_SETUID and CAP_SETGID)"), "{err}");
+    assert!(
+        err.contains("needs root (CAP_SETUID and CAP_SETGID)"),
+        "{err}"
+    );
 
     // Without a command there is nothing to start as the user.
     let mut c = Command::new(EVBENCH);

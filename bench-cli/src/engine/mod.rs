@@ -335,10 +335,7 @@ impl Spec {
             return match self {
                 Spec::Pingpong(c) => pingpong::pass_as(plan, c, observer, stop),
                 Spec::Pipetest(c) => pipetest::pass_as(plan, c, observer, stop),
-                Spec::Http(_) => anyhow::bail!(
-                    "{}",
-                    self.refuses_user().unwrap_or_default()
-                ),
+                Spec::Http(_) => anyhow::bail!("{}", self.refuses_user().unwrap_or_default()),
             };
         }
         match self {

@@ -20,7 +20,10 @@
 //! (the probes' log buffer) is unmapped in the child before it drops.
 use std::{
     io::Read,
-    os::{fd::AsRawFd, unix::net::UnixStream},
+    os::{
+        fd::{AsRawFd, FromRawFd},
+        unix::net::UnixStream,
+    },
     sync::{
         atomic::{AtomicBool, Ordering},
         Mutex,
@@ -71,7 +74,10 @@ pub fn pass<T: Serialize + DeserializeOwned>(
     // into the caller's frames. Its allocations are safe: evbench has one thread here.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        bail!("cannot fork the pass's child: {}", std::io::Error::last_os_error());
+        bail!(
+            "cannot fork the pass's child: {}",
+            std::io::Error::last_os_error()
+        );
     }
     if pid == 0 {
         drop(ours);
@@ -88,12 +94,10 @@ pub fn pass<T: Serialize + DeserializeOwned>(
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     let status = reaper.wait();
-    let who = format!(
-        "the workload's process (pid {pid}, user {})",
-        plan.user()
-    );
+    let who = format!("the workload's process (pid {pid}, user {})", plan.user());
     match outcome? {
-        Some(Ok(v)) => serde_json::from_value(v).with_context(|| format!("{who} sent an outcome that does not parse")),
+        Some(Ok(v)) => serde_json::from_value(v)
+            .with_context(|| format!("{who} sent an outcome that does not parse")),
         Some(Err(msg)) => Err(anyhow!("{msg}")),
         None => bail!("{who} {} before it finished", describe(status)),
     }
@@ -184,6 +188,7 @@ fn child<T: Serialize>(
 ) -> i32 {
     plan.adopt_environment();
     unmap_bpf_maps(switch);
+    let sock = to_fd3(sock);
     let mut keep = [sock.as_raw_fd()];
     // SAFETY: a freshly forked child with one thread.
     if let Err(f) = unsafe { plan.apply(&mut keep) } {
@@ -204,6 +209,23 @@ fn child<T: Serialize>(
         Ok(()) => 0,
         Err(_) => LOST,
     }
+}
+
+/// The socket moved to fd 3, right after stdin, stdout and stderr (whatever held fd 3
+/// is one of evbench's and closed by the drop anyway); as it was if dup3 fails.
+fn to_fd3(sock: UnixStream) -> UnixStream {
+    const FD: i32 = 3;
+    if sock.as_raw_fd() == FD {
+        return sock;
+    }
+    // SAFETY: dup3 onto fd 3 of this single-threaded child; nothing of ours uses fd 3
+    // after this (the drop closes every other fd from 3 up).
+    if unsafe { libc::dup3(sock.as_raw_fd(), FD, libc::O_CLOEXEC) } != FD {
+        return sock;
+    }
+    drop(sock);
+    // SAFETY: fd 3 is now ours alone: a fresh duplicate of the socket.
+    unsafe { UnixStream::from_raw_fd(FD) }
 }
 
 /// The observer the child's workload sees: each call crosses to the parent and waits
@@ -335,7 +357,9 @@ impl Reaper {
                     self.status = Some(st);
                     break;
                 }
-                if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                if r < 0
+                    && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                {
                     break;
                 }
             }
@@ -417,5 +441,7 @@ fn read_frame<M: DeserializeOwned>(r: &mut impl Read) -> Result<Option<M>> {
     if r.read_exact(&mut body).is_err() {
         return Ok(None);
     }
-    Ok(Some(serde_json::from_slice(&body).context("a message from the pass's child does not parse")?))
+    Ok(Some(serde_json::from_slice(&body).context(
+        "a message from the pass's child does not parse",
+    )?))
 }
