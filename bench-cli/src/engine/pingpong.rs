@@ -80,8 +80,20 @@ struct Wire {
     #[serde(with = "crate::results::hdr")]
     latency: Histogram<u64>,
     interrupted: bool,
-    /// (index, role, tid, sent, received, wait_returns, voluntary, involuntary).
-    tasks: Vec<(u32, String, u32, u64, u64, u64, u64, u64)>,
+    tasks: Vec<TaskWire>,
+}
+
+/// `pingpong::TaskFigures` with an owned role.
+#[derive(Serialize, Deserialize)]
+struct TaskWire {
+    index: u32,
+    role: String,
+    tid: u32,
+    sent: u64,
+    received: u64,
+    wait_returns: u64,
+    voluntary: u64,
+    involuntary: u64,
 }
 
 impl Wire {
@@ -94,17 +106,15 @@ impl Wire {
             tasks: o
                 .tasks
                 .iter()
-                .map(|t| {
-                    (
-                        t.index,
-                        t.role.to_string(),
-                        t.tid,
-                        t.sent,
-                        t.received,
-                        t.wait_returns,
-                        t.voluntary,
-                        t.involuntary,
-                    )
+                .map(|t| TaskWire {
+                    index: t.index,
+                    role: t.role.to_string(),
+                    tid: t.tid,
+                    sent: t.sent,
+                    received: t.received,
+                    wait_returns: t.wait_returns,
+                    voluntary: t.voluntary,
+                    involuntary: t.involuntary,
                 })
                 .collect(),
         }
@@ -120,14 +130,14 @@ impl Wire {
                 .tasks
                 .into_iter()
                 .map(|t| pingpong::TaskFigures {
-                    index: t.0,
-                    role: super::user::intern(&t.1),
-                    tid: t.2,
-                    sent: t.3,
-                    received: t.4,
-                    wait_returns: t.5,
-                    voluntary: t.6,
-                    involuntary: t.7,
+                    index: t.index,
+                    role: super::user::intern(&t.role),
+                    tid: t.tid,
+                    sent: t.sent,
+                    received: t.received,
+                    wait_returns: t.wait_returns,
+                    voluntary: t.voluntary,
+                    involuntary: t.involuntary,
                 })
                 .collect(),
         }
