@@ -238,6 +238,59 @@ fn trace_user_runs_the_command_with_nothing_of_evbench() {
     );
 }
 
+/// The trace tests' helper (tests/fixtures/trace_helper.c: exactly 2×ROUNDS read(2)
+/// and 2×ROUNDS write(2) in pipe round trips), compiled once into a directory any user
+/// can read.
+fn helper() -> std::path::PathBuf {
+    static H: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("evbench-privdrop-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("trace_helper");
+        let src =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trace_helper.c");
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-pthread", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("cc runs");
+        assert!(st.success(), "the helper compiles");
+        out
+    })
+    .clone()
+}
+
+/// The command traced as the user is counted exactly as it is without --user: the
+/// drop's own system calls happen before the command is a target.
+#[test]
+fn trace_user_counts_the_command_exactly() {
+    let u = TempUser::new();
+    let h = helper();
+    for mode in ["fork", "thread"] {
+        let doc = h.with_file_name(format!("user-{mode}.json"));
+        let out = Command::new(EVBENCH)
+            .args(["trace", "--user", &u.name, "-q", "-o"])
+            .arg(&doc)
+            .arg("--")
+            .arg(&h)
+            .args(["3000", mode])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {err}");
+        let d: Value = serde_json::from_str(&std::fs::read_to_string(&doc).unwrap()).unwrap();
+        assert_eq!(
+            counter(&d, "kernel.syscall.read"),
+            Some(6000),
+            "{mode}: {err}"
+        );
+        assert_eq!(counter(&d, "kernel.syscall.write"), Some(6000), "{mode}");
+        assert_eq!(counter(&d, "kernel.drops"), Some(0), "{mode}");
+    }
+}
+
 /// The socket's state in /proc/net/unix (3: connected; a listening one is 1 with the
 /// accept flag 00010000).
 fn unix_socket_state(inode: &str) -> Option<(String, String)> {
