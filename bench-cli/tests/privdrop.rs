@@ -395,6 +395,68 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     );
 }
 
+/// A pass's child killed mid-pass: one line naming it, its pid, its user and the
+/// signal; evbench exits 1 and leaves no process behind.
+#[test]
+fn run_user_a_killed_pass_child_is_named() {
+    let u = TempUser::new();
+    let mut ev = Command::new(EVBENCH)
+        .args([
+            "run",
+            "pingpong",
+            "--rounds",
+            "1000",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--user",
+            &u.name,
+            "-q",
+        ])
+        .env("EVBENCH_TEST_PAUSE", "dropped")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ev_pid = ev.id();
+    let err = ev.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains("test pause at dropped") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the pass's child holds after its drop");
+    let child = children(ev_pid)[0];
+    // SAFETY: killing the pass's child.
+    unsafe { libc::kill(child as i32, libc::SIGKILL) };
+    let code = wait_code(&mut ev, Duration::from_secs(30));
+    let text = reader.join().unwrap();
+    assert_eq!(code, Some(1), "{text}");
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("evbench: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(
+        errors[0].contains(&format!(
+            "the workload's process (pid {child}, user {}) was killed by signal 9",
+            u.name
+        )),
+        "{text}"
+    );
+    assert!(!std::path::Path::new(&format!("/proc/{child}")).exists());
+}
+
 fn evbench(args: &[&str]) -> Output {
     Command::new(EVBENCH)
         .args(args)
