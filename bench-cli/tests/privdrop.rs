@@ -102,6 +102,23 @@ impl Drop for TempUser {
     }
 }
 
+/// Kills process `pid` and its children if the test fails first, so a failed assertion
+/// never leaves an evbench held at a test pause (nor its user undeletable). Declared
+/// after the `TempUser`, so it runs before the user is removed.
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for p in children(self.0).into_iter().chain([self.0]) {
+                // SAFETY: signalling processes this test started.
+                unsafe { libc::kill(p as i32, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 /// The children of process `pid` (its main thread's, where evbench forks).
 fn children(pid: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
@@ -214,6 +231,7 @@ fn trace_user_runs_the_command_with_nothing_of_evbench() {
         .spawn()
         .unwrap();
     let ev_pid = ev.id();
+    let _kill = KillOnPanic(ev_pid);
     // The command once it has exec'd (before that the child is evbench's image).
     let cmd = within(Duration::from_secs(20), || {
         children(ev_pid).into_iter().find(|&c| {
@@ -328,6 +346,7 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
         .spawn()
         .unwrap();
     let ev_pid = ev.id();
+    let _kill = KillOnPanic(ev_pid);
     let err = ev.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -421,6 +440,7 @@ fn run_user_a_killed_pass_child_is_named() {
         .spawn()
         .unwrap();
     let ev_pid = ev.id();
+    let _kill = KillOnPanic(ev_pid);
     let err = ev.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
