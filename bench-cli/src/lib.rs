@@ -15,8 +15,8 @@
 //! - `probes`: loading the eBPF programs and collecting their maps;
 //! - `results`: the results document, its statistics and the regression gate's
 //!   judgement;
-//! - `errors`, `files`, `signal`: errno helpers, files written whole or not at all, and
-//!   the Ctrl-C / SIGTERM flag.
+//! - `errors`, `files`, `signal`, `privdrop`: errno helpers, files written whole or not
+//!   at all, the Ctrl-C / SIGTERM flag, and the drop to another user (`--user`).
 pub mod cli;
 pub mod commands;
 pub mod engine;
@@ -24,6 +24,7 @@ pub mod errors;
 pub mod export;
 pub mod files;
 pub mod output;
+pub mod privdrop;
 pub mod probes;
 pub mod results;
 pub mod signal;

@@ -98,7 +98,7 @@ pub fn exit_code() -> u8 {
 pub const TEST_PAUSE_ENV: &str = "EVBENCH_TEST_PAUSE";
 
 /// Hidden test hook: when `EVBENCH_TEST_PAUSE` names `phase` (setup, warmup, clean,
-/// probed, report), says `evbench: test pause at PHASE` on stderr and holds there until
+/// probed, report; dropped: a `run --user` pass's child, after its drop), says `evbench: test pause at PHASE` on stderr and holds there until
 /// `stop` is set (a signal), so a test can signal a run in a named phase for sure
 /// rather than by sleeping. Holds at most once: once `stop` is set it returns at once.
 /// Costs one environment lookup per call otherwise.

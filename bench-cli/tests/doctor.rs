@@ -82,11 +82,17 @@ fn unprivileged_doctor_gives_one_line_per_real_cause() {
     assert!(line(&text, "btf").starts_with("ok"), "{text}");
     assert!(!text.contains("CONFIG_DEBUG_INFO_BTF"), "{text}");
     assert!(!text.contains("CONFIG_KPROBES off?"), "{text}");
-    // The capabilities: none of the three.
+    // The capabilities: none of the five, and what --user would need.
+    let caps = line(&text, "capabilities");
     assert!(
-        line(&text, "capabilities")
-            .contains("present: none; missing: CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE"),
+        caps.contains(
+            "present: none; missing: CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE, CAP_SETUID, CAP_SETGID"
+        ),
         "{text}"
+    );
+    assert!(
+        caps.contains("CAP_SETUID: --user NAME: run the workload or traced command as NAME"),
+        "{caps}"
     );
     // tracefs: mounted but closed to this user is not "not mounted".
     let tracefs = line(&text, "tracefs");
@@ -125,6 +131,8 @@ fn root_doctor_lists_each_check_once_and_the_capabilities_this_process_holds() {
         ("CAP_BPF", 39),
         ("CAP_PERFMON", 38),
         ("CAP_SYS_RESOURCE", 24),
+        ("CAP_SETUID", 7),
+        ("CAP_SETGID", 6),
     ] {
         if eff & (1u64 << bit) != 0 {
             present.push(name);

@@ -61,6 +61,12 @@ impl WindowSwitch {
         Self(word)
     }
 
+    /// The word's address: which mapping a process that forks must keep for the switch
+    /// to work in the child (`run --user` unmaps every other view of the probes' maps).
+    pub fn addr(&self) -> usize {
+        self.0 as usize
+    }
+
     /// Opens (`true`) or closes (`false`) the window.
     pub fn set(&self, on: bool) {
         // SAFETY: see `new`.

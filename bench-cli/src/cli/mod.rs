@@ -181,6 +181,11 @@ pub struct TraceArgs {
     /// No interval lines on stderr and no final report (files are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Run the command as NAME: its uid, gid and groups, no capabilities, no_new_privs,
+    /// NAME's HOME/USER/LOGNAME, no fd of evbench's beyond 0-2. Needs root
+    /// (CAP_SETUID, CAP_SETGID).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
     /// The command to run and trace with its descendants, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -267,6 +272,11 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
+    /// Run the workload in a child process as NAME (its uid, gid and groups, no
+    /// capabilities, no_new_privs, none of evbench's fds) while evbench keeps the
+    /// probes. Needs root (CAP_SETUID, CAP_SETGID). Not for http or efd-mask-fuse.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 impl Default for CommonArgs {
@@ -288,6 +298,7 @@ impl Default for CommonArgs {
             seed: None,
             syscall_sample: crate::probes::DEFAULT_SYSCALL_SAMPLE,
             verbose: false,
+            user: None,
         }
     }
 }

@@ -330,11 +330,16 @@ fn capabilities(root: bool) -> Check {
         c.verdict = Verdict::Warn;
         c.detail
             .push_str(" (the privileges line says how to grant them)");
-    } else if !missing.is_empty() {
-        // Only optional ones are missing: the probes load; the detail says what is lost.
-        c.detail.push_str(
-            " (optional: CAP_SYS_RESOURCE raises RLIMIT_MEMLOCK on kernels before 5.11 and the fd limit's hard cap)",
-        );
+    }
+    // What each optional one missing would give: the probes load without them.
+    let optional: Vec<String> = probes::privileges::CAPABILITIES
+        .iter()
+        .filter(|c| !c.needed && missing.contains(&c.name))
+        .map(|c| format!("{}: {}", c.name, c.why))
+        .collect();
+    if !optional.is_empty() {
+        c.detail
+            .push_str(&format!(" (optional: {})", optional.join("; ")));
     }
     c
 }

@@ -12,6 +12,7 @@ use crate::{
     export::{self, human},
     files,
     output::count,
+    privdrop,
     results::{Case, RunResult},
     signal,
 };
@@ -47,10 +48,24 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             }
         }
     }
+    // --user: checked before anything runs (the user, the privileges to switch, and
+    // that every case can run as a user without capabilities).
+    let user = match &common.user {
+        None => None,
+        Some(name) => {
+            if let Some(why) = specs.iter().find_map(Spec::refuses_user) {
+                return Ok(usage_error(&why));
+            }
+            match privdrop::Account::lookup("--user", name) {
+                Ok(a) => Some(privdrop::Plan::new(a)),
+                Err(e) => return Ok(usage_error(&e)),
+            }
+        }
+    };
     let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
     let print_lines = suite && !common.quiet && !common.json;
-    let (doc, runs) = engine::run_cases(&specs, common, workload, stop, |session, case| {
+    let (doc, runs) = engine::run_cases(&specs, common, workload, stop, user, |session, case| {
         if print_lines {
             session.progress.println(&one_line(case));
         }

@@ -15,6 +15,11 @@
 //! is not, since the command got its own. Exit status: the command's, 128+N when signal
 //! N killed it; [`EXIT_FAILED`] when evbench itself fails, [`EXIT_NOT_EXECUTABLE`],
 //! [`EXIT_NOT_FOUND`] (POSIX `command`'s and `env`'s codes).
+//!
+//! `--user NAME` runs the command as NAME ([`crate::privdrop`]): the child drops
+//! (groups, gid, uid, every capability, no_new_privs, every fd of evbench's beyond 0–2
+//! but its two close-on-exec pipes) before it waits at the gate, so none of the drop's
+//! system calls is counted, and execs with NAME's HOME, USER and LOGNAME.
 use std::{
     collections::BTreeMap,
     ffi::CString,
@@ -35,6 +40,7 @@ use crate::{
     engine::{kernel::record_kernel, prepare_probes},
     export, files,
     output::{self, count, ns},
+    privdrop,
     probes::{
         collect::{HistSummary, KernelHist, SyscallFigures, ThreadFigures, WokeFigures},
         Kernel, Probes, OBJECT,
@@ -131,6 +137,11 @@ fn check(args: &TraceArgs, usage: u8) -> Result<(), Fail> {
     }
     if args.pids.is_empty() && args.command.is_empty() {
         return u("nothing to trace: name --pid PID or a command after --".into());
+    }
+    if let (Some(name), true) = (&args.user, args.command.is_empty()) {
+        return u(format!(
+            "--user {name}: applies to a command after -- (evbench cannot change who runs a process it did not start)"
+        ));
     }
     if args.probes.is_empty() {
         return u("--probes none: a trace without probes measures nothing".into());
@@ -278,8 +289,11 @@ struct Child {
     /// Write end of the gate: one byte lets the child exec.
     gate: libc::c_int,
     /// Read end of the exec-error pipe (close-on-exec in the child): EOF means exec
-    /// succeeded; 4 bytes are the errno of a failed exec.
+    /// succeeded; 8 bytes are a failure: the step (0: exec; else a failed `--user`
+    /// drop's [`privdrop::Step`]) and the errno, as two native-endian i32s.
     errors: libc::c_int,
+    /// `--user NAME`: the name, for messages.
+    user: Option<String>,
 }
 
 fn cstr(s: &[u8]) -> Result<CString, Fail> {
@@ -287,8 +301,9 @@ fn cstr(s: &[u8]) -> Result<CString, Fail> {
 }
 
 /// Forks the command, stopped at a gate (a blocking read) before exec, so it can be
-/// registered as a target before it runs any of its own code.
-fn fork_command(argv: &[String]) -> Result<Child, Fail> {
+/// registered as a target before it runs any of its own code. With `user`, the child
+/// drops to that user before the gate and execs with the user's environment.
+fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child, Fail> {
     let Some(path) = resolve(&argv[0]) else {
         return Err(Fail(
             format!("{}: command not found", argv[0]),
@@ -314,7 +329,7 @@ fn fork_command(argv: &[String]) -> Result<Child, Fail> {
         ));
     }
     // SAFETY: the child only makes async-signal-safe calls (read, close, execv, write,
-    // _exit) on memory prepared before the fork.
+    // _exit, and the drop's system calls) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(Fail(
@@ -330,14 +345,30 @@ fn fork_command(argv: &[String]) -> Result<Child, Fail> {
             // at the gate, a signal acts on the child as it would on the command.
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            // Dropped before the gate: the drop's system calls happen before the child
+            // is a target. Its failure is reported once the gate opens (the parent then
+            // reads the error pipe).
+            let dropped = match user {
+                Some(plan) => plan.apply(&mut [gate[0], errs[1]]),
+                None => Ok(()),
+            };
             let mut b = 0u8;
             let n = libc::read(gate[0], (&mut b as *mut u8).cast(), 1);
             if n != 1 {
                 libc::_exit(EXIT_FAILED.into());
             }
-            libc::execv(path.as_ptr(), ptrs.as_ptr());
-            let e = *libc::__errno_location();
-            libc::write(errs[1], (&e as *const i32).cast(), 4);
+            if let Err(f) = dropped {
+                let msg: [i32; 2] = [f.step as i32, f.errno];
+                libc::write(errs[1], msg.as_ptr().cast(), 8);
+                libc::_exit(EXIT_FAILED.into());
+            }
+            match user {
+                Some(plan) => libc::execve(path.as_ptr(), ptrs.as_ptr(), plan.envp()),
+                None => libc::execv(path.as_ptr(), ptrs.as_ptr()),
+            };
+            let msg: [i32; 2] = [0, *libc::__errno_location()];
+            let e = msg[1];
+            libc::write(errs[1], msg.as_ptr().cast(), 8);
             libc::_exit(
                 if e == libc::ENOENT {
                     EXIT_NOT_FOUND
@@ -357,6 +388,7 @@ fn fork_command(argv: &[String]) -> Result<Child, Fail> {
         pid,
         gate: gate[1],
         errors: errs[0],
+        user: user.map(|p| p.user().to_string()),
     })
 }
 
@@ -383,11 +415,19 @@ impl Child {
         // SAFETY: writing one byte to our own pipe, then reading the error pipe.
         unsafe { libc::write(self.gate, (&b as *const u8).cast(), 1) };
         unsafe { libc::close(self.gate) };
-        let mut e = 0i32;
-        let n = unsafe { libc::read(self.errors, (&mut e as *mut i32).cast(), 4) };
+        let mut msg = [0i32; 2];
+        let n = unsafe { libc::read(self.errors, msg.as_mut_ptr().cast(), 8) };
         unsafe { libc::close(self.errors) };
-        if n == 4 {
+        if n == 8 {
             let _ = self.wait_blocking();
+            let [step, e] = msg;
+            if let Some(step) = privdrop::Step::from_code(step) {
+                let f = privdrop::Failure { step, errno: e };
+                return Err(Fail(
+                    f.message(self.user.as_deref().unwrap_or("?")),
+                    EXIT_FAILED,
+                ));
+            }
             let err = std::io::Error::from_raw_os_error(e);
             return Err(if e == libc::ENOENT {
                 Fail(format!("{argv0}: command not found"), EXIT_NOT_FOUND)
@@ -447,6 +487,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             argv: args.command.clone(),
         });
     }
+    // --user: the user and the privileges to switch, before anything is loaded.
+    let user = match &args.user {
+        Some(name) => Some(privdrop::Plan::new(
+            privdrop::Account::lookup("--user", name).map_err(|m| Fail(m, usage))?,
+        )),
+        None => None,
+    };
     // evbench's own failures (not the user's mistakes): 1, or 125 in the command mode.
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
@@ -473,7 +520,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         match n {
             Named::Pid { pid, .. } => threads += follow_process(&probes, *pid, index as u32, "pid"),
             Named::Command { argv } => {
-                let c = fork_command(argv)?;
+                let c = fork_command(argv, user.as_ref())?;
                 c.wait_at_gate();
                 probes.task_started(&TaskInfo {
                     tid: c.pid as u32,

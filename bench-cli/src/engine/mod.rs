@@ -4,7 +4,7 @@
 //! and builds the results document (`RunResult`, results/SCHEMA.md) from them. One
 //! module per workload turns options into cases and measures one pass (`pingpong`,
 //! `pipetest`, `http`); `suite` is the default suite; `kernel` turns the probes' figures
-//! into results.
+//! into results; `user` runs a pass in a child process as another user (`--user`).
 //!
 //! Headline figures come from clean passes, the kernel's explanation from probed passes
 //! of the same case with identical options, and each case reports how much the probes
@@ -16,6 +16,7 @@ pub mod pingpong;
 pub mod pipetest;
 pub mod scheduler;
 pub mod suite;
+pub mod user;
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use workloads::{stop::Stop, NoObserver, Observer};
 use crate::{
     cli::{CommonArgs, HttpArgs, Repeats},
     output::{progress::Progress, warn},
+    privdrop::Plan,
     probes::{self, Kernel, ProbeSet, ProbeSets, Probes},
     results::{
         precision::{self, MIN_AUTO_REPEATS},
@@ -68,12 +70,14 @@ pub struct Session {
     used: bool,
     /// `-v`: show the probes' log messages.
     verbose: bool,
+    /// `--user NAME`: every pass runs in a child process that has become NAME.
+    pub user: Option<Plan>,
 }
 
 impl Session {
     /// Loads the probes `common` asks for; `steps` is the number of passes to run in all
     /// (the progress bar's length).
-    pub fn start(common: &CommonArgs, steps: u64) -> Result<Self> {
+    pub fn start(common: &CommonArgs, steps: u64, user: Option<Plan>) -> Result<Self> {
         let (mut probes, status) = prepare_probes(common)?;
         // Nothing stays attached between passes: only a probed pass attaches them.
         if let Some(p) = probes.as_mut() {
@@ -86,6 +90,7 @@ impl Session {
             t0: None,
             used: false,
             verbose: common.verbose,
+            user,
         })
     }
 
@@ -302,6 +307,22 @@ impl Spec {
         }
     }
 
+    /// Why it cannot run under `--user NAME` (one line), if it cannot.
+    pub fn refuses_user(&self) -> Option<String> {
+        let fuse = |m: workloads::Mechanism| {
+            (m == workloads::Mechanism::EfdMaskFuse).then(|| {
+                "--user: the efd-mask-fuse mechanism mounts a FUSE filesystem, which needs CAP_SYS_ADMIN (a user without capabilities cannot mount it); use efd-mask-socketpair or run without --user".to_string()
+            })
+        };
+        match self {
+            Spec::Pingpong(c) => fuse(c.mechanism),
+            Spec::Pipetest(c) => fuse(c.mechanism),
+            Spec::Http(_) => Some(
+                "--user: not available for http: its server runs as a separate `evbench serve` process and its load client inside evbench, and only a workload run whole in one child can be dropped; run http without --user".into(),
+            ),
+        }
+    }
+
     /// The id its case will have in the results document.
     pub fn id(&self) -> String {
         self.case().id
@@ -309,6 +330,14 @@ impl Spec {
 
     /// Runs one pass of it.
     fn pass(&self, session: &Session, pass: Pass, stop: &Stop) -> Result<PassResult> {
+        if let Some(plan) = &session.user {
+            let observer = session.observer(pass);
+            return match self {
+                Spec::Pingpong(c) => pingpong::pass_as(plan, c, observer, stop),
+                Spec::Pipetest(c) => pipetest::pass_as(plan, c, observer, stop),
+                Spec::Http(_) => anyhow::bail!("{}", self.refuses_user().unwrap_or_default()),
+            };
+        }
         match self {
             Spec::Pingpong(c) => pingpong::pass(c, session.observer(pass), stop),
             Spec::Pipetest(c) => pipetest::pass(c, session.observer(pass), stop),
@@ -490,18 +519,22 @@ fn half_width(run: &CaseRun) -> Option<f64> {
 /// Measures `specs` as the scheduler orders their passes and returns the finished
 /// results document and each case's figures. `workload` names what was asked for in
 /// the document's options ("suite" for the default suite); `on_case` is called with the
-/// session (for its progress bar) and each case once its last pass has run.
+/// session (for its progress bar) and each case once its last pass has run. `user`
+/// (`--user NAME`): every pass runs in a child process that has become that user, while
+/// this process keeps the probes; the caller has checked `Spec::refuses_user`.
 pub fn run_cases(
     specs: &[Spec],
     common: &CommonArgs,
     workload: &str,
     stop: &Stop,
+    user: Option<Plan>,
     mut on_case: impl FnMut(&Session, &Case),
 ) -> Result<(RunResult, Vec<CaseRun>)> {
     let sched = Schedule::of(common);
     let began = Instant::now();
+    let user_name = user.as_ref().map(|p| p.user().to_string());
     // Probes are loaded before the plan, since whether they load decides the passes.
-    let mut session = Session::start(common, 0)?;
+    let mut session = Session::start(common, 0, user)?;
     crate::signal::test_pause("setup", stop);
     let plan = scheduler::Plan {
         cases: specs.len(),
@@ -514,9 +547,7 @@ pub fn run_cases(
     let mut order = scheduler::Scheduler::new(sched.seed);
     let slots = order.plan(&plan);
     session.progress.set_length(slots.len() as u64);
-    let mut doc = RunResult::new(
-        std::env::args().collect(),
-        serde_json::json!({
+    let mut options = serde_json::json!({
             "workload": workload,
             "repeat": if sched.auto { serde_json::json!("auto") } else { serde_json::json!(sched.repeat) },
             "precision": sched.auto.then_some(sched.precision),
@@ -528,7 +559,13 @@ pub fn run_cases(
             "probes": session.status.sets,
             "kfunc": common.kfunc,
             "syscall_sample": common.syscall_sample,
-        }),
+    });
+    if let Some(u) = user_name {
+        options["user"] = serde_json::json!(u);
+    }
+    let mut doc = RunResult::new(
+        std::env::args().collect(),
+        options,
         session.status.state(),
         probes::OBJECT,
     );

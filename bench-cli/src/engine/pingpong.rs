@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 use workloads::{pingpong, stop::Stop, Observer};
 
 use crate::{
     cli::PingpongArgs,
+    privdrop::Plan,
     results::{Metric, Repeat, PER_OP_NOISE_FLOOR},
 };
 
@@ -48,7 +50,100 @@ pub fn variant(cfg: &pingpong::Config) -> String {
 /// Runs one pass (fresh tasks, `cfg.warmup` discarded round trips, then the measured
 /// ones) with `observer` told of its tasks and window.
 pub fn pass(cfg: &pingpong::Config, observer: &dyn Observer, stop: &Stop) -> Result<PassResult> {
-    let mut o = pingpong::run(cfg, observer, stop).context("pingpong")?;
+    figures(pingpong::run(cfg, observer, stop).context("pingpong")?)
+}
+
+/// As [`pass`], in a child process that has become `plan`'s user (`run --user`; in
+/// threads mode the threads live in that child, in processes mode its children).
+pub fn pass_as(
+    plan: &Plan,
+    cfg: &pingpong::Config,
+    observer: &dyn Observer,
+    stop: &Stop,
+) -> Result<PassResult> {
+    let w: Wire = super::user::pass(plan, observer, stop, |o, s| {
+        pingpong::run(cfg, o, s)
+            .map_err(|e| e.to_string())
+            .and_then(|o| Wire::of(&o))
+    })
+    .context("pingpong")?;
+    figures(w.outcome())
+}
+
+/// A pass's outcome as a `run --user` child sends it (the workload's `Outcome`, whose
+/// task roles are `&'static str`, does not deserialize as it is).
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    rounds: u64,
+    elapsed_ns: u64,
+    latency: crate::results::hdr::Hdr,
+    interrupted: bool,
+    tasks: Vec<TaskWire>,
+}
+
+/// `pingpong::TaskFigures` with an owned role.
+#[derive(Serialize, Deserialize)]
+struct TaskWire {
+    index: u32,
+    role: String,
+    tid: u32,
+    sent: u64,
+    received: u64,
+    wait_returns: u64,
+    voluntary: u64,
+    involuntary: u64,
+}
+
+impl Wire {
+    fn of(o: &pingpong::Outcome) -> Result<Self, String> {
+        Ok(Self {
+            rounds: o.rounds,
+            elapsed_ns: o.elapsed_ns,
+            latency: crate::results::hdr::Hdr::encode(&o.latency)?,
+            interrupted: o.interrupted,
+            tasks: o
+                .tasks
+                .iter()
+                .map(|t| TaskWire {
+                    index: t.index,
+                    role: t.role.to_string(),
+                    tid: t.tid,
+                    sent: t.sent,
+                    received: t.received,
+                    wait_returns: t.wait_returns,
+                    voluntary: t.voluntary,
+                    involuntary: t.involuntary,
+                })
+                .collect(),
+        })
+    }
+
+    fn outcome(self) -> pingpong::Outcome {
+        pingpong::Outcome {
+            rounds: self.rounds,
+            elapsed_ns: self.elapsed_ns,
+            latency: self.latency.decode(),
+            interrupted: self.interrupted,
+            tasks: self
+                .tasks
+                .into_iter()
+                .map(|t| pingpong::TaskFigures {
+                    index: t.index,
+                    role: super::user::intern(&t.role),
+                    tid: t.tid,
+                    sent: t.sent,
+                    received: t.received,
+                    wait_returns: t.wait_returns,
+                    voluntary: t.voluntary,
+                    involuntary: t.involuntary,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A measured outcome as the pass's figures.
+fn figures(mut o: pingpong::Outcome) -> Result<PassResult> {
     let mut r = Repeat::new(Duration::from_nanos(o.elapsed_ns));
     r.metric(
         "ops_per_sec",

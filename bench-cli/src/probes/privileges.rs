@@ -4,7 +4,11 @@
 //! kernel/events/core.c since Linux 5.8): CAP_BPF to create maps and load programs,
 //! CAP_PERFMON to load tracing programs and attach them; CAP_SYS_RESOURCE is optional
 //! (raising RLIMIT_MEMLOCK, which only kernels before 5.11 charge BPF maps to, and the
-//! fd limit's hard cap for large HTTP runs). The workloads need none of them.
+//! fd limit's hard cap for large HTTP runs). The workloads need none of them; `--user
+//! NAME` (running the workload or a traced command as NAME, `crate::privdrop`) needs
+//! CAP_SETUID and CAP_SETGID, which root has.
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_SYS_RESOURCE: u32 = 24;
 const CAP_PERFMON: u32 = 38;
@@ -43,6 +47,18 @@ pub const CAPABILITIES: &[Capability] = &[
         bit: CAP_SYS_RESOURCE,
         needed: false,
         why: "raise RLIMIT_MEMLOCK (kernels before 5.11) and the fd limit's hard cap",
+    },
+    Capability {
+        name: "CAP_SETUID",
+        bit: CAP_SETUID,
+        needed: false,
+        why: "--user NAME: run the workload or traced command as NAME (with CAP_SETGID; root has both)",
+    },
+    Capability {
+        name: "CAP_SETGID",
+        bit: CAP_SETGID,
+        needed: false,
+        why: "--user NAME: set NAME's gid and groups",
     },
 ];
 
