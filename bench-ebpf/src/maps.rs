@@ -94,7 +94,7 @@ static SYSCALL_SAMPLE: u32 = 1;
 /// Reads a load-time global (read_volatile keeps the compiler from folding the value it
 /// was compiled with; the verifier still sees the loaded constant).
 #[inline(always)]
-fn global(g: &u32) -> u32 {
+pub fn global(g: &u32) -> u32 {
     // SAFETY: a plain static.
     unsafe { core::ptr::read_volatile(g) }
 }
@@ -199,6 +199,7 @@ pub fn lookup_cached(c: *mut Current, tid: u32) -> (u32, Option<*mut Target>) {
     cr.tid = tid;
     cr.place = place;
     cr.gen = gen;
+    cr.checked = 0;
     (place, t)
 }
 
@@ -218,6 +219,18 @@ pub fn set_current(c: *mut Current, tid: u32, place: u32) {
     c.tid = tid;
     c.place = place;
     c.gen = control(CONTROL_GEN) as u32;
+    c.checked = 0;
+}
+
+/// Makes every CPU recompute its cached answer (`CUR`): a task became a target in the
+/// kernel, and a CPU may hold "not a target" for it. Atomic, as user space bumps it too.
+#[inline(always)]
+pub fn bump_gen() {
+    if let Some(p) = CONTROL.get_ptr_mut(CONTROL_GEN) {
+        // SAFETY: a u64 array element; BPF atomics operate on map values.
+        unsafe { core::sync::atomic::AtomicU64::from_ptr(p) }
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Makes `tid` (a child of a target) a target with `label`: its own slot when free,
