@@ -465,6 +465,18 @@ impl TestCgroup {
     }
 }
 
+/// Waits (at most 5 s) until process `pid` blocks in read(2) — the helper's wait for
+/// stdin — so a call it entered before becoming a target is never counted.
+fn blocked_in_read(pid: u32) {
+    let t = Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
+    {
+        assert!(t.elapsed() < Duration::from_secs(5), "{pid} never blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Moves process `pid` (all its threads) into cgroup `dir`.
 fn move_into(dir: &Path, pid: u32) {
     std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
@@ -516,6 +528,7 @@ fn a_cgroup_subtree_is_counted_exactly_with_a_later_joiner_and_a_decoy_is_not() 
     };
     // In the cgroup before the session: found in cgroup.threads at the start.
     let mut early = spawn("3000", "thread");
+    blocked_in_read(early.id());
     move_into(&cg.0, early.id());
     let doc = tmp("cgroup.json");
     let (ev, ready, errh) = start(&[
@@ -530,6 +543,7 @@ fn a_cgroup_subtree_is_counted_exactly_with_a_later_joiner_and_a_decoy_is_not() 
         .expect("evbench says it is tracing");
     // Joins a descendant cgroup after the session began: adopted by the kernel.
     let mut late = spawn("2000", "fork");
+    blocked_in_read(late.id());
     move_into(&sub, late.id());
     // The same work outside the cgroup, at the same time.
     let mut decoy = spawn("5000", "fork");
@@ -603,6 +617,7 @@ fn a_comm_is_counted_exactly_with_processes_started_later_and_a_decoy_is_not() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
+    blocked_in_read(early.id());
     let doc = tmp("comm.json");
     let (ev, ready, errh) = start(&["trace", "--comm", &name, "-o", doc.to_str().unwrap()]);
     ready
@@ -640,6 +655,7 @@ fn a_process_renamed_to_the_comm_is_counted_from_the_rename() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
+    blocked_in_read(target.id());
     let doc = tmp("rename.json");
     let (ev, ready, errh) = start(&["trace", "--comm", &name, "-o", doc.to_str().unwrap()]);
     ready
