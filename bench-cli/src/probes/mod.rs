@@ -421,13 +421,24 @@ impl Probes {
                 .program_mut(&name)
                 .with_context(|| format!("program {name} is missing from the eBPF object"))?
                 .try_into()?;
-            prog.load(tp, &btf)
-                .map_err(|e| anyhow!("cannot load the {name} program: {}", chain(&e)))?;
-            // Attached here (loading proves it works); a run engine detaches them
-            // between its probed passes (`detach` / `attach`).
-            let link = prog
-                .attach()
-                .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
+            let loaded = prog
+                .load(tp, &btf)
+                .map_err(|e| anyhow!("cannot load the {name} program: {}", chain(&e)))
+                // Attached here (loading proves it works); a run engine detaches them
+                // between its probed passes (`detach` / `attach`).
+                .and_then(|()| {
+                    prog.attach()
+                        .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))
+                });
+            let link = match loaded {
+                Ok(l) => l,
+                // Renames are an extra way in for --comm, not the session's core.
+                Err(e) if tp == "task_rename" => {
+                    warnings.push(format!("--comm: processes renamed (prctl PR_SET_NAME, /proc/PID/comm) after the session began are not seen: {e:#}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             links.push((name.clone(), link));
             programs.push((
                 name.clone(),
