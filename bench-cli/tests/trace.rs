@@ -562,7 +562,11 @@ fn a_cgroup_subtree_is_counted_exactly_with_a_later_joiner_and_a_decoy_is_not() 
         format!("trace/cgroup={}", canon.display())
     );
     // The stdin reads were entered before each became a target: not counted.
-    assert_eq!(counter(&d, "kernel.syscall.read"), 2 * 3000 + 2 * 2000, "{err}");
+    assert_eq!(
+        counter(&d, "kernel.syscall.read"),
+        2 * 3000 + 2 * 2000,
+        "{err}"
+    );
     assert_eq!(counter(&d, "kernel.syscall.write"), 2 * 3000 + 2 * 2000);
     let tids = traced_tids(&d);
     assert_eq!(tids.len(), 4, "two tasks of each helper: {tids:?}");
@@ -593,7 +597,10 @@ fn a_path_that_is_not_a_cgroup_v2_directory_is_one_line_and_exit_2() {
         assert_eq!(err.trim().lines().count(), 1, "{p:?}: {err}");
         assert!(err.contains(text), "{p:?}: {err}");
         if text != "no such directory" && text != "not a directory" {
-            assert!(err.contains(v2.to_str().unwrap()), "names the cgroup2 mount: {err}");
+            assert!(
+                err.contains(v2.to_str().unwrap()),
+                "names the cgroup2 mount: {err}"
+            );
         }
     }
 }
@@ -626,7 +633,10 @@ fn a_comm_is_counted_exactly_with_processes_started_later_and_a_decoy_is_not() {
     // Started after the session began: adopted by the kernel at exec.
     let mut late = Command::new(&named).args(["2000", "fork"]).spawn().unwrap();
     // The same work under another name, at the same time.
-    let mut decoy = Command::new(helper()).args(["5000", "fork"]).spawn().unwrap();
+    let mut decoy = Command::new(helper())
+        .args(["5000", "fork"])
+        .spawn()
+        .unwrap();
     early.stdin.take().unwrap().write_all(b"g").unwrap();
     for c in [&mut early, &mut late, &mut decoy] {
         assert!(c.wait().unwrap().success());
@@ -635,7 +645,11 @@ fn a_comm_is_counted_exactly_with_processes_started_later_and_a_decoy_is_not() {
     assert_eq!(code, Some(0), "{err}");
     let d = read_doc(&doc);
     assert_eq!(d["cases"][0]["id"], format!("trace/comm={name}"));
-    assert_eq!(counter(&d, "kernel.syscall.read"), 2 * 3000 + 2 * 2000, "{err}");
+    assert_eq!(
+        counter(&d, "kernel.syscall.read"),
+        2 * 3000 + 2 * 2000,
+        "{err}"
+    );
     assert_eq!(counter(&d, "kernel.syscall.write"), 2 * 3000 + 2 * 2000);
     let tids = traced_tids(&d);
     assert_eq!(tids.len(), 4, "two tasks of each helper: {tids:?}");
@@ -685,7 +699,9 @@ fn a_comm_that_matches_nothing_waits_and_says_so_at_the_end() {
         "it waited for --duration"
     );
     assert!(
-        err.contains(&format!("--comm {name}: no process of that name yet; waiting")),
+        err.contains(&format!(
+            "--comm {name}: no process of that name yet; waiting"
+        )),
         "{err}"
     );
     let end = format!("--comm {name}: no process of that name ran during the session");

@@ -223,13 +223,14 @@ pub fn set_current(c: *mut Current, tid: u32, place: u32) {
 }
 
 /// Makes every CPU recompute its cached answer (`CUR`): a task became a target in the
-/// kernel, and a CPU may hold "not a target" for it. Atomic, as user space bumps it too.
+/// kernel, and a CPU may hold "not a target" for it. A plain read and write (core has no
+/// atomic add for this target): the generation is read after the adoption, so whatever
+/// a racing bump loses, no cache computed before the adoption keeps a current value.
 #[inline(always)]
 pub fn bump_gen() {
     if let Some(p) = CONTROL.get_ptr_mut(CONTROL_GEN) {
-        // SAFETY: a u64 array element; BPF atomics operate on map values.
-        unsafe { core::sync::atomic::AtomicU64::from_ptr(p) }
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        // SAFETY: a u64 array element.
+        unsafe { core::ptr::write_volatile(p, core::ptr::read_volatile(p).wrapping_add(1)) };
     }
 }
 

@@ -123,8 +123,13 @@ pub fn run(args: TraceArgs) -> ExitCode {
 
 /// A target as the user named it.
 enum Named {
-    Pid { pid: u32, comm: String },
-    Command { argv: Vec<String> },
+    Pid {
+        pid: u32,
+        comm: String,
+    },
+    Command {
+        argv: Vec<String>,
+    },
     /// `--cgroup`: the directory resolved (canonical path, id, level).
     Cgroup(select::Cgroup),
     /// `--comm`: the name.
@@ -533,7 +538,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         named.push(Named::Pid { pid, comm });
     }
     if let Some(p) = &args.cgroup {
-        named.push(Named::Cgroup(select::cgroup(p).map_err(|m| Fail(m, usage))?));
+        named.push(Named::Cgroup(
+            select::cgroup(p).map_err(|m| Fail(m, usage))?,
+        ));
     }
     if let Some(c) = &args.comm {
         named.push(Named::Comm(c.clone()));
@@ -550,7 +557,10 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         match n {
             Named::Cgroup(cg) => adopt.cgroup = Some((cg.clone(), index as u32)),
             Named::Comm(c) => {
-                adopt.comm = Some((select::comm_bytes(c).map_err(|m| Fail(m, usage))?, index as u32));
+                adopt.comm = Some((
+                    select::comm_bytes(c).map_err(|m| Fail(m, usage))?,
+                    index as u32,
+                ));
             }
             _ => {}
         }

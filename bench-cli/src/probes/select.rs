@@ -63,11 +63,7 @@ fn mounts() -> Result<Vec<(PathBuf, PathBuf, String)>, String> {
             let (left, right) = l.split_once(" - ")?;
             let f: Vec<&str> = left.split(' ').collect();
             let fstype = right.split(' ').next()?;
-            Some((
-                unescape(f.get(3)?),
-                unescape(f.get(4)?),
-                fstype.to_string(),
-            ))
+            Some((unescape(f.get(3)?), unescape(f.get(4)?), fstype.to_string()))
         })
         .collect())
 }
