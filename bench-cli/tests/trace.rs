@@ -217,8 +217,8 @@ fn a_command_that_cannot_run_is_126_or_127_in_one_line() {
 fn refusals_are_one_line() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--pid", "999999999"], 2, "no such process"),
-        (&["--cgroup", "/sys/fs/cgroup/unified"], 2, "cgroup filter"),
-        (&["--comm", "sshd"], 2, "filter"),
+        (&["--comm", "1234567890123456"], 2, "15 bytes"),
+        (&["--comm", ""], 2, "empty name"),
         (&[], 2, "nothing to trace"),
         (
             &["--interval-json", "-", "--", "true"],
@@ -428,4 +428,293 @@ fn a_second_signal_exits_at_once_and_leaves_no_program() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Where cgroup2 is mounted (/proc/self/mountinfo), and the mounts of cgroup v1.
+fn cgroup_mounts() -> (PathBuf, Vec<PathBuf>) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v2 = None;
+    let mut v1 = Vec::new();
+    for l in info.lines() {
+        let (left, right) = l.split_once(" - ").unwrap();
+        let point = PathBuf::from(left.split(' ').nth(4).unwrap());
+        match right.split(' ').next().unwrap() {
+            "cgroup2" => v2 = Some(point),
+            "cgroup" => v1.push(point),
+            _ => {}
+        }
+    }
+    (v2.expect("a cgroup2 hierarchy is mounted"), v1)
+}
+
+/// A cgroup v2 directory made for one test, removed (with its sub-cgroups) on drop.
+struct TestCgroup(PathBuf);
+
+impl TestCgroup {
+    fn new(name: &str) -> Self {
+        let dir = cgroup_mounts()
+            .0
+            .join(format!("evbench-test-{}-{name}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        Self(dir)
+    }
+    fn sub(&self, name: &str) -> PathBuf {
+        let d = self.0.join(name);
+        std::fs::create_dir(&d).unwrap();
+        d
+    }
+}
+
+/// Waits (at most 5 s) until process `pid` blocks in read(2) — the helper's wait for
+/// stdin — so a call it entered before becoming a target is never counted.
+fn blocked_in_read(pid: u32) {
+    let t = Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
+    {
+        assert!(t.elapsed() < Duration::from_secs(5), "{pid} never blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Moves process `pid` (all its threads) into cgroup `dir`.
+fn move_into(dir: &Path, pid: u32) {
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Leaves first; a cgroup whose last task just exited may need a moment.
+        let t = Instant::now();
+        loop {
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&self.0)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect();
+            dirs.push(self.0.clone());
+            let ok = dirs
+                .iter()
+                .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists());
+            if ok || t.elapsed() > Duration::from_secs(2) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Ends a non-command session the way Ctrl-C does; returns its exit code and stderr.
+fn interrupt(mut ev: Child, errh: std::thread::JoinHandle<String>) -> (Option<i32>, String) {
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(ev.id() as i32, libc::SIGINT) }, 0);
+    let st = wait_within(&mut ev, Duration::from_secs(10));
+    (st.code(), errh.join().unwrap())
+}
+
+#[test]
+fn a_cgroup_subtree_is_counted_exactly_with_a_later_joiner_and_a_decoy_is_not() {
+    let h = helper().to_str().unwrap();
+    let cg = TestCgroup::new("subtree");
+    let sub = cg.sub("sub");
+    let spawn = |rounds: &str, mode: &str| {
+        Command::new(h)
+            .args([rounds, mode, "wait"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // In the cgroup before the session: found in cgroup.threads at the start.
+    let mut early = spawn("3000", "thread");
+    blocked_in_read(early.id());
+    move_into(&cg.0, early.id());
+    let doc = tmp("cgroup.json");
+    let (ev, ready, errh) = start(&[
+        "trace",
+        "--cgroup",
+        cg.0.to_str().unwrap(),
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    // Joins a descendant cgroup after the session began: adopted by the kernel.
+    let mut late = spawn("2000", "fork");
+    blocked_in_read(late.id());
+    move_into(&sub, late.id());
+    // The same work outside the cgroup, at the same time.
+    let mut decoy = spawn("5000", "fork");
+    for c in [&mut early, &mut late, &mut decoy] {
+        c.stdin.take().unwrap().write_all(b"g").unwrap();
+    }
+    for c in [&mut early, &mut late, &mut decoy] {
+        assert!(c.wait().unwrap().success());
+    }
+    let (code, err) = interrupt(ev, errh);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let canon = std::fs::canonicalize(&cg.0).unwrap();
+    assert_eq!(
+        d["cases"][0]["id"],
+        format!("trace/cgroup={}", canon.display())
+    );
+    // The stdin reads were entered before each became a target: not counted.
+    assert_eq!(
+        counter(&d, "kernel.syscall.read"),
+        2 * 3000 + 2 * 2000,
+        "{err}"
+    );
+    assert_eq!(counter(&d, "kernel.syscall.write"), 2 * 3000 + 2 * 2000);
+    let tids = traced_tids(&d);
+    assert_eq!(tids.len(), 4, "two tasks of each helper: {tids:?}");
+    assert!(tids.contains(&u64::from(early.id())));
+    assert!(tids.contains(&u64::from(late.id())));
+    assert!(!tids.contains(&u64::from(decoy.id())));
+    assert_eq!(counter(&d, "kernel.drops"), 0);
+}
+
+#[test]
+fn a_path_that_is_not_a_cgroup_v2_directory_is_one_line_and_exit_2() {
+    let (v2, v1) = cgroup_mounts();
+    let plain = tmp("plain-dir");
+    std::fs::create_dir_all(&plain).unwrap();
+    let mut cases: Vec<(PathBuf, &str)> = vec![
+        (plain, "plain directory"),
+        (tmp("no-such-dir"), "no such directory"),
+        (v2.join("cgroup.procs"), "not a directory"),
+    ];
+    // The hybrid layout: a cgroup v1 hierarchy, and the tmpfs that holds the mounts.
+    if let Some(p) = v1.first() {
+        cases.push((p.clone(), "cgroup v1"));
+        cases.push((p.parent().unwrap().to_path_buf(), "plain directory"));
+    }
+    for (p, text) in cases {
+        let (c, _, err) = trace(&["--cgroup", p.to_str().unwrap()]);
+        assert_eq!(c, Some(2), "{p:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{p:?}: {err}");
+        assert!(err.contains(text), "{p:?}: {err}");
+        if text != "no such directory" && text != "not a directory" {
+            assert!(
+                err.contains(v2.to_str().unwrap()),
+                "names the cgroup2 mount: {err}"
+            );
+        }
+    }
+}
+
+/// A copy of the helper under `name`, so its processes are named `name` from exec on.
+fn helper_named(name: &str) -> PathBuf {
+    let p = tmp(name);
+    if !p.exists() {
+        std::fs::copy(helper(), &p).unwrap();
+    }
+    p
+}
+
+#[test]
+fn a_comm_is_counted_exactly_with_processes_started_later_and_a_decoy_is_not() {
+    let name = format!("evbc{}", std::process::id());
+    let named = helper_named(&name);
+    // Running before the session: found in /proc at the start.
+    let mut early = Command::new(&named)
+        .args(["3000", "thread", "wait"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    blocked_in_read(early.id());
+    let doc = tmp("comm.json");
+    let (ev, ready, errh) = start(&["trace", "--comm", &name, "-o", doc.to_str().unwrap()]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    // Started after the session began: adopted by the kernel at exec.
+    let mut late = Command::new(&named).args(["2000", "fork"]).spawn().unwrap();
+    // The same work under another name, at the same time.
+    let mut decoy = Command::new(helper())
+        .args(["5000", "fork"])
+        .spawn()
+        .unwrap();
+    early.stdin.take().unwrap().write_all(b"g").unwrap();
+    for c in [&mut early, &mut late, &mut decoy] {
+        assert!(c.wait().unwrap().success());
+    }
+    let (code, err) = interrupt(ev, errh);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    assert_eq!(d["cases"][0]["id"], format!("trace/comm={name}"));
+    assert_eq!(
+        counter(&d, "kernel.syscall.read"),
+        2 * 3000 + 2 * 2000,
+        "{err}"
+    );
+    assert_eq!(counter(&d, "kernel.syscall.write"), 2 * 3000 + 2 * 2000);
+    let tids = traced_tids(&d);
+    assert_eq!(tids.len(), 4, "two tasks of each helper: {tids:?}");
+    assert!(tids.contains(&u64::from(early.id())));
+    assert!(tids.contains(&u64::from(late.id())));
+    assert!(!tids.contains(&u64::from(decoy.id())));
+    assert_eq!(counter(&d, "kernel.drops"), 0);
+}
+
+#[test]
+fn a_process_renamed_to_the_comm_is_counted_from_the_rename() {
+    let name = format!("evbr{}", std::process::id());
+    let h = helper().to_str().unwrap();
+    // Named trace_helper when the session starts; renames itself (prctl) once released.
+    let mut target = Command::new(h)
+        .args(["2000", "thread", "wait", &name])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    blocked_in_read(target.id());
+    let doc = tmp("rename.json");
+    let (ev, ready, errh) = start(&["trace", "--comm", &name, "-o", doc.to_str().unwrap()]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    target.stdin.take().unwrap().write_all(b"g").unwrap();
+    assert!(target.wait().unwrap().success());
+    let (code, err) = interrupt(ev, errh);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    assert_eq!(counter(&d, "kernel.syscall.read"), 4000, "{err}");
+    assert_eq!(counter(&d, "kernel.syscall.write"), 4000);
+    let tids = traced_tids(&d);
+    assert_eq!(tids.len(), 2, "{tids:?}");
+    assert!(tids.contains(&u64::from(target.id())));
+}
+
+#[test]
+fn a_comm_that_matches_nothing_waits_and_says_so_at_the_end() {
+    let name = format!("evbn{}", std::process::id());
+    let doc = tmp("nomatch.json");
+    let t = Instant::now();
+    let (code, _, err) = trace(&["--comm", &name, "-d", "1s", "-o", doc.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "it waited for --duration"
+    );
+    assert!(
+        err.contains(&format!(
+            "--comm {name}: no process of that name yet; waiting"
+        )),
+        "{err}"
+    );
+    let end = format!("--comm {name}: no process of that name ran during the session");
+    assert!(err.contains(&end), "{err}");
+    let d = read_doc(&doc);
+    assert!(
+        d["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(&end)),
+        "{}",
+        d["warnings"]
+    );
+    assert_eq!(counter(&d, "kernel.syscalls"), 0);
 }

@@ -67,6 +67,35 @@ pub mod globals {
     pub const SLOT_MASK: &str = "SLOT_MASK";
     /// Time 1 syscall in N per (thread, syscall number); counts stay exact.
     pub const SYSCALL_SAMPLE: &str = "SYSCALL_SAMPLE";
+    /// `offsetof(struct task_struct, tgid)`, from the kernel's BTF (the process of a
+    /// thread, for `--comm` and for leaving evbench's own process out).
+    pub const TASK_TGID_OFFSET: &str = "TASK_TGID_OFFSET";
+    /// Which kernel-side target selections are on (`adopt::*` bits; 0: none, and the
+    /// verifier prunes their code).
+    pub const ADOPT: &str = "ADOPT";
+    /// `--cgroup`: the cgroup v2 id (the directory's inode number) that a task's
+    /// ancestor at `ADOPT_CGROUP_LEVEL` must have (u64).
+    pub const ADOPT_CGROUP_ID: &str = "ADOPT_CGROUP_ID";
+    /// `--cgroup`: the directory's depth below the cgroup2 root (the root is level 0).
+    pub const ADOPT_CGROUP_LEVEL: &str = "ADOPT_CGROUP_LEVEL";
+    /// `--cgroup`: the label (`Target::label`) of tasks adopted for their cgroup.
+    pub const ADOPT_CGROUP_LABEL: &str = "ADOPT_CGROUP_LABEL";
+    /// `--comm`: the command name, NUL-padded to `COMM_LEN` bytes, as two u64 words.
+    pub const ADOPT_COMM: &str = "ADOPT_COMM";
+    /// `--comm`: the label of tasks adopted for their name.
+    pub const ADOPT_COMM_LABEL: &str = "ADOPT_COMM_LABEL";
+    /// evbench's own process id (tgid): never adopted, whatever its cgroup or name.
+    pub const SELF_TGID: &str = "SELF_TGID";
+}
+
+/// Kernel-side target selections (bits of the `ADOPT` global): a task that is not a
+/// target becomes one when it matches (bench-ebpf `adopt.rs`).
+pub mod adopt {
+    /// Its cgroup v2 is the `--cgroup` directory or a descendant of it.
+    pub const CGROUP: u32 = 1 << 0;
+    /// Its process is named `--comm` (at exec, on a rename of a process's main thread),
+    /// or it is a thread of a process adopted that way.
+    pub const COMM: u32 = 1 << 1;
 }
 
 /// Programs, as indexes of the per-program counter arrays (`DROPS`, `TARGET_RUNS`).
@@ -80,7 +109,9 @@ pub mod prog {
     pub const KFUNC_EXIT: u32 = 6;
     /// Not a program: the stack walks inside `sched_waking`, accounted on their own.
     pub const WAKESTACKS: u32 = 7;
-    pub const COUNT: u32 = 8;
+    pub const SCHED_PROCESS_EXEC: u32 = 8;
+    pub const TASK_RENAME: u32 = 9;
+    pub const COUNT: u32 = 10;
 }
 
 /// Rare kernel-side events, as indexes of the per-CPU `RARE` counter array. Each is
@@ -91,7 +122,8 @@ pub mod rare {
     /// A map update failed: a full map or a lost race (`WOKE`, `SYSCOUNT`, `COMMS`,
     /// `STACK_COUNTS`). The event is lost from that map's figures.
     pub const MAP_UPDATE_FAILED: u32 = 0;
-    /// A child of a target could not become a target: `TARGETS` is full.
+    /// A task that should have become a target (a child of a target, or one matching
+    /// `--cgroup` / `--comm`) could not: `TARGETS` is full.
     pub const TARGETS_FULL: u32 = 1;
     /// A target switched out blocked twice with no switch-in observed in between.
     pub const UNPAIRED: u32 = 2;
@@ -256,7 +288,9 @@ pub struct Current {
     pub gen: u32,
     /// Where the task's `Target` is: a `SLOTS` index, `PLACE_HASH` or `PLACE_NONE`.
     pub place: u32,
-    pub _pad: u32,
+    /// 1 once this task, not a target, was checked against the kernel-side selections
+    /// (`ADOPT`) in its current stint on this CPU; reset whenever the entry changes.
+    pub checked: u32,
 }
 
 /// `Current::place`: the target is in the `TARGETS` hash.

@@ -3,6 +3,7 @@
 #![no_std]
 #![no_main]
 
+mod adopt;
 mod doctor;
 mod kfunc;
 mod maps;

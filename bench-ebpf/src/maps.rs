@@ -94,7 +94,7 @@ static SYSCALL_SAMPLE: u32 = 1;
 /// Reads a load-time global (read_volatile keeps the compiler from folding the value it
 /// was compiled with; the verifier still sees the loaded constant).
 #[inline(always)]
-fn global(g: &u32) -> u32 {
+pub fn global(g: &u32) -> u32 {
     // SAFETY: a plain static.
     unsafe { core::ptr::read_volatile(g) }
 }
@@ -199,6 +199,7 @@ pub fn lookup_cached(c: *mut Current, tid: u32) -> (u32, Option<*mut Target>) {
     cr.tid = tid;
     cr.place = place;
     cr.gen = gen;
+    cr.checked = 0;
     (place, t)
 }
 
@@ -218,6 +219,19 @@ pub fn set_current(c: *mut Current, tid: u32, place: u32) {
     c.tid = tid;
     c.place = place;
     c.gen = control(CONTROL_GEN) as u32;
+    c.checked = 0;
+}
+
+/// Makes every CPU recompute its cached answer (`CUR`): a task became a target in the
+/// kernel, and a CPU may hold "not a target" for it. A plain read and write (core has no
+/// atomic add for this target): the generation is read after the adoption, so whatever
+/// a racing bump loses, no cache computed before the adoption keeps a current value.
+#[inline(always)]
+pub fn bump_gen() {
+    if let Some(p) = CONTROL.get_ptr_mut(CONTROL_GEN) {
+        // SAFETY: a u64 array element.
+        unsafe { core::ptr::write_volatile(p, core::ptr::read_volatile(p).wrapping_add(1)) };
+    }
 }
 
 /// Makes `tid` (a child of a target) a target with `label`: its own slot when free,

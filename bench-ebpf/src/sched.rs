@@ -28,7 +28,14 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     // Both ids straight from the BTF-typed arguments; prev's entry usually from this
     // CPU's cache (it was the last next here).
     let prev_tid = task_tid(ctx.arg(1));
-    let (prev_place, prev) = lookup_cached(c, prev_tid);
+    let (mut prev_place, mut prev) = lookup_cached(c, prev_tid);
+    if prev.is_none() {
+        // prev is the current task here: `--cgroup` / `--comm` may adopt it (its
+        // first stint check, when it made no syscall since it came on this CPU).
+        if let Some((place, t)) = crate::adopt::current(c, prev_tid, prog::SCHED_SWITCH) {
+            (prev_place, prev) = (place, Some(t));
+        }
+    }
     let next: *const u8 = ctx.arg(2);
     let next_tid = task_tid(next);
     let (next_place, next) = find(next_tid);

@@ -49,7 +49,8 @@ fn cell(t: &mut Target, nr: u32) -> u32 {
 /// `sys_enter(struct pt_regs *regs, long id)`.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
-    let Some((_, t)) = current_target() else {
+    // A task that is not a target may become one here (`--cgroup`, `--comm`).
+    let Some((_, t)) = crate::adopt::current_target(prog::SYS_ENTER) else {
         return 0;
     };
     // SAFETY: only the thread itself touches its `syscall` and `sys_counts` parts.

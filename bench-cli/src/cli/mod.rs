@@ -142,14 +142,18 @@ pub struct TraceArgs {
     #[arg(long = "pid", value_name = "PID", allow_hyphen_values = true,
           value_parser = whole::<u32>(1, u64::from(u32::MAX)))]
     pub pids: Vec<u32>,
-    /// A cgroup v2 directory (refused for now: needs a kernel-side cgroup filter).
+    /// Trace every task in this cgroup v2 directory and its descendant cgroups,
+    /// including tasks that join later (filtered in the kernel). A cgroup v1 or plain
+    /// directory is refused.
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<PathBuf>,
-    /// Processes named NAME (refused for now: needs a kernel-side exec/comm filter).
+    /// Trace the processes named NAME (exact, as `pgrep -x`; at most 15 bytes), with
+    /// all their threads, including ones that start, exec or are renamed later.
     #[arg(long, value_name = "NAME")]
     pub comm: Option<String>,
     /// The case id's last part in the results document (`trace/NAME`), stable across
-    /// sessions; default `cmd=ARGV0` or `comm=COMM` of the first --pid.
+    /// sessions; default `cmd=ARGV0`, `comm=NAME`, `cgroup=PATH` or `comm=COMM` of the
+    /// --pid targets.
     #[arg(long, value_name = "ID")]
     pub name: Option<String>,
     /// End the session after this long (default: until the targets exit or Ctrl-C).

@@ -1,12 +1,17 @@
 //! `evbench trace`: the run's probes and histograms on processes evbench did not write:
 //! running processes (`--pid`, every thread, and the threads and children they create
-//! later) or a command it starts (`-- COMMAND ARGS...`, with its descendants).
+//! later), every task of a cgroup v2 subtree (`--cgroup`), processes by name (`--comm`,
+//! including ones that start, exec or are renamed later), or a command it starts
+//! (`-- COMMAND ARGS...`, with its descendants).
 //!
 //! Following: each target thread goes into the probes' target map through the
 //! [`Observer`] interface; the kernel's `sched_process_fork` program (bench-ebpf
 //! `sched.rs`) makes every thread or process a target creates a target too, so after
 //! the session has registered every thread that exists (re-reading `/proc/PID/task`
-//! until it is stable, before counting starts) nothing is polled.
+//! until it is stable, before counting starts) nothing is polled. `--cgroup` and
+//! `--comm` targets that appear later are adopted by the kernel programs themselves
+//! (bench-ebpf `adopt.rs`: the cgroup check, exec and rename); the ones that exist at
+//! the start are found in `cgroup.threads` and /proc (`probes::select`).
 //!
 //! The command mode behaves like the command (as `timeout(1)` and `env(1)` do): the
 //! child stays in evbench's process group, hence in the terminal's foreground group, so
@@ -37,12 +42,13 @@ use workloads::{Observer, TaskInfo};
 
 use crate::{
     cli::{CommonArgs, TraceArgs},
-    engine::{kernel::record_kernel, prepare_probes},
+    engine::{kernel::record_kernel, prepare_probes_adopting},
     export, files,
     output::{self, count, ns},
     privdrop,
     probes::{
         collect::{HistSummary, KernelHist, SyscallFigures, ThreadFigures, WokeFigures},
+        select::{self, Adopt},
         Kernel, Probes, OBJECT,
     },
     results::{Case, Metric, NoiseMeter, Repeat, RunResult},
@@ -123,20 +129,35 @@ pub fn run(args: TraceArgs) -> ExitCode {
 
 /// A target as the user named it.
 enum Named {
-    Pid { pid: u32, comm: String },
-    Command { argv: Vec<String> },
+    Pid {
+        pid: u32,
+        comm: String,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+    /// `--cgroup`: the directory resolved (canonical path, id, level).
+    Cgroup(select::Cgroup),
+    /// `--comm`: the name.
+    Comm(String),
 }
 
 fn check(args: &TraceArgs, usage: u8) -> Result<(), Fail> {
     let u = |m: String| Err(Fail(m, usage));
-    if let Some(p) = &args.cgroup {
-        return u(format!("--cgroup {}: not available yet: it needs a kernel-side cgroup filter in the probes (bench-ebpf), which this build does not have", p.display()));
-    }
     if let Some(c) = &args.comm {
-        return u(format!("--comm {c}: not available yet: it needs a kernel-side filter on exec and comm in the probes (bench-ebpf), which this build does not have"));
+        if let Err(e) = select::comm_bytes(c) {
+            return u(e);
+        }
     }
-    if args.pids.is_empty() && args.command.is_empty() {
-        return u("nothing to trace: name --pid PID or a command after --".into());
+    if args.pids.is_empty()
+        && args.command.is_empty()
+        && args.cgroup.is_none()
+        && args.comm.is_none()
+    {
+        return u(
+            "nothing to trace: name --pid PID, --cgroup PATH, --comm NAME or a command after --"
+                .into(),
+        );
     }
     if let (Some(name), true) = (&args.user, args.command.is_empty()) {
         return u(format!(
@@ -255,6 +276,80 @@ fn follow_process(probes: &Probes, pid: u32, index: u32, role: &'static str) -> 
         }
     }
     known.len()
+}
+
+/// Registers every thread in cgroup `dir` and its descendants (`cgroup.threads`),
+/// re-reading until a pass finds nothing new; tasks that join later, or that this
+/// misses, are adopted by the kernel's cgroup check. Returns how many were registered.
+fn follow_cgroup(probes: &Probes, dir: &Path, index: u32) -> usize {
+    let mine = tids_of(std::process::id());
+    let mut known = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        let new: Vec<u32> = select::cgroup_threads(dir)
+            .into_iter()
+            // evbench itself is never a target, even inside the cgroup.
+            .filter(|t| !known.contains(t) && !mine.contains(t))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for tid in new {
+            probes.task_started(&TaskInfo {
+                tid,
+                index,
+                role: "cgroup",
+            });
+            known.insert(tid);
+        }
+    }
+    known.len()
+}
+
+/// Registers every process named `name` now with all its threads, re-scanning /proc
+/// until a pass finds none new (a matching process may fork while the scan runs);
+/// later ones are adopted by the kernel at exec or rename. Returns (processes, threads).
+fn follow_comm(probes: &Probes, name: &str, index: u32) -> (usize, usize) {
+    let mut known = std::collections::BTreeSet::new();
+    let mut threads = 0;
+    for _ in 0..100 {
+        let new: Vec<u32> = select::processes_named(name)
+            .into_iter()
+            .filter(|p| !known.contains(p))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for pid in new {
+            threads += follow_process(probes, pid, index, "comm");
+            known.insert(pid);
+        }
+    }
+    (known.len(), threads)
+}
+
+/// One line per --cgroup / --comm target that never had a task during the session.
+fn unmatched(probes: &Probes, named: &[Named]) -> Vec<String> {
+    let labels: Vec<u32> = probes
+        .target_labels()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.1)
+        .collect();
+    named
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !labels.contains(&(*i as u32)))
+        .filter_map(|(_, n)| match n {
+            Named::Comm(c) => Some(format!(
+                "--comm {c}: no process of that name ran during the session: nothing was traced for it"
+            )),
+            Named::Cgroup(cg) => Some(format!(
+                "--cgroup {}: no task ran in it during the session: nothing was traced for it",
+                cg.path.display()
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where `name` is found the way execvp(3) looks: as given when it has a '/', else the
@@ -482,6 +577,14 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         let comm = comm_of(pid).map_err(|m| Fail(m, usage))?;
         named.push(Named::Pid { pid, comm });
     }
+    if let Some(p) = &args.cgroup {
+        named.push(Named::Cgroup(
+            select::cgroup(p).map_err(|m| Fail(m, usage))?,
+        ));
+    }
+    if let Some(c) = &args.comm {
+        named.push(Named::Comm(c.clone()));
+    }
     if !args.command.is_empty() {
         named.push(Named::Command {
             argv: args.command.clone(),
@@ -494,6 +597,21 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         )),
         None => None,
     };
+    // What the kernel adopts by itself: labelled with the target's index, like the
+    // tasks registered from here.
+    let mut adopt = Adopt::default();
+    for (index, n) in named.iter().enumerate() {
+        match n {
+            Named::Cgroup(cg) => adopt.cgroup = Some((cg.clone(), index as u32)),
+            Named::Comm(c) => {
+                adopt.comm = Some((
+                    select::comm_bytes(c).map_err(|m| Fail(m, usage))?,
+                    index as u32,
+                ));
+            }
+            _ => {}
+        }
+    }
     // evbench's own failures (not the user's mistakes): 1, or 125 in the command mode.
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
@@ -504,7 +622,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         quiet: true,
         ..CommonArgs::default()
     };
-    let (probes, status) = prepare_probes(&common).map_err(fail)?;
+    let (probes, status) = prepare_probes_adopting(&common, adopt).map_err(fail)?;
     let Some(probes) = probes else {
         return Err(Fail(
             format!(
@@ -519,6 +637,14 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     for (index, n) in named.iter().enumerate() {
         match n {
             Named::Pid { pid, .. } => threads += follow_process(&probes, *pid, index as u32, "pid"),
+            Named::Cgroup(cg) => threads += follow_cgroup(&probes, &cg.path, index as u32),
+            Named::Comm(name) => {
+                let (procs, t) = follow_comm(&probes, name, index as u32);
+                threads += t;
+                if procs == 0 && !args.quiet {
+                    eprintln!("evbench: --comm {name}: no process of that name yet; waiting for one to start or be renamed");
+                }
+            }
             Named::Command { argv } => {
                 let c = fork_command(argv, user.as_ref())?;
                 c.wait_at_gate();
@@ -594,7 +720,12 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             signalled = true;
             ended_by = "interrupted";
             break;
-        } else if !args.pids.iter().any(|&p| process_alive(p)) {
+        } else if args.cgroup.is_none()
+            && args.comm.is_none()
+            && !args.pids.iter().any(|&p| process_alive(p))
+        {
+            // --cgroup and --comm targets may still appear: those sessions run until
+            // a signal or --duration.
             ended_by = "every target exited";
             break;
         }
@@ -628,6 +759,10 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     for n in probes.take_notes() {
         output::warn(&n);
     }
+    let unmatched = unmatched(&probes, &named);
+    for n in &unmatched {
+        output::warn(n);
+    }
     // Everything is detached and unloaded before the report is written.
     drop(probes);
 
@@ -640,6 +775,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         &noise,
         signalled,
     );
+    doc.warnings.extend(unmatched);
     if !shut.is_zero() {
         doc.warnings.push(format!(
             "counting was paused for {} in all ({:.1}% of the session) while each interval's figures were read: events that ended then are not counted",
@@ -703,13 +839,16 @@ fn describe(named: &[Named]) -> String {
         .map(|n| match n {
             Named::Pid { pid, comm } => format!("pid {pid} ({comm})"),
             Named::Command { argv } => format!("`{}`", argv.join(" ")),
+            Named::Cgroup(cg) => format!("cgroup {}", cg.path.display()),
+            Named::Comm(c) => format!("comm {c}"),
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The case id's last part: `--name`, else `cmd=ARGV0` (its file name) or
-/// `comm=COMM` of the first target (never a pid: ids must match across sessions).
+/// The case id's last part: `--name`, else `cmd=ARGV0` (its file name), `comm=NAME`
+/// (`--comm`), `cgroup=PATH` (`--cgroup`, canonical) or `comm=COMM` of the --pid
+/// targets, in that order (never a pid: ids must match across sessions).
 fn variant(args: &TraceArgs, named: &[Named]) -> String {
     if let Some(n) = &args.name {
         return n.clone();
@@ -720,16 +859,26 @@ fn variant(args: &TraceArgs, named: &[Named]) -> String {
                 .file_name()
                 .map_or(argv[0].clone(), |f| f.to_string_lossy().into_owned()),
         ),
-        Named::Pid { .. } => None,
+        _ => None,
     });
     if let Some(c) = cmd {
         return format!("cmd={c}");
+    }
+    for n in named {
+        if let Named::Comm(c) = n {
+            return format!("comm={c}");
+        }
+    }
+    for n in named {
+        if let Named::Cgroup(cg) = n {
+            return format!("cgroup={}", cg.path.display());
+        }
     }
     let comms: Vec<&str> = named
         .iter()
         .filter_map(|n| match n {
             Named::Pid { comm, .. } => Some(comm.as_str()),
-            Named::Command { .. } => None,
+            _ => None,
         })
         .collect();
     let mut uniq = comms.clone();
@@ -1032,11 +1181,22 @@ fn document(
         .iter()
         .filter_map(|n| match n {
             Named::Pid { comm, .. } => Some(comm.as_str()),
-            Named::Command { .. } => None,
+            _ => None,
         })
         .collect();
     if !comms.is_empty() {
         case.option("comm", comms);
+    }
+    for n in named {
+        match n {
+            Named::Cgroup(cg) => {
+                case.option("cgroup", cg.path.display().to_string());
+            }
+            Named::Comm(c) => {
+                case.option("comm_match", c);
+            }
+            _ => {}
+        }
     }
     case.option("interval_s", args.interval.map(|d| d.as_secs_f64()));
     for (start, len, k) in intervals {

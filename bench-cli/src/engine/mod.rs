@@ -163,6 +163,15 @@ impl Session {
 /// `--kfunc`) is an error; when the probes cannot load here, says so in one sentence and
 /// returns `None`: the workload still runs, with userspace timing only.
 pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatus)> {
+    prepare_probes_adopting(common, probes::select::Adopt::default())
+}
+
+/// As [`prepare_probes`], with tasks the kernel programs make targets by themselves
+/// (`evbench trace --cgroup`, `--comm`).
+pub fn prepare_probes_adopting(
+    common: &CommonArgs,
+    adopt: probes::select::Adopt,
+) -> Result<(Option<Probes>, ProbeStatus)> {
     let mut sets = common.probes;
     if common.kfunc.is_some() {
         sets = sets.with(ProbeSet::Kfunc);
@@ -192,6 +201,7 @@ pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatu
         .and_then(|_| {
             let opts = probes::ProbeOptions {
                 syscall_sample: common.syscall_sample,
+                adopt,
                 ..Default::default()
             };
             Probes::load_with(sets, common.kfunc.as_deref(), &opts)

@@ -278,6 +278,8 @@ fn prog_index(name: &str) -> Option<u32> {
         "sched_process_fork" => prog::SCHED_PROCESS_FORK,
         "kfunc_entry" => prog::KFUNC_ENTRY,
         "kfunc_exit" => prog::KFUNC_EXIT,
+        "sched_process_exec" => prog::SCHED_PROCESS_EXEC,
+        "task_rename" => prog::TASK_RENAME,
         _ => return None,
     })
 }
@@ -304,7 +306,7 @@ fn per_cpu_array(ebpf: &Ebpf, name: &str, len: u32) -> Result<Vec<u64>> {
 }
 
 /// Every target entry: the slots in use and the hash.
-fn all_targets(
+pub(crate) fn all_targets(
     slots: &Array<MapData, Target>,
     targets: &HashMap<MapData, u32, Target>,
 ) -> Result<Vec<Target>> {

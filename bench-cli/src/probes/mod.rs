@@ -19,6 +19,7 @@ pub mod collect;
 pub mod kallsyms;
 pub mod privileges;
 pub mod progstats;
+pub mod select;
 pub mod set;
 
 use std::{
@@ -91,6 +92,9 @@ pub struct ProbeOptions {
     /// `EbpfLoader::set_max_entries`), to show what a full map does. `SLOTS` must stay a
     /// power of two.
     pub max_entries: Vec<(String, u32)>,
+    /// Tasks the kernel programs make targets by themselves (`trace --cgroup`,
+    /// `--comm`); default none, and then their code is pruned by the verifier.
+    pub adopt: select::Adopt,
 }
 
 /// Hidden hook: overrides the default `syscall_sample` until the CLI's
@@ -106,6 +110,7 @@ impl Default for ProbeOptions {
                 .unwrap_or(DEFAULT_SYSCALL_SAMPLE),
             bpf_stats: false,
             max_entries: Vec::new(),
+            adopt: select::Adopt::default(),
         }
     }
 }
@@ -259,6 +264,7 @@ pub(crate) fn open_object(enabled: u32) -> Result<Ebpf> {
 fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
     let kbtf = btf::KernelBtf::from_sys_fs()?;
     let pid_off = kbtf.member_offset("task_struct", "pid")?;
+    let tgid_off = kbtf.member_offset("task_struct", "tgid")?;
     if opts.syscall_sample == 0 {
         bail!("--syscall-sample must be at least 1 (1 times every syscall)");
     }
@@ -277,6 +283,27 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
         .override_global(globals::ENABLED, &enabled, true)
         .override_global(globals::SLOT_MASK, &mask, true)
         .override_global(globals::SYSCALL_SAMPLE, &opts.syscall_sample, true);
+    let a = &opts.adopt;
+    let (cg_id, cg_level, cg_label) = a
+        .cgroup
+        .as_ref()
+        .map_or((0, 0, 0), |(c, l)| (c.id, c.level, *l));
+    let (comm, comm_label) = a.comm.map_or(([0u8; 16], 0), |(c, l)| (c, l));
+    let comm_words = [
+        u64::from_ne_bytes(comm[..8].try_into().expect("8 bytes")),
+        u64::from_ne_bytes(comm[8..].try_into().expect("8 bytes")),
+    ];
+    let self_tgid = std::process::id();
+    let bits = a.bits();
+    loader
+        .override_global(globals::TASK_TGID_OFFSET, &tgid_off, true)
+        .override_global(globals::SELF_TGID, &self_tgid, true)
+        .override_global(globals::ADOPT, &bits, true)
+        .override_global(globals::ADOPT_CGROUP_ID, &cg_id, true)
+        .override_global(globals::ADOPT_CGROUP_LEVEL, &cg_level, true)
+        .override_global(globals::ADOPT_CGROUP_LABEL, &cg_label, true)
+        .override_global(globals::ADOPT_COMM, &comm_words, true)
+        .override_global(globals::ADOPT_COMM_LABEL, &comm_label, true);
     for (name, size) in &opts.max_entries {
         loader.map_max_entries(name, *size);
     }
@@ -368,6 +395,18 @@ impl Probes {
             .collect();
         if !sets.contains(ProbeSet::Nop) {
             names.extend_from_slice(ALWAYS);
+            if opts.adopt.bits() != 0 {
+                // A task's stint check may happen at its switch-out alone.
+                names.push("sched_switch");
+            }
+            if opts.adopt.comm.is_some() {
+                names.push("sched_process_exec");
+                if kbtf.has_type_named("btf_trace_task_rename") {
+                    names.push("task_rename");
+                } else {
+                    warnings.push("--comm: this kernel has no task_rename tracepoint: processes renamed (prctl PR_SET_NAME, /proc/PID/comm) after the session began are not seen; those that exec are".into());
+                }
+            }
         }
         let mut seen = Vec::new();
         let mut programs = Vec::new();
@@ -382,13 +421,24 @@ impl Probes {
                 .program_mut(&name)
                 .with_context(|| format!("program {name} is missing from the eBPF object"))?
                 .try_into()?;
-            prog.load(tp, &btf)
-                .map_err(|e| anyhow!("cannot load the {name} program: {}", chain(&e)))?;
-            // Attached here (loading proves it works); a run engine detaches them
-            // between its probed passes (`detach` / `attach`).
-            let link = prog
-                .attach()
-                .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))?;
+            let loaded = prog
+                .load(tp, &btf)
+                .map_err(|e| anyhow!("cannot load the {name} program: {}", chain(&e)))
+                // Attached here (loading proves it works); a run engine detaches them
+                // between its probed passes (`detach` / `attach`).
+                .and_then(|()| {
+                    prog.attach()
+                        .map_err(|e| anyhow!("cannot attach to tracepoint {tp}: {}", chain(&e)))
+                });
+            let link = match loaded {
+                Ok(l) => l,
+                // Renames are an extra way in for --comm, not the session's core.
+                Err(e) if tp == "task_rename" => {
+                    warnings.push(format!("--comm: processes renamed (prctl PR_SET_NAME, /proc/PID/comm) after the session began are not seen: {e:#}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             links.push((name.clone(), link));
             programs.push((
                 name.clone(),
@@ -540,6 +590,16 @@ impl Probes {
         tids.sort_unstable();
         tids.dedup();
         Ok(tids)
+    }
+
+    /// Every target the kernel has now, registered or adopted: (tid, label).
+    pub fn target_labels(&self) -> Result<Vec<(u32, u32)>> {
+        let slots = self.slots.lock().expect("not poisoned");
+        let targets = self.targets.lock().expect("not poisoned");
+        Ok(collect::all_targets(&slots, &targets)?
+            .iter()
+            .map(|t| (t.tid, t.label))
+            .collect())
     }
 
     /// Reads everything the probes saw in the last measured window (and the kernel
