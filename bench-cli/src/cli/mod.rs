@@ -113,7 +113,8 @@ so it never mixes with the command's output.
 Examples:
   evbench trace -- make -j2                         trace a build and its children
   evbench trace --pid 1234 --interval 1s            a running server, one line per second
-  evbench trace --pid 1234 -d 30s -o trace.json     30 seconds, then the results document")]
+  evbench trace --pid 1234 -d 30s -o trace.json     30 seconds, then the results document
+  evbench trace --pid 1234 --prometheus 9464        live metrics on 127.0.0.1:9464/metrics")]
     Trace(TraceArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -181,6 +182,11 @@ pub struct TraceArgs {
     /// No interval lines on stderr and no final report (files are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Serve the live counters and histograms on http://ADDR/metrics in the Prometheus
+    /// text exposition format, for a Prometheus server to scrape. A bare port binds
+    /// 127.0.0.1 (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub prometheus: Option<SocketAddr>,
     /// The command to run and trace with its descendants, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -467,6 +473,17 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         ));
     }
     Ok(r)
+}
+
+/// A listening address: `PORT` (on 127.0.0.1, loopback only unless asked) or
+/// `IP:PORT` (`[IPv6]:PORT`).
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        format!("'{s}': a port or IP:PORT (e.g. 9464, 0.0.0.0:9464 or [::1]:9464)")
+    })
 }
 
 /// A duration that must be more than zero (a measured time, a timeout).
