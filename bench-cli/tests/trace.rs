@@ -490,13 +490,25 @@ impl Drop for Reaped {
     }
 }
 
-/// A free loopback port: bound, then released for the process the test starts next.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Reads a child's stdout to its end on a thread (so a long report never blocks it).
+fn drain_stdout(c: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut out = c.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Two distinct free loopback ports: bound together, then released for the processes
+/// the test starts next.
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 /// `GET path` on 127.0.0.1:port: (status code, body), or `None` when nothing answers.
@@ -590,7 +602,7 @@ fn prometheus_scrapes_the_live_figures_and_agrees_with_the_final_totals() {
             .unwrap(),
     );
     let pid = target.0.id();
-    let (ev_port, prom_port) = (free_port(), free_port());
+    let (ev_port, prom_port) = free_ports();
     let doc = tmp("prom.json");
     let (ev, ready, errh) = start(&[
         "trace",
@@ -602,6 +614,7 @@ fn prometheus_scrapes_the_live_figures_and_agrees_with_the_final_totals() {
         doc.to_str().unwrap(),
     ]);
     let mut ev = Reaped(ev);
+    let report = drain_stdout(&mut ev.0);
     ready
         .recv_timeout(Duration::from_secs(20))
         .expect("evbench says it is tracing");
@@ -659,7 +672,9 @@ fn prometheus_scrapes_the_live_figures_and_agrees_with_the_final_totals() {
     unsafe { libc::kill(ev.0.id() as i32, libc::SIGINT) };
     let st = wait_within(&mut ev.0, Duration::from_secs(10));
     let err = errh.join().unwrap();
+    let report = report.join().unwrap();
     assert_eq!(st.code(), Some(0), "{err}");
+    assert!(report.contains("totals:"), "{report}");
     let d = read_doc(&doc);
     assert_eq!(up, 1.0, "the scrapes worked");
     let total = counter(&d, "kernel.wakeups");
@@ -754,6 +769,7 @@ fn wakeups_and_voluntary_switches_match_bpftrace_on_the_same_threads_within_1_pe
     let doc = tmp("xchk.json");
     let (ev, ready, errh) = start(&["trace", "--pid", &pid.to_string(), "-o", doc.to_str().unwrap()]);
     let mut ev = Reaped(ev);
+    let report = drain_stdout(&mut ev.0);
     ready
         .recv_timeout(Duration::from_secs(20))
         .expect("evbench says it is tracing");
@@ -767,7 +783,7 @@ tracepoint:sched:sched_switch /args->prev_comm == "xchk_helper" && (args->prev_s
 "#;
     let mut bt = Reaped(
         Command::new(bpftrace)
-            .args(["-B", "line", "-e", script])
+            .args(["-B", "none", "-e", script])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -797,7 +813,10 @@ tracepoint:sched:sched_switch /args->prev_comm == "xchk_helper" && (args->prev_s
     }
     let st = wait_within(&mut ev.0, Duration::from_secs(10));
     let err = errh.join().unwrap();
+    let report = report.join().unwrap();
     assert_eq!(st.code(), Some(0), "{err}");
+    // The per-thread table names both threads, the followed child included.
+    assert_eq!(report.matches("  xchk_helper\n").count(), 2, "{report}");
     let _ = wait_within(&mut bt.0, Duration::from_secs(20));
     let bt_out = reader.join().unwrap();
     let mut bt_err = String::new();

@@ -1004,3 +1004,28 @@ pub enum Order {
     /// Each case's rounds back to back, cases in the order given.
     Grouped,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_listens_on_loopback_and_an_address_where_it_says() {
+        assert_eq!(
+            parse_listen_addr("9464").unwrap(),
+            "127.0.0.1:9464".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:80").unwrap(),
+            "0.0.0.0:80".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("[::1]:9").unwrap(),
+            "[::1]:9".parse::<SocketAddr>().unwrap()
+        );
+        for bad in ["", "70000", "localhost", "1.2.3.4"] {
+            let e = parse_listen_addr(bad).unwrap_err();
+            assert!(e.contains("a port or IP:PORT"), "{bad}: {e}");
+        }
+    }
+}

@@ -572,14 +572,19 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let mut exit = None;
     let mut signalled = false;
     let mut ended_by = "";
+    // The last figures served: counters a scrape sees never go down (see `raise`), or
+    // Prometheus would take it for a restart.
+    let served_last: std::sync::Mutex<Option<Kernel>> = std::sync::Mutex::new(None);
     std::thread::scope(|scope| -> Result<(), Fail> {
         let server = match listener {
             Some(l) => Some(
                 export::prometheus::serve(scope, l, || {
-                    probes
-                        .snapshot()
-                        .map(|k| export::prometheus::exposition(&k, &case_id))
-                        .map_err(|e| format!("{e:#}"))
+                    let k = probes.snapshot().map_err(|e| format!("{e:#}"))?;
+                    let mut last = served_last.lock().map_err(|_| "poisoned".to_string())?;
+                    let k = raise(k, last.as_ref());
+                    let text = export::prometheus::exposition(&k, &case_id);
+                    *last = Some(k);
+                    Ok(text)
                 })
                 .map_err(|e| Fail(format!("--prometheus: {e}"), own))?,
             ),
@@ -900,10 +905,10 @@ fn raise(mut cur: Kernel, prev: Option<&Kernel>) -> Kernel {
     for o in &p.woke {
         match cur
             .woke
-            .iter_mut()
-            .find(|w| w.waker_tid == o.waker_tid && w.wakee_tid == o.wakee_tid)
+            .iter()
+            .position(|w| w.waker_tid == o.waker_tid && w.wakee_tid == o.wakee_tid)
         {
-            Some(w) => w.count = w.count.max(o.count),
+            Some(i) => cur.woke[i].count = cur.woke[i].count.max(o.count),
             None => cur.woke.push(o.clone()),
         }
     }
@@ -972,6 +977,16 @@ fn hist_sub(c: &Option<KernelHist>, p: Option<&Option<KernelHist>>) -> Option<Ke
     })
 }
 
+/// An empty histogram with `h`'s precision.
+fn empty_like(h: &KernelHist) -> KernelHist {
+    let mut e = h.hist.clone();
+    e.reset();
+    KernelHist {
+        summary: HistSummary::of(&e),
+        hist: e,
+    }
+}
+
 /// The figures of `cur` (cumulative) minus those of `prev` (cumulative, earlier, passed
 /// through [`raise`]): one interval. Counts, histogram cells and program run counts are
 /// subtracted; a thread first seen in `cur` counts whole.
@@ -997,6 +1012,10 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 unpaired: s(|x| x.unpaired),
             }
         })
+        // A thread idle all interval (or long gone) is left out of it.
+        .filter(|t| {
+            t.voluntary + t.involuntary + t.oncpu_ns + t.wakeups + t.syscalls + t.unpaired > 0
+        })
         .collect();
     let syscalls = cur
         .syscalls
@@ -1019,21 +1038,20 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 .filter(|x| x.1 > 0)
                 .collect();
             let sampled = s.sampled.saturating_sub(o.map_or(0, |o| o.sampled));
+            // An interval whose calls were all untimed (1 in --syscall-sample is) keeps
+            // its exact count beside an empty histogram.
+            let sub = |c: &KernelHist, p: Option<&KernelHist>| {
+                hist_sub(&Some(c.clone()), p.map(|p| Some(p.clone())).as_ref())
+                    .unwrap_or_else(|| empty_like(c))
+            };
             Some(SyscallFigures {
                 nr: s.nr,
                 name: s.name.clone(),
                 count,
                 sampled,
                 per_thread,
-                latency_ns: hist_sub(
-                    &Some(s.latency_ns.clone()),
-                    o.map(|o| Some(o.latency_ns.clone())).as_ref(),
-                )?,
-                oncpu_ns: hist_sub(
-                    &Some(s.oncpu_ns.clone()),
-                    o.map(|o| Some(o.oncpu_ns.clone())).as_ref(),
-                )
-                .unwrap_or_else(|| s.oncpu_ns.clone()),
+                latency_ns: sub(&s.latency_ns, o.map(|o| &o.latency_ns)),
+                oncpu_ns: sub(&s.oncpu_ns, o.map(|o| &o.oncpu_ns)),
             })
         })
         .collect();

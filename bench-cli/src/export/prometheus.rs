@@ -224,7 +224,7 @@ pub fn exposition(k: &Kernel, case: &str) -> String {
             "System calls the target threads completed, by name (exact counts).",
         );
         for s in &k.syscalls {
-            x.sample("evbench_syscalls_total", &[("syscall", &s.name)], s.count);
+            x.sample("evbench_syscalls_total", &[("syscall", s.name.as_str())], s.count);
         }
         x.family(
             "evbench_syscall_latency_seconds",
@@ -234,7 +234,7 @@ pub fn exposition(k: &Kernel, case: &str) -> String {
         for s in &k.syscalls {
             x.histogram(
                 "evbench_syscall_latency_seconds",
-                &[("syscall", &s.name)],
+                &[("syscall", s.name.as_str())],
                 Some(&s.latency_ns.hist),
             );
         }
