@@ -74,9 +74,9 @@ impl KernelHist {
 pub struct ThreadFigures {
     pub tid: u32,
     pub role: &'static str,
-    /// Its command name (`evbench trace` only, [`Sources::followed`]): the name the
-    /// `COMMS` map recorded when it first woke a target, else `/proc/TID/comm`, else empty
-    /// (it exited unseen).
+    /// Its command name (`evbench trace` only, [`Sources::followed`]): `/proc/TID/comm`
+    /// while it lives, else the name the `COMMS` map recorded when it first woke a
+    /// target, else empty (it exited without waking one).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub comm: String,
     pub voluntary: u64,
@@ -490,11 +490,11 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
         let Some(comms) = &comms else {
             return String::new();
         };
-        comms.get(&tid, 0).map(|c| comm_str(&c)).unwrap_or_else(|_| {
-            std::fs::read_to_string(format!("/proc/{tid}/comm"))
-                .map(|s| s.trim_end().to_string())
-                .unwrap_or_default()
-        })
+        // The live name first (it may have exec'd since it last woke a target).
+        std::fs::read_to_string(format!("/proc/{tid}/comm"))
+            .map(|s| s.trim_end().to_string())
+            .or_else(|_| comms.get(&tid, 0).map(|c| comm_str(&c)))
+            .unwrap_or_default()
     };
     let figures = |tid: u32, role: &'static str| {
         let t = all
