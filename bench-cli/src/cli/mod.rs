@@ -481,9 +481,8 @@ pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
     if let Ok(port) = s.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    s.parse().map_err(|_| {
-        format!("'{s}': a port or IP:PORT (e.g. 9464, 0.0.0.0:9464 or [::1]:9464)")
-    })
+    s.parse()
+        .map_err(|_| format!("'{s}': a port or IP:PORT (e.g. 9464, 0.0.0.0:9464 or [::1]:9464)"))
 }
 
 /// A duration that must be more than zero (a measured time, a timeout).

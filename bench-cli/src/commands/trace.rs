@@ -36,10 +36,11 @@ use crate::{
     export, files,
     output::{self, count, ns},
     probes::{
+        calibrate,
         collect::{
             HistSummary, KernelHist, ProgramCost, SyscallFigures, ThreadFigures, WokeFigures,
         },
-        calibrate, Kernel, ProbeOptions, ProbeSet, ProbeSets, Probes, OBJECT,
+        Kernel, ProbeOptions, ProbeSet, ProbeSets, Probes, OBJECT,
     },
     results::{Case, Metric, NoiseMeter, Repeat, RunResult},
 };
@@ -472,7 +473,10 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Bound before anything else starts, so a taken port is one line and nothing ran.
     let listener = match args.prometheus {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
-            Fail(format!("--prometheus {addr}: cannot listen there: {e}"), own)
+            Fail(
+                format!("--prometheus {addr}: cannot listen there: {e}"),
+                own,
+            )
         })?),
         None => None,
     };
@@ -784,9 +788,7 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     // The fields after the command name, which may hold spaces and parentheses:
     // the first is field 3 (state), so field N is at N - 3.
     let rest: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    (11..=14)
-        .map(|i| rest.get(i)?.parse::<u64>().ok())
-        .sum()
+    (11..=14).map(|i| rest.get(i)?.parse::<u64>().ok()).sum()
 }
 
 /// Each nop program's ns per run by tracepoint name (`sched_switch` for

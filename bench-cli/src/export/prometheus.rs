@@ -224,7 +224,11 @@ pub fn exposition(k: &Kernel, case: &str) -> String {
             "System calls the target threads completed, by name (exact counts).",
         );
         for s in &k.syscalls {
-            x.sample("evbench_syscalls_total", &[("syscall", s.name.as_str())], s.count);
+            x.sample(
+                "evbench_syscalls_total",
+                &[("syscall", s.name.as_str())],
+                s.count,
+            );
         }
         x.family(
             "evbench_syscall_latency_seconds",
@@ -308,10 +312,7 @@ where
 }
 
 /// Reads one request's head and answers it.
-fn answer(
-    mut conn: TcpStream,
-    body: &dyn Fn() -> Result<String, String>,
-) -> std::io::Result<()> {
+fn answer(mut conn: TcpStream, body: &dyn Fn() -> Result<String, String>) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
     conn.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -329,7 +330,11 @@ fn answer(
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     let (status, ctype, content) = if method != "GET" && method != "HEAD" {
-        ("405 Method Not Allowed", "text/plain", "GET only\n".to_string())
+        (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_string(),
+        )
     } else if path != "/metrics" {
         ("404 Not Found", "text/plain", "try /metrics\n".to_string())
     } else {
