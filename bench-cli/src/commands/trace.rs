@@ -569,6 +569,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // signal arrived (pid mode) or --duration is over. Interval figures are
     // differences of cumulative reads taken while counting goes on (nothing pauses),
     // and the /metrics responder reads the same way from its own thread.
+    let rates = nop.as_ref().ok();
     let mut intervals: Vec<Interval> = Vec::new();
     let mut prev: Option<Kernel> = None;
     let mut last_cut = Duration::ZERO;
@@ -635,12 +636,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                         let d = minus(&k, prev.as_ref());
                         let c = cpu.sample();
                         emit_interval(args, &mut jsonl, now, now - last_cut, &d);
-                        intervals.push(Interval {
-                            start: last_cut,
-                            len: now - last_cut,
-                            kernel: d,
-                            targets_cpu_ns: c.saturating_sub(cpu_at_cut),
-                        });
+                        intervals.push(Interval::new(
+                            last_cut,
+                            now - last_cut,
+                            d,
+                            c.saturating_sub(cpu_at_cut),
+                            rates,
+                        ));
                         prev = Some(k);
                         last_cut = now;
                         cpu_at_cut = c;
@@ -663,19 +665,21 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
         emit_interval(args, &mut jsonl, end, end - last_cut, &d);
-        intervals.push(Interval {
-            start: last_cut,
-            len: end - last_cut,
-            kernel: d,
-            targets_cpu_ns: cpu_end.saturating_sub(cpu_at_cut),
-        });
+        intervals.push(Interval::new(
+            last_cut,
+            end - last_cut,
+            d,
+            cpu_end.saturating_sub(cpu_at_cut),
+            rates,
+        ));
     } else {
-        intervals.push(Interval {
-            start: Duration::ZERO,
-            len: end,
-            kernel: total.clone(),
-            targets_cpu_ns: cpu_end.saturating_sub(cpu_start),
-        });
+        intervals.push(Interval::new(
+            Duration::ZERO,
+            end,
+            total.clone(),
+            cpu_end.saturating_sub(cpu_start),
+            rates,
+        ));
     }
     for n in probes.take_notes() {
         output::warn(&n);
@@ -683,19 +687,14 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Everything is detached and unloaded before the report is written.
     drop(probes);
 
-    let rates = match nop {
-        Ok(r) => Some(r),
-        Err(e) => {
-            output::warn(&format!("no estimate of the session's own cost: {e}"));
-            None
-        }
-    };
+    if let Err(e) = &nop {
+        output::warn(&format!("no estimate of the session's own cost: {e}"));
+    }
     let mut doc = document(
         args,
         &named,
         &status,
         &intervals,
-        rates.as_ref(),
         started_unix,
         &noise,
         signalled,
@@ -705,9 +704,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             "intervals are differences of cumulative reads taken while counting went on (no pause): the CPUs' maps are read one after another, so an event at an interval's edge may be counted in the neighbouring interval; the intervals add up to the session's totals".into(),
         );
     }
-    let cost = rates
-        .as_ref()
-        .map(|r| SessionCost::of(&total, r, cpu_end.saturating_sub(cpu_start)));
+    let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end.saturating_sub(cpu_start)));
     let mut failed = false;
     if let Some(p) = &args.output {
         if let Err(e) = doc.write(p) {
@@ -750,6 +747,27 @@ struct Interval {
     len: Duration,
     kernel: Kernel,
     targets_cpu_ns: u64,
+    /// The session's own cost in it (none without a nop calibration).
+    cost: Option<SessionCost>,
+}
+
+impl Interval {
+    fn new(
+        start: Duration,
+        len: Duration,
+        kernel: Kernel,
+        targets_cpu_ns: u64,
+        rates: Option<&BTreeMap<String, f64>>,
+    ) -> Self {
+        let cost = rates.map(|r| SessionCost::of(&kernel, r, targets_cpu_ns));
+        Self {
+            start,
+            len,
+            kernel,
+            targets_cpu_ns,
+            cost,
+        }
+    }
 }
 
 /// The targets' CPU time: `utime + stime + cutime + cstime` of each named process
@@ -1267,7 +1285,6 @@ fn document(
     named: &[Named],
     status: &crate::engine::ProbeStatus,
     intervals: &[Interval],
-    rates: Option<&BTreeMap<String, f64>>,
     started_unix: f64,
     noise: &NoiseMeter,
     interrupted: bool,
@@ -1311,9 +1328,8 @@ fn document(
         r.started_at(iv.start);
         record_kernel(&mut r, k, 0);
         r.counter("targets.cpu_ns", iv.targets_cpu_ns);
-        if let Some(rates) = rates {
+        if let Some(cost) = &iv.cost {
             // Labelled as what it is in the name, the unit and the details.
-            let cost = SessionCost::of(k, rates, iv.targets_cpu_ns);
             r.metric(
                 "session_cost_estimate_ns",
                 Metric::neither("ns (estimate)"),
@@ -1326,7 +1342,7 @@ fn document(
                     pct,
                 );
             }
-            r.detail("session_cost_estimate", &cost);
+            r.detail("session_cost_estimate", cost);
         }
         let secs = len.as_secs_f64().max(1e-9);
         r.metric(
