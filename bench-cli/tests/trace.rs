@@ -75,6 +75,29 @@ fn traced_tids(doc: &Value) -> Vec<u64> {
     v
 }
 
+/// Calls of syscall `name` made by the threads named `comm`, over every repeat: the
+/// per-thread table (every target the kernel held, with its command name) names the
+/// threads, the syscall's `per_thread` counts give their calls.
+fn calls_by_comm(doc: &Value, name: &str, comm: &str) -> u64 {
+    let repeats = doc["cases"][0]["repeats"].as_array().unwrap();
+    // A repeat without any syscall (or thread) leaves its list out.
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let tids: std::collections::BTreeSet<u64> = repeats
+        .iter()
+        .flat_map(|r| list(&r["details"]["kernel"]["threads"]))
+        .filter(|t| t["comm"] == comm)
+        .map(|t| t["tid"].as_u64().unwrap())
+        .collect();
+    repeats
+        .iter()
+        .flat_map(|r| list(&r["details"]["kernel"]["syscalls"]))
+        .filter(|s| s["name"] == name)
+        .flat_map(|s| s["per_thread"].as_array().unwrap().clone())
+        .filter(|t| tids.contains(&t[0].as_u64().unwrap()))
+        .map(|t| t[1].as_u64().unwrap())
+        .sum()
+}
+
 /// Starts evbench with `args`; returns it and a receiver that gets `()` once it says
 /// it is tracing (its stderr is collected in the returned thread).
 fn start(args: &[&str]) -> (Child, mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
@@ -141,6 +164,34 @@ fn a_command_and_its_children_are_counted_exactly_and_a_decoy_is_not() {
         assert_eq!(traced_tids(&d).len(), 2, "{mode}: {:?}", traced_tids(&d));
         assert!(!traced_tids(&d).contains(&u64::from(decoy.id())));
         assert_eq!(counter(&d, "kernel.drops"), 0);
+        // The per-thread table lists both, also the one only the kernel followed (the
+        // forked child or the new thread: role "child"), with their command names.
+        let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let mut listed: Vec<u64> = threads.iter().map(|t| t["tid"].as_u64().unwrap()).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, traced_tids(&d), "{mode}: {threads:?}");
+        let roles: Vec<&str> = threads
+            .iter()
+            .map(|t| t["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["cmd", "child"], "{mode}");
+        assert!(
+            threads.iter().all(|t| t["comm"] == "trace_helper"),
+            "{mode}: {threads:?}"
+        );
+        // Each thread's syscalls in the table add up to the exact total.
+        let per_thread: u64 = threads
+            .iter()
+            .map(|t| t["syscalls"].as_u64().unwrap())
+            .sum();
+        assert_eq!(per_thread, counter(&d, "kernel.syscalls"), "{mode}");
+        assert!(
+            err.contains("  trace_helper\n"),
+            "the table shows the names: {err}"
+        );
     }
 }
 
@@ -299,6 +350,46 @@ fn interval_lines_parse_and_sum_to_the_totals() {
         parsed.len(),
         "{err}"
     );
+}
+
+#[test]
+fn counting_goes_on_across_interval_edges_so_no_event_is_lost() {
+    // One static helper (no dynamic loader's reads): exactly 2 × 20000 read(2) and
+    // write(2) calls, spread over many 20 ms intervals.
+    let h = helper().to_str().unwrap();
+    let doc = tmp("edges.json");
+    let lines = tmp("edges.jsonl");
+    let (code, _, err) = trace(&[
+        "-q",
+        "--interval",
+        "20ms",
+        "--interval-json",
+        lines.to_str().unwrap(),
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        h,
+        "20000",
+        "fork",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let parsed: Vec<Value> = std::fs::read_to_string(&lines)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let edges = parsed.len() - 1;
+    assert_ne!(edges, 0, "the job spans interval edges");
+    for name in ["read", "write"] {
+        let from_lines: u64 = parsed
+            .iter()
+            .map(|v| v["syscall"][name]["count"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(from_lines, 40_000, "{name} over {edges} edges");
+        assert_eq!(counter(&d, &format!("kernel.syscall.{name}")), 40_000);
+        assert_eq!(calls_by_comm(&d, name, "trace_helper"), 40_000);
+    }
 }
 
 /// Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
@@ -717,4 +808,423 @@ fn a_comm_that_matches_nothing_waits_and_says_so_at_the_end() {
         d["warnings"]
     );
     assert_eq!(counter(&d, "kernel.syscalls"), 0);
+
+/// Kills and reaps a process when dropped, so a failing test leaves nothing running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a child's stdout to its end on a thread (so a long report never blocks it).
+fn drain_stdout(c: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut out = c.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Two distinct free loopback ports: bound together, then released for the processes
+/// the test starts next.
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// `GET path` on 127.0.0.1:port: (status code, body), or `None` when nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        c,
+        // HTTP/1.0: a plain body up to the close, never chunked.
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    c.read_to_string(&mut raw).ok()?;
+    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+    let body = raw.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// Percent-encodes a query for a URL (everything but unreserved characters).
+fn url_encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An instant query against Prometheus's HTTP API: the result vector.
+fn prom_query(port: u16, q: &str) -> Vec<Value> {
+    let (status, body) = http_get(port, &format!("/api/v1/query?query={}", url_encode(q)))
+        .expect("Prometheus answers");
+    assert_eq!(status, 200, "{q}: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "success", "{q}: {body}");
+    v["data"]["result"].as_array().unwrap().clone()
+}
+
+/// The single value of an instant query, if it has one.
+fn prom_value(port: u16, q: &str) -> Option<f64> {
+    let r = prom_query(port, q);
+    assert!(r.len() <= 1, "{q}: one series expected: {r:?}");
+    r.first()
+        .map(|s| s["value"][1].as_str().unwrap().parse().unwrap())
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Waits until `cond` holds, for at most `limit`.
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether process `pid` is blocked in pause(2) (its job done, idling).
+fn in_pause(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_pause)))
+}
+
+/// The "le" bucket (index into the sorted finite bounds; `bounds.len()`: +Inf) that
+/// value `x` (seconds) falls in.
+fn le_bucket(bounds: &[f64], x: f64) -> usize {
+    bounds.iter().position(|&b| x <= b).unwrap_or(bounds.len())
+}
+
+#[test]
+fn prometheus_scrapes_the_live_figures_and_agrees_with_the_final_totals() {
+    let prometheus = Path::new("/usr/bin/prometheus");
+    assert!(
+        prometheus.exists(),
+        "Debian's prometheus is needed (apt-get install prometheus; .ci/run installs it)"
+    );
+    let h = helper().to_str().unwrap();
+    // 3000 round trips in a forked child, after a byte on stdin, then pause(2).
+    let mut target = Reaped(
+        Command::new(h)
+            .args(["3000", "fork", "wait", "idle"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let (ev_port, prom_port) = free_ports();
+    let doc = tmp("prom.json");
+    let (ev, ready, errh) = start(&[
+        "trace",
+        "--pid",
+        &pid.to_string(),
+        "--prometheus",
+        &ev_port.to_string(),
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    let mut ev = Reaped(ev);
+    let report = drain_stdout(&mut ev.0);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    let dir = tmp("prometheus");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: evbench\n    static_configs:\n      - targets: ['127.0.0.1:{ev_port}']\n"
+        ),
+    )
+    .unwrap();
+    let _prom = Reaped(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("Prometheus ready", Duration::from_secs(60), || {
+        http_get(prom_port, "/-/ready").is_some_and(|(s, _)| s == 200)
+    });
+    // The job, then idle: nothing the probes count happens after this.
+    target.0.stdin.take().unwrap().write_all(b"g").unwrap();
+    wait_for("the helper idles", Duration::from_secs(30), || {
+        in_pause(pid)
+    });
+    let done = unix_now();
+    // Two more scrapes: the latest sample is at least one interval after `done`.
+    wait_for("two scrapes after the job", Duration::from_secs(60), || {
+        prom_value(prom_port, "timestamp(evbench_wakeups_total)").is_some_and(|t| t >= done + 1.0)
+    });
+    let wakeups = prom_value(prom_port, "evbench_wakeups_total").unwrap();
+    let reads = prom_value(prom_port, "evbench_syscalls_total{syscall=\"read\"}").unwrap();
+    let writes = prom_value(prom_port, "evbench_syscalls_total{syscall=\"write\"}").unwrap();
+    let p99 = prom_value(
+        prom_port,
+        "histogram_quantile(0.99, evbench_wakeup_latency_seconds_bucket)",
+    )
+    .unwrap();
+    let mut bounds: Vec<f64> = prom_query(prom_port, "evbench_wakeup_latency_seconds_bucket")
+        .iter()
+        .map(|s| s["metric"]["le"].as_str().unwrap().to_string())
+        .filter(|le| le != "+Inf")
+        .map(|le| le.parse().unwrap())
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    let up = prom_value(prom_port, "up").unwrap();
+
+    // SAFETY: signalling our own child: the pid mode ends on SIGINT.
+    unsafe { libc::kill(ev.0.id() as i32, libc::SIGINT) };
+    let st = wait_within(&mut ev.0, Duration::from_secs(10));
+    let err = errh.join().unwrap();
+    let report = report.join().unwrap();
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(report.contains("totals:"), "{report}");
+    let d = read_doc(&doc);
+    assert_eq!(up, 1.0, "the scrapes worked");
+    let total = counter(&d, "kernel.wakeups");
+    assert_ne!(total, 0, "the job woke its tasks: {err}");
+    assert_eq!(
+        wakeups, total as f64,
+        "scraped wakeups = evbench's final total"
+    );
+    assert_eq!(reads, 6000.0, "2 × 3000 read(2) calls");
+    assert_eq!(writes, 6000.0, "2 × 3000 write(2) calls");
+    assert_eq!(counter(&d, "kernel.syscall.read"), 6000);
+    assert!(
+        bounds.len() > 100,
+        "every bucket bound was scraped: {bounds:?}"
+    );
+    let ours = d["cases"][0]["repeats"][0]["metrics"]["wakeup_p99_ns"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        le_bucket(&bounds, p99),
+        le_bucket(&bounds, ours / 1e9),
+        "histogram_quantile(0.99) = {p99} s and evbench's p99 = {ours} ns share an le bucket"
+    );
+}
+
+#[test]
+fn the_sessions_own_cost_is_an_estimate_from_target_events_and_the_nop_calibration() {
+    let h = helper().to_str().unwrap();
+    let doc = tmp("cost.json");
+    let (code, _, err) = trace(&["-o", doc.to_str().unwrap(), "--", h, "4000", "thread"]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let r = &d["cases"][0]["repeats"][0];
+    let cost = &r["details"]["session_cost_estimate"];
+    assert_eq!(cost["estimate"], true, "{cost}");
+    assert!(cost["basis"].as_str().unwrap().starts_with("estimate:"));
+    let programs = cost["programs"].as_array().unwrap();
+    let events = |name: &str| {
+        programs
+            .iter()
+            .find(|p| p["program"] == name)
+            .unwrap_or_else(|| panic!("{name} in {cost}"))["events"]
+            .as_u64()
+            .unwrap()
+    };
+    // The events each program handled are the exact figures it produced.
+    assert_eq!(events("sys_exit"), counter(&d, "kernel.syscalls"));
+    assert_eq!(events("sched_waking"), counter(&d, "kernel.wakeups"));
+    assert_eq!(counter(&d, "kernel.syscall.read"), 8000);
+    // CPU time = Σ events × the nop twin's ns per run, as the metric says.
+    let sum: f64 = programs
+        .iter()
+        .map(|p| p["events"].as_u64().unwrap() as f64 * p["nop_ns_per_run"].as_f64().unwrap())
+        .sum();
+    let cpu = cost["cpu_ns"].as_f64().unwrap();
+    assert!((cpu - sum).abs() <= 1e-6 * sum, "{cpu} vs {sum}");
+    assert_eq!(
+        r["metrics"]["session_cost_estimate_ns"].as_f64().unwrap(),
+        cpu
+    );
+    let targets = cost["targets_cpu_ns"].as_u64().unwrap();
+    assert_eq!(targets, r["counters"]["targets.cpu_ns"].as_u64().unwrap());
+    if targets > 0 {
+        let pct = cost["share_pct"].as_f64().unwrap();
+        assert!((pct - 100.0 * cpu / targets as f64).abs() < 1e-9, "{cost}");
+    }
+    // The report says it is an estimate.
+    assert!(err.contains("session's own cost (ESTIMATE)"), "{err}");
+}
+
+/// Sums of `@name[tid]: N` lines in bpftrace's exit output, by tid.
+fn bpftrace_map(out: &str, name: &str) -> std::collections::BTreeMap<u64, u64> {
+    out.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&format!("@{name}["))?;
+            let (tid, n) = rest.split_once("]: ")?;
+            Some((tid.trim().parse().ok()?, n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn wakeups_and_voluntary_switches_match_bpftrace_on_the_same_threads_within_1_percent() {
+    let bpftrace = Path::new("/usr/bin/bpftrace");
+    assert!(
+        bpftrace.exists(),
+        "bpftrace is needed (apt-get install bpftrace; .ci/run installs it)"
+    );
+    // A copy under a name no other test uses, so bpftrace can pick its threads by name
+    // (the forked child's tid is not known before it exists).
+    let exe = tmp("xchk_helper");
+    std::fs::copy(helper(), &exe).unwrap();
+    let mut target = Reaped(
+        Command::new(&exe)
+            .args(["5000", "fork", "wait", "idle"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let doc = tmp("xchk.json");
+    let (ev, ready, errh) = start(&[
+        "trace",
+        "--pid",
+        &pid.to_string(),
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    let mut ev = Reaped(ev);
+    let report = drain_stdout(&mut ev.0);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    // The kernel's own accounting rules: a wakeup is a sched_waking of the thread; a
+    // voluntary switch is a switch-out not by preemption with a sleeping state (the
+    // tracepoint reports a preemption as TASK_REPORT_MAX, 0x100, and a running task as 0).
+    let script = r#"
+BEGIN { printf("ready\n"); }
+tracepoint:sched:sched_waking /args->comm == "xchk_helper"/ { @wakeups[args->pid] = count(); }
+tracepoint:sched:sched_switch /args->prev_comm == "xchk_helper" && (args->prev_state & 0xff) != 0/ { @voluntary[args->prev_pid] = count(); }
+"#;
+    let mut bt = Reaped(
+        Command::new(bpftrace)
+            .args(["-B", "none", "-e", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = bt.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line == "ready" {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("bpftrace attached its probes");
+    target.0.stdin.take().unwrap().write_all(b"g").unwrap();
+    wait_for("the helper idles", Duration::from_secs(60), || {
+        in_pause(pid)
+    });
+    // SAFETY: signalling our own children; both print their figures on SIGINT.
+    unsafe {
+        libc::kill(ev.0.id() as i32, libc::SIGINT);
+        libc::kill(bt.0.id() as i32, libc::SIGINT);
+    }
+    let st = wait_within(&mut ev.0, Duration::from_secs(10));
+    let err = errh.join().unwrap();
+    let report = report.join().unwrap();
+    assert_eq!(st.code(), Some(0), "{err}");
+    // The per-thread table names both threads, the followed child included.
+    assert_eq!(report.matches("  xchk_helper\n").count(), 2, "{report}");
+    let _ = wait_within(&mut bt.0, Duration::from_secs(20));
+    let bt_out = reader.join().unwrap();
+    let mut bt_err = String::new();
+    let _ = bt.0.stderr.take().unwrap().read_to_string(&mut bt_err);
+    let bt_wakeups = bpftrace_map(&bt_out, "wakeups");
+    let bt_voluntary = bpftrace_map(&bt_out, "voluntary");
+
+    let d = read_doc(&doc);
+    let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ours = |field: &str| -> std::collections::BTreeMap<u64, u64> {
+        threads
+            .iter()
+            .map(|t| (t["tid"].as_u64().unwrap(), t[field].as_u64().unwrap()))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    };
+    let (ev_wakeups, ev_voluntary) = (ours("wakeups"), ours("voluntary"));
+    // The same threads: the helper and the child the kernel followed.
+    assert_eq!(threads.len(), 2, "{threads:?}");
+    assert_eq!(
+        ev_wakeups.keys().collect::<Vec<_>>(),
+        bt_wakeups.keys().collect::<Vec<_>>(),
+        "bpftrace: {bt_out}{bt_err}"
+    );
+    assert_eq!(
+        ev_voluntary.keys().collect::<Vec<_>>(),
+        bt_voluntary.keys().collect::<Vec<_>>(),
+        "bpftrace: {bt_out}{bt_err}"
+    );
+    let within = |what: &str,
+                  a: &std::collections::BTreeMap<u64, u64>,
+                  b: &std::collections::BTreeMap<u64, u64>| {
+        for (tid, &x) in a {
+            let y = b[tid];
+            let diff = x.abs_diff(y);
+            // 1% of the independent count; eprintln so the figures show in the log.
+            eprintln!("{what} tid {tid}: evbench {x}, bpftrace {y}");
+            assert!(
+                diff * 100 <= y,
+                "{what} of {tid}: evbench {x}, bpftrace {y}"
+            );
+        }
+        let (sx, sy): (u64, u64) = (a.values().sum(), b.values().sum());
+        assert!(
+            sx.abs_diff(sy) * 100 <= sy,
+            "{what}: evbench {sx}, bpftrace {sy}"
+        );
+    };
+    within("wakeups", &ev_wakeups, &bt_wakeups);
+    within("voluntary switches", &ev_voluntary, &bt_voluntary);
+    // Both threads were woken (by the byte on stdin, by the pipes): the comparison
+    // above covered two threads, not none.
+    assert_eq!(bt_wakeups.len(), 2, "{bt_out}");
+    assert_eq!(counter(&d, "kernel.syscall.read"), 10_000);
+    assert_eq!(counter(&d, "kernel.syscall.write"), 10_000);
 }

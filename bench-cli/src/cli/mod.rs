@@ -113,7 +113,8 @@ so it never mixes with the command's output.
 Examples:
   evbench trace -- make -j2                         trace a build and its children
   evbench trace --pid 1234 --interval 1s            a running server, one line per second
-  evbench trace --pid 1234 -d 30s -o trace.json     30 seconds, then the results document")]
+  evbench trace --pid 1234 -d 30s -o trace.json     30 seconds, then the results document
+  evbench trace --pid 1234 --prometheus 9464        live metrics on 127.0.0.1:9464/metrics")]
     Trace(TraceArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -190,6 +191,11 @@ pub struct TraceArgs {
     /// (CAP_SETUID, CAP_SETGID).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Serve the live counters and histograms on http://ADDR/metrics in the Prometheus
+    /// text exposition format, for a Prometheus server to scrape. A bare port binds
+    /// 127.0.0.1 (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub prometheus: Option<SocketAddr>,
     /// The command to run and trace with its descendants, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -479,6 +485,16 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         ));
     }
     Ok(r)
+}
+
+/// A listening address: `PORT` (on 127.0.0.1, loopback only unless asked) or
+/// `IP:PORT` (`[IPv6]:PORT`).
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse()
+        .map_err(|_| format!("'{s}': a port or IP:PORT (e.g. 9464, 0.0.0.0:9464 or [::1]:9464)"))
 }
 
 /// A duration that must be more than zero (a measured time, a timeout).
@@ -998,4 +1014,29 @@ pub enum Order {
     Interleaved,
     /// Each case's rounds back to back, cases in the order given.
     Grouped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_listens_on_loopback_and_an_address_where_it_says() {
+        assert_eq!(
+            parse_listen_addr("9464").unwrap(),
+            "127.0.0.1:9464".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:80").unwrap(),
+            "0.0.0.0:80".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("[::1]:9").unwrap(),
+            "[::1]:9".parse::<SocketAddr>().unwrap()
+        );
+        for bad in ["", "70000", "localhost", "1.2.3.4"] {
+            let e = parse_listen_addr(bad).unwrap_err();
+            assert!(e.contains("a port or IP:PORT"), "{bad}: {e}");
+        }
+    }
 }

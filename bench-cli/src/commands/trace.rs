@@ -47,9 +47,12 @@ use crate::{
     output::{self, count, ns},
     privdrop,
     probes::{
-        collect::{HistSummary, KernelHist, SyscallFigures, ThreadFigures, WokeFigures},
+        calibrate,
+        collect::{
+            HistSummary, KernelHist, ProgramCost, SyscallFigures, ThreadFigures, WokeFigures,
+        },
         select::{self, Adopt},
-        Kernel, Probes, OBJECT,
+        Kernel, ProbeOptions, ProbeSet, ProbeSets, Probes, OBJECT,
     },
     results::{Case, Metric, NoiseMeter, Repeat, RunResult},
 };
@@ -536,6 +539,22 @@ impl Child {
         Ok(())
     }
 
+    /// Whether it has ended, without reaping it (`waitid` with `WNOWAIT`): its
+    /// `/proc/PID/stat` stays readable until [`Child::try_wait`] reaps it.
+    fn exited(&self) -> bool {
+        // SAFETY: a zeroed siginfo is valid output space; waiting for our own child.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                self.pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            ) == 0
+                && info.si_pid() == self.pid
+        }
+    }
+
     /// The exit status once it has ended (128+N for signal N), without blocking.
     fn try_wait(&self) -> Option<u8> {
         let mut status = 0;
@@ -616,6 +635,20 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
     install_signals().map_err(fail)?;
+    // Bound before anything else starts, so a taken port is one line and nothing ran.
+    let listener = match args.prometheus {
+        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+            Fail(
+                format!("--prometheus {addr}: cannot listen there: {e}"),
+                own,
+            )
+        })?),
+        None => None,
+    };
+    // The per-run cost of each program's empty twin, measured now (BPF statistics on
+    // for a moment, before any of the session's programs is loaded): the basis of the
+    // session's own cost estimate.
+    let nop = nop_rates();
     let common = CommonArgs {
         probes: args.probes,
         kfunc: args.kfunc.clone(),
@@ -632,6 +665,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             own,
         ));
     };
+    // Children and threads the kernel follows on its own are nobody's registered
+    // tasks: list them too.
+    probes.list_followed(true);
     let mut child = None;
     let mut threads = 0;
     for (index, n) in named.iter().enumerate() {
@@ -661,10 +697,18 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     for n in probes.take_notes() {
         output::warn(&n);
     }
+    let mut cpu = CpuMeter::new(
+        args.pids
+            .iter()
+            .copied()
+            .chain(child.as_ref().map(|(c, _)| c.pid as u32))
+            .collect(),
+    );
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
     let noise = NoiseMeter::start();
+    let cpu_start = cpu.sample();
     let t0 = Instant::now();
     probes.measuring(true);
     if let Some((c, argv0)) = &child {
@@ -673,11 +717,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             return Err(f);
         }
     }
+    let served = listener.as_ref().and_then(|l| l.local_addr().ok());
     if !args.quiet {
         eprintln!(
-            "evbench: tracing {} ({threads} threads at start; probes {}); Ctrl-C ends",
+            "evbench: tracing {} ({threads} threads at start; probes {}){}; Ctrl-C ends",
             describe(&named),
-            status.sets
+            status.sets,
+            served.map_or_else(String::new, |a| format!("; metrics on http://{a}/metrics"))
         );
     }
     let interval = args
@@ -690,71 +736,128 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         })?)),
         None => None,
     };
+    let case_id = format!("trace/{}", variant(args, &named));
 
     // The session's loop: ends when the command exits, every --pid has exited, a
-    // signal arrived (pid mode) or --duration is over.
-    let mut intervals: Vec<(Duration, Duration, Kernel)> = Vec::new();
+    // signal arrived (pid mode) or --duration is over. Interval figures are
+    // differences of cumulative reads taken while counting goes on (nothing pauses),
+    // and the /metrics responder reads the same way from its own thread.
+    let rates = nop.as_ref().ok();
+    let mut intervals: Vec<Interval> = Vec::new();
     let mut prev: Option<Kernel> = None;
-    // Time counting was shut at interval boundaries (reading the maps needs the
-    // window closed): events ending then are missing, and the document says so.
-    let mut shut = Duration::ZERO;
     let mut last_cut = Duration::ZERO;
+    let mut cpu_at_cut = cpu_start;
     let mut exit = None;
     let mut signalled = false;
-    let ended_by;
-    loop {
-        std::thread::sleep(TICK);
-        let now = t0.elapsed();
-        let sig = FORWARD.swap(0, Ordering::SeqCst);
-        if let Some((c, _)) = &child {
-            if sig != 0 {
-                // SAFETY: signalling our own child.
-                unsafe { libc::kill(c.pid, sig) };
+    let mut ended_by = "";
+    // The last figures served: counters a scrape sees never go down (see `raise`), or
+    // Prometheus would take it for a restart.
+    let served_last: std::sync::Mutex<Option<Kernel>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| -> Result<(), Fail> {
+        let server = match listener {
+            Some(l) => Some(
+                export::prometheus::serve(scope, l, || {
+                    let k = probes.snapshot().map_err(|e| format!("{e:#}"))?;
+                    let mut last = served_last.lock().map_err(|_| "poisoned".to_string())?;
+                    let k = raise(k, last.as_ref());
+                    let text = export::prometheus::exposition(&k, &case_id);
+                    *last = Some(k);
+                    Ok(text)
+                })
+                .map_err(|e| Fail(format!("--prometheus: {e}"), own))?,
+            ),
+            None => None,
+        };
+        let r = (|| -> Result<(), Fail> {
+            loop {
+                std::thread::sleep(TICK);
+                let now = t0.elapsed();
+                let sig = FORWARD.swap(0, Ordering::SeqCst);
+                if let Some((c, _)) = &child {
+                    if sig != 0 {
+                        // SAFETY: signalling our own child.
+                        unsafe { libc::kill(c.pid, sig) };
+                    }
+                    if c.exited() {
+                        // Its CPU times are final now, and gone once it is reaped.
+                        cpu.sample();
+                        if let Some(code) = c.try_wait() {
+                            exit = Some(code);
+                            ended_by = "the command exited";
+                            return Ok(());
+                        }
+                    }
+                } else if SIGNALS.load(Ordering::SeqCst) > 0 {
+                    signalled = true;
+                    ended_by = "interrupted";
+                    return Ok(());
+                } else {
+                    // Also keeps each target's last CPU times before it is reaped.
+                    cpu.sample();
+                    // --cgroup and --comm targets may still appear: those sessions run
+                    // until a signal or --duration.
+                    if args.cgroup.is_none()
+                        && args.comm.is_none()
+                        && !args.pids.iter().any(|&p| process_alive(p))
+                    {
+                        ended_by = "every target exited";
+                        return Ok(());
+                    }
+                }
+                if args.duration.is_some_and(|d| now >= d) {
+                    ended_by = "--duration is over";
+                    return Ok(());
+                }
+                if let Some(iv) = interval {
+                    if now >= last_cut + iv {
+                        let k = raise(probes.snapshot().map_err(fail)?, prev.as_ref());
+                        let d = minus(&k, prev.as_ref());
+                        let c = cpu.sample();
+                        emit_interval(args, &mut jsonl, now, now - last_cut, &d);
+                        intervals.push(Interval::new(
+                            last_cut,
+                            now - last_cut,
+                            d,
+                            c.saturating_sub(cpu_at_cut),
+                            rates,
+                        ));
+                        prev = Some(k);
+                        last_cut = now;
+                        cpu_at_cut = c;
+                    }
+                }
             }
-            if let Some(code) = c.try_wait() {
-                exit = Some(code);
-                ended_by = "the command exited";
-                break;
-            }
-        } else if SIGNALS.load(Ordering::SeqCst) > 0 {
-            signalled = true;
-            ended_by = "interrupted";
-            break;
-        } else if args.cgroup.is_none()
-            && args.comm.is_none()
-            && !args.pids.iter().any(|&p| process_alive(p))
-        {
-            // --cgroup and --comm targets may still appear: those sessions run until
-            // a signal or --duration.
-            ended_by = "every target exited";
-            break;
+        })();
+        if let Some(sv) = server {
+            sv.stop();
         }
-        if args.duration.is_some_and(|d| now >= d) {
-            ended_by = "--duration is over";
-            break;
-        }
-        if let Some(iv) = interval {
-            if now >= last_cut + iv {
-                let k = cut(&probes, true, &mut shut).map_err(fail)?;
-                let d = minus(&k, prev.as_ref());
-                emit_interval(args, &mut jsonl, now, now - last_cut, &d);
-                intervals.push((last_cut, now - last_cut, d));
-                prev = Some(k);
-                last_cut = now;
-            }
-        }
-    }
+        r
+    })?;
     if child.is_some() && SIGNALS.load(Ordering::SeqCst) > 0 {
         signalled = true;
     }
     let end = t0.elapsed();
-    let total = cut(&probes, false, &mut shut).map_err(fail)?;
+    probes.measuring(false);
+    let total = probes.collect().map_err(fail)?;
+    let cpu_end = cpu.sample();
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
         emit_interval(args, &mut jsonl, end, end - last_cut, &d);
-        intervals.push((last_cut, end - last_cut, d));
+        intervals.push(Interval::new(
+            last_cut,
+            end - last_cut,
+            d,
+            cpu_end.saturating_sub(cpu_at_cut),
+            rates,
+        ));
     } else {
-        intervals.push((Duration::ZERO, end, total.clone()));
+        intervals.push(Interval::new(
+            Duration::ZERO,
+            end,
+            total.clone(),
+            cpu_end.saturating_sub(cpu_start),
+            rates,
+        ));
     }
     for n in probes.take_notes() {
         output::warn(&n);
@@ -766,6 +869,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Everything is detached and unloaded before the report is written.
     drop(probes);
 
+    if let Err(e) = &nop {
+        output::warn(&format!("no estimate of the session's own cost: {e}"));
+    }
     let mut doc = document(
         args,
         &named,
@@ -776,13 +882,12 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         signalled,
     );
     doc.warnings.extend(unmatched);
-    if !shut.is_zero() {
-        doc.warnings.push(format!(
-            "counting was paused for {} in all ({:.1}% of the session) while each interval's figures were read: events that ended then are not counted",
-            ns(shut.as_nanos() as f64),
-            100.0 * shut.as_secs_f64() / end.as_secs_f64().max(1e-9)
-        ));
+    if intervals.len() > 1 {
+        doc.warnings.push(
+            "intervals are differences of cumulative reads taken while counting went on (no pause): the CPUs' maps are read one after another, so an event at an interval's edge may be counted in the neighbouring interval; the intervals add up to the session's totals".into(),
+        );
     }
+    let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end.saturating_sub(cpu_start)));
     let mut failed = false;
     if let Some(p) = &args.output {
         if let Err(e) = doc.write(p) {
@@ -795,7 +900,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             .lock()
             .write_all(doc.to_json().unwrap_or_default().as_bytes());
     } else if !args.quiet {
-        let text = report(&doc, &total, ended_by, end);
+        let text = report(&doc, &total, cost.as_ref(), ended_by, end);
         // The command's stdout is its own: the report goes to stderr in command mode.
         if child.is_some() {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -817,20 +922,209 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     Ok(u8::from(failed))
 }
 
-/// Closes the counting window, reads the cumulative figures, and (`reopen`) opens it
-/// again. The probes' maps keep accumulating; per-interval figures are differences
-/// ([`minus`]). Events that end while the window is shut (the time `collect` takes:
-/// about 100 ms on the project's 2-CPU VM) are not counted.
-/// `shut` accumulates how long counting was off for it.
-fn cut(probes: &Probes, reopen: bool, shut: &mut Duration) -> Result<Kernel> {
-    let t = Instant::now();
-    probes.measuring(false);
-    let k = probes.collect();
-    if reopen {
-        probes.measuring(true);
-        *shut += t.elapsed();
+/// One interval of the session (the whole session without --interval): where it
+/// starts and how long it lasts (since the session began), the probes' figures of it,
+/// and the targets' CPU time in it (ns, [`CpuMeter`]).
+struct Interval {
+    start: Duration,
+    len: Duration,
+    kernel: Kernel,
+    targets_cpu_ns: u64,
+    /// The session's own cost in it (none without a nop calibration).
+    cost: Option<SessionCost>,
+}
+
+impl Interval {
+    fn new(
+        start: Duration,
+        len: Duration,
+        kernel: Kernel,
+        targets_cpu_ns: u64,
+        rates: Option<&BTreeMap<String, f64>>,
+    ) -> Self {
+        let cost = rates.map(|r| SessionCost::of(&kernel, r, targets_cpu_ns));
+        Self {
+            start,
+            len,
+            kernel,
+            targets_cpu_ns,
+            cost,
+        }
     }
-    k
+}
+
+/// The targets' CPU time: `utime + stime + cutime + cstime` of each named process
+/// (`/proc/PID/stat`, proc(5): every thread of it, and the children it reaped), in
+/// clock ticks (`sysconf(_SC_CLK_TCK)`, 10 ms here) turned into ns. The last value read
+/// stands for a process that has gone (read before reaping: [`Child::exited`]).
+struct CpuMeter {
+    last: BTreeMap<u32, u64>,
+    ns_per_tick: u64,
+}
+
+impl CpuMeter {
+    fn new(pids: Vec<u32>) -> Self {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Self {
+            last: pids.into_iter().map(|p| (p, 0)).collect(),
+            ns_per_tick: 1_000_000_000 / hz,
+        }
+    }
+
+    /// Reads every process still there; returns the sum (ns).
+    fn sample(&mut self) -> u64 {
+        for (pid, v) in self.last.iter_mut() {
+            if let Some(ticks) = proc_cpu_ticks(*pid) {
+                *v = ticks * self.ns_per_tick;
+            }
+        }
+        self.last.values().sum()
+    }
+}
+
+/// Fields 14–17 of `/proc/PID/stat` (utime, stime, cutime, cstime), summed.
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which may hold spaces and parentheses:
+    // the first is field 3 (state), so field N is at N - 3.
+    let rest: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    (11..=14).map(|i| rest.get(i)?.parse::<u64>().ok()).sum()
+}
+
+/// Each nop program's ns per run by tracepoint name (`sched_switch` for
+/// `nop_sched_switch`): issue 10's calibration (`probes::calibrate`) with a short
+/// pipe ping-pong between two of evbench's threads as the work (any event on the
+/// machine runs the empty programs). Errors: BPF statistics cannot be turned on, or
+/// the nop programs do not load (one line).
+fn nop_rates() -> Result<BTreeMap<String, f64>, String> {
+    let sets = ProbeSets::NONE.with(ProbeSet::Nop);
+    let rates = calibrate(sets, &ProbeOptions::default(), &mut |_| pingpong(500))
+        .map_err(|e| format!("{e:#}"))?;
+    let out: BTreeMap<String, f64> = rates
+        .into_iter()
+        .filter_map(|r| Some((r.program.strip_prefix("nop_")?.to_string(), r.ns_per_run?)))
+        .collect();
+    if out.is_empty() {
+        return Err("the nop calibration ran no program".into());
+    }
+    Ok(out)
+}
+
+/// `rounds` one-byte round trips over a socket pair between this thread and a new one.
+fn pingpong(rounds: u32) -> Result<()> {
+    use std::io::Read;
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut c = [0u8];
+        for _ in 0..rounds {
+            b.read_exact(&mut c)?;
+            b.write_all(&c)?;
+        }
+        Ok(())
+    });
+    let mut c = [1u8];
+    for _ in 0..rounds {
+        a.write_all(&c)?;
+        a.read_exact(&mut c)?;
+    }
+    echo.join()
+        .map_err(|_| anyhow::anyhow!("the calibration's echo thread panicked"))??;
+    Ok(())
+}
+
+/// The session's own cost, an ESTIMATE: for each program, the runs that passed the
+/// target filter while counting (`TARGET_RUNS`: the targets' events it handled) × the
+/// ns per run of its empty twin from the nop calibration ([`nop_rates`]); as CPU time
+/// and as a share of the targets' CPU time ([`CpuMeter`]). Left out, so it is a floor:
+/// the programs' work beyond an empty program's (results/bench-overhead.md measured
+/// 1.1–2.2x nop's ns per run for the per-event programs), and their runs on other threads' events, which the
+/// filter drops but which cost too.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SessionCost {
+    /// Always true: the figures are estimated, not measured.
+    pub estimate: bool,
+    pub basis: &'static str,
+    /// Per program: (name, target events, nop ns per run, estimated CPU ns).
+    pub programs: Vec<ProgramCostEstimate>,
+    pub cpu_ns: f64,
+    pub targets_cpu_ns: u64,
+    /// `cpu_ns` as a percentage of `targets_cpu_ns` (none when that is 0).
+    pub share_pct: Option<f64>,
+}
+
+/// One program's part of [`SessionCost`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProgramCostEstimate {
+    pub program: String,
+    /// Runs that passed the target filter while counting.
+    pub events: u64,
+    /// Its nop twin's ns per run (none: no nop twin, e.g. kfunc's fentry/fexit).
+    pub nop_ns_per_run: Option<f64>,
+    pub cpu_ns: f64,
+}
+
+const COST_BASIS: &str = "estimate: target events per program x that program's nop twin's ns per run (calibrated at the session's start with BPF statistics on); leaves out the programs' work beyond an empty program's and their runs on other threads' events";
+
+impl SessionCost {
+    /// The estimate for the figures `k` and the targets' CPU time in the same span.
+    pub fn of(k: &Kernel, rates: &BTreeMap<String, f64>, targets_cpu_ns: u64) -> Self {
+        let programs: Vec<ProgramCostEstimate> = k
+            .programs
+            .iter()
+            .map(|p| {
+                let name = p.program.strip_prefix("nop_").unwrap_or(&p.program);
+                let ns = rates.get(name).copied();
+                ProgramCostEstimate {
+                    program: p.program.clone(),
+                    events: p.target_runs,
+                    nop_ns_per_run: ns,
+                    cpu_ns: ns.map_or(0.0, |ns| ns * p.target_runs as f64),
+                }
+            })
+            .collect();
+        let cpu_ns = programs.iter().map(|p| p.cpu_ns).sum();
+        Self {
+            estimate: true,
+            basis: COST_BASIS,
+            programs,
+            cpu_ns,
+            targets_cpu_ns,
+            share_pct: (targets_cpu_ns > 0).then(|| 100.0 * cpu_ns / targets_cpu_ns as f64),
+        }
+    }
+}
+
+/// Raises the who-woke-whom counts of a cumulative read `cur` to at least those of the
+/// previous one `prev` (and the threads' wakeups with them). A read taken while the
+/// kernel moves a pair from its per-CPU cache to the hash can miss that pair's count
+/// (see `Probes::snapshot`); every other figure only grows between reads. So an
+/// interval never goes negative, and the intervals still add up to the final read,
+/// which is taken with counting stopped.
+fn raise(mut cur: Kernel, prev: Option<&Kernel>) -> Kernel {
+    let Some(p) = prev else {
+        return cur;
+    };
+    for o in &p.woke {
+        match cur
+            .woke
+            .iter()
+            .position(|w| w.waker_tid == o.waker_tid && w.wakee_tid == o.wakee_tid)
+        {
+            Some(i) => cur.woke[i].count = cur.woke[i].count.max(o.count),
+            None => cur.woke.push(o.clone()),
+        }
+    }
+    for t in &mut cur.threads {
+        let woken: u64 = cur
+            .woke
+            .iter()
+            .filter(|w| w.wakee_tid == t.tid)
+            .map(|w| w.count)
+            .sum();
+        t.wakeups = t.wakeups.max(woken);
+    }
+    cur
 }
 
 fn describe(named: &[Named]) -> String {
@@ -899,8 +1193,19 @@ fn hist_sub(c: &Option<KernelHist>, p: Option<&Option<KernelHist>>) -> Option<Ke
     })
 }
 
-/// The figures of `cur` (cumulative) minus those of `prev` (cumulative, earlier): one
-/// interval. Program costs are per window already (the window reopens each interval).
+/// An empty histogram with `h`'s precision.
+fn empty_like(h: &KernelHist) -> KernelHist {
+    let mut e = h.hist.clone();
+    e.reset();
+    KernelHist {
+        summary: HistSummary::of(&e),
+        hist: e,
+    }
+}
+
+/// The figures of `cur` (cumulative) minus those of `prev` (cumulative, earlier, passed
+/// through [`raise`]): one interval. Counts, histogram cells and program run counts are
+/// subtracted; a thread first seen in `cur` counts whole.
 pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
     let Some(p) = prev else {
         return cur.clone();
@@ -914,6 +1219,7 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
             ThreadFigures {
                 tid: t.tid,
                 role: t.role,
+                comm: t.comm.clone(),
                 voluntary: s(|x| x.voluntary),
                 involuntary: s(|x| x.involuntary),
                 oncpu_ns: s(|x| x.oncpu_ns),
@@ -921,6 +1227,10 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 syscalls: s(|x| x.syscalls),
                 unpaired: s(|x| x.unpaired),
             }
+        })
+        // A thread idle all interval (or long gone) is left out of it.
+        .filter(|t| {
+            t.voluntary + t.involuntary + t.oncpu_ns + t.wakeups + t.syscalls + t.unpaired > 0
         })
         .collect();
     let syscalls = cur
@@ -944,21 +1254,20 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 .filter(|x| x.1 > 0)
                 .collect();
             let sampled = s.sampled.saturating_sub(o.map_or(0, |o| o.sampled));
+            // An interval whose calls were all untimed (1 in --syscall-sample is) keeps
+            // its exact count beside an empty histogram.
+            let sub = |c: &KernelHist, p: Option<&KernelHist>| {
+                hist_sub(&Some(c.clone()), p.map(|p| Some(p.clone())).as_ref())
+                    .unwrap_or_else(|| empty_like(c))
+            };
             Some(SyscallFigures {
                 nr: s.nr,
                 name: s.name.clone(),
                 count,
                 sampled,
                 per_thread,
-                latency_ns: hist_sub(
-                    &Some(s.latency_ns.clone()),
-                    o.map(|o| Some(o.latency_ns.clone())).as_ref(),
-                )?,
-                oncpu_ns: hist_sub(
-                    &Some(s.oncpu_ns.clone()),
-                    o.map(|o| Some(o.oncpu_ns.clone())).as_ref(),
-                )
-                .unwrap_or_else(|| s.oncpu_ns.clone()),
+                latency_ns: sub(&s.latency_ns, o.map(|o| &o.latency_ns)),
+                oncpu_ns: sub(&s.oncpu_ns, o.map(|o| &o.oncpu_ns)),
             })
         })
         .collect();
@@ -985,6 +1294,27 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
         woke,
         // Stacks are reported for the whole session only.
         wake_stacks: Vec::new(),
+        window_ns: cur.window_ns.saturating_sub(p.window_ns),
+        programs: cur
+            .programs
+            .iter()
+            .map(|c| {
+                let o = p.programs.iter().find(|o| o.program == c.program);
+                let s = |f: fn(&ProgramCost) -> u64| f(c).saturating_sub(o.map_or(0, f));
+                ProgramCost {
+                    runs: s(|x| x.runs),
+                    target_runs: s(|x| x.target_runs),
+                    recursion_misses: s(|x| x.recursion_misses),
+                    drops: s(|x| x.drops),
+                    ..c.clone()
+                }
+            })
+            .collect(),
+        rare_events: cur
+            .rare_events
+            .iter()
+            .map(|(&k, &n)| (k, n.saturating_sub(p.rare(k))))
+            .collect(),
         ..cur.clone()
     }
 }
@@ -1150,7 +1480,7 @@ fn document(
     args: &TraceArgs,
     named: &[Named],
     status: &crate::engine::ProbeStatus,
-    intervals: &[(Duration, Duration, Kernel)],
+    intervals: &[Interval],
     started_unix: f64,
     noise: &NoiseMeter,
     interrupted: bool,
@@ -1199,10 +1529,28 @@ fn document(
         }
     }
     case.option("interval_s", args.interval.map(|d| d.as_secs_f64()));
-    for (start, len, k) in intervals {
+    for iv in intervals {
+        let (len, k) = (&iv.len, &iv.kernel);
         let mut r = Repeat::new(*len);
-        r.started_at(*start);
+        r.started_at(iv.start);
         record_kernel(&mut r, k, 0);
+        r.counter("targets.cpu_ns", iv.targets_cpu_ns);
+        if let Some(cost) = &iv.cost {
+            // Labelled as what it is in the name, the unit and the details.
+            r.metric(
+                "session_cost_estimate_ns",
+                Metric::neither("ns (estimate)"),
+                cost.cpu_ns,
+            );
+            if let Some(pct) = cost.share_pct {
+                r.metric(
+                    "session_cost_estimate_pct",
+                    Metric::neither("% of targets' CPU (estimate)"),
+                    pct,
+                );
+            }
+            r.detail("session_cost_estimate", cost);
+        }
         let secs = len.as_secs_f64().max(1e-9);
         r.metric(
             "wakeups_per_s",
@@ -1243,7 +1591,13 @@ fn document(
 
 /// The final report: the document's tables and histograms, then the kernel section of
 /// the whole session (per-thread table, who woke whom, drops and unpaired counts).
-fn report(doc: &RunResult, total: &Kernel, ended_by: &str, end: Duration) -> String {
+fn report(
+    doc: &RunResult,
+    total: &Kernel,
+    cost: Option<&SessionCost>,
+    ended_by: &str,
+    end: Duration,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "\nevbench trace: {:.1}s, ended because {ended_by}\n",
@@ -1262,6 +1616,19 @@ fn report(doc: &RunResult, total: &Kernel, ended_by: &str, end: Duration) -> Str
         total.drops(),
         total.unpaired()
     ));
+    if let Some(c) = cost {
+        let share = c
+            .share_pct
+            .map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"));
+        out.push_str(&format!(
+            "  session's own cost (ESTIMATE): {} CPU time, {share} of the targets' {} CPU time (utime+stime, /proc)
+    basis: {}
+",
+            ns(c.cpu_ns),
+            ns(c.targets_cpu_ns as f64),
+            c.basis
+        ));
+    }
     out
 }
 

@@ -97,22 +97,36 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
             h,
         )?;
     }
+    // Command names are known for traced threads only (`evbench trace`).
+    let comms = k.threads.iter().any(|t| !t.comm.is_empty());
     writeln!(
         out,
-        "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}",
-        "tid", "role", "voluntary", "involunt.", "wakeups", "on-CPU", "syscalls"
+        "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}{}",
+        "tid",
+        "role",
+        "voluntary",
+        "involunt.",
+        "wakeups",
+        "on-CPU",
+        "syscalls",
+        if comms { "  comm" } else { "" }
     )?;
     for t in &k.threads {
         writeln!(
             out,
-            "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}",
+            "    {:>8}  {:<8} {:>10} {:>10} {:>10} {:>12} {:>10}{}",
             t.tid,
             t.role,
             count(t.voluntary),
             count(t.involuntary),
             count(t.wakeups),
             ns(t.oncpu_ns as f64),
-            count(t.syscalls)
+            count(t.syscalls),
+            if comms {
+                format!("  {}", t.comm)
+            } else {
+                String::new()
+            }
         )?;
     }
     for w in k.woke.iter().take(4) {

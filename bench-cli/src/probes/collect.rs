@@ -74,6 +74,11 @@ impl KernelHist {
 pub struct ThreadFigures {
     pub tid: u32,
     pub role: &'static str,
+    /// Its command name (`evbench trace` only, [`Sources::followed`]): `/proc/TID/comm`
+    /// while it lives, else the name the `COMMS` map recorded when it first woke a
+    /// target, else empty (it exited without waking one).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub comm: String,
     pub voluntary: u64,
     pub involuntary: u64,
     pub oncpu_ns: u64,
@@ -267,6 +272,10 @@ pub struct Sources<'a> {
     pub window: Duration,
     pub counters: Vec<ProgCounters>,
     pub warnings: &'a [String],
+    /// List every target the maps hold in `Kernel::threads` — also the children and
+    /// threads the kernel's `sched_process_fork` program followed on its own, which user
+    /// space never registered (role "child") — with each thread's command name.
+    pub followed: bool,
 }
 
 fn prog_index(name: &str) -> Option<u32> {
@@ -472,28 +481,58 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     }
     syscalls.sort_by_key(|s| std::cmp::Reverse(s.count));
 
-    // Per-thread figures, from each task's entry.
-    let mut threads = Vec::new();
-    for task in src.tasks {
+    // Per-thread figures, from each task's entry; with `followed`, then every other
+    // target the kernel holds (children and threads it followed on its own), by tid.
+    let comms: Option<HashMap<&MapData, u32, [u8; COMM_LEN]>> = if src.followed {
+        HashMap::try_from(map(ebpf, "COMMS")?).ok()
+    } else {
+        None
+    };
+    let comm_of = |tid: u32| -> String {
+        let Some(comms) = &comms else {
+            return String::new();
+        };
+        // The live name first (it may have exec'd since it last woke a target).
+        std::fs::read_to_string(format!("/proc/{tid}/comm"))
+            .map(|s| s.trim_end().to_string())
+            .or_else(|_| comms.get(&tid, 0).map(|c| comm_str(&c)))
+            .unwrap_or_default()
+    };
+    let figures = |tid: u32, role: &'static str| {
         let t = all
             .iter()
-            .find(|t| t.tid == task.tid)
+            .find(|t| t.tid == tid)
             .copied()
             .unwrap_or_default();
-        threads.push(ThreadFigures {
-            tid: task.tid,
-            role: task.role,
+        ThreadFigures {
+            tid,
+            role,
+            comm: comm_of(tid),
             voluntary: t.sched.voluntary,
             involuntary: t.sched.involuntary,
             oncpu_ns: t.sched.oncpu_ns,
             unpaired: t.sched.unpaired,
             wakeups: woke
                 .iter()
-                .filter(|w| w.wakee_tid == task.tid)
+                .filter(|w| w.wakee_tid == tid)
                 .map(|w| w.count)
                 .sum(),
             syscalls: t.syscalls,
-        });
+        }
+    };
+    let mut threads: Vec<ThreadFigures> = src
+        .tasks
+        .iter()
+        .map(|task| figures(task.tid, task.role))
+        .collect();
+    if src.followed {
+        let known: BTreeSet<u32> = src.tasks.iter().map(|t| t.tid).collect();
+        let others: BTreeSet<u32> = all
+            .iter()
+            .map(|t| t.tid)
+            .filter(|tid| !known.contains(tid))
+            .collect();
+        threads.extend(others.into_iter().map(|tid| figures(tid, "child")));
     }
     let wakeups_pending = if sets.contains(ProbeSet::Wakeup) {
         all.iter().filter(|t| t.waking.pending != 0).count() as u64

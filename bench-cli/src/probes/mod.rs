@@ -238,6 +238,8 @@ pub struct Probes {
     window: Mutex<Window>,
     /// The workload flips the window itself (`Observer::delegate_window`).
     delegated: AtomicBool,
+    /// Figures list every target the maps hold ([`Probes::list_followed`]).
+    followed: AtomicBool,
     warnings: Vec<String>,
     /// The tracepoint programs' links while attached (a probed pass); empty while
     /// detached, so a clean pass runs with no evbench program on any tracepoint.
@@ -481,6 +483,7 @@ impl Probes {
             tasks: Mutex::new(Vec::new()),
             window: Mutex::new(Window::default()),
             delegated: AtomicBool::new(false),
+            followed: AtomicBool::new(false),
             warnings,
             links,
             notes: Mutex::new(Vec::new()),
@@ -602,6 +605,41 @@ impl Probes {
             .collect())
     }
 
+    /// Makes every later read list in `Kernel::threads` each target the kernel's maps
+    /// hold, with its command name — also the children and threads the kernel followed
+    /// on its own (`sched_process_fork`), which no workload registered (role "child").
+    /// For `evbench trace`, whose targets' children are nobody's tasks.
+    pub fn list_followed(&self, on: bool) {
+        self.followed.store(on, Ordering::SeqCst);
+    }
+
+    /// Reads the cumulative figures since the measured window opened *while counting
+    /// goes on*: nothing is paused, so no event is lost between two reads, and the
+    /// figures of a stretch of time are the difference of two reads. Each per-CPU map
+    /// is read one CPU after another, so a read is not one instant: an event that ends
+    /// during the read may be in it or in the next one (never in both, never in none),
+    /// except who-woke-whom, where a pair the kernel moves from its per-CPU cache to the
+    /// hash during the read can be missed by that read alone (the next one has it).
+    /// Program costs (`Kernel::programs`) are since the window opened. Kernel messages
+    /// stay for [`Probes::collect`]. Errors: the window was never opened, or a map
+    /// cannot be read.
+    pub fn snapshot(&self) -> Result<Kernel> {
+        let opened = {
+            let w = self.window.lock().expect("not poisoned");
+            match &w.opened {
+                Some((at, counters)) => (*at, counters.clone()),
+                None => bail!("the measured window was never opened"),
+            }
+        };
+        let counters = self
+            .counters()
+            .iter()
+            .zip(&opened.1)
+            .map(|(c, o)| c.since(*o))
+            .collect();
+        self.read(opened.0.elapsed(), counters)
+    }
+
     /// Reads everything the probes saw in the last measured window (and the kernel
     /// programs' messages since the last read, in `Kernel::messages`).
     pub fn collect(&self) -> Result<Kernel> {
@@ -643,6 +681,7 @@ impl Probes {
             window,
             counters,
             warnings: &warnings,
+            followed: self.followed.load(Ordering::SeqCst),
         })
     }
 
