@@ -8,6 +8,7 @@ pub mod hlog;
 pub mod html;
 pub mod human;
 pub mod markdown;
+pub mod scan;
 pub mod svg;
 pub mod terminal;
 
