@@ -206,15 +206,15 @@ fn bad_scans_are_one_line_and_exit_2() {
     for (args, want) in [
         (
             &["run", "pipetest", "--scan", "foo=1,2"][..],
-            "foo is not a numeric option of pipetest (scannable: channels, active, think",
+            "pipetest has no scannable option foo (it scans the numeric options channels, active, think;",
         ),
         (
             &["run", "pipetest", "--scan", "mechanism=1,2"][..],
-            "mechanism is not a numeric option of pipetest",
+            "pipetest has no scannable option mechanism",
         ),
         (
             &["run", "pingpong", "--scan", "channels=2,4"][..],
-            "channels is not a scannable option of pingpong (scannable: fanout, ring, think",
+            "pingpong has no scannable option channels (it scans the numeric options fanout, ring, think;",
         ),
         (
             &["run", "pipetest", "--scan", "channels=a,b"][..],

@@ -240,12 +240,10 @@ impl ScanArg {
             .find(|s| s.name == self.name)
             .ok_or_else(|| {
                 let names: Vec<&str> = scannable(workload).map(|s| s.name).collect();
-                let known = SCANNABLE.iter().any(|s| s.name == self.name);
                 format!(
-                    "--scan {}: {} is not a{} option of {workload} (scannable: {}; `evbench list` shows them)",
+                    "--scan {}: {workload} has no scannable option {} (it scans the numeric options {}; `evbench list` shows them)",
                     self.spec,
                     self.name,
-                    if known { " scannable" } else { " numeric" },
                     names.join(", ")
                 )
             })

@@ -391,6 +391,59 @@ mod tests {
         assert_eq!(num(f64::NAN), "—");
     }
 
+    /// Cases of two lines at x = 10 and 100, y = 1 + 0.02·x exactly (two repeats each),
+    /// with a probed pass 0.5 µs/event slower: the lines group by id without the label,
+    /// the fits find a = 1 and b = 0.02, and the probe cost is 500 ns/op.
+    #[test]
+    fn lines_group_by_id_without_the_label() {
+        use crate::results::{Metric, Repeat, ScanPoint};
+        let mut cases = Vec::new();
+        for wait in ["epoll", "poll"] {
+            for x in [10.0, 100.0] {
+                let mut c = Case::new("pipetest", Some("pipe"), Some(wait), None);
+                c.set_scan(ScanPoint {
+                    name: "channels".into(),
+                    value: x,
+                    label: format!("channels={x}"),
+                });
+                for _ in 0..2 {
+                    let y = 1.0 + 0.02 * x;
+                    let mut probed = Repeat::new(std::time::Duration::from_millis(1));
+                    probed.metric("us_per_event", Metric::lower("µs/event"), y + 0.5);
+                    let mut r = Repeat::new(std::time::Duration::from_millis(1));
+                    r.metric("us_per_event", Metric::lower("µs/event"), y);
+                    r.probed = Some(Box::new(probed));
+                    c.push_repeat(r);
+                }
+                cases.push(c);
+            }
+        }
+        assert_eq!(cases[1].id, "pipetest/pipe/epoll/channels=100");
+        assert_eq!(cases[1].line_id(), "pipetest/pipe/epoll");
+        let refs: Vec<&Case> = cases.iter().collect();
+        let figs = figures(&refs);
+        let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["us_per_event", "probe_cost_ns_per_op"]);
+        let ls = lines(&refs, &figs[0]);
+        assert_eq!(ls.len(), 2);
+        assert_eq!(ls[1].id, "pipetest/pipe/poll");
+        let xs: Vec<f64> = ls[1].points.iter().map(|p| p.0).collect();
+        assert_eq!(xs, [10.0, 100.0]);
+        for ((_, ys), want) in ls[1].points.iter().zip([1.2, 3.0]) {
+            assert_eq!(ys.len(), 2);
+            assert!(ys.iter().all(|y| (y - want).abs() < 1e-12), "{ys:?}");
+        }
+        let f = LineFits::of(&ls[0]);
+        let lin = f.linear.unwrap();
+        assert!((lin.slope - 0.02).abs() < 1e-12 && (lin.intercept - 1.0).abs() < 1e-12);
+        let cost = lines(&refs, &figs[1]);
+        for (_, ys) in &cost[0].points {
+            for y in ys {
+                assert!((y - 500.0).abs() < 1e-6, "{y}");
+            }
+        }
+    }
+
     #[test]
     fn probe_cost_is_in_ns_per_op() {
         assert_eq!(ns_per_op(2.0, Better::Lower, "µs/event"), Some(2000.0));
