@@ -61,7 +61,10 @@ fn a_scan_over_two_values_is_two_cases_with_the_value_in_id_and_options() {
     ]);
     assert_eq!(
         ids(&v),
-        ["pipetest/pipe/epoll-et/channels=4", "pipetest/pipe/epoll-et/channels=8"]
+        [
+            "pipetest/pipe/epoll-et/channels=4",
+            "pipetest/pipe/epoll-et/channels=8"
+        ]
     );
     assert_eq!(
         v["scan"],
@@ -194,7 +197,10 @@ fn a_fanout_scan_keeps_one_line_id() {
         assert_eq!(c["repeats"][0]["counters"]["rounds"], 300);
         // The driver and its n waiters.
         assert_eq!(
-            c["repeats"][0]["details"]["tasks"].as_array().unwrap().len(),
+            c["repeats"][0]["details"]["tasks"]
+                .as_array()
+                .unwrap()
+                .len(),
             n + 1
         );
     }
@@ -332,8 +338,14 @@ fn report_fits_and_plots_a_scan() {
     assert!(row.split_whitespace().nth(1) == Some("6"), "{row}");
     let svg = dir.join("pipetest-scan-channels-us_per_event.svg");
     let text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
-    assert!(text.contains("pipetest/pipe/epoll-et"), "legend names the line");
-    assert!(text.contains("channels (channels), log scale"), "64/4 > 10: log x");
+    assert!(
+        text.contains("pipetest/pipe/epoll-et"),
+        "legend names the line"
+    );
+    assert!(
+        text.contains("channels (channels), log scale"),
+        "64/4 > 10: log x"
+    );
     let _ = std::fs::remove_file(&doc);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -343,8 +355,8 @@ fn report_fits_and_plots_a_scan() {
 /// se(a) = d·√(1/n + x̄²/Sxx), t(0.975; 4) = 2.776445; R² = 1 − SSE/(b²·Sxx + SSE).
 #[test]
 fn the_linear_fit_recovers_a_known_line_and_its_intervals() {
-    let d = 0.1;
-    let e = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
+    let d: f64 = 0.1;
+    let e: [f64; 6] = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
     let pts: Vec<(f64, f64)> = (1..=6)
         .zip(e)
         .map(|(x, e)| (f64::from(x), 5.0 + 0.25 * f64::from(x) + d * e))
@@ -354,7 +366,7 @@ fn the_linear_fit_recovers_a_known_line_and_its_intervals() {
     assert_eq!(f.n, 6);
     assert!(close(f.slope, 0.25), "{f:?}");
     assert!(close(f.intercept, 5.0), "{f:?}");
-    let sxx = 17.5; // Σ(x − 3.5)² for x = 1..6
+    let sxx: f64 = 17.5; // Σ(x − 3.5)² for x = 1..6
     let t = 2.776_445_105_197_8;
     let hb = t * d / sxx.sqrt();
     let ha = t * d * (1.0 / 6.0 + 3.5 * 3.5 / sxx).sqrt();
@@ -365,7 +377,9 @@ fn the_linear_fit_recovers_a_known_line_and_its_intervals() {
     let sse = 4.0 * d * d;
     assert!(close(f.r2, 1.0 - sse / (0.25 * 0.25 * sxx + sse)), "{f:?}");
     // A noiseless line: intervals of zero width, R² = 1.
-    let exact: Vec<(f64, f64)> = (0..5).map(|x| (f64::from(x), 3.0 - 2.0 * f64::from(x))).collect();
+    let exact: Vec<(f64, f64)> = (0..5)
+        .map(|x| (f64::from(x), 3.0 - 2.0 * f64::from(x)))
+        .collect();
     let f = fit::linear(&exact).unwrap();
     assert!(close(f.slope, -2.0) && close(f.intercept, 3.0) && close(f.r2, 1.0));
     let (lo, hi) = f.slope_ci.unwrap();
@@ -382,8 +396,8 @@ fn the_linear_fit_recovers_a_known_line_and_its_intervals() {
 /// at x = 0 has no logarithm and is left out (and counted).
 #[test]
 fn the_log_log_slope_recovers_a_known_exponent() {
-    let d = 0.05;
-    let e = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
+    let d: f64 = 0.05;
+    let e: [f64; 6] = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
     let pts: Vec<(f64, f64)> = (1..=6)
         .zip(e)
         .map(|(i, e)| {

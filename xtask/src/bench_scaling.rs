@@ -230,7 +230,12 @@ fn lines(doc: &Value) -> Vec<Value> {
     }
     out.into_iter()
         .map(|(id, mut pts)| {
-            pts.sort_by(|a, b| a["x"].as_f64().unwrap_or(0.0).total_cmp(&b["x"].as_f64().unwrap_or(0.0)));
+            pts.sort_by(|a, b| {
+                a["x"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b["x"].as_f64().unwrap_or(0.0))
+            });
             let costs: Vec<f64> = pts
                 .iter()
                 .filter_map(|p| p["probe_cost_ns_per_op"].as_f64())

@@ -281,7 +281,12 @@ pub struct CommonArgs {
     /// values, default 5, both ends included; `log`: evenly spaced in log space).
     /// `evbench list` names each workload's scannable options; `evbench report` fits
     /// and plots the curves. One scan per run.
-    #[arg(long, global = true, value_name = "NAME=VALUES", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME=VALUES",
+        allow_hyphen_values = true
+    )]
     pub scan: Option<ScanArg>,
 }
 

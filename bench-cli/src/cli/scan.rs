@@ -128,13 +128,17 @@ pub fn scannable(workload: &str) -> impl Iterator<Item = &'static Scannable> + '
 }
 
 /// `--scan` as typed, checked for its shape only: which values it stands for depends
-/// on the workload's option (see [`ScanArg::expand`]).
+/// on the workload's option (see [`ScanArg::expand`]). Boxed: it sits in every
+/// `evbench run`'s options, which stay small.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ScanArg {
-    pub name: String,
+pub struct ScanArg(Box<Parsed>);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Parsed {
+    name: String,
     values: Values,
     /// As typed.
-    pub spec: String,
+    spec: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -154,7 +158,8 @@ impl FromStr for ScanArg {
     /// `NAME=V1,V2,…` or `NAME=START..END[:STEPS][log]`. Errors: one phrase naming
     /// what is malformed.
     fn from_str(s: &str) -> Result<Self, String> {
-        let shape = "give NAME=V1,V2,... or NAME=START..END[:STEPS][log], e.g. channels=200..9000:8log";
+        let shape =
+            "give NAME=V1,V2,... or NAME=START..END[:STEPS][log], e.g. channels=200..9000:8log";
         let (name, rest) = s
             .split_once('=')
             .ok_or_else(|| format!("'{s}': no '=' ({shape})"))?;
@@ -195,11 +200,11 @@ impl FromStr for ScanArg {
             }
             Values::List(items)
         };
-        Ok(Self {
+        Ok(Self(Box::new(Parsed {
             name: name.to_string(),
             values,
             spec: s.to_string(),
-        })
+        })))
     }
 }
 
@@ -233,17 +238,27 @@ fn number(kind: Kind, s: &str) -> Result<f64, String> {
 }
 
 impl ScanArg {
+    /// The option's name as typed (before `=`).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// `--scan` as typed.
+    pub fn spec(&self) -> &str {
+        &self.0.spec
+    }
+
     /// The option this scan varies in `workload`. Errors: one line naming the
     /// workload's scannable options.
     pub fn option(&self, workload: &str) -> Result<&'static Scannable, String> {
         scannable(workload)
-            .find(|s| s.name == self.name)
+            .find(|s| s.name == self.0.name)
             .ok_or_else(|| {
                 let names: Vec<&str> = scannable(workload).map(|s| s.name).collect();
                 format!(
                     "--scan {}: {workload} has no scannable option {} (it scans the numeric options {}; `evbench list` shows them)",
-                    self.spec,
-                    self.name,
+                    self.0.spec,
+                    self.0.name,
                     names.join(", ")
                 )
             })
@@ -254,8 +269,8 @@ impl ScanArg {
     /// Errors: a value that is not a number the option takes, a repeated list value, a
     /// range whose START is not below END, or a log range from 0 or below.
     pub fn values(&self, opt: &Scannable) -> Result<Vec<f64>, String> {
-        let bad = |e: String| format!("--scan {}: {e}", self.spec);
-        let vals: Vec<f64> = match &self.values {
+        let bad = |e: String| format!("--scan {}: {e}", self.0.spec);
+        let vals: Vec<f64> = match &self.0.values {
             Values::List(items) => {
                 let mut out: Vec<f64> = Vec::new();
                 for i in items {
@@ -281,9 +296,7 @@ impl ScanArg {
                     return Err(bad(format!("START ({start}) must be below END ({end})")));
                 }
                 if *log && a <= 0.0 {
-                    return Err(bad(format!(
-                        "log steps need a START above 0 (got {start})"
-                    )));
+                    return Err(bad(format!("log steps need a START above 0 (got {start})")));
                 }
                 let last = (*steps - 1) as f64;
                 let mut out: Vec<f64> = Vec::new();
@@ -319,14 +332,17 @@ impl ScanArg {
     /// case's point of the scan, and the scan's record for the results document.
     /// Errors (one line each): no scannable option of that name, a value the option
     /// refuses, or a --topology the scan contradicts.
-    pub fn expand(&self, cmd: &WorkloadCmd) -> Result<(Scan, Vec<(WorkloadCmd, ScanPoint)>), String> {
+    pub fn expand(
+        &self,
+        cmd: &WorkloadCmd,
+    ) -> Result<(Scan, Vec<(WorkloadCmd, ScanPoint)>), String> {
         let opt = self.option(cmd.name())?;
         let values = self.values(opt)?;
         let mut out = Vec::with_capacity(values.len());
         for &v in &values {
             let text = render(opt.kind, v);
             let c = apply(cmd, opt, v, &text)
-                .map_err(|e| format!("--scan {}: {}={text}: {e}", self.spec, opt.name))?;
+                .map_err(|e| format!("--scan {}: {}={text}: {e}", self.0.spec, opt.name))?;
             out.push((
                 c,
                 ScanPoint {
@@ -341,7 +357,7 @@ impl ScanArg {
                 name: opt.name.to_string(),
                 unit: opt.unit.to_string(),
                 values,
-                spec: self.spec.clone(),
+                spec: self.0.spec.clone(),
             },
             out,
         ))

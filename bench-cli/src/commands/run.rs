@@ -35,7 +35,7 @@ fn scan_specs(
     let Some(cmd) = cmd else {
         return Err(format!(
             "--scan {} needs a workload: evbench run WORKLOAD --scan ... (`evbench list` names what each scans)",
-            scan.spec
+            scan.spec()
         ));
     };
     let (record, points) = scan.expand(cmd)?;

@@ -29,8 +29,7 @@ use crate::{
     probes::{self, Kernel, ProbeSet, ProbeSets, Probes},
     results::{
         precision::{self, MIN_AUTO_REPEATS},
-        Better, Case, NoiseMeter, PassNoiseMeter, ProbesState, Repeat, RunResult, Scan,
-        ScanPoint,
+        Better, Case, NoiseMeter, PassNoiseMeter, ProbesState, Repeat, RunResult, Scan, ScanPoint,
     },
 };
 

@@ -291,16 +291,12 @@ pub fn curve_table(scan: &Scan, fig: &Figure, lines: &[Line]) -> Table {
         .map(|x| {
             let mut row = vec![num(*x)];
             for l in lines {
-                row.push(
-                    match l.points.iter().find(|(px, _)| px == x) {
-                        Some((_, ys)) => format!(
-                            "{} ({})",
-                            num(crate::results::stats::median(ys)),
-                            ys.len()
-                        ),
-                        None => "—".into(),
-                    },
-                );
+                row.push(match l.points.iter().find(|(px, _)| px == x) {
+                    Some((_, ys)) => {
+                        format!("{} ({})", num(crate::results::stats::median(ys)), ys.len())
+                    }
+                    None => "—".into(),
+                });
             }
             row
         })

@@ -24,10 +24,10 @@
 //! run.write(std::path::Path::new("result.json")).unwrap();
 //! ```
 pub mod compare;
+pub mod fit;
 pub mod hdr;
 pub mod machine;
 pub mod precision;
-pub mod fit;
 pub mod provenance;
 pub mod scan;
 pub mod stats;
