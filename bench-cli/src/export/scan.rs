@@ -204,6 +204,22 @@ pub fn num(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// An axis tick: [`num`] without trailing zeros (`0.1`, `1e-4`, `2.5`).
+pub fn tick(v: f64) -> String {
+    let s = num(v);
+    let trim = |m: &str| -> String {
+        if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            m.to_string()
+        }
+    };
+    match s.split_once('e') {
+        Some((m, e)) => format!("{}e{e}", trim(m)),
+        None => trim(&s),
+    }
+}
+
 fn interval(ci: Option<(f64, f64)>) -> String {
     match ci {
         Some((a, b)) => format!("[{}, {}]", num(a), num(b)),
@@ -385,6 +401,10 @@ mod tests {
         assert_eq!(num(0.0), "0");
         assert_eq!(num(800.0), "800");
         assert_eq!(num(f64::NAN), "—");
+        assert_eq!(tick(0.1), "0.1");
+        assert_eq!(tick(1e-4), "1e-4");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(1000.0), "1000");
     }
 
     /// Cases of two lines at x = 10 and 100, y = 1 + 0.02·x exactly (two repeats each),
