@@ -153,7 +153,10 @@ fn merge(docs: &[Value]) -> Result<Value> {
                 }
             }
         }
-        specs.push(d["scan"]["spec"].as_str().unwrap_or("").to_string());
+        let spec = d["scan"]["spec"].as_str().unwrap_or("").to_string();
+        if !specs.contains(&spec) {
+            specs.push(spec);
+        }
         for w in d["warnings"].as_array().into_iter().flatten() {
             if !warnings.contains(w) {
                 warnings.push(w.clone());
@@ -319,15 +322,25 @@ pub fn run(root: &Path, evbench: &Path, a: &ScalingBench) -> Result<()> {
         let merged = merge(&docs)?;
         let path = work.join(format!("{}.json", c.stem));
         std::fs::write(&path, serde_json::to_string_pretty(&merged)? + "\n")?;
+        let plots = work.join(format!("{}-svg", c.stem));
+        let _ = std::fs::remove_dir_all(&plots);
         let status = Command::new(evbench)
             .arg("report")
             .arg(&path)
             .arg("--svg")
-            .arg(&svg)
+            .arg(&plots)
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status()?;
         if !status.success() {
             bail!("evbench report --svg failed for {}", c.stem);
+        }
+        // Only the curves: the per-case bars and histograms stay in target/scaling.
+        for f in std::fs::read_dir(&plots)?.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.contains("-scan-") {
+                std::fs::copy(f.path(), svg.join(&name))?;
+            }
         }
         let section = scan_markdown(evbench, &path)?;
         let ls = lines(&merged);

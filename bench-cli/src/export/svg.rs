@@ -660,14 +660,17 @@ pub fn scan_plot(
     let (x0, x1) = if logx {
         (xlo.log10().floor(), xhi.log10().ceil())
     } else {
-        let pad = ((xhi - xlo) * 0.05).max(xhi.abs() * 0.05).max(1e-9);
+        let pad = ((xhi - xlo) * 0.05).max(xhi.abs() * 0.05);
+        let pad = if pad > 0.0 { pad } else { 1.0 };
         (xlo - pad, xhi + pad)
     };
     let (y0, y1) = if logy {
         (ylo.log10().floor(), yhi.log10().ceil())
     } else {
         // From zero when nothing is negative: a flat line then looks flat.
-        let pad = ((yhi - ylo) * 0.08).max(yhi.abs() * 0.05).max(1e-9);
+        // All zero (no wakeups at all): a unit range, not a nano one.
+        let pad = ((yhi - ylo) * 0.08).max(yhi.abs() * 0.05);
+        let pad = if pad > 0.0 { pad } else { 1.0 };
         (if ylo >= 0.0 { 0.0 } else { ylo - pad }, yhi + pad)
     };
     let fits: Vec<LineFits> = lines.iter().map(LineFits::of).collect();
