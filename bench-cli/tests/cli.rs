@@ -172,6 +172,7 @@ fn list_columns_are_aligned() {
         3 + workloads::Mechanism::ALL.len()
             + workloads::WaitMode::ALL.len()
             + evbench::probes::ProbeSet::ALL.len()
+            + evbench::cli::scan::SCANNABLE.len()
     );
     let width = "efd-mask-socketpair".len() + 4;
     assert!(cols.iter().all(|&c| c == width), "{human}");

@@ -808,6 +808,7 @@ fn a_comm_that_matches_nothing_waits_and_says_so_at_the_end() {
         d["warnings"]
     );
     assert_eq!(counter(&d, "kernel.syscalls"), 0);
+}
 
 /// Kills and reaps a process when dropped, so a failing test leaves nothing running.
 struct Reaped(Child);

@@ -67,6 +67,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run", "precision", None, "fraction"),
     ("run", "max-time", None, "duration"),
     ("run", "seed", None, "count"),
+    ("run", "scan", None, "scan"),
     ("run", "syscall-sample", None, "count"),
     ("run", "verbose", Some('v'), "flag"),
     ("run", "warmup-repeats", None, "count"),
@@ -90,6 +91,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run http", "precision", None, "fraction"),
     ("run http", "max-time", None, "duration"),
     ("run http", "seed", None, "count"),
+    ("run http", "scan", None, "scan"),
     ("run http", "syscall-sample", None, "count"),
     ("run http", "verbose", Some('v'), "flag"),
     ("run http", "warmup-repeats", None, "count"),
@@ -120,6 +122,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pingpong", "precision", None, "fraction"),
     ("run pingpong", "max-time", None, "duration"),
     ("run pingpong", "seed", None, "count"),
+    ("run pingpong", "scan", None, "scan"),
     ("run pingpong", "syscall-sample", None, "count"),
     ("run pingpong", "verbose", Some('v'), "flag"),
     ("run pingpong", "warmup-repeats", None, "count"),
@@ -145,6 +148,7 @@ const VOCABULARY: &[(&str, &str, Option<char>, &str)] = &[
     ("run pipetest", "precision", None, "fraction"),
     ("run pipetest", "max-time", None, "duration"),
     ("run pipetest", "seed", None, "count"),
+    ("run pipetest", "scan", None, "scan"),
     ("run pipetest", "syscall-sample", None, "count"),
     ("run pipetest", "verbose", Some('v'), "flag"),
     ("run pipetest", "warmup-repeats", None, "count"),
@@ -212,6 +216,7 @@ fn kind(a: &Arg) -> String {
         (TypeId::of::<evbench::engine::Order>(), "order"),
         (TypeId::of::<evbench::cli::Repeats>(), "repeats"),
         (TypeId::of::<evbench::cli::Precision>(), "fraction"),
+        (TypeId::of::<evbench::cli::ScanArg>(), "scan"),
     ];
     known
         .iter()

@@ -139,6 +139,24 @@ pub fn validate(cfg: &Config) -> io::Result<()> {
             cfg.mechanism
         )));
     }
+    if cfg.wait == WaitMode::Select {
+        // select(2)'s fd_set holds fds below FD_SETSIZE; the channels' fds come after
+        // stdin, stdout and stderr at best, so more cannot work (fewer may not either
+        // when the process holds other fds: the waiter refuses those at run time).
+        let per = cfg.mechanism.fds_per_channel().max(1);
+        let room = libc::FD_SETSIZE - 3;
+        if cfg.channels * per > room {
+            return Err(invalid(format!(
+                "--wait select: -n {} needs {} fds but select(2) watches only fds below FD_SETSIZE ({}): \
+                 at most {} {} channels; use --wait poll or epoll for more",
+                cfg.channels,
+                cfg.channels * per,
+                libc::FD_SETSIZE,
+                room / per,
+                cfg.mechanism
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod bench_emulations;
 mod bench_gate;
 mod bench_http;
 mod bench_pipetest;
+mod bench_scaling;
 mod figures;
 mod fuzz;
 mod modgraph;
@@ -91,6 +92,11 @@ enum BenchCmd {
     /// The regression gate's false and true alarms on this machine (README's CI recipe,
     /// same binary, injected --think slowdowns) → results/bench-gate.{md,json}.
     Gate(bench_gate::GateBench),
+    /// The scaling curves (issue 19: pipetest against channels per wait mode, fanout
+    /// against waiters, HTTP against connections), each an `evbench run --scan`, with
+    /// fits and plots → results/scaling.{md,json}, results/scaling/*.svg (within 60
+    /// minutes; --quick: a smoke run).
+    Scaling(bench_scaling::ScalingBench),
 }
 
 fn main() -> ExitCode {
@@ -165,6 +171,10 @@ fn real_main() -> Result<()> {
                 build(&root)?;
             }
             bench_gate::run(&root, &root.join(BIN_PATH), &a)
+        }
+        Cmd::Bench(BenchCmd::Scaling(a)) => {
+            build(&root)?;
+            bench_scaling::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Fuzz(a) => {
             let obj = build_ebpf(&root)?;

@@ -1,5 +1,7 @@
 //! Command-line types. Everything a user types is parsed here and nowhere else; the
 //! commands receive checked values.
+pub mod scan;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{anyhow, bail, Result};
@@ -11,6 +13,7 @@ use workloads::{
 };
 
 use crate::probes::ProbeSets;
+pub use scan::ScanArg;
 
 /// The most round trips / writes a count flag takes (10^12: days of measuring).
 pub const MAX_ROUNDS: u64 = 1_000_000_000_000;
@@ -52,7 +55,10 @@ Examples:
   evbench run pingpong --rounds 50000      one ping-pong case
   evbench run pingpong -o result.json      also write the results document to a file
   evbench run --repeat 5 -o current.json   the suite, 5 repeats per case, for `evbench compare`
-  evbench run pipetest --hlog run.hlog     the HdrHistogram interval log too")]
+  evbench run pipetest --hlog run.hlog     the HdrHistogram interval log too
+  evbench run pipetest -W poll --scan channels=200..3200:5log -o scan.json
+                                           one case per channel count; `evbench report
+                                           scan.json --svg plots/` fits and draws the curve")]
     Run(RunArgs),
     /// Check what this machine allows: privileges, BTF, tracefs, programs loaded for real.
     #[command(after_help = "\
@@ -287,6 +293,18 @@ pub struct CommonArgs {
     /// probes. Needs root (CAP_SETUID, CAP_SETGID). Not for http or efd-mask-fuse.
     #[arg(long, global = true, value_name = "NAME")]
     pub user: Option<String>,
+    /// Measure the workload at several values of one numeric option, each value a case
+    /// (`.../channels=800`): NAME=V1,V2,... or NAME=START..END[:STEPS][log] (STEPS
+    /// values, default 5, both ends included; `log`: evenly spaced in log space).
+    /// `evbench list` names each workload's scannable options; `evbench report` fits
+    /// and plots the curves. One scan per run.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME=VALUES",
+        allow_hyphen_values = true
+    )]
+    pub scan: Option<ScanArg>,
 }
 
 impl Default for CommonArgs {
@@ -306,6 +324,7 @@ impl Default for CommonArgs {
             warmup_repeats: 1,
             order: Order::Interleaved,
             seed: None,
+            scan: None,
             syscall_sample: crate::probes::DEFAULT_SYSCALL_SAMPLE,
             verbose: false,
             user: None,
@@ -313,7 +332,7 @@ impl Default for CommonArgs {
     }
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum WorkloadCmd {
     /// Tasks bounce a token: every round trip sleeps and wakes the tasks.
     #[command(after_help = "\

@@ -5,11 +5,20 @@ use anyhow::Result;
 use serde::Serialize;
 use workloads::{Mechanism, WaitMode};
 
-use crate::probes::ProbeSet;
+use crate::{cli::scan::SCANNABLE, probes::ProbeSet};
 
 #[derive(Serialize)]
 struct Item {
     name: &'static str,
+    about: &'static str,
+}
+
+/// An option `evbench run WORKLOAD --scan NAME=VALUES` can vary.
+#[derive(Serialize)]
+struct ScanItem {
+    workload: &'static str,
+    name: &'static str,
+    unit: &'static str,
     about: &'static str,
 }
 
@@ -19,6 +28,7 @@ struct Lists {
     mechanisms: Vec<Item>,
     wait_modes: Vec<Item>,
     probe_sets: Vec<Item>,
+    scannable: Vec<ScanItem>,
 }
 
 /// Workloads `evbench run` knows.
@@ -64,6 +74,15 @@ fn lists() -> Lists {
                 about: p.describe(),
             })
             .collect(),
+        scannable: SCANNABLE
+            .iter()
+            .map(|s| ScanItem {
+                workload: s.workload,
+                name: s.name,
+                unit: s.unit,
+                about: s.about,
+            })
+            .collect(),
     }
 }
 
@@ -98,5 +117,15 @@ pub fn run(json: bool) -> Result<()> {
         }
         writeln!(out)?;
     }
+    writeln!(
+        out,
+        "scannable options (evbench run WORKLOAD --scan NAME=V1,V2,... or NAME=START..END[:STEPS][log])"
+    )?;
+    for s in &l.scannable {
+        // One word, so the descriptions line up with the other sections'.
+        let name = format!("{}:{}", s.workload, s.name);
+        writeln!(out, "  {name:<width$}  {} ({})", s.about, s.unit)?;
+    }
+    writeln!(out)?;
     Ok(())
 }

@@ -17,20 +17,68 @@ use crate::{
     signal,
 };
 
+/// The cases of one workload command: one, or one per http wait mode.
+fn specs_of(cmd: &WorkloadCmd) -> Result<Vec<Spec>> {
+    Ok(match cmd {
+        WorkloadCmd::Pingpong(pp) => vec![Spec::Pingpong(engine::pingpong::config(pp))],
+        WorkloadCmd::Pipetest(pt) => vec![Spec::Pipetest(engine::pipetest::config(pt))],
+        WorkloadCmd::Http(h) => engine::http::specs(h)?,
+    })
+}
+
+/// The cases of a `--scan`: per value, the workload's cases with the option set to it,
+/// each with its point of the scan. `Err`: one line (no workload, an option that cannot
+/// be scanned, a value it refuses).
+fn scan_specs(
+    scan: &crate::cli::ScanArg,
+    cmd: Option<&WorkloadCmd>,
+) -> Result<(Vec<Spec>, engine::ScanPlan), String> {
+    let Some(cmd) = cmd else {
+        return Err(format!(
+            "--scan {} needs a workload: evbench run WORKLOAD --scan ... (`evbench list` names what each scans)",
+            scan.spec()
+        ));
+    };
+    let (record, points) = scan.expand(cmd)?;
+    let mut specs = Vec::new();
+    let mut plan = engine::ScanPlan {
+        scan: record,
+        points: Vec::new(),
+    };
+    for (c, point) in points {
+        for s in specs_of(&c).map_err(|e| format!("{e:#}"))? {
+            specs.push(s);
+            plan.points.push(point.clone());
+        }
+    }
+    Ok((specs, plan))
+}
+
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let common = &args.common;
-    let specs: Vec<Spec> = match &args.workload {
-        Some(WorkloadCmd::Pingpong(pp)) => vec![Spec::Pingpong(engine::pingpong::config(pp))],
-        Some(WorkloadCmd::Pipetest(pt)) => vec![Spec::Pipetest(engine::pipetest::config(pt))],
-        Some(WorkloadCmd::Http(h)) => match engine::http::specs(h) {
+    let mut scan_plan = None;
+    let specs: Vec<Spec> = match (&common.scan, &args.workload) {
+        (Some(scan), cmd) => match scan_specs(scan, cmd.as_ref()) {
+            Ok((specs, plan)) => {
+                scan_plan = Some(plan);
+                specs
+            }
+            Err(e) => return Ok(usage_error(&e)),
+        },
+        (None, Some(cmd)) => match specs_of(cmd) {
             Ok(v) => v,
             Err(e) => return Ok(usage_error(&format!("{e:#}"))),
         },
-        None => suite::default_suite(suite::Size::from_env()),
+        (None, None) => suite::default_suite(suite::Size::from_env()),
     };
-    for s in &specs {
+    for (i, s) in specs.iter().enumerate() {
         if let Err(e) = s.validate() {
-            return Ok(usage_error(&e.to_string()));
+            // In a scan, say which value the option refused.
+            let at = scan_plan
+                .as_ref()
+                .map(|p| format!("--scan {}: ", p.points[i].label))
+                .unwrap_or_default();
+            return Ok(usage_error(&format!("{at}{e}")));
         }
     }
     if let Err(e) = check_outputs(common) {
@@ -64,12 +112,22 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     };
     let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
-    let print_lines = suite && !common.quiet && !common.json;
-    let (doc, runs) = engine::run_cases(&specs, common, workload, stop, user, |session, case| {
-        if print_lines {
-            session.progress.println(&one_line(case));
-        }
-    })?;
+    // A scan prints a line per case as the suite does: its report is the curve.
+    let scanning = scan_plan.is_some();
+    let print_lines = (suite || scanning) && !common.quiet && !common.json;
+    let (doc, runs) = engine::run_scan(
+        &specs,
+        scan_plan.as_ref(),
+        common,
+        workload,
+        stop,
+        user,
+        |session, case| {
+            if print_lines {
+                session.progress.println(&one_line(case));
+            }
+        },
+    )?;
     let status = engine::ProbeStatus {
         on: doc.probes.on,
         sets: doc.probes.sets.clone(),
@@ -77,6 +135,15 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     };
     signal::test_pause("report", stop);
     let failed = emit(&doc, common, |out| {
+        if scanning {
+            out.write_all(export::terminal::render_brief(&doc).as_bytes())?;
+            out.write_all(export::scan::render_text(&doc).as_bytes())?;
+            writeln!(
+                out,
+                "Plots: `evbench report FILE --svg DIR` on the document -o FILE writes."
+            )?;
+            return Ok(());
+        }
         if suite {
             out.write_all(export::terminal::render_brief(&doc).as_bytes())?;
             writeln!(

@@ -31,7 +31,7 @@ use crate::{
     probes::{self, Kernel, ProbeSet, ProbeSets, Probes},
     results::{
         precision::{self, MIN_AUTO_REPEATS},
-        Better, Case, NoiseMeter, PassNoiseMeter, ProbesState, Repeat, RunResult,
+        Better, Case, NoiseMeter, PassNoiseMeter, ProbesState, Repeat, RunResult, Scan, ScanPoint,
     },
 };
 
@@ -275,7 +275,16 @@ impl Spec {
     pub fn validate(&self) -> std::io::Result<()> {
         match self {
             Spec::Pingpong(c) => workloads::pingpong::validate(c),
-            Spec::Pipetest(c) => workloads::pipetest::validate(c),
+            Spec::Pipetest(c) => {
+                workloads::pipetest::validate(c)?;
+                // Checked (and the soft RLIMIT_NOFILE raised toward the hard one) before
+                // anything runs, so a channel count that cannot fit is refused in one
+                // line rather than failing mid-run (a scan to 9,000 pipes needs 18,000).
+                workloads::pipetest::ensure_fd_room(
+                    c.channels * c.mechanism.fds_per_channel() + 1,
+                    &format!("-n {}", c.channels),
+                )
+            }
             Spec::Http(h) => http::validate(h),
         }
     }
@@ -384,6 +393,8 @@ pub struct Round {
 pub struct CaseRun {
     pub spec: Spec,
     pub id: String,
+    /// In a parameter scan: the case's point of it (its label ends `id`).
+    pub scan: Option<ScanPoint>,
     /// Warm-up rounds (clean passes, never judged).
     pub warmups: Vec<PassResult>,
     pub rounds: Vec<Round>,
@@ -538,8 +549,40 @@ pub fn run_cases(
     workload: &str,
     stop: &Stop,
     user: Option<Plan>,
+    on_case: impl FnMut(&Session, &Case),
+) -> Result<(RunResult, Vec<CaseRun>)> {
+    run_scan(specs, None, common, workload, stop, user, on_case)
+}
+
+/// A parameter scan's cases (`--scan`): the scan's record for the document and each
+/// spec's point of it (`points[i]` is `specs[i]`'s).
+#[derive(Clone, Debug)]
+pub struct ScanPlan {
+    pub scan: Scan,
+    pub points: Vec<ScanPoint>,
+}
+
+/// [`run_cases`] for the cases of a parameter scan (`scan`, one point per spec; `None`:
+/// no scan): each case's id ends with its point's label, and the document records the
+/// scan. Scheduled like any other cases (clean and probed passes, interleaved,
+/// repeats). Errors as `run_cases`, and when `scan` has not one point per spec.
+pub fn run_scan(
+    specs: &[Spec],
+    scan: Option<&ScanPlan>,
+    common: &CommonArgs,
+    workload: &str,
+    stop: &Stop,
+    user: Option<Plan>,
     mut on_case: impl FnMut(&Session, &Case),
 ) -> Result<(RunResult, Vec<CaseRun>)> {
+    if let Some(p) = scan {
+        anyhow::ensure!(
+            p.points.len() == specs.len(),
+            "a scan of {} cases has {} points",
+            specs.len(),
+            p.points.len()
+        );
+    }
     let sched = Schedule::of(common);
     let began = Instant::now();
     let user_name = user.as_ref().map(|p| p.user().to_string());
@@ -569,6 +612,7 @@ pub fn run_cases(
             "probes": session.status.sets,
             "kfunc": common.kfunc,
             "syscall_sample": common.syscall_sample,
+            "scan": scan.map(|p| p.scan.spec.clone()),
     });
     if let Some(u) = user_name {
         options["user"] = serde_json::json!(u);
@@ -579,6 +623,7 @@ pub fn run_cases(
         session.status.state(),
         probes::OBJECT,
     );
+    doc.scan = scan.map(|p| p.scan.clone());
     if let Some(p) = &session.probes {
         doc.warnings.extend(p.warnings().iter().cloned());
     }
@@ -592,11 +637,17 @@ pub fn run_cases(
     }
     let mut runs: Vec<CaseRun> = specs
         .iter()
-        .map(|s| CaseRun {
-            spec: s.clone(),
-            id: s.id(),
-            warmups: Vec::new(),
-            rounds: (0..sched.repeat).map(|_| Round::default()).collect(),
+        .enumerate()
+        .map(|(i, s)| {
+            let point = scan.map(|p| p.points[i].clone());
+            let id = case_of(s, point.as_ref()).id;
+            CaseRun {
+                spec: s.clone(),
+                id,
+                scan: point,
+                warmups: Vec::new(),
+                rounds: (0..sched.repeat).map(|_| Round::default()).collect(),
+            }
         })
         .collect();
     let noise = NoiseMeter::start();
@@ -696,10 +747,33 @@ pub fn run_cases(
     Ok((doc, runs))
 }
 
+/// An empty results-document case for `spec`, a point of a scan when `point` is given:
+/// its id then ends with the point's label (and a pingpong topology scan's variant
+/// leaves the topology to the label).
+fn case_of(spec: &Spec, point: Option<&ScanPoint>) -> Case {
+    let mut case = match (spec, point) {
+        (Spec::Pingpong(c), Some(p)) if p.name == "fanout" || p.name == "ring" => {
+            let mut case = Case::new(
+                "pingpong",
+                Some(&c.mechanism.to_string()),
+                Some(c.wait.as_str()),
+                Some(&pingpong::variant_with(c, false)),
+            );
+            options_of(&mut case, c);
+            case
+        }
+        _ => spec.case(),
+    };
+    if let Some(p) = point {
+        case.set_scan(p.clone());
+    }
+    case
+}
+
 /// The results-document case of what `run` measured so far: each judged round's clean
 /// figures with its probed pass's kernel figures beside them, and the warm-ups apart.
 pub fn build_case(run: &CaseRun) -> Case {
-    let mut case = run.spec.case();
+    let mut case = case_of(&run.spec, run.scan.as_ref());
     for w in &run.warmups {
         case.push_warmup(w.repeat.clone());
     }

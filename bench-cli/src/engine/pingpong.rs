@@ -34,11 +34,18 @@ pub fn config(pp: &PingpongArgs) -> pingpong::Config {
 /// The ping-pong case's id tail: what tells it from its siblings besides mechanism and
 /// wait mode (placement always; tasks, topology and EPOLLEXCLUSIVE when not the default).
 pub fn variant(cfg: &pingpong::Config) -> String {
+    variant_with(cfg, true)
+}
+
+/// [`variant`] without the topology: the id tail of a case of a `fanout` or `ring`
+/// scan, whose scan label (`fanout=4`) names the topology instead, so that every point
+/// of one line shares the line's id.
+pub fn variant_with(cfg: &pingpong::Config, topology: bool) -> String {
     let mut v = vec![format!("pin={}", cfg.pin.as_str())];
     if cfg.tasks != pingpong::Tasks::Threads {
         v.push(format!("tasks={}", cfg.tasks.as_str()));
     }
-    if !matches!(cfg.topology, pingpong::Topology::Pair) {
+    if topology && !matches!(cfg.topology, pingpong::Topology::Pair) {
         v.push(format!("topology={}", cfg.topology));
     }
     if cfg.exclusive {

@@ -23,6 +23,7 @@ pub fn render(r: &RunResult) -> String {
             "> **Warning:** interrupted: the figures cover what was measured"
         );
     }
+    out.push_str(&super::scan::render_markdown(r));
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).markdown());
         let rel = relative_summary(&cases);

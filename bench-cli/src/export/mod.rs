@@ -9,6 +9,7 @@ pub mod html;
 pub mod human;
 pub mod markdown;
 pub mod prometheus;
+pub mod scan;
 pub mod svg;
 pub mod terminal;
 

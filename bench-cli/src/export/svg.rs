@@ -4,7 +4,8 @@
 //! - latency histograms (log-linear buckets: nine linear buckets per decade, on a log x
 //!   axis; y: share of the samples, so cases with different counts compare);
 //! - headline bars (mean of the judged repeats, whisker: the 95% confidence interval of
-//!   the mean, Student's t; a log axis when the values span more than 10×).
+//!   the mean, Student's t; a log axis when the values span more than 10×);
+//! - in a parameter scan, each scan figure against the scanned value ([`scan_plot`]).
 //!
 //! Every series has its own colour and its own marker/dash pattern (12 distinct styles
 //! before colours shift), the legend sits beside the plotting area, and a series of one
@@ -16,8 +17,11 @@ use anyhow::{anyhow, Context, Result};
 use hdrhistogram::Histogram;
 use plotters::{coord::Shift, prelude::*};
 
-use super::{groups, headline, plotted_histograms};
-use crate::results::{Across, Better, Case, RunResult};
+use super::{
+    groups, headline, plotted_histograms,
+    scan::{self as scans, LineFits},
+};
+use crate::results::{Across, Better, Case, RunResult, Scan};
 
 /// Width of a plot, of its legend panel, and height of the latency plots (px).
 const W: u32 = 1200;
@@ -590,9 +594,193 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
     Ok(Some(svg))
 }
 
+/// A point of a scan line: the geometric mean of positive repeats with its 95%
+/// interval ([`geo_ci95`]); with a zero or negative repeat (a per-op count of 0, a
+/// probe cost within noise) the arithmetic mean with Student's t interval.
+fn scan_centre(ys: &[f64]) -> Option<(f64, Option<(f64, f64)>)> {
+    if let Some(g) = geo_ci95(ys) {
+        return Some(g);
+    }
+    let a = Across::of(ys);
+    if a.n == 0 {
+        return None;
+    }
+    if a.n < 2 {
+        return Some((a.mean, None));
+    }
+    let h = t95(a.n - 1) * a.stddev / (a.n as f64).sqrt();
+    Some((a.mean, Some((a.mean - h, a.mean + h))))
+}
+
+/// Figure `fig` against the scanned value: one line per mechanism × wait mode (`lines`,
+/// from [`scans::lines`]), a marker per value at the geometric mean of its repeats with
+/// a whisker for the 95% interval ([`scan_centre`]); each axis logarithmic when its
+/// values span more than 10× (and are all positive). The legend gives each line's
+/// linear slope b and log-log slope k. `None` when no line has a point.
+pub fn scan_plot(
+    title: &str,
+    scan: &Scan,
+    fig: &scans::Figure,
+    lines: &[scans::Line],
+) -> Result<Option<String>> {
+    type Pt = (f64, f64, Option<(f64, f64)>);
+    let series: Vec<(String, Vec<Pt>)> = lines
+        .iter()
+        .map(|l| {
+            let pts = l
+                .points
+                .iter()
+                .filter_map(|(x, ys)| scan_centre(ys).map(|(c, ci)| (*x, c, ci)))
+                .collect();
+            (l.id.clone(), pts)
+        })
+        .filter(|(_, p): &(String, Vec<Pt>)| !p.is_empty())
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let all = || series.iter().flat_map(|(_, p)| p.iter());
+    let xs: Vec<f64> = all().map(|p| p.0).collect();
+    let ys: Vec<f64> = all()
+        .flat_map(|p| [Some(p.1), p.2.map(|c| c.0), p.2.map(|c| c.1)])
+        .flatten()
+        .collect();
+    let span = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::MAX, f64::min);
+        let hi = v.iter().copied().fold(f64::MIN, f64::max);
+        (lo, hi)
+    };
+    let (xlo, xhi) = span(&xs);
+    let (ylo, yhi) = span(&ys);
+    let logx = xlo > 0.0 && xhi / xlo > 10.0;
+    let logy = ylo > 0.0 && yhi / ylo > 10.0;
+    // Log axes are drawn as log10 of the value on a linear axis, labelled with values.
+    let tx = |v: f64| if logx { v.log10() } else { v };
+    let ty = |v: f64| if logy { v.max(ylo).log10() } else { v };
+    let (x0, x1) = if logx {
+        (xlo.log10().floor(), xhi.log10().ceil())
+    } else {
+        let pad = ((xhi - xlo) * 0.05).max(xhi.abs() * 0.05);
+        let pad = if pad > 0.0 { pad } else { 1.0 };
+        (xlo - pad, xhi + pad)
+    };
+    let (y0, y1) = if logy {
+        (ylo.log10().floor(), yhi.log10().ceil())
+    } else {
+        // From zero when nothing is negative: a flat line then looks flat.
+        // All zero (no wakeups at all): a unit range, not a nano one.
+        let pad = ((yhi - ylo) * 0.08).max(yhi.abs() * 0.05);
+        let pad = if pad > 0.0 { pad } else { 1.0 };
+        (if ylo >= 0.0 { 0.0 } else { ylo - pad }, yhi + pad)
+    };
+    let fits: Vec<LineFits> = lines.iter().map(LineFits::of).collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let (plot, legend) = root.split_horizontally(W - LEGEND_W);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(90)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(draw_err)?;
+        let value = |v: f64, log: bool| if log { 10f64.powf(v) } else { v };
+        chart
+            .configure_mesh()
+            .x_desc(format!(
+                "{} ({}){}",
+                scan.name,
+                scan.unit,
+                if logx { ", log scale" } else { "" }
+            ))
+            .y_desc(format!(
+                "{} ({}){}; 95% CI",
+                fig.name,
+                fig.unit,
+                if logy { ", log scale" } else { "" }
+            ))
+            .x_labels(if logx { (x1 - x0) as usize + 1 } else { 10 })
+            .y_labels(if logy { (y1 - y0) as usize + 1 } else { 10 })
+            .x_label_formatter(&|x| scans::tick(value(*x, logx)))
+            .y_label_formatter(&|y| scans::tick(value(*y, logy)))
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(draw_err)?;
+        for (i, (_, pts)) in series.iter().enumerate() {
+            let px: Vec<(i32, i32)> = pts
+                .iter()
+                .map(|p| chart.backend_coord(&(tx(p.0), ty(p.1))))
+                .collect();
+            if px.len() > 1 {
+                draw_line(&plot, i, &px)?;
+            }
+            for (p, at) in pts.iter().zip(&px) {
+                if let Some((lo, hi)) = p.2 {
+                    let (_, a) = chart.backend_coord(&(tx(p.0), ty(lo)));
+                    let (_, b) = chart.backend_coord(&(tx(p.0), ty(hi)));
+                    let c = colour(i).stroke_width(1);
+                    for seg in [
+                        vec![(at.0, a), (at.0, b)],
+                        vec![(at.0 - 4, a), (at.0 + 4, a)],
+                        vec![(at.0 - 4, b), (at.0 + 4, b)],
+                    ] {
+                        plot.draw(&PathElement::new(seg, c)).map_err(draw_err)?;
+                    }
+                }
+                draw_marker(&plot, style(i).1, *at, colour(i))?;
+            }
+        }
+        let labels: Vec<(String, String)> = series
+            .iter()
+            .map(|(id, _)| {
+                let f = lines
+                    .iter()
+                    .position(|l| &l.id == id)
+                    .and_then(|k| fits.get(k));
+                let b = f
+                    .and_then(|f| f.linear.as_ref())
+                    .map_or("—".into(), |f| scans::num(f.slope));
+                let k = f
+                    .and_then(|f| f.log_log.as_ref())
+                    .map_or("—".into(), |f| scans::num(f.0.slope));
+                (
+                    id.clone(),
+                    format!(
+                        " linear b = {b} {} per {}, log-log k = {k}",
+                        fig.unit,
+                        scans::unit_one(&scan.unit)
+                    ),
+                )
+            })
+            .collect();
+        draw_legend(&legend, &labels)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(Some(svg))
+}
+
 /// Every plot of a result, as (file stem, title, SVG text).
 pub fn plots(r: &RunResult) -> Result<Vec<(String, String, String)>> {
     let mut out = Vec::new();
+    if let Some(scan) = &r.scan {
+        let cases = scans::scan_cases(r);
+        let workload = cases.first().map_or("scan", |c| c.workload.as_str());
+        for fig in scans::figures(&cases) {
+            let ls = scans::lines(&cases, &fig);
+            let title = format!("{workload}: {} against {}", fig.name, scan.name);
+            if let Some(s) = scan_plot(&title, scan, &fig, &ls)? {
+                out.push((
+                    format!("{workload}-scan-{}-{}", scan.name, fig.name),
+                    title,
+                    s,
+                ));
+            }
+        }
+    }
     for (workload, cases) in groups(r) {
         if let Some((name, better, _)) = headline(&cases) {
             if better != Better::Neither {

@@ -10,6 +10,8 @@ use crate::results::RunResult;
 
 pub fn render(r: &RunResult) -> String {
     let mut out = header(r);
+    // A scan's curves and fits first: they are what it was run for.
+    out.push_str(&super::scan::render_text(r));
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
         let rel = relative_summary(&cases);

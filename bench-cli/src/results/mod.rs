@@ -24,10 +24,12 @@
 //! run.write(std::path::Path::new("result.json")).unwrap();
 //! ```
 pub mod compare;
+pub mod fit;
 pub mod hdr;
 pub mod machine;
 pub mod precision;
 pub mod provenance;
+pub mod scan;
 pub mod stats;
 
 use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
@@ -38,6 +40,7 @@ use serde_json::Value;
 
 pub use machine::{Machine, Noise, NoiseMeter, PassNoise, PassNoiseMeter};
 pub use provenance::Provenance;
+pub use scan::{Scan, ScanPoint};
 
 /// The major version of the document. Readers refuse another major version; fields are
 /// only ever added within one. Version 2: headline figures from clean passes (no probe
@@ -73,6 +76,9 @@ pub struct RunResult {
     /// source not served by the vDSO, steal time, probe drops, …).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The parameter scan this run measured (`--scan`), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<Scan>,
     pub cases: Vec<Case>,
 }
 
@@ -318,6 +324,10 @@ pub struct Case {
     /// `--repeat auto`: whether the headline reached `--precision`, and how wide it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convergence: Option<precision::Convergence>,
+    /// In a parameter scan: the scanned option's value in this case (its label ends
+    /// `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanPoint>,
 }
 
 impl Case {
@@ -344,6 +354,27 @@ impl Case {
             repeats: Vec::new(),
             warmup_repeats: Vec::new(),
             convergence: None,
+            scan: None,
+        }
+    }
+
+    /// Makes this case a point of a parameter scan: `point.label` becomes the last part
+    /// of its id (`pipetest/pipe/epoll/channels=800`) and `scan` records the value.
+    pub fn set_scan(&mut self, point: ScanPoint) {
+        self.id = format!("{}/{}", self.id, point.label);
+        self.scan = Some(point);
+    }
+
+    /// The id without the scan's label: the line of a scan plot this case is a point
+    /// of (one per mechanism × wait mode × variant). The id itself outside a scan.
+    pub fn line_id(&self) -> &str {
+        match &self.scan {
+            Some(p) => self
+                .id
+                .strip_suffix(&p.label)
+                .and_then(|s| s.strip_suffix('/'))
+                .unwrap_or(&self.id),
+            None => &self.id,
         }
     }
 
@@ -593,6 +624,7 @@ impl RunResult {
                 .map_or(0.0, |d| d.as_secs_f64()),
             interrupted: false,
             warnings,
+            scan: None,
             cases: Vec::new(),
         }
     }

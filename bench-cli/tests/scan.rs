@@ -1,0 +1,430 @@
+//! Parameter scans (issue 19): `evbench run WORKLOAD --scan NAME=VALUES` makes one case
+//! per value (per wait mode for http) whose id ends `NAME=VALUE`, with the option set to
+//! the value and nothing else changed; bad scans are one line and exit 2; `report` fits
+//! and draws the curves; the fits are checked on synthetic data of known slope and
+//! intercept. The runs are real (pipes, an HTTP server child), kept short.
+use std::{path::PathBuf, process::Command};
+
+use evbench::results::fit;
+use serde_json::{json, Value};
+
+fn evbench(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .output()
+        .expect("evbench starts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let (code, out, err) = evbench(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("evbench-scan-{}-{name}", std::process::id()))
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Two channel counts: two cases, ids ending `channels=4` and `channels=8`, the option
+/// set to each and every other option as given; the document records the scan; each
+/// repeat forwarded exactly 16 runs × (200 writes + 1 fired) messages.
+#[test]
+fn a_scan_over_two_values_is_two_cases_with_the_value_in_id_and_options() {
+    let v = json_of(&[
+        "run",
+        "pipetest",
+        "-w",
+        "200",
+        "-a",
+        "1",
+        "--scan",
+        "channels=4,8",
+        "--probes",
+        "none",
+        "--repeat",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(
+        ids(&v),
+        [
+            "pipetest/pipe/epoll-et/channels=4",
+            "pipetest/pipe/epoll-et/channels=8"
+        ]
+    );
+    assert_eq!(
+        v["scan"],
+        json!({"name": "channels", "unit": "channels", "values": [4.0, 8.0], "spec": "channels=4,8"})
+    );
+    assert_eq!(v["options"]["scan"], "channels=4,8");
+    for (c, n) in v["cases"].as_array().unwrap().iter().zip([4, 8]) {
+        assert_eq!(
+            c["scan"],
+            json!({"name": "channels", "value": f64::from(n), "label": format!("channels={n}")})
+        );
+        let o = &c["options"];
+        assert_eq!(o["channels"], n);
+        assert_eq!(o["active"], 1);
+        assert_eq!(o["writes"], 200);
+        assert_eq!(o["mechanism"], "pipe");
+        assert_eq!(o["wait"], "epoll-et");
+        assert_eq!(o["think_ns"], 0);
+        let reps = c["repeats"].as_array().unwrap();
+        assert_eq!(reps.len(), 2);
+        for r in reps {
+            assert_eq!(r["counters"]["messages"], 16 * 201, "{}", c["id"]);
+        }
+    }
+}
+
+/// A scan of `active`: the value changes how many messages each run fires (16 × (W +
+/// A)), so the counts prove each case ran with its own value.
+#[test]
+fn each_scanned_value_reaches_the_workload() {
+    let v = json_of(&[
+        "run",
+        "pipetest",
+        "-n",
+        "16",
+        "-w",
+        "100",
+        "--scan",
+        "active=1..7:3",
+        "--probes",
+        "none",
+        "--warmup-repeats",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(
+        ids(&v),
+        [
+            "pipetest/pipe/epoll-et/active=1",
+            "pipetest/pipe/epoll-et/active=4",
+            "pipetest/pipe/epoll-et/active=7"
+        ]
+    );
+    for (c, a) in v["cases"].as_array().unwrap().iter().zip([1u64, 4, 7]) {
+        assert_eq!(c["options"]["active"], a);
+        assert_eq!(c["options"]["channels"], 16);
+        assert_eq!(c["repeats"][0]["counters"]["messages"], 16 * (100 + a));
+    }
+}
+
+/// http: one case per connection count per wait mode, each line's id the wait mode.
+#[test]
+fn an_http_scan_is_one_case_per_value_and_wait_mode() {
+    let v = json_of(&[
+        "run",
+        "http",
+        "-W",
+        "epoll,poll",
+        "-d",
+        "100ms",
+        "--warmup-time",
+        "0",
+        "--scan",
+        "connections=2,4",
+        "--probes",
+        "none",
+        "--warmup-repeats",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(
+        ids(&v),
+        [
+            "http/epoll/connections=2",
+            "http/poll/connections=2",
+            "http/epoll/connections=4",
+            "http/poll/connections=4"
+        ]
+    );
+    for (c, n) in v["cases"].as_array().unwrap().iter().zip([2, 2, 4, 4]) {
+        assert_eq!(c["options"]["connections"], n);
+        assert_eq!(c["options"]["body_size"], 128);
+        assert_eq!(c["repeats"][0]["details"]["client"]["peak_connections"], n);
+    }
+}
+
+/// A fanout scan: the topology moves from the variant to the scan's label, so both
+/// points share one line (`pingpong/eventfd/epoll/pin=none`); each ran its own number of
+/// waiters and exactly the rounds asked for.
+#[test]
+fn a_fanout_scan_keeps_one_line_id() {
+    let v = json_of(&[
+        "run",
+        "pingpong",
+        "-m",
+        "eventfd",
+        "-W",
+        "epoll",
+        "-r",
+        "300",
+        "--warmup-rounds",
+        "10",
+        "--scan",
+        "fanout=2,3",
+        "--probes",
+        "none",
+        "--warmup-repeats",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(
+        ids(&v),
+        [
+            "pingpong/eventfd/epoll/pin=none/fanout=2",
+            "pingpong/eventfd/epoll/pin=none/fanout=3"
+        ]
+    );
+    for (c, n) in v["cases"].as_array().unwrap().iter().zip([2, 3]) {
+        assert_eq!(c["options"]["topology"], format!("fanout:{n}"));
+        assert_eq!(c["repeats"][0]["counters"]["rounds"], 300);
+        // The driver and its n waiters.
+        assert_eq!(
+            c["repeats"][0]["details"]["tasks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            n + 1
+        );
+    }
+}
+
+/// Each bad scan is refused before anything runs: one line naming the cause, exit 2.
+#[test]
+fn bad_scans_are_one_line_and_exit_2() {
+    for (args, want) in [
+        (
+            &["run", "pipetest", "--scan", "foo=1,2"][..],
+            "pipetest has no scannable option foo (it scans the numeric options channels, active, think;",
+        ),
+        (
+            &["run", "pipetest", "--scan", "mechanism=1,2"][..],
+            "pipetest has no scannable option mechanism",
+        ),
+        (
+            &["run", "pingpong", "--scan", "channels=2,4"][..],
+            "pingpong has no scannable option channels (it scans the numeric options fanout, ring, think;",
+        ),
+        (
+            &["run", "pipetest", "--scan", "channels=a,b"][..],
+            "'a' is not a whole number",
+        ),
+        (
+            &["run", "pipetest", "--scan", "channels=1,4"][..],
+            "channels=1: '1': must be at least 2",
+        ),
+        (
+            &["run", "http", "--scan", "connections=0..10:3"][..],
+            "connections=0: '0': must be a positive whole number",
+        ),
+        (
+            &["run", "pipetest", "--scan", "channels=50..10"][..],
+            "START (50) must be below END (10)",
+        ),
+        (&["run", "--scan", "channels=2,4"][..], "needs a workload"),
+        (&["run", "pipetest", "--scan", "channels"][..], "no '='"),
+        (
+            &["run", "pipetest", "--scan", "channels=4", "--scan", "active=1"][..],
+            "--scan",
+        ),
+        (
+            &["run", "pingpong", "--topology", "ring:3", "--scan", "fanout=2,4"][..],
+            "--topology ring:3 contradicts a fanout scan",
+        ),
+        (
+            &["run", "pipetest", "-W", "select", "--scan", "channels=100,600"][..],
+            "at most 510 pipe channels",
+        ),
+    ] {
+        let (code, out, err) = evbench(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(lines[0].contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// `evbench list` names each workload's scannable options.
+#[test]
+fn list_names_the_scannable_options() {
+    let v = json_of(&["list", "--json"]);
+    let got: Vec<(String, String)> = v["scannable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["workload"].as_str().unwrap().into(),
+                s["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("pipetest", "channels"),
+        ("pipetest", "active"),
+        ("pipetest", "think"),
+        ("pingpong", "fanout"),
+        ("pingpong", "ring"),
+        ("pingpong", "think"),
+        ("http", "connections"),
+        ("http", "rate"),
+        ("http", "body-size"),
+        ("http", "workers"),
+    ]
+    .iter()
+    .map(|(w, n)| (w.to_string(), n.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let (_, human, _) = evbench(&["list"]);
+    assert!(human.contains("pipetest:channels"), "{human}");
+}
+
+/// `report` on a scan: per figure the curve and both fits per line in the terminal,
+/// and one SVG per figure against the scanned value.
+#[test]
+fn report_fits_and_plots_a_scan() {
+    let doc = tmp("doc.json");
+    let dir = tmp("svg");
+    let (code, _, err) = evbench(&[
+        "run",
+        "pipetest",
+        "-w",
+        "300",
+        "--scan",
+        "channels=4,16,64",
+        "--repeat",
+        "2",
+        "-q",
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = evbench(&[
+        "report",
+        doc.to_str().unwrap(),
+        "--svg",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Scan of channels (channels): 4, 16, 64 (3 values, --scan channels=4,16,64)"),
+        "{out}"
+    );
+    assert!(out.contains("us_per_event: fits against channels"), "{out}");
+    // Three values × two repeats on the one line.
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("pipetest/pipe/epoll-et ") && l.contains('['))
+        .unwrap_or_else(|| panic!("no fit row: {out}"));
+    assert!(row.split_whitespace().nth(1) == Some("6"), "{row}");
+    let svg = dir.join("pipetest-scan-channels-us_per_event.svg");
+    let text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    assert!(
+        text.contains("pipetest/pipe/epoll-et"),
+        "legend names the line"
+    );
+    assert!(
+        text.contains("channels (channels), log scale"),
+        "64/4 > 10: log x"
+    );
+    let _ = std::fs::remove_file(&doc);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// y = 5 + 0.25·x plus residuals orthogonal to 1 and x (so least squares returns the
+/// line exactly): residual variance s² = Σe²/(n − 2) = d², se(b) = d/√Sxx,
+/// se(a) = d·√(1/n + x̄²/Sxx), t(0.975; 4) = 2.776445; R² = 1 − SSE/(b²·Sxx + SSE).
+#[test]
+fn the_linear_fit_recovers_a_known_line_and_its_intervals() {
+    let d: f64 = 0.1;
+    let e: [f64; 6] = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
+    let pts: Vec<(f64, f64)> = (1..=6)
+        .zip(e)
+        .map(|(x, e)| (f64::from(x), 5.0 + 0.25 * f64::from(x) + d * e))
+        .collect();
+    let f = fit::linear(&pts).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert_eq!(f.n, 6);
+    assert!(close(f.slope, 0.25), "{f:?}");
+    assert!(close(f.intercept, 5.0), "{f:?}");
+    let sxx: f64 = 17.5; // Σ(x − 3.5)² for x = 1..6
+    let t = 2.776_445_105_197_8;
+    let hb = t * d / sxx.sqrt();
+    let ha = t * d * (1.0 / 6.0 + 3.5 * 3.5 / sxx).sqrt();
+    let (lo, hi) = f.slope_ci.unwrap();
+    assert!(close(lo, 0.25 - hb) && close(hi, 0.25 + hb), "{f:?}");
+    let (lo, hi) = f.intercept_ci.unwrap();
+    assert!(close(lo, 5.0 - ha) && close(hi, 5.0 + ha), "{f:?}");
+    let sse = 4.0 * d * d;
+    assert!(close(f.r2, 1.0 - sse / (0.25 * 0.25 * sxx + sse)), "{f:?}");
+    // A noiseless line: intervals of zero width, R² = 1.
+    let exact: Vec<(f64, f64)> = (0..5)
+        .map(|x| (f64::from(x), 3.0 - 2.0 * f64::from(x)))
+        .collect();
+    let f = fit::linear(&exact).unwrap();
+    assert!(close(f.slope, -2.0) && close(f.intercept, 3.0) && close(f.r2, 1.0));
+    let (lo, hi) = f.slope_ci.unwrap();
+    assert!(close(lo, -2.0) && close(hi, -2.0));
+    // Two points: a line, no interval; one x value: no slope at all.
+    let f = fit::linear(&[(1.0, 2.0), (3.0, 8.0)]).unwrap();
+    assert!(close(f.slope, 3.0) && f.slope_ci.is_none() && f.intercept_ci.is_none());
+    assert!(fit::linear(&[(2.0, 1.0), (2.0, 5.0), (2.0, 3.0)]).is_none());
+}
+
+/// y = 7·x^1.5 with multiplicative noise exp(d·e), x = 2^1..2^6: in logs the same
+/// construction as above with ln x = i·ln 2, so k = 1.5 exactly, ln 7 the intercept,
+/// and the slope's interval ±t·d/(√17.5·ln 2). A flat line (k = 0) stays flat; a point
+/// at x = 0 has no logarithm and is left out (and counted).
+#[test]
+fn the_log_log_slope_recovers_a_known_exponent() {
+    let d: f64 = 0.05;
+    let e: [f64; 6] = [1.0, -1.0, -1.0, 1.0, 0.0, 0.0];
+    let pts: Vec<(f64, f64)> = (1..=6)
+        .zip(e)
+        .map(|(i, e)| {
+            let x = 2f64.powi(i);
+            (x, 7.0 * x.powf(1.5) * (d * e).exp())
+        })
+        .collect();
+    let (f, left_out) = fit::log_log(&pts).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert_eq!(left_out, 0);
+    assert!(close(f.slope, 1.5), "{f:?}");
+    assert!(close(f.intercept, 7f64.ln()), "{f:?}");
+    let h = 2.776_445_105_197_8 * d / (17.5f64.sqrt() * 2f64.ln());
+    let (lo, hi) = f.slope_ci.unwrap();
+    assert!(close(lo, 1.5 - h) && close(hi, 1.5 + h), "{f:?}");
+    // The linear fit of the same points is another model, reported beside it.
+    let lin = fit::linear(&pts).unwrap();
+    assert!(lin.slope > 0.0 && lin.r2 < 1.0);
+    // Flat: exponent 0; the zero-x point is left out.
+    let mut flat: Vec<(f64, f64)> = [10.0, 100.0, 1000.0, 10000.0]
+        .iter()
+        .map(|&x| (x, 2.0))
+        .collect();
+    flat.push((0.0, 2.0));
+    let (f, left_out) = fit::log_log(&flat).unwrap();
+    assert_eq!(left_out, 1);
+    assert_eq!(f.n, 4);
+    assert!(close(f.slope, 0.0) && close(f.intercept, 2f64.ln()));
+    assert!(f.r2.is_nan(), "nothing to explain: no R²");
+}
