@@ -61,7 +61,7 @@ fn value(v: f64, unit: &str) -> String {
     crate::output::figure(v, if unit == "ns" { "ns" } else { "" })
 }
 
-/// A side's interval as text: `[1.98, 2.63]`, or "one repeat: no interval".
+/// A side's interval as text: `[1.98, 2.63]`, or "no interval (one repeat)".
 fn side_text(i: Option<Interval>, unit: &str) -> String {
     match i {
         Some(i) => format!("[{}, {}]", value(i.low, unit), value(i.high, unit)),

@@ -711,7 +711,8 @@ pub fn compare_with(
                     .flatten()
                     .collect::<Vec<_>>()
                     .join("; ")
-            });
+            })
+            .filter(|why| !why.is_empty());
             rows.push(Row {
                 case: c.id.clone(),
                 metric: s.name,

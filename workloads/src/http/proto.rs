@@ -620,7 +620,7 @@ fn authority_ok(a: &[u8]) -> bool {
         };
         let lit = &inner[..close];
         let ok = match lit.first() {
-            Some(b'v' | b'V') => lit[1..].iter().position(|&b| b == b'.').is_some_and(|dot| {
+            Some(&(b'v' | b'V')) => lit[1..].iter().position(|&b| b == b'.').is_some_and(|dot| {
                 dot > 0
                     && lit[1..1 + dot].iter().all(u8::is_ascii_hexdigit)
                     && lit.len() > dot + 2
@@ -661,7 +661,7 @@ fn authority_ok(a: &[u8]) -> bool {
     host_valid
         && match rest.split_first() {
             None => true,
-            Some((b':', port)) => port.iter().all(u8::is_ascii_digit),
+            Some((&b':', port)) => port.iter().all(u8::is_ascii_digit),
             Some(_) => false,
         }
 }
