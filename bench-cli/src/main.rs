@@ -41,7 +41,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => {
             // The value lists come from the parsers themselves (`cli::Vocab`): what
             // completes is what parses.
-            clap_complete::generate(shell, &mut Cli::command(), "evbench", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "evbench",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

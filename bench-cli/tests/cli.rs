@@ -48,13 +48,16 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
             &["run", "http", "--write-idle", "0.0001"],
             "'0.0001' is too short a timeout: at least 1ms",
         ),
-        (
-            &["run", "http", "--linger-timeout", "10ns"],
-            "at least 1ms",
-        ),
+        (&["run", "http", "--linger-timeout", "10ns"], "at least 1ms"),
         // Values the completion scripts no longer offer are refused by the parser.
-        (&["serve", "--wait", "block"], "unknown HTTP wait mode 'block'"),
-        (&["run", "http", "--wait", "epoll,block"], "unknown HTTP wait mode 'block'"),
+        (
+            &["serve", "--wait", "block"],
+            "unknown HTTP wait mode 'block'",
+        ),
+        (
+            &["run", "http", "--wait", "epoll,block"],
+            "unknown HTTP wait mode 'block'",
+        ),
         (&["run", "pipetest", "--wait", "block"], "needs a waiter"),
     ];
     for (args, needle) in cases {
@@ -210,7 +213,15 @@ fn completions_come_from_the_parsers() {
         .collect();
     assert_eq!(
         http,
-        ["epoll", "epoll-et", "poll", "select", "kevent", "kevent-ring", "tokio"]
+        [
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring",
+            "tokio"
+        ]
     );
     assert_eq!(offered(&cli, &["serve"], "wait"), http);
     let mut with_all = http.clone();
@@ -218,11 +229,26 @@ fn completions_come_from_the_parsers() {
     assert_eq!(offered(&cli, &["run", "http"], "wait"), with_all);
     assert_eq!(
         offered(&cli, &["run", "pipetest"], "wait"),
-        ["epoll", "epoll-et", "poll", "select", "kevent", "kevent-ring"]
+        [
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring"
+        ]
     );
     assert_eq!(
         offered(&cli, &["run", "pingpong"], "wait"),
-        ["block", "epoll", "epoll-et", "poll", "select", "kevent", "kevent-ring"]
+        [
+            "block",
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring"
+        ]
     );
     assert!(!offered(&cli, &["run", "pipetest"], "mechanism").contains(&"futex".to_string()));
     assert!(offered(&cli, &["run", "pingpong"], "mechanism").contains(&"futex".to_string()));
@@ -230,7 +256,10 @@ fn completions_come_from_the_parsers() {
     // (each on a command line of its own subcommand: `--flag VALUE`, or the value alone
     // for a positional).
     fn walk(cmd: &clap::Command) {
-        for a in cmd.get_arguments().filter(|a| a.get_action().takes_values()) {
+        for a in cmd
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+        {
             for v in a.get_possible_values() {
                 let mut argv = vec![cmd.get_name().to_string()];
                 if let Some(long) = a.get_long() {
@@ -256,8 +285,14 @@ fn completions_come_from_the_parsers() {
         bash.contains(&format!("compgen -W \"{}\"", http.join(" "))),
         "bash does not offer the HTTP wait modes"
     );
-    for line in bash.lines().filter(|l| l.contains("compgen -W \"") && l.contains("tokio")) {
-        assert!(!line.contains(" block "), "block offered with tokio: {line}");
+    for line in bash
+        .lines()
+        .filter(|l| l.contains("compgen -W \"") && l.contains("tokio"))
+    {
+        assert!(
+            !line.contains(" block "),
+            "block offered with tokio: {line}"
+        );
     }
 }
 

@@ -193,7 +193,10 @@ fn an_outlier_repeat_is_named_with_its_noise() {
 #[test]
 fn an_outlier_needs_five_percent_and_names_the_noise_that_hit_it() {
     let small = case("pipe", &[100_000.0, 100_000.0, 100_400.0], 10_000);
-    assert_eq!(export::outlier_warnings(&doc(vec![small])), Vec::<String>::new());
+    assert_eq!(
+        export::outlier_warnings(&doc(vec![small])),
+        Vec::<String>::new()
+    );
     let just_under = case("pipe", &[100_000.0, 100_000.0, 104_900.0], 10_000);
     assert_eq!(export::outlier_warnings(&doc(vec![just_under])).len(), 0);
     let mut big = case("pipe", &[100_000.0, 100_000.0, 120_000.0], 10_000);
@@ -682,7 +685,10 @@ fn compare_draws_baseline_against_current() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<caption>verdicts</caption>"));
     // Each side's median with its 95% interval (5 repeats: their range).
-    assert!(page.contains("<td class=\"n\">100 [99.0, 101]</td><td class=\"n\">80.0 [79.0, 81.0]</td>"), "{page}");
+    assert!(
+        page.contains("<td class=\"n\">100 [99.0, 101]</td><td class=\"n\">80.0 [79.0, 81.0]</td>"),
+        "{page}"
+    );
     assert_eq!(page.matches("<svg").count(), 3);
     // An output directory that cannot be made is refused before any work, in one line.
     let o = evbench(&[

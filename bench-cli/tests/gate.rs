@@ -286,9 +286,13 @@ fn exit_codes_zero_one_and_fail_on_inconclusive() {
 #[test]
 fn options_differ_names_the_options_and_both_values() {
     let mut b = us_case("pipe", &BASE);
-    b.option("rounds", 10_000).option("think_ns", 0).option("warmup", 100);
+    b.option("rounds", 10_000)
+        .option("think_ns", 0)
+        .option("warmup", 100);
     let mut c = us_case("pipe", &BASE);
-    c.option("rounds", 20_000).option("think_ns", 20_000).option("warmup", 100);
+    c.option("rounds", 20_000)
+        .option("think_ns", 20_000)
+        .option("warmup", 100);
     c.option("stall_timeout", "5s");
     let cmp = compare::compare(&doc(vec![b]), &doc(vec![c]), 0.05).unwrap();
     // (A debug build adds its own warning: only the options' line is checked.)
@@ -339,7 +343,9 @@ fn too_few_repeats_names_the_cause() {
     let (rows, _) = why(us_case("pipe", &BASE), cur);
     assert_eq!(
         rows,
-        [Some("3 of the current's 5 repeats were interrupted (measure it again)".to_string())]
+        [Some(
+            "3 of the current's 5 repeats were interrupted (measure it again)".to_string()
+        )]
     );
     // A histogram only some current repeats recorded: its percentiles have 2 values.
     let hist = |c: &mut Case, which: &[usize]| {

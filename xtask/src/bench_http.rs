@@ -203,7 +203,10 @@ fn open_load(evbench: &Path, a: &BenchHttpArgs, rate: f64) -> Result<OpenRun> {
             String::from_utf8_lossy(&out.stderr).trim()
         )
     })?;
-    let n = |k: &str| v[k].as_u64().with_context(|| format!("no {k} in evbench load's document"));
+    let n = |k: &str| {
+        v[k].as_u64()
+            .with_context(|| format!("no {k} in evbench load's document"))
+    };
     Ok(OpenRun {
         offered: v["offered_rate"].as_f64().context("no offered_rate")?,
         achieved: v["req_per_sec"].as_f64().context("no req_per_sec")?,
@@ -362,8 +365,7 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
         .find(|t| t.name.ends_with("--wait epoll"))
         .or(targets.first())
         .map_or(0.0, |t| median(&t.rps));
-    let mut open: Vec<(f64, Vec<OpenRun>)> =
-        a.open_loop.iter().map(|&f| (f, Vec::new())).collect();
+    let mut open: Vec<(f64, Vec<OpenRun>)> = a.open_loop.iter().map(|&f| (f, Vec::new())).collect();
     if capacity > 0.0 && !open.is_empty() {
         // Each run ends within warm-up + duration + max(1 s, the 5 s default timeout).
         let per_run = a.duration + a.warmup + 6.0;
@@ -524,7 +526,11 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
             let achieved: Vec<f64> = runs.iter().map(|r| r.achieved).collect();
             let offered = runs[0].offered;
             let sum = |f: fn(&OpenRun) -> u64| runs.iter().map(f).sum::<u64>();
-            let p99s: Vec<f64> = runs.iter().filter_map(|r| r.p99).map(|v| v as f64).collect();
+            let p99s: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.p99)
+                .map(|v| v as f64)
+                .collect();
             let p99 = if p99s.is_empty() {
                 "no success".to_string()
             } else {

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{anyhow, bail, Result};
-use clap::{builder::TypedValueParser, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use workloads::{
     http::{BodySource, HttpWait, LoadConfig, Pace, ServerConfig, Site},
     pingpong::{Pin, Tasks, Topology},
@@ -428,7 +428,12 @@ impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Vocab
 /// `--mechanism` of pingpong: every mechanism.
 pub const MECHANISMS: Vocab<Mechanism> = Vocab {
     parse: |s| s.parse(),
-    names: || Mechanism::ALL.iter().map(|m| (m.as_str(), m.describe())).collect(),
+    names: || {
+        Mechanism::ALL
+            .iter()
+            .map(|m| (m.as_str(), m.describe()))
+            .collect()
+    },
 };
 
 fn fd_mechanism_names() -> Vec<(&'static str, &'static str)> {
@@ -459,7 +464,12 @@ pub const FD_MECHANISMS: Vocab<Mechanism> = Vocab {
 /// `--wait` of pingpong: every wait mode.
 pub const WAIT_MODES: Vocab<WaitMode> = Vocab {
     parse: |s| s.parse(),
-    names: || WaitMode::ALL.iter().map(|w| (w.as_str(), w.describe())).collect(),
+    names: || {
+        WaitMode::ALL
+            .iter()
+            .map(|w| (w.as_str(), w.describe()))
+            .collect()
+    },
 };
 
 fn waiter_mode_names() -> Vec<(&'static str, &'static str)> {

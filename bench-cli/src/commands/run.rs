@@ -253,7 +253,10 @@ mod tests {
         }
         assert_eq!(
             super::one_line(&c),
-            format!("{:<48} {:>10} req/s (requests_per_sec, median of 3 repeats)", "http/epoll", "34.6k")
+            format!(
+                "{:<48} {:>10} req/s (requests_per_sec, median of 3 repeats)",
+                "http/epoll", "34.6k"
+            )
         );
         let mut p = Case::new("pipetest", Some("pipe"), Some("epoll"), None);
         let mut r = Repeat::new(Duration::from_millis(1));
@@ -261,7 +264,10 @@ mod tests {
         p.push_repeat(r);
         assert_eq!(
             super::one_line(&p),
-            format!("{:<48} {:>10} µs/event (us_per_event, median of 1 repeat)", "pipetest/pipe/epoll", "2.63")
+            format!(
+                "{:<48} {:>10} µs/event (us_per_event, median of 1 repeat)",
+                "pipetest/pipe/epoll", "2.63"
+            )
         );
         let mut none = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
         let mut r = Repeat::new(Duration::from_millis(1));
@@ -270,7 +276,10 @@ mod tests {
         none.push_repeat(r);
         assert_eq!(
             super::one_line(&none),
-            format!("{:<48} {:>10} no figure (no complete repeat)", "pingpong/pipe/block/pin=same", "—")
+            format!(
+                "{:<48} {:>10} no figure (no complete repeat)",
+                "pingpong/pipe/block/pin=same", "—"
+            )
         );
     }
 }

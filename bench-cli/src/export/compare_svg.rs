@@ -97,9 +97,15 @@ pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
     let (x0, x1) = if log {
         ((lo / 1.5).log10().floor(), (hi * 1.5).log10().ceil())
     } else {
-        let pad = ((hi - lo) * 0.08).max(hi.abs().max(lo.abs()) * 0.02).max(1e-9);
+        let pad = ((hi - lo) * 0.08)
+            .max(hi.abs().max(lo.abs()) * 0.02)
+            .max(1e-9);
         // Counts and rates start at 0 when that costs less than half the plot.
-        let start = if lo >= 0.0 && lo - pad < (hi - lo) { 0.0 } else { lo - pad };
+        let start = if lo >= 0.0 && lo - pad < (hi - lo) {
+            0.0
+        } else {
+            lo - pad
+        };
         (start, hi + pad)
     };
     let h = (140 + 74 * n as u32).max(240);
@@ -138,7 +144,13 @@ pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
         for (i, r) in rows.iter().enumerate() {
             let colour = verdict_colour(r.verdict);
             let sides = [
-                (r.baseline_median, r.baseline_interval, BASELINE, false, 0.22),
+                (
+                    r.baseline_median,
+                    r.baseline_interval,
+                    BASELINE,
+                    false,
+                    0.22,
+                ),
                 (
                     r.current_median,
                     r.current_interval,
@@ -162,7 +174,11 @@ pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
                     }
                 }
                 if median.is_finite() && (!log || median > 0.0) {
-                    let style = if filled { c.filled() } else { c.stroke_width(2) };
+                    let style = if filled {
+                        c.filled()
+                    } else {
+                        c.stroke_width(2)
+                    };
                     chart
                         .draw_series(std::iter::once(Circle::new((tx(median), m), 6, style)))
                         .map_err(draw_err)?;

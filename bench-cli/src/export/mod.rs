@@ -483,7 +483,10 @@ pub fn describe_noise_against(
                 crate::output::ns(us as f64 * 1e3),
                 crate::output::ns(o * 1e3)
             ),
-            None => format!("CPU pressure {} (PSI some)", crate::output::ns(us as f64 * 1e3)),
+            None => format!(
+                "CPU pressure {} (PSI some)",
+                crate::output::ns(us as f64 * 1e3)
+            ),
         });
     }
     parts.push(match steal {
@@ -725,7 +728,13 @@ mod tests {
         );
         assert_eq!(
             lines[3],
-            format!("{:>11} -> {:<9} : {:<10} |{}|", 16, 31, "1,234,567", "*".repeat(40))
+            format!(
+                "{:>11} -> {:<9} : {:<10} |{}|",
+                16,
+                31,
+                "1,234,567",
+                "*".repeat(40)
+            )
         );
     }
 }

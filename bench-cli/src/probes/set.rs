@@ -219,7 +219,10 @@ mod tests {
         );
         for (bad, word) in [("none,wakeup", "none"), ("offcpu,default", "default")] {
             let e = bad.parse::<ProbeSets>().unwrap_err();
-            assert!(e.starts_with(&format!("'{word}' stands alone")), "{bad}: {e}");
+            assert!(
+                e.starts_with(&format!("'{word}' stands alone")),
+                "{bad}: {e}"
+            );
         }
         assert_eq!(
             "wakeup,".parse::<ProbeSets>().unwrap_err(),

@@ -398,9 +398,8 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
         .filter(|(_, m)| m.metric.better != Better::Neither)
         .map(|(name, m)| {
             let floor = m.metric.noise_floor.unwrap_or(0.0);
-            let (missing, probed_only) = presence(c, |r| {
-                r.metrics.get(name).is_some_and(|v| v.is_finite())
-            });
+            let (missing, probed_only) =
+                presence(c, |r| r.metrics.get(name).is_some_and(|v| v.is_finite()));
             Series {
                 name: name.clone(),
                 unit: m.metric.unit.clone(),
@@ -705,14 +704,15 @@ pub fn compare_with(
                     high,
                 })
             };
-            let no_verdict = (j.verdict == Verdict::TooFewRepeats).then(|| {
-                [few_cause("baseline", b, bser), few_cause("current", c, &s)]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .filter(|why| !why.is_empty());
+            let no_verdict = (j.verdict == Verdict::TooFewRepeats)
+                .then(|| {
+                    [few_cause("baseline", b, bser), few_cause("current", c, &s)]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|why| !why.is_empty());
             rows.push(Row {
                 case: c.id.clone(),
                 metric: s.name,
@@ -801,7 +801,11 @@ fn no_verdict_lines(rows: &[Row]) -> Vec<String> {
             let mut cases: Vec<&str> = v.iter().map(|r| r.case.as_str()).collect();
             cases.dedup();
             let shown = if cases.len() > 3 {
-                format!("{} and {} more cases", cases[..3].join(", "), cases.len() - 3)
+                format!(
+                    "{} and {} more cases",
+                    cases[..3].join(", "),
+                    cases.len() - 3
+                )
             } else {
                 cases.join(", ")
             };
