@@ -65,9 +65,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(args) => load::run(args, &signal::install()?),
         Command::Trace(args) => Ok(trace::run(args)),
         Command::Completions { shell } => {
+            // The value lists come from the parsers themselves (`cli::Vocab`): what
+            // completes is what parses.
             clap_complete::generate(
                 shell,
-                &mut completion_command(),
+                &mut Cli::command(),
                 "evbench",
                 &mut std::io::stdout(),
             );
@@ -83,80 +85,6 @@ fn soak_loop() -> Option<std::time::Duration> {
         .parse::<u64>()
         .ok()
         .map(std::time::Duration::from_secs)
-}
-
-/// The command line as the completion scripts see it: the value-taking flags whose
-/// types parse themselves (mechanism, wait mode, probe sets, placement, tasks) offer
-/// their vocabulary (`evbench list`'s names) instead of file names. Parsing is
-/// unchanged: these values only feed the generated script.
-fn completion_command() -> clap::Command {
-    use clap::builder::PossibleValue;
-    use evbench::probes::ProbeSet;
-    use workloads::{
-        pingpong::{Pin, Tasks},
-        Mechanism, WaitMode,
-    };
-    let about = |name: &'static str, help: &'static str| PossibleValue::new(name).help(help);
-    let mut probes: Vec<PossibleValue> = vec![
-        about("default", "the default probe sets"),
-        about("all", "every probe set"),
-        about("none", "no probes: userspace timing only"),
-    ];
-    probes.extend(
-        ProbeSet::ALL
-            .iter()
-            .map(|p| about(p.as_str(), p.describe())),
-    );
-    let mut waits: Vec<PossibleValue> = WaitMode::ALL
-        .iter()
-        .map(|w| about(w.as_str(), w.describe()))
-        .collect();
-    waits.push(about("all", "every wait mode the workload takes (http)"));
-    let values: Vec<(&str, Vec<PossibleValue>)> = vec![
-        (
-            "mechanism",
-            Mechanism::ALL
-                .iter()
-                .map(|m| about(m.as_str(), m.describe()))
-                .collect(),
-        ),
-        ("wait", waits),
-        ("probes", probes),
-        (
-            "pin",
-            Pin::ALL
-                .iter()
-                .map(|p| PossibleValue::new(p.as_str()))
-                .collect(),
-        ),
-        (
-            "tasks",
-            Tasks::ALL
-                .iter()
-                .map(|t| PossibleValue::new(t.as_str()))
-                .collect(),
-        ),
-    ];
-    let mut cmd = Cli::command();
-    cmd.build();
-    offer(&mut cmd, &values);
-    cmd
-}
-
-/// Sets the offered values of every argument named in `values`, in `cmd` and all its
-/// subcommands (global flags are copied into each subcommand by `build`).
-fn offer(cmd: &mut clap::Command, values: &[(&str, Vec<clap::builder::PossibleValue>)]) {
-    for (id, vals) in values {
-        if cmd.get_arguments().any(|a| a.get_id() == *id) {
-            let vals = vals.clone();
-            *cmd = std::mem::take(cmd).mut_arg(*id, move |a| {
-                a.value_parser(clap::builder::PossibleValuesParser::new(vals))
-            });
-        }
-    }
-    for sub in cmd.get_subcommands_mut() {
-        offer(sub, values);
-    }
 }
 
 /// `--help` and `--version` print as clap renders them; a real usage error is one line.

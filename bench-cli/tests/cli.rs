@@ -26,6 +26,39 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         (&["run", "nosuchworkload"], "nosuchworkload"),
         (&["frobnicate"], "frobnicate"),
         (&["completions", "tcsh"], "tcsh"),
+        // A keyword inside a probe list (issue 18 review).
+        (
+            &["run", "--probes", "all,nop"],
+            "'all' stands alone and cannot be part of a list ('all,nop')",
+        ),
+        // Sub-millisecond timeouts, every timeout flag (issue 16 review).
+        (
+            &["load", "--timeout", "1ns"],
+            "'1ns' is too short a timeout: at least 1ms",
+        ),
+        (
+            &["serve", "--head-timeout", "1ns"],
+            "'1ns' is too short a timeout: at least 1ms",
+        ),
+        (
+            &["serve", "--keep-alive-idle", "999us"],
+            "'999us' is too short a timeout: at least 1ms",
+        ),
+        (
+            &["run", "http", "--write-idle", "0.0001"],
+            "'0.0001' is too short a timeout: at least 1ms",
+        ),
+        (&["run", "http", "--linger-timeout", "10ns"], "at least 1ms"),
+        // Values the completion scripts no longer offer are refused by the parser.
+        (
+            &["serve", "--wait", "block"],
+            "unknown HTTP wait mode 'block'",
+        ),
+        (
+            &["run", "http", "--wait", "epoll,block"],
+            "unknown HTTP wait mode 'block'",
+        ),
+        (&["run", "pipetest", "--wait", "block"], "needs a waiter"),
     ];
     for (args, needle) in cases {
         let out = evbench(args);
@@ -153,6 +186,114 @@ fn completions_offer_the_vocabulary() {
         bash.contains(&format!("compgen -W \"{}\"", names.join(" "))),
         "bash does not offer the mechanisms as a word list"
     );
+}
+
+/// Issue 18 review: each flag's completions are its own parser's vocabulary — the HTTP
+/// wait modes offer tokio and never block; pipetest's offer no block and no futex; every
+/// offered value of every flag of every subcommand parses with that flag's parser.
+#[test]
+fn completions_come_from_the_parsers() {
+    use clap::CommandFactory;
+    fn offered(cmd: &clap::Command, path: &[&str], arg: &str) -> Vec<String> {
+        let mut c = cmd.clone();
+        for p in path {
+            c = c.find_subcommand(p).unwrap().clone();
+        }
+        let a = c.get_arguments().find(|a| a.get_id() == arg).unwrap();
+        a.get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_string())
+            .collect()
+    }
+    let mut cli = evbench::cli::Cli::command();
+    cli.build();
+    let http: Vec<String> = workloads::http::HttpWait::all()
+        .iter()
+        .map(|w| w.name().to_string())
+        .collect();
+    assert_eq!(
+        http,
+        [
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring",
+            "tokio"
+        ]
+    );
+    assert_eq!(offered(&cli, &["serve"], "wait"), http);
+    let mut with_all = http.clone();
+    with_all.push("all".into());
+    assert_eq!(offered(&cli, &["run", "http"], "wait"), with_all);
+    assert_eq!(
+        offered(&cli, &["run", "pipetest"], "wait"),
+        [
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring"
+        ]
+    );
+    assert_eq!(
+        offered(&cli, &["run", "pingpong"], "wait"),
+        [
+            "block",
+            "epoll",
+            "epoll-et",
+            "poll",
+            "select",
+            "kevent",
+            "kevent-ring"
+        ]
+    );
+    assert!(!offered(&cli, &["run", "pipetest"], "mechanism").contains(&"futex".to_string()));
+    assert!(offered(&cli, &["run", "pingpong"], "mechanism").contains(&"futex".to_string()));
+    // The kind: every offered value of every argument parses with its own parser
+    // (each on a command line of its own subcommand: `--flag VALUE`, or the value alone
+    // for a positional).
+    fn walk(cmd: &clap::Command) {
+        for a in cmd
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+        {
+            for v in a.get_possible_values() {
+                let mut argv = vec![cmd.get_name().to_string()];
+                if let Some(long) = a.get_long() {
+                    argv.push(format!("--{long}"));
+                }
+                argv.push(v.get_name().to_string());
+                let parsed = cmd.clone().try_get_matches_from(&argv);
+                assert!(
+                    parsed.is_ok(),
+                    "{argv:?}: offered, but its parser refuses it: {}",
+                    parsed.unwrap_err()
+                );
+            }
+        }
+        for sc in cmd.get_subcommands() {
+            walk(sc);
+        }
+    }
+    walk(&cli);
+    // The scripts themselves: bash lists serve's wait modes as one word list.
+    let bash = text(&evbench(&["completions", "bash"]).stdout);
+    assert!(
+        bash.contains(&format!("compgen -W \"{}\"", http.join(" "))),
+        "bash does not offer the HTTP wait modes"
+    );
+    for line in bash
+        .lines()
+        .filter(|l| l.contains("compgen -W \"") && l.contains("tokio"))
+    {
+        assert!(
+            !line.contains(" block "),
+            "block offered with tokio: {line}"
+        );
+    }
 }
 
 /// `evbench list`: every description starts in one column, whatever the name's length.

@@ -163,10 +163,9 @@ fn an_outlier_repeat_is_named_with_its_noise() {
     let d = doc(vec![c]);
     let w = export::outlier_warnings(&d);
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(
-        w[0].starts_with("pingpong/pipe/block/pin=same repeat #5: ops_per_sec 60.0k is an outlier (modified Z-score -40.0 beyond ±14.826, hyperfine's rule"),
-        "{}",
-        w[0]
+    assert_eq!(
+        w[0],
+        "pingpong/pipe/block/pin=same repeat #5: ops_per_sec 60.0k is an outlier (40.0% from the median 100.0k; modified Z-score -40.0 beyond ±14.826, hyperfine's rule |x − median| / MAD, and at least 5% from the median); noise during it: CPU pressure 250.00 ms (PSI some), steal 3.00 ms, 4 runnable tasks"
     );
     assert!(
         w[0].ends_with(
@@ -186,6 +185,34 @@ fn an_outlier_repeat_is_named_with_its_noise() {
     std::fs::remove_dir_all(dir).unwrap();
     // Fewer than 3 repeats: no judgement.
     assert!(export::outlier_warnings(&doc(vec![case("pipe", &[1.0, 100.0], 1)])).is_empty());
+}
+
+/// Item 2 (review): with 3 repeats two of which are equal the MAD is 0 and hyperfine's
+/// score alone flags any difference; a repeat within 5% of the median is no outlier.
+/// One 20% off is, its score said to be unbounded, and its noise is set beside the
+/// other repeats' (their median), so the noise that hit it alone stands out.
+#[test]
+fn an_outlier_needs_five_percent_and_names_the_noise_that_hit_it() {
+    let small = case("pipe", &[100_000.0, 100_000.0, 100_400.0], 10_000);
+    assert_eq!(
+        export::outlier_warnings(&doc(vec![small])),
+        Vec::<String>::new()
+    );
+    let just_under = case("pipe", &[100_000.0, 100_000.0, 104_900.0], 10_000);
+    assert_eq!(export::outlier_warnings(&doc(vec![just_under])).len(), 0);
+    let mut big = case("pipe", &[100_000.0, 100_000.0, 120_000.0], 10_000);
+    for (k, r) in big.repeats.iter_mut().enumerate() {
+        r.noise = Some(evbench::results::PassNoise {
+            cpu_some_us: Some(if k == 2 { 250_000 } else { 1_000 }),
+            steal_ns: 0,
+            procs_running: Some(if k == 2 { 4.0 } else { 1.0 }),
+        });
+    }
+    let w = export::outlier_warnings(&doc(vec![big]));
+    assert_eq!(
+        w,
+        ["pingpong/pipe/block/pin=same repeat #3: ops_per_sec 120.0k is an outlier (20.0% from the median 100.0k; modified Z-score unbounded (MAD 0: half the repeats are equal) beyond ±14.826, hyperfine's rule |x − median| / MAD, and at least 5% from the median); noise during it: CPU pressure 250.00 ms (PSI some; the other repeats' median 1.00 ms), steal 0 ns (others 0 ns), 4 runnable tasks (others 1)"]
+    );
 }
 
 /// Item 2: "X is 1.11 ± 0.04 times faster than Y", the ± propagated from both sides.
@@ -599,8 +626,8 @@ fn hlog_matches_the_java_reference() {
 }
 
 /// Item 3: `compare --svg DIR --html FILE` draws baseline against current per case,
-/// one plot per workload and metric, with the threshold band; the page holds the
-/// verdict table and the plots inline.
+/// one plot per workload and metric, each side's median with its interval; the page
+/// holds the verdict table (with those intervals) and the plots inline.
 #[test]
 fn compare_draws_baseline_against_current() {
     let base = doc(vec![
@@ -649,16 +676,24 @@ fn compare_draws_baseline_against_current() {
     );
     let svg = std::fs::read_to_string(plots.join(&names[0])).unwrap();
     assert!(
-        svg.contains("pingpong/pipe/block/pin=same — 100 → 80.0 round trips/s (-20.0%"),
+        svg.contains("pingpong/pipe/block/pin=same — 100 → 80.0 (-20.0%, REGRESSED; 99% interval of the change ["),
         "{svg}"
     );
     assert!(
-        svg.contains("pingpong/eventfd/block/pin=same — 200 → 200 round trips/s (+0.0%"),
+        svg.contains("pingpong/eventfd/block/pin=same — 200 → 200 (+0.0%, unchanged; 99% interval of the change ["),
         "{svg}"
     );
-    assert!(svg.contains("band: ±5.0% threshold"));
+    // Both sides drawn per case (review): a baseline ring and a current dot for each
+    // of the two cases, each with its 95% interval of the median as the whisker.
+    assert_eq!(svg.matches("<circle").count(), 4, "{svg}");
+    assert!(svg.contains("round trips/s; grey ring: baseline median, dot: current median (colour: verdict); whiskers: 95% bootstrap interval of each median"));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<caption>verdicts</caption>"));
+    // Each side's median with its 95% interval (5 repeats: their range).
+    assert!(
+        page.contains("<td class=\"n\">100 [99.0, 101]</td><td class=\"n\">80.0 [79.0, 81.0]</td>"),
+        "{page}"
+    );
     assert_eq!(page.matches("<svg").count(), 3);
     // An output directory that cannot be made is refused before any work, in one line.
     let o = evbench(&[

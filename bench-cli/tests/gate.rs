@@ -281,6 +281,120 @@ fn exit_codes_zero_one_and_fail_on_inconclusive() {
     std::fs::remove_dir_all(&p.dir).unwrap();
 }
 
+/// Issue 18 review: "options differ" names each option and both values, in the flags'
+/// words where a flag sets it.
+#[test]
+fn options_differ_names_the_options_and_both_values() {
+    let mut b = us_case("pipe", &BASE);
+    b.option("rounds", 10_000)
+        .option("think_ns", 0)
+        .option("warmup", 100);
+    let mut c = us_case("pipe", &BASE);
+    c.option("rounds", 20_000)
+        .option("think_ns", 20_000)
+        .option("warmup", 100);
+    c.option("stall_timeout", "5s");
+    let cmp = compare::compare(&doc(vec![b]), &doc(vec![c]), 0.05).unwrap();
+    // (A debug build adds its own warning: only the options' line is checked.)
+    let differ: Vec<&String> = cmp
+        .warnings
+        .iter()
+        .filter(|w| w.contains("options differ"))
+        .collect();
+    assert_eq!(
+        differ,
+        ["pipetest/pipe/epoll: options differ between the two runs: --rounds 10000 vs 20000, option stall_timeout unset vs 5s, --think 0 ns vs 20000 ns (baseline vs current)"]
+    );
+}
+
+/// Issue 18 review: "too few repeats" says its real cause for each side, with what
+/// would fix it — one repeat; repeats interrupted; a histogram missing in some repeats;
+/// a kernel figure only probed rounds measured — and the rows carry it.
+#[test]
+fn too_few_repeats_names_the_cause() {
+    let settings = Settings {
+        threshold: 0.05,
+        percentiles: true,
+    };
+    let why = |base: Case, cur: Case| -> (Vec<Option<String>>, Vec<String>) {
+        let c = compare::compare_with(&doc(vec![base]), &doc(vec![cur]), settings).unwrap();
+        (
+            c.rows.iter().map(|r| r.no_verdict.clone()).collect(),
+            c.warnings
+                .into_iter()
+                .filter(|w| w.contains("no verdict"))
+                .collect(),
+        )
+    };
+    // One repeat in the baseline.
+    let (rows, warnings) = why(us_case("pipe", &[5.0]), us_case("pipe", &BASE));
+    let one = "the baseline has 1 repeat of it (run it with --repeat 3 or more, or pool more files per side)";
+    assert_eq!(rows, [Some(one.to_string())]);
+    assert_eq!(
+        warnings,
+        [format!("nothing judged: 1 metric (us_per_event) of pipetest/pipe/epoll: no verdict (fewer than 3 repeats on a side): {one}")]
+    );
+    // Three of five current repeats interrupted.
+    let mut cur = us_case("pipe", &BASE[..5]);
+    for r in &mut cur.repeats[..3] {
+        r.interrupted = true;
+    }
+    cur.refresh();
+    let (rows, _) = why(us_case("pipe", &BASE), cur);
+    assert_eq!(
+        rows,
+        [Some(
+            "3 of the current's 5 repeats were interrupted (measure it again)".to_string()
+        )]
+    );
+    // A histogram only some current repeats recorded: its percentiles have 2 values.
+    let hist = |c: &mut Case, which: &[usize]| {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        h.record(1000).unwrap();
+        for &k in which {
+            c.repeats[k].histogram("wait_ns", "ns", &h);
+        }
+        c.refresh();
+    };
+    let mut base = us_case("pipe", &BASE);
+    hist(&mut base, &[0, 1, 2, 3, 4, 5]);
+    let mut cur = us_case("pipe", &BASE);
+    hist(&mut cur, &[1, 4]);
+    let (rows, warnings) = why(base, cur);
+    let missing = "histogram wait_ns is missing in 4 of the current's 6 repeats (those repeats did not record it)";
+    assert_eq!(rows, [None, Some(missing.into()), Some(missing.into())]);
+    assert_eq!(
+        warnings,
+        [format!("2 metrics of pipetest/pipe/epoll: no verdict (fewer than 3 repeats on a side): {missing}")]
+    );
+    // A kernel figure measured in the probed rounds only (2 of 6 had one).
+    let probed = |with: &[usize]| {
+        let mut c = Case::new("pipetest", Some("pipe"), Some("epoll"), None);
+        for (k, &v) in BASE.iter().enumerate() {
+            let mut r = Repeat::new(Duration::from_millis(10));
+            r.metric("us_per_event", Metric::lower("µs/event"), v);
+            if with.contains(&k) {
+                r.probed = Some(Box::new(Repeat::new(Duration::from_millis(10))));
+                r.metric(
+                    "switches_per_op",
+                    Metric::lower("switches/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+                    2.0,
+                );
+            }
+            c.push_repeat(r);
+        }
+        c
+    };
+    let (rows, _) = why(probed(&[0, 1, 2]), probed(&[0, 3]));
+    assert_eq!(
+        rows,
+        [
+            None,
+            Some("metric switches_per_op comes from probed passes, which only 2 of the current's 6 repeats had (a run probes at most 3 rounds: pool more files per side)".into()),
+        ]
+    );
+}
+
 /// 1-repeat files: nothing can be judged, which is exit 2 ("could not judge"), never
 /// 0; the table (every row "too few repeats") still reaches stdout.
 #[test]
@@ -291,7 +405,10 @@ fn nothing_judged_exits_2() {
     let (code, out, err) = evbench(&["compare".as_ref(), b.as_os_str(), c.as_os_str()]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.starts_with("NOT JUDGED: 0 regressed"), "{out}");
-    assert!(err.contains("nothing judged"), "{err}");
+    assert_eq!(
+        err,
+        "evbench: error: nothing judged: no metric has 3 repeats on both sides: the baseline has 1 repeat of it (run it with --repeat 3 or more, or pool more files per side); the current has 1 repeat of it (run it with --repeat 3 or more, or pool more files per side)\n"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -657,7 +774,7 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
         v["warnings"].as_array().unwrap().iter().any(|w| w
             .as_str()
             .unwrap()
-            .contains("options differ between the two runs (think_ns)")),
+            .contains("options differ between the two runs: --think 0 ns vs 20000 ns (baseline vs current)")),
         "{out}"
     );
     // Options erased: the same verdicts.

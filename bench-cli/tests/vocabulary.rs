@@ -365,7 +365,8 @@ fn every_duration_flag_reads_units_and_bare_seconds() {
             ("2", Duration::from_secs(2)),
             ("2s", Duration::from_secs(2)),
             ("1.5", Duration::from_millis(1500)),
-            ("500us", Duration::from_micros(500)),
+            // (1500us, not 500us: the timeouts take at least 1ms.)
+            ("1500us", Duration::from_micros(1500)),
             ("1m", Duration::from_secs(60)),
         ] {
             let got = parse(text).unwrap_or_else(|e| panic!("`{path}` --{long}={text}: {e}"));

@@ -4,7 +4,8 @@
 # each, probes on when they load; schema v2), then every rendering of them. Needs the
 # eBPF object (`cargo xtask build` once); run as root for kernel figures. About 3
 # minutes on the project's 2-CPU VM. `regenerate.sh render` re-renders the committed
-# result files without measuring again.
+# result files without measuring again. Also rewrites the example in results/SCHEMA.md
+# from result.json (schema_example.py; needs python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ex=results/examples
@@ -15,6 +16,8 @@ if [ "${1:-}" != render ]; then
   EVBENCH_SUITE_SIZE=quick $evbench run --repeat 5 --seed 1 -q -o $ex/result.json > /dev/null
   EVBENCH_SUITE_SIZE=quick $evbench run --repeat 5 --seed 2 -q -o $ex/current.json > /dev/null
 fi
+# SCHEMA.md's example is this result, shortened: it can never be an older schema.
+python3 $ex/schema_example.py $ex/result.json results/SCHEMA.md
 rm -rf $ex/svg $ex/compare-svg
 $evbench report $ex/result.json --svg $ex/svg --html $ex/report.html --hlog $ex/result.hlog \
   --csv $ex/result.csv > $ex/report.txt

@@ -477,10 +477,30 @@ fn bad_configurations_are_one_line_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
     let mut c = base.clone();
     c.keep_alive_idle = Duration::ZERO;
-    refused(c, "keep_alive_idle must be above 0");
+    refused(
+        c,
+        "keep_alive_idle must be at least 1 ms and at most 86400 s (got 0ns)",
+    );
+    // Sub-millisecond limits are refused too, with the minimum (the loops sleep in
+    // whole milliseconds).
+    let mut c = base.clone();
+    c.request_head_timeout = Duration::from_nanos(1);
+    refused(
+        c,
+        "request_head_timeout must be at least 1 ms and at most 86400 s (got 1ns)",
+    );
+    let mut c = base.clone();
+    c.linger_timeout = Duration::from_micros(999);
+    refused(
+        c,
+        "linger_timeout must be at least 1 ms and at most 86400 s (got 999µs)",
+    );
     let mut c = base.clone();
     c.write_idle_timeout = Duration::from_secs(86_401);
-    refused(c, "write_idle_timeout must be above 0 and at most 86400 s");
+    refused(
+        c,
+        "write_idle_timeout must be at least 1 ms and at most 86400 s",
+    );
     let mut c = base.clone();
     c.workers = 0;
     refused(c, "workers must be between 1 and 1024 (got 0)");

@@ -539,6 +539,13 @@ fn configurations_that_cannot_run_are_refused_in_one_line_before_anything_starts
         ),
         (
             LoadConfig {
+                timeout: Duration::from_nanos(1),
+                ..base.clone()
+            },
+            "timeout must be at least 1 ms (got 1ns): the client's timers count whole milliseconds",
+        ),
+        (
+            LoadConfig {
                 connections: 0,
                 ..base.clone()
             },

@@ -194,6 +194,36 @@ fn other_target_forms_are_400() {
     row(b"GET /index.html#f HTTP/1.1\r\nHost: t\r\n\r\n", 400, false);
 }
 
+/// RFC 3986 §3.2.2: an absolute-form target's authority and the Host value follow the
+/// authority grammar: an unclosed or trailing-garbage IP-literal, a non-numeric port, a
+/// bracket in a reg-name are 400 and close; a well-formed IPv6 literal is served.
+#[test]
+fn malformed_authorities_are_400() {
+    for req in [
+        &b"GET http://[::1/ HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET http://[::1/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET http://[::1]x/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET http://[zz]/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET http://t:8x/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET http://t]/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET http://t%zz/index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /index.html HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        b"GET /index.html HTTP/1.1\r\nHost: t:80:80\r\n\r\n",
+    ] {
+        each_mode(|w| row_in(w, req, false, 400, false, &|_| {}));
+    }
+    row(
+        b"GET http://[::1]:8080/index.html HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        200,
+        true,
+    );
+    row(
+        b"GET http://%74/index.html HTTP/1.1\r\nHost: t:\r\n\r\n",
+        200,
+        true,
+    );
+}
+
 #[test]
 fn request_line_longer_than_the_buffer_is_414() {
     let mut req = b"GET /".to_vec();
@@ -336,6 +366,16 @@ fn transfer_encoding_is_400_with_or_without_content_length() {
     smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
     smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n");
     smuggle(b"GET /index.html HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n");
+}
+
+/// RFC 9112 §6.1: chunked applied more than once is broken framing, not a coding we
+/// lack: 400 and close (it was 501), in one list, over two lines, or around another
+/// coding.
+#[test]
+fn chunked_twice_is_400() {
+    smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n");
+    smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    smuggle(b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip, CHUNKED\r\n\r\n0\r\n\r\n");
 }
 
 /// A chunked body is answered and the connection closed; a request hidden in the body

@@ -1,6 +1,9 @@
 //! `cargo xtask bench http`: every `evbench serve` wait mode and a real lighttpd under
 //! the same `evbench load` settings, in alternating rounds, and `wrk` against
-//! `evbench load` on the same server; writes the figures and ratios to `results/`.
+//! `evbench load` on the same server; then an open loop (`evbench load --rate`) at fixed
+//! rates below and above the epoll server's measured capacity, with the offered rate
+//! beside the achieved one and the requests the schedule could not fit (late, missed);
+//! writes the figures and ratios to `results/`.
 //!
 //! Server pinned to one CPU, client to another. Other load on the machine can only
 //! lower a round's req/s, so ratios compare each target's best round (as hyperfine
@@ -50,6 +53,10 @@ pub struct BenchHttpArgs {
     /// Use the existing target/release/evbench instead of building it.
     #[arg(long)]
     pub no_build: bool,
+    /// Open-loop rates, as fractions of the epoll server's capacity (the median of its
+    /// closed-loop rounds above): one `evbench load --rate` run at each per round.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.9,1.5")]
+    pub open_loop: Vec<f64>,
 }
 
 const PORT: u16 = 18090;
@@ -153,6 +160,64 @@ fn load(evbench: &Path, a: &BenchHttpArgs) -> Result<(f64, u64, u64)> {
     ))
 }
 
+/// One open-loop `evbench load --rate` run, as `evbench load --json` reports it.
+struct OpenRun {
+    /// The rate asked for, req/s.
+    offered: f64,
+    /// What completed per second of measured time.
+    achieved: f64,
+    /// Scheduled in the window: answered + late + failed + missed.
+    scheduled: u64,
+    /// Answered after the window's end (latency from the schedule).
+    late: u64,
+    /// Scheduled and never sent.
+    missed: u64,
+    /// Ended in an error.
+    failed: u64,
+    /// p99 latency from the scheduled send, ns (`None`: no success).
+    p99: Option<u64>,
+}
+
+/// One `evbench load --rate RATE` run against the server on `PORT`. A run that
+/// `evbench load` calls failed (most requests failed) still reports its figures: above
+/// capacity that is what is measured.
+fn open_load(evbench: &Path, a: &BenchHttpArgs, rate: f64) -> Result<OpenRun> {
+    let out = Command::new("taskset")
+        .args(["-c", &a.client_cpu.to_string()])
+        .arg(evbench)
+        .args(["load", "--json", "--server"])
+        .arg(format!("127.0.0.1:{PORT}"))
+        .args(["--path", PATH, "-c", &a.connections.to_string()])
+        .args(["--rate", &format!("{rate:.0}")])
+        .args([
+            "-d",
+            &a.duration.to_string(),
+            "--warmup-time",
+            &a.warmup.to_string(),
+        ])
+        .output()
+        .context("cannot run evbench load")?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "evbench load --rate {rate:.0} printed no document: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })?;
+    let n = |k: &str| {
+        v[k].as_u64()
+            .with_context(|| format!("no {k} in evbench load's document"))
+    };
+    Ok(OpenRun {
+        offered: v["offered_rate"].as_f64().context("no offered_rate")?,
+        achieved: v["req_per_sec"].as_f64().context("no req_per_sec")?,
+        scheduled: n("scheduled")?,
+        late: n("late")?,
+        missed: n("missed")?,
+        failed: n("failed")?,
+        p99: v["latency_ns"]["p99"].as_u64(),
+    })
+}
+
 /// One `wrk` run: (req/s, socket errors + non-2xx).
 fn wrk(a: &BenchHttpArgs) -> Result<(f64, u64)> {
     let out = Command::new("taskset")
@@ -195,6 +260,9 @@ struct Target {
 pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
     if !a.no_build {
         crate::build(root)?;
+    }
+    if let Some(f) = a.open_loop.iter().find(|f| !(f.is_finite() && **f > 0.0)) {
+        bail!("--open-loop {f}: each rate must be a positive fraction of the capacity");
     }
     let evbench = root.join(crate::BIN_PATH);
     ensure_tool("lighttpd", "lighttpd")?;
@@ -291,6 +359,31 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
             ours_errors += oe;
         }
     }
+    // Open loop against the epoll server at fractions of its closed-loop capacity.
+    let capacity = targets
+        .iter()
+        .find(|t| t.name.ends_with("--wait epoll"))
+        .or(targets.first())
+        .map_or(0.0, |t| median(&t.rps));
+    let mut open: Vec<(f64, Vec<OpenRun>)> = a.open_loop.iter().map(|&f| (f, Vec::new())).collect();
+    if capacity > 0.0 && !open.is_empty() {
+        // Each run ends within warm-up + duration + max(1 s, the 5 s default timeout).
+        let per_run = a.duration + a.warmup + 6.0;
+        let _server = Server::start(&mut serve(
+            "epoll",
+            per_run * (open.len() as u32 * a.rounds) as f64 + 30.0,
+        ))?;
+        for round in 1..=a.rounds {
+            for (fraction, runs) in open.iter_mut() {
+                let r = open_load(&evbench, a, *fraction * capacity)?;
+                eprintln!(
+                    "xtask: open loop round {round}/{}: {:.2}x capacity, offered {:.0} req/s, achieved {:.0} req/s, {} late, {} missed, {} failed",
+                    a.rounds, fraction, r.offered, r.achieved, r.late, r.missed, r.failed
+                );
+                runs.push(r);
+            }
+        }
+    }
     let lighttpd_rps = targets.last().map(|t| t.rps.clone()).unwrap_or_default();
     let (lighttpd, lighttpd_median) = (best(&lighttpd_rps), median(&lighttpd_rps));
     let epoll = targets
@@ -315,6 +408,12 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
                 .to_string()
         })
         .unwrap_or_default();
+    let open_arg = a
+        .open_loop
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let mut md = String::new();
     writeln!(
         md,
@@ -322,7 +421,7 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
     )?;
     writeln!(
         md,
-        "`cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {}`: \
+        "`cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {} --open-loop {open_arg}`: \
          GET {PATH} ({} B body), keep-alive, closed loop, {} connections, {} s measured after {} s warm-up, \
          server pinned to CPU {}, client (`evbench load`, 1 thread) to CPU {}; kernel {kernel}, {lighttpd_v} \
          (config: `results/lighttpd-bench.conf`). Rounds alternate the targets. \
@@ -401,14 +500,73 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
         ratio(o, w),
         ratio(om, wm)
     )?;
+    let mut open_json = Vec::new();
+    if open.iter().any(|(_, runs)| !runs.is_empty()) {
+        writeln!(
+            md,
+            "\n## Open loop: `evbench load --rate` against `evbench serve --wait epoll`\n"
+        )?;
+        writeln!(
+            md,
+            "Fixed rates below and above the server's capacity, {capacity:.0} req/s (the median of the epoll \
+             server's closed-loop rounds above); same connections, duration and warm-up, latency from each \
+             request's scheduled send (coordinated omission corrected). achieved: requests answered per \
+             second of measured time; late: scheduled in the window, answered after it; missed: scheduled, \
+             never sent; failed: ended in an error (counts summed over the rounds). Noisy shared machine.\n"
+        )?;
+        writeln!(
+            md,
+            "| rate (× capacity) | offered req/s | achieved req/s (median) | achieved / offered | scheduled | late | missed | failed | p99 from schedule (median) | rounds (achieved req/s) |"
+        )?;
+        writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")?;
+        for (fraction, runs) in &open {
+            if runs.is_empty() {
+                continue;
+            }
+            let achieved: Vec<f64> = runs.iter().map(|r| r.achieved).collect();
+            let offered = runs[0].offered;
+            let sum = |f: fn(&OpenRun) -> u64| runs.iter().map(f).sum::<u64>();
+            let p99s: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.p99)
+                .map(|v| v as f64)
+                .collect();
+            let p99 = if p99s.is_empty() {
+                "no success".to_string()
+            } else {
+                format!("{:.2} ms", median(&p99s) / 1e6)
+            };
+            writeln!(
+                md,
+                "| {fraction:.2}x | {offered:.0} | {:.0} | {:.3} | {} | {} | {} | {} | {p99} | {} |",
+                median(&achieved),
+                ratio(median(&achieved), offered),
+                sum(|r| r.scheduled),
+                sum(|r| r.late),
+                sum(|r| r.missed),
+                sum(|r| r.failed),
+                fmt(&achieved)
+            )?;
+            open_json.push(serde_json::json!({
+                "fraction_of_capacity": fraction, "offered_req_per_sec": offered,
+                "achieved_req_per_sec": achieved,
+                "scheduled": runs.iter().map(|r| r.scheduled).collect::<Vec<_>>(),
+                "late": runs.iter().map(|r| r.late).collect::<Vec<_>>(),
+                "missed": runs.iter().map(|r| r.missed).collect::<Vec<_>>(),
+                "failed": runs.iter().map(|r| r.failed).collect::<Vec<_>>(),
+                "p99_ns": runs.iter().map(|r| r.p99).collect::<Vec<_>>(),
+            }));
+        }
+    }
     let doc = serde_json::json!({
-        "command": format!("cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {}", a.rounds, a.duration, a.connections, a.body_size),
+        "command": format!("cargo xtask bench http --rounds {} --duration {} --connections {} --body-size {} --open-loop {}", a.rounds, a.duration, a.connections, a.body_size, open_arg),
         "kernel": kernel, "lighttpd": lighttpd_v,
         "targets": json_targets, "skipped": skipped,
         "client": { "wrk_req_per_sec": wrk_rps, "evbench_load_req_per_sec": ours_rps,
                     "ratio_evbench_over_wrk": ratio(o, w),
                     "median_ratio_evbench_over_wrk": ratio(om, wm),
                     "wrk_errors": wrk_errors, "evbench_errors": ours_errors },
+        "open_loop": { "capacity_req_per_sec": capacity, "rates": open_json },
     });
     std::fs::create_dir_all(root.join("results"))?;
     std::fs::write(root.join("results/http-bench.md"), &md)?;

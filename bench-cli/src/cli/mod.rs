@@ -177,7 +177,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub interval_json: Option<PathBuf>,
     /// Probe sets to attach: a comma-separated list, `default` or `all` (see `evbench list`).
-    #[arg(long, default_value = "default", value_name = "LIST")]
+    #[arg(long, default_value = "default", value_name = "LIST", value_parser = PROBE_SETS)]
     pub probes: ProbeSets,
     /// With the kfunc probe set: the kernel function to time with fentry/fexit.
     #[arg(long, value_name = "NAME")]
@@ -212,7 +212,8 @@ pub struct TraceArgs {
 pub struct CommonArgs {
     /// Probe sets to attach: a comma-separated list, `default`, `all` or `none`
     /// (see `evbench list`).
-    #[arg(long, global = true, default_value = "default", value_name = "LIST")]
+    #[arg(long, global = true, default_value = "default", value_name = "LIST",
+          value_parser = PROBE_SETS)]
     pub probes: ProbeSets,
     /// With the kfunc probe set: the kernel function to time with fentry/fexit.
     #[arg(long, global = true, value_name = "NAME")]
@@ -413,6 +414,193 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A value parser with a fixed vocabulary: it parses with `parse` (its one-phrase
+/// errors, which clap prefixes with the flag) and offers `names` — (name, one-line
+/// description) — to `--help` and to the completion scripts (`evbench completions`).
+/// Both come from the same enum's list (`Mechanism::ALL`, `WaitMode::ALL`,
+/// `HttpWait::all()`, `ProbeSet::ALL`, ...), so a shell never offers a value the parser
+/// refuses, nor misses one it takes (issue 18).
+#[derive(Clone, Copy)]
+pub struct Vocab<T> {
+    parse: fn(&str) -> Result<T, String>,
+    names: fn() -> Vec<(&'static str, &'static str)>,
+}
+
+impl<T> Vocab<T> {
+    /// The names offered, in order (what `--help` and the completion scripts list).
+    pub fn names(&self) -> Vec<&'static str> {
+        (self.names)().into_iter().map(|(n, _)| n).collect()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Vocab<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let parse = self.parse;
+        clap::builder::StringValueParser::new()
+            .try_map(move |s: String| parse(&s))
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new((self.names)().into_iter().map(|(n, help)| {
+            let v = clap::builder::PossibleValue::new(n);
+            if help.is_empty() {
+                v
+            } else {
+                v.help(help)
+            }
+        })))
+    }
+}
+
+/// `--mechanism` of pingpong: every mechanism.
+pub const MECHANISMS: Vocab<Mechanism> = Vocab {
+    parse: |s| s.parse(),
+    names: || {
+        Mechanism::ALL
+            .iter()
+            .map(|m| (m.as_str(), m.describe()))
+            .collect()
+    },
+};
+
+fn fd_mechanism_names() -> Vec<(&'static str, &'static str)> {
+    Mechanism::ALL
+        .iter()
+        .filter(|m| m.has_fd())
+        .map(|m| (m.as_str(), m.describe()))
+        .collect()
+}
+
+/// `--mechanism` of pipetest: the mechanisms with an fd to wait on (pipetest waits on
+/// every channel with one waiter; futex has none).
+pub const FD_MECHANISMS: Vocab<Mechanism> = Vocab {
+    parse: |s| {
+        let m: Mechanism = s.parse()?;
+        if m.has_fd() {
+            return Ok(m);
+        }
+        let fd: Vec<&str> = fd_mechanism_names().into_iter().map(|(n, _)| n).collect();
+        Err(format!(
+            "'{s}' has no fd to wait on, and pipetest waits on fds: use one of {}",
+            fd.join(", ")
+        ))
+    },
+    names: fd_mechanism_names,
+};
+
+/// `--wait` of pingpong: every wait mode.
+pub const WAIT_MODES: Vocab<WaitMode> = Vocab {
+    parse: |s| s.parse(),
+    names: || {
+        WaitMode::ALL
+            .iter()
+            .map(|w| (w.as_str(), w.describe()))
+            .collect()
+    },
+};
+
+fn waiter_mode_names() -> Vec<(&'static str, &'static str)> {
+    WaitMode::ALL
+        .iter()
+        .filter(|w| **w != WaitMode::Block)
+        .map(|w| (w.as_str(), w.describe()))
+        .collect()
+}
+
+/// `--wait` of pipetest: the wait modes with a waiter (pipetest runs one thread over
+/// many channels: `block` cannot wait on them all).
+pub const WAITER_MODES: Vocab<WaitMode> = Vocab {
+    parse: |s| {
+        let w: WaitMode = s.parse()?;
+        if w != WaitMode::Block {
+            return Ok(w);
+        }
+        let names: Vec<&str> = waiter_mode_names().into_iter().map(|(n, _)| n).collect();
+        Err(format!(
+            "'{s}': pipetest runs one thread over many channels, so it needs a waiter: use one of {}",
+            names.join(", ")
+        ))
+    },
+    names: waiter_mode_names,
+};
+
+/// (name, description) of every HTTP server wait mode (`HttpWait::all()`).
+fn http_wait_names() -> Vec<(&'static str, &'static str)> {
+    HttpWait::all()
+        .iter()
+        .map(|w| match w {
+            HttpWait::Waiter(m) => (m.as_str(), m.describe()),
+            _ => (
+                w.name(),
+                "one current-thread tokio runtime per worker: the async baseline",
+            ),
+        })
+        .collect()
+}
+
+/// `--wait` of serve: one HTTP server wait mode (`HttpWait::all()`: every wait mode
+/// with a waiter, and tokio; never `block`).
+pub const HTTP_WAIT: Vocab<HttpWait> = Vocab {
+    parse: |s| s.parse(),
+    names: http_wait_names,
+};
+
+/// `--wait` of `run http`: a list item, one HTTP server wait mode or `all`.
+pub const HTTP_WAIT_OR_ALL: Vocab<String> = Vocab {
+    parse: |s| {
+        if s != "all" {
+            s.parse::<HttpWait>()?;
+        }
+        Ok(s.to_string())
+    },
+    names: || {
+        let mut v = http_wait_names();
+        v.push(("all", "every wait mode above"));
+        v
+    },
+};
+
+/// `--probes`: `default`, `all`, `none` or a comma-separated list of set names
+/// (`ProbeSets`' parser); the names offered are the keywords and every set.
+pub const PROBE_SETS: Vocab<ProbeSets> = Vocab {
+    parse: |s| s.parse(),
+    names: || {
+        let mut v = vec![
+            ("default", "the default probe sets"),
+            ("all", "every probe set but nop"),
+            ("none", "no probes: userspace timing only"),
+        ];
+        v.extend(
+            crate::probes::ProbeSet::ALL
+                .iter()
+                .map(|p| (p.as_str(), p.describe())),
+        );
+        v
+    },
+};
+
+/// `--pin`: `Pin::ALL`.
+pub const PINS: Vocab<Pin> = Vocab {
+    parse: |s| s.parse(),
+    names: || Pin::ALL.iter().map(|p| (p.as_str(), "")).collect(),
+};
+
+/// `--tasks`: `Tasks::ALL`.
+pub const TASKS: Vocab<Tasks> = Vocab {
+    parse: |s| s.parse(),
+    names: || Tasks::ALL.iter().map(|t| (t.as_str(), "")).collect(),
+};
+
 /// The longest duration any flag takes: 30 days. Longer ones are refused rather than
 /// overflowing a clock (`Instant + Duration` panics past its range).
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -528,6 +716,22 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A timeout (`--timeout`, `--keep-alive-idle`, `--head-timeout`, `--write-idle`,
+/// `--linger-timeout`): a duration of at least 1 ms. The server's loops sleep in whole
+/// milliseconds (epoll_wait, poll) and the load client's tokio timers tick in them, so
+/// `1ns` or `500us` could only mean "1 ms" or "at once": refused in one line with the
+/// minimum (`ServerConfig::MIN_TIMEOUT`, `http::client::MIN_TIMEOUT`) rather than
+/// guessed.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s)?;
+    if d < workloads::http::ServerConfig::MIN_TIMEOUT {
+        return Err(format!(
+            "'{s}' is too short a timeout: at least 1ms (timers count whole milliseconds)"
+        ));
+    }
+    Ok(d)
+}
+
 /// `--repeat`: a number of judged repeats, or `auto`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repeats {
@@ -599,17 +803,17 @@ pub struct PingpongArgs {
           value_parser = whole::<u64>(0, MAX_ROUNDS))]
     pub warmup_rounds: u64,
     /// What signals (see `evbench list`).
-    #[arg(long, short = 'm', default_value = "pipe")]
+    #[arg(long, short = 'm', default_value = "pipe", value_parser = MECHANISMS)]
     pub mechanism: Mechanism,
     /// How tasks wait: block (in the channel's own read / futex wait), epoll, epoll-et,
-    /// poll or select.
-    #[arg(long, short = 'W', default_value = "block")]
+    /// poll, select, kevent or kevent-ring.
+    #[arg(long, short = 'W', default_value = "block", value_parser = WAIT_MODES)]
     pub wait: WaitMode,
     /// threads (of this process) or processes (forked).
-    #[arg(long, default_value = "threads")]
+    #[arg(long, default_value = "threads", value_parser = TASKS)]
     pub tasks: Tasks,
     /// Task placement: same (all on CPU 0), split (task i on CPU i mod 2), none (scheduler's choice).
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "none", value_parser = PINS)]
     pub pin: Pin,
     /// pair, ring:N (the token goes around N tasks) or fanout:N (one waker, N waiters on
     /// one shared fd: the thundering herd).
@@ -659,11 +863,11 @@ pub struct PipetestArgs {
     #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub writes: u64,
-    /// pipe (pipetest-4) or eventfd (eventfd-bench); eventfd-sem also works.
-    #[arg(long, short = 'm', default_value = "pipe")]
+    /// pipe (pipetest-4) or eventfd (eventfd-bench); any mechanism with an fd works.
+    #[arg(long, short = 'm', default_value = "pipe", value_parser = FD_MECHANISMS)]
     pub mechanism: Mechanism,
     /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET).
-    #[arg(long, short = 'W', default_value = "epoll-et")]
+    #[arg(long, short = 'W', default_value = "epoll-et", value_parser = WAITER_MODES)]
     pub wait: WaitMode,
     /// Busy work per message read (a duration: `2us`; 0 for none, the default): the loop
     /// spins this long on CLOCK_MONOTONIC for each message before forwarding it. Recorded
@@ -791,7 +995,8 @@ impl CompareArgs {
 #[derive(Args, Debug, Clone)]
 pub struct HttpArgs {
     /// Server wait modes to sweep: a comma-separated list, or `all`.
-    #[arg(long, short = 'W', default_value = "all", value_delimiter = ',')]
+    #[arg(long, short = 'W', default_value = "all", value_delimiter = ',',
+          value_parser = HTTP_WAIT_OR_ALL)]
     pub wait: Vec<String>,
     /// Server event loops (SO_REUSEPORT), 1 to 256.
     #[arg(long, default_value_t = 1, allow_hyphen_values = true,
@@ -872,9 +1077,10 @@ pub struct ClientArgs {
     /// A new connection per request instead of keep-alive.
     #[arg(long)]
     pub no_keepalive: bool,
-    /// How long a request may take before it counts as a timeout (e.g. 5s, 200ms).
+    /// How long a request may take before it counts as a timeout (e.g. 5s, 200ms; at
+    /// least 1ms).
     #[arg(long, default_value = "5s", value_name = "DURATION",
-          allow_hyphen_values = true, value_parser = parse_positive_duration)]
+          allow_hyphen_values = true, value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Client threads (tokio workers).
     #[arg(long, default_value_t = 1, allow_hyphen_values = true,
@@ -929,7 +1135,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// How the loops wait: epoll, epoll-et, poll, select, tokio, ... (see `evbench list`).
-    #[arg(long, short = 'W', default_value = "epoll")]
+    #[arg(long, short = 'W', default_value = "epoll", value_parser = HTTP_WAIT)]
     pub wait: HttpWait,
     /// Event loops, each a thread with its own SO_REUSEPORT listen socket.
     #[arg(long, default_value_t = 1, allow_hyphen_values = true,
@@ -993,23 +1199,23 @@ impl ServeArgs {
 }
 
 /// The server's connection limits, lighttpd 1.4.69's defaults (RFC9112.md in
-/// workloads/src/http/ says where each comes from).
+/// workloads/src/http/ says where each comes from); each at least 1ms ([`parse_timeout`]).
 #[derive(Args, Debug, Clone)]
 pub struct ServerLimits {
     /// Close a kept-alive connection idle this long (lighttpd's server.max-keep-alive-idle).
-    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub keep_alive_idle: Duration,
     /// Close a connection whose request head has not fully arrived this long after it
     /// began (never looser than lighttpd's server.max-read-idle).
-    #[arg(long, default_value = "60s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub head_timeout: Duration,
     /// Close a connection that took none of its response for this long (lighttpd's
     /// server.max-write-idle).
-    #[arg(long, default_value = "360s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "360s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub write_idle: Duration,
     /// After an error response, drain the client's input this long before closing, so
     /// the response is not destroyed by a reset (lighttpd's linger time).
-    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub linger_timeout: Duration,
 }
 

@@ -107,7 +107,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     could_not_judge |= report_doubts(&c, args.strict);
     if c.nothing_judged() {
         eprintln!(
-            "evbench: error: nothing judged: every metric has too few repeats on a side (run with --repeat 6, or pool more files per side)"
+            "evbench: error: nothing judged: no metric has {} repeats on both sides: {}",
+            crate::results::compare::MIN_REPEATS,
+            c.no_verdict_causes().join("; ")
         );
         could_not_judge = true;
     }

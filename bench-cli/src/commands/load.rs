@@ -63,10 +63,10 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
         };
         writeln!(
             out,
-            "load: {} {}, {} connections, {}, {:.1} s measured (+{:.1} s warm-up)",
+            "load: {} {}, {}, {}, {:.1} s measured (+{:.1} s warm-up)",
             args.server,
             cfg.path,
-            cfg.connections,
+            crate::output::plural(cfg.connections as u64, "connection", "connections"),
             if cfg.keep_alive {
                 mode
             } else {

@@ -219,13 +219,29 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     })
 }
 
-/// One line per finished case in the default suite: its id and headline figure.
+/// One line per finished case in the default suite, every line in one format: the id
+/// (padded to 48), the headline's median (right-aligned in 10, `output::figure`'s three
+/// significant digits), its unit and how many repeats it is the median of; "—" and
+/// why when the case has no figure.
 fn one_line(c: &Case) -> String {
-    let head = export::headline(&[c]);
-    match head.and_then(|(name, _, unit)| c.metrics.get(&name).map(|m| (m.across.median, unit))) {
-        Some((v, unit)) => format!("{:<48} {v:>12.2} {unit}", c.id),
-        None => c.id.clone(),
-    }
+    let head = export::headline(&[c]).and_then(|(name, _, unit)| {
+        let m = c.metrics.get(&name).filter(|m| m.across.n > 0)?;
+        Some((name, m.across.median, m.across.n, unit))
+    });
+    let (value, what) = match head {
+        Some((name, v, n, unit)) => (
+            crate::output::figure(v, ""),
+            format!(
+                "{unit} ({name}, median of {})",
+                crate::output::plural(n as u64, "repeat", "repeats")
+            ),
+        ),
+        None => (
+            crate::output::NO_DATA.to_string(),
+            "no figure (no complete repeat)".to_string(),
+        ),
+    };
+    format!("{:<48} {value:>10} {what}", c.id)
 }
 
 /// A refused combination of options: one line and exit status 2, like clap's own.
@@ -312,4 +328,52 @@ pub(crate) fn emit(
         human(&mut out)?;
     }
     Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::results::{Case, Metric, Repeat};
+
+    /// Every suite line has one format, with a figure or without.
+    #[test]
+    fn suite_lines_have_one_format() {
+        let mut c = Case::new("http", None, Some("epoll"), None);
+        for v in [34_567.0, 30_000.0, 40_000.0] {
+            let mut r = Repeat::new(Duration::from_millis(1));
+            r.metric("requests_per_sec", Metric::higher("req/s"), v);
+            c.push_repeat(r);
+        }
+        assert_eq!(
+            super::one_line(&c),
+            format!(
+                "{:<48} {:>10} req/s (requests_per_sec, median of 3 repeats)",
+                "http/epoll", "34.6k"
+            )
+        );
+        let mut p = Case::new("pipetest", Some("pipe"), Some("epoll"), None);
+        let mut r = Repeat::new(Duration::from_millis(1));
+        r.metric("us_per_event", Metric::lower("µs/event"), 2.634);
+        p.push_repeat(r);
+        assert_eq!(
+            super::one_line(&p),
+            format!(
+                "{:<48} {:>10} µs/event (us_per_event, median of 1 repeat)",
+                "pipetest/pipe/epoll", "2.63"
+            )
+        );
+        let mut none = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
+        let mut r = Repeat::new(Duration::from_millis(1));
+        r.metric("ops_per_sec", Metric::higher("round trips/s"), 1.0);
+        r.interrupted = true;
+        none.push_repeat(r);
+        assert_eq!(
+            super::one_line(&none),
+            format!(
+                "{:<48} {:>10} no figure (no complete repeat)",
+                "pingpong/pipe/block/pin=same", "—"
+            )
+        );
+    }
 }

@@ -63,15 +63,15 @@ pub fn run(args: ServeArgs, stop: &Stop) -> Result<ExitCode> {
 
 fn print_stats(s: &ServerStats, secs: f64) {
     println!(
-        "served {} requests in {secs:.1} s ({} ok, {} 400, {} 404, {} 405, {} 431) on {} connections; {} peer resets",
-        count(s.requests),
+        "served {} in {secs:.1} s ({} ok, {} 400, {} 404, {} 405, {} 431) on {}; {}",
+        crate::output::plural(s.requests, "request", "requests"),
         count(s.ok),
         count(s.bad_request),
         count(s.not_found),
         count(s.method_not_allowed),
         count(s.header_too_large),
-        count(s.accepted),
-        count(s.peer_resets)
+        crate::output::plural(s.accepted, "connection", "connections"),
+        crate::output::plural(s.peer_resets, "peer reset", "peer resets")
     );
     if s.requests > 0 && s.waits > 0 {
         let r = s.requests as f64;

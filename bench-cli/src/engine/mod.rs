@@ -721,7 +721,12 @@ pub fn run_scan(
             .filter_map(|c| {
                 let v = c.convergence.as_ref()?;
                 (!v.converged).then(|| match v.half_width {
-                    Some(h) => format!("{} (±{:.1}% after {} repeats)", c.id, h * 100.0, v.repeats),
+                    Some(h) => format!(
+                        "{} (±{:.1}% after {})",
+                        c.id,
+                        h * 100.0,
+                        crate::output::plural(v.repeats as u64, "repeat", "repeats")
+                    ),
                     None => format!("{} (fewer than 6 repeats)", c.id),
                 })
             })

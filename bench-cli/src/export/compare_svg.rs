@@ -1,19 +1,28 @@
 //! `compare --svg DIR` and `compare --html FILE`: the regression gate's rows drawn, one
-//! plot per workload and metric. Each case is a row: its change from baseline to
-//! current (median over median − 1, in %) as a point, the interval `compare` computed
-//! for that change as the whisker, the ±threshold band shaded, the colour the verdict
-//! (red: regressed, green: improved, grey: unchanged; a hollow point: too few repeats,
-//! no verdict) and the label the two medians. Cases only on one side are not drawn
-//! (the text verdict lists them).
+//! plot per workload and metric. Each case is a row holding both sides on the metric's
+//! own axis: the baseline's median (grey ring) and the current one's (a dot in the
+//! verdict's colour: red regressed, green improved, grey unchanged, amber inconclusive;
+//! a ring for too few repeats), each with its 95% bootstrap interval of the median as
+//! the whisker (`Row::baseline_interval`, `current_interval`); the label above gives the
+//! two medians, the change with compare's 99% interval of it, the verdict and the
+//! repeats. A log axis when the values span more than 10×. Cases only on one side are
+//! not drawn (the text verdict lists them).
 use std::{fmt::Write as _, path::Path};
 
 use anyhow::{anyhow, Result};
 use plotters::{coord::Shift, prelude::*};
 
-use super::{escape, svg::write_plots, Table};
-use crate::results::compare::{Comparison, Row, Scale, Verdict};
+use super::{
+    compare::{change_text, interval_text},
+    escape,
+    svg::write_plots,
+    Table,
+};
+use crate::results::compare::{Comparison, Interval, Row, Verdict, SIDE_LEVEL};
 
 const W: u32 = 1100;
+/// The baseline's colour: neutral, so the current side's verdict colour stands out.
+const BASELINE: RGBColor = RGBColor(110, 110, 110);
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw the plot: {e:?}")
@@ -41,44 +50,65 @@ fn verdict_colour(v: Verdict) -> RGBColor {
     match v {
         Verdict::Regressed => RGBColor(200, 30, 30),
         Verdict::Improved => RGBColor(0, 140, 70),
-        Verdict::Unchanged => RGBColor(90, 90, 90),
+        Verdict::Unchanged => RGBColor(60, 60, 60),
         Verdict::Inconclusive => RGBColor(220, 150, 0),
         Verdict::TooFewRepeats => RGBColor(150, 150, 150),
     }
 }
 
-/// A row's decision interval as relative changes (0.05 = +5%): as judged when the row
-/// was judged on the relative scale; a difference judged on the absolute scale (a
-/// near-zero baseline) is drawn relative to its baseline median when that is not 0,
-/// and not drawn otherwise (NaN).
-fn rel_ci(r: &Row) -> (f64, f64) {
-    match r.scale {
-        Scale::Relative => (r.interval.low, r.interval.high),
-        Scale::Absolute if r.baseline_median != 0.0 => (
-            r.interval.low / r.baseline_median.abs(),
-            r.interval.high / r.baseline_median.abs(),
-        ),
-        Scale::Absolute => (f64::NAN, f64::NAN),
+/// A value in the row's unit, for labels and ticks (ns scaled to µs, ms, s).
+fn value(v: f64, unit: &str) -> String {
+    crate::output::figure(v, if unit == "ns" { "ns" } else { "" })
+}
+
+/// A side's interval as text: `[1.98, 2.63]`, or "no interval (one repeat)".
+fn side_text(i: Option<Interval>, unit: &str) -> String {
+    match i {
+        Some(i) => format!("[{}, {}]", value(i.low, unit), value(i.high, unit)),
+        None => "no interval (one repeat)".into(),
     }
 }
 
-/// The plot of one group: the change of each case with its interval.
-pub fn change_plot(title: &str, rows: &[&Row], threshold: f64) -> Result<String> {
+/// Every finite value a plot of `rows` must show: medians and interval ends.
+fn extent(rows: &[&Row]) -> Vec<f64> {
+    rows.iter()
+        .flat_map(|r| {
+            let ends = |i: Option<Interval>| i.map_or([f64::NAN; 2], |i| [i.low, i.high]);
+            let [a, b] = ends(r.baseline_interval);
+            let [c, d] = ends(r.current_interval);
+            [r.baseline_median, r.current_median, a, b, c, d]
+        })
+        .filter(|v| v.is_finite())
+        .collect()
+}
+
+/// The plot of one group: per case, the baseline and the current median with their
+/// 95% intervals, on the metric's axis (log when the values span more than 10×).
+pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
     let n = rows.len();
-    let pct = |x: f64| x * 100.0;
-    let mut lo = -pct(threshold);
-    let mut hi = pct(threshold);
-    for r in rows {
-        for v in [r.change, rel_ci(r).0, rel_ci(r).1] {
-            if v.is_finite() {
-                lo = lo.min(pct(v));
-                hi = hi.max(pct(v));
-            }
-        }
-    }
-    let pad = ((hi - lo) * 0.1).max(1.0);
-    let (x0, x1) = (lo - pad, hi + pad);
-    let h = (130 + 60 * n as u32).max(230);
+    let unit = rows.first().map_or(String::new(), |r| r.unit.clone());
+    let vals = extent(rows);
+    let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let log = lo > 0.0 && hi / lo > 10.0;
+    // On a log axis x is log10 of the value (ticks labelled with the value itself).
+    let tx = |v: f64| if log { v.log10() } else { v };
+    let (x0, x1) = if log {
+        ((lo / 1.5).log10().floor(), (hi * 1.5).log10().ceil())
+    } else {
+        let pad = ((hi - lo) * 0.08)
+            .max(hi.abs().max(lo.abs()) * 0.02)
+            .max(1e-9);
+        // Counts and rates start at 0 when that costs less than half the plot.
+        let start = if lo >= 0.0 && lo - pad < (hi - lo) {
+            0.0
+        } else {
+            lo - pad
+        };
+        (start, hi + pad)
+    };
+    let h = (140 + 74 * n as u32).max(240);
     let mut svg = String::new();
     {
         let root: DrawingArea<SVGBackend, Shift> =
@@ -97,72 +127,78 @@ pub fn change_plot(title: &str, rows: &[&Row], threshold: f64) -> Result<String>
             .disable_y_mesh()
             .y_labels(0)
             .x_desc(format!(
-                "change, current vs baseline (%, median ÷ median − 1); whisker: compare's interval; band: ±{:.1}% threshold",
-                pct(threshold)
+                "{}{}; grey ring: baseline median, dot: current median (colour: verdict); whiskers: {:.0}% bootstrap interval of each median",
+                if unit.is_empty() { "value".to_string() } else { unit.clone() },
+                if log { ", log scale" } else { "" },
+                SIDE_LEVEL * 100.0
             ))
-            .x_label_formatter(&|x| format!("{x:+.1}%"))
+            .x_labels(if log { (x1 - x0) as usize + 1 } else { 10 })
+            .x_label_formatter(&|x| value(if log { 10f64.powf(*x) } else { *x }, &unit))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 14))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(draw_err)?;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(-pct(threshold), 0.0), (pct(threshold), n as f64)],
-                RGBColor(230, 230, 230).mix(0.6).filled(),
-            )))
-            .map_err(draw_err)?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, 0.0), (0.0, n as f64)],
-                BLACK.stroke_width(1),
-            )))
-            .map_err(draw_err)?;
+        // First case at the top; each row: its label, the current side, the baseline.
         let y = |i: usize| (n - 1 - i) as f64;
         for (i, r) in rows.iter().enumerate() {
-            let c = verdict_colour(r.verdict);
-            let m = y(i) + 0.35;
-            if rel_ci(r).0.is_finite() && rel_ci(r).1.is_finite() {
-                let (a, z) = (pct(rel_ci(r).0), pct(rel_ci(r).1));
-                for seg in [
-                    vec![(a, m), (z, m)],
-                    vec![(a, m - 0.12), (a, m + 0.12)],
-                    vec![(z, m - 0.12), (z, m + 0.12)],
-                ] {
+            let colour = verdict_colour(r.verdict);
+            let sides = [
+                (
+                    r.baseline_median,
+                    r.baseline_interval,
+                    BASELINE,
+                    false,
+                    0.22,
+                ),
+                (
+                    r.current_median,
+                    r.current_interval,
+                    colour,
+                    r.verdict != Verdict::TooFewRepeats,
+                    0.52,
+                ),
+            ];
+            for (median, interval, c, filled, dy) in sides {
+                let m = y(i) + dy;
+                if let Some(iv) = interval.filter(|iv| iv.low.is_finite() && iv.high.is_finite()) {
+                    let (a, z) = (tx(iv.low), tx(iv.high));
+                    for seg in [
+                        vec![(a, m), (z, m)],
+                        vec![(a, m - 0.08), (a, m + 0.08)],
+                        vec![(z, m - 0.08), (z, m + 0.08)],
+                    ] {
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(seg, c.stroke_width(2))))
+                            .map_err(draw_err)?;
+                    }
+                }
+                if median.is_finite() && (!log || median > 0.0) {
+                    let style = if filled {
+                        c.filled()
+                    } else {
+                        c.stroke_width(2)
+                    };
                     chart
-                        .draw_series(std::iter::once(PathElement::new(seg, c.stroke_width(2))))
+                        .draw_series(std::iter::once(Circle::new((tx(median), m), 6, style)))
                         .map_err(draw_err)?;
                 }
             }
-            if r.change.is_finite() {
-                let style = if r.verdict == Verdict::TooFewRepeats {
-                    c.stroke_width(2)
-                } else {
-                    c.filled()
-                };
-                chart
-                    .draw_series(std::iter::once(Circle::new((pct(r.change), m), 6, style)))
-                    .map_err(draw_err)?;
-            }
-            let f = |v: f64| crate::output::figure(v, if r.unit == "ns" { "ns" } else { "" });
             chart
                 .draw_series(std::iter::once(Text::new(
                     format!(
-                        "{} — {} → {}{} ({:+.1}%, {}; {} vs {} repeats)",
+                        "{} — {} → {} ({}, {}; {:.0}% interval of the change {}; {} vs {} repeats)",
                         r.case,
-                        f(r.baseline_median),
-                        f(r.current_median),
-                        if r.unit == "ns" || r.unit.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" {}", r.unit)
-                        },
-                        pct(r.change),
+                        value(r.baseline_median, &r.unit),
+                        value(r.current_median, &r.unit),
+                        change_text(r),
                         r.verdict.word(),
+                        r.interval.level * 100.0,
+                        interval_text(r),
                         r.n_baseline,
                         r.n_current
                     ),
-                    (x0, y(i) + 0.98),
+                    (x0, y(i) + 0.97),
                     ("sans-serif", 14).into_font().color(&BLACK),
                 )))
                 .map_err(draw_err)?;
@@ -178,7 +214,7 @@ pub fn plots(c: &Comparison) -> Result<Vec<(String, String, String)>> {
         .into_iter()
         .map(|((w, m), rows)| {
             let title = format!("{w}: {m}, current against baseline");
-            let s = change_plot(&title, &rows, c.threshold)?;
+            let s = pair_plot(&title, &rows)?;
             Ok((format!("compare-{w}-{m}"), title, s))
         })
         .collect()
@@ -201,11 +237,8 @@ th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}td.n{text-alig
     );
     let _ = writeln!(
         out,
-        "<p><b>{}</b>: {} regressed, {} improved of {} metrics; threshold ±{:.1}%.</p>",
-        if c.regressed() > 0 { "REGRESSED" } else { "OK" },
-        c.regressed(),
-        c.improved(),
-        c.rows.len(),
+        "<p><b>{}</b>; threshold ±{:.1}%.</p>",
+        escape(&super::compare::verdict_line(c)),
         c.threshold * 100.0
     );
     for w in c.machine.iter().chain(&c.method).chain(&c.warnings) {
@@ -214,31 +247,35 @@ th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}td.n{text-alig
     let table = Table {
         title: "verdicts".into(),
         header: [
-            "case", "metric", "baseline", "current", "change", "interval", "verdict",
+            "case".to_string(),
+            "metric".into(),
+            format!("baseline median [{:.0}% interval]", SIDE_LEVEL * 100.0),
+            format!("current median [{:.0}% interval]", SIDE_LEVEL * 100.0),
+            "change".into(),
+            format!("{:.0}% interval of the change", c.decide_level * 100.0),
+            "verdict".into(),
         ]
-        .map(String::from)
         .to_vec(),
         numeric: vec![false, false, true, true, true, true, false],
         rows: c
             .rows
             .iter()
             .map(|r| {
-                let u = if r.unit == "ns" { "ns" } else { "" };
                 vec![
                     r.case.clone(),
                     format!("{} ({})", r.metric, r.unit),
-                    crate::output::figure(r.baseline_median, u),
-                    crate::output::figure(r.current_median, u),
-                    format!("{:+.1}%", r.change * 100.0),
-                    if rel_ci(r).0.is_finite() && rel_ci(r).1.is_finite() {
-                        format!(
-                            "{:+.1}% … {:+.1}%",
-                            rel_ci(r).0 * 100.0,
-                            rel_ci(r).1 * 100.0
-                        )
-                    } else {
-                        crate::output::NO_DATA.into()
-                    },
+                    format!(
+                        "{} {}",
+                        value(r.baseline_median, &r.unit),
+                        side_text(r.baseline_interval, &r.unit)
+                    ),
+                    format!(
+                        "{} {}",
+                        value(r.current_median, &r.unit),
+                        side_text(r.current_interval, &r.unit)
+                    ),
+                    change_text(r),
+                    interval_text(r),
                     r.verdict.word().into(),
                 ]
             })

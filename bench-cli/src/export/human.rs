@@ -288,8 +288,8 @@ pub fn print_http(
     };
     writeln!(
         out,
-        "http: {} connections, {}, {}, body {} B, {} worker{}, {:.1} s measured (clean passes: no probe attached)",
-        first.connections,
+        "http: {}, {}, {}, body {} B, {} worker{}, {:.1} s measured (clean passes: no probe attached)",
+        output::plural(first.connections as u64, "connection", "connections"),
         match first.rate {
             None => "closed loop".to_string(),
             Some(r) => format!("open loop at {r} req/s"),

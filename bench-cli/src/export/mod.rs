@@ -381,7 +381,8 @@ pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
 }
 
 /// A bcc-style power-of-two histogram (`funclatency`'s look): one line per bucket from
-/// the first to the last non-empty one, stars scaled to the fullest bucket. Values are
+/// the first to the last non-empty one, stars scaled to the fullest bucket, counts with
+/// thousands separators ([`crate::output::count`]). Values are
 /// shown in µs when the median is at least a microsecond, else in ns.
 pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
     let (div, label) = if unit == "ns" && h.value_at_quantile(0.5) >= 1000 {
@@ -419,11 +420,12 @@ pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
         };
         let stars = (n * WIDTH).div_ceil(top).min(WIDTH) as usize;
         let stars = if n > 0 { stars.max(1) } else { 0 };
+        // Counts with thousands separators, as every count evbench prints.
         out.push_str(&format!(
             "{:>11} -> {:<9} : {:<10} |{:<40}|\n",
             a,
             b,
-            n,
+            crate::output::count(n),
             "*".repeat(stars)
         ));
     }
@@ -434,6 +436,13 @@ pub fn ascii_histogram(h: &Histogram<u64>, unit: &str) -> String {
 /// is 10 × 1.4826, ten robust standard deviations). Source: hyperfine,
 /// src/outlier_detection.rs.
 pub const OUTLIER_THRESHOLD: f64 = 14.826;
+
+/// The least relative deviation from the median an outlier must also have: 5%. With 3
+/// repeats, or when half of them are equal, the MAD is near 0 and hyperfine's score
+/// alone flags deviations of a fraction of a percent (100.0k, 100.0k, 100.4k scores
+/// beyond any bound); a repeat within 5% of the median is not worth a warning on a
+/// shared machine, whose run-to-run noise is larger than that.
+pub const OUTLIER_MIN_DEVIATION: f64 = 0.05;
 
 /// The modified Z-scores of `xs`: `(x − median) / MAD`, MAD the median absolute
 /// deviation; a MAD of 0 (at least half the values equal) is replaced by the smallest
@@ -459,33 +468,58 @@ pub fn modified_zscores(xs: &[f64]) -> Vec<f64> {
     xs.iter().map(|x| (x - m) / mad).collect()
 }
 
-/// A repeat's per-repeat noise (`repeats[].noise`: `cpu_some_us`, the PSI CPU "some"
-/// stall in µs; `steal_ns`; `procs_running`), as words; `None` when nothing was
-/// recorded.
-pub fn describe_noise(noise: &serde_json::Value) -> Option<String> {
+/// The noise a repeat met (`repeats[].noise`: `cpu_some_us`, the PSI CPU "some" stall
+/// in µs; `steal_ns`; `procs_running`) beside what the case's other repeats met: each
+/// figure, followed by the median of the other repeats' when they recorded it ("CPU pressure 250.00 ms (PSI some; the other repeats' median 1.00 ms)"), so the
+/// reader sees which noise hit this repeat and not the others.
+pub fn describe_noise_against(
+    noise: &crate::results::PassNoise,
+    others: &[crate::results::PassNoise],
+) -> String {
+    let med = |xs: Vec<f64>| (!xs.is_empty()).then(|| crate::results::stats::median(&xs));
+    let some = med(others
+        .iter()
+        .filter_map(|n| n.cpu_some_us)
+        .map(|v| v as f64)
+        .collect());
+    let steal = med(others.iter().map(|n| n.steal_ns as f64).collect());
+    let run = med(others.iter().filter_map(|n| n.procs_running).collect());
     let mut parts = Vec::new();
-    if let Some(us) = noise.get("cpu_some_us").and_then(serde_json::Value::as_f64) {
-        parts.push(format!(
-            "CPU pressure {} (PSI some)",
-            crate::output::ns(us * 1e3)
-        ));
+    if let Some(us) = noise.cpu_some_us {
+        parts.push(match some {
+            Some(o) => format!(
+                "CPU pressure {} (PSI some; the other repeats' median {})",
+                crate::output::ns(us as f64 * 1e3),
+                crate::output::ns(o * 1e3)
+            ),
+            None => format!(
+                "CPU pressure {} (PSI some)",
+                crate::output::ns(us as f64 * 1e3)
+            ),
+        });
     }
-    if let Some(st) = noise.get("steal_ns").and_then(serde_json::Value::as_f64) {
-        parts.push(format!("steal {}", crate::output::ns(st)));
+    parts.push(match steal {
+        Some(o) => format!(
+            "steal {} (others {})",
+            crate::output::ns(noise.steal_ns as f64),
+            crate::output::ns(o)
+        ),
+        None => format!("steal {}", crate::output::ns(noise.steal_ns as f64)),
+    });
+    if let Some(p) = noise.procs_running {
+        parts.push(match run {
+            Some(o) => format!("{p:.0} runnable tasks (others {o:.0})"),
+            None => format!("{p:.0} runnable tasks"),
+        });
     }
-    if let Some(p) = noise
-        .get("procs_running")
-        .and_then(serde_json::Value::as_f64)
-    {
-        parts.push(format!("{p:.0} runnable tasks"));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
+    parts.join(", ")
 }
 
-/// Warnings for repeats whose headline figure is an outlier by hyperfine's rule
+/// Warnings for repeats whose headline figure is an outlier: hyperfine's rule
 /// ([`OUTLIER_THRESHOLD`] on the modified Z-score over the case's judged repeats; at
-/// least 3 needed), naming the case, the repeat and its value, and the noise that hit
-/// that repeat when the document recorded it (`repeats[].noise`).
+/// least 3 needed) and at least [`OUTLIER_MIN_DEVIATION`] (5%) from the median. Each
+/// names the case, the repeat and its value, and the noise that hit that repeat beside
+/// what the others met, when the document recorded it (`repeats[].noise`).
 pub fn outlier_warnings(r: &RunResult) -> Vec<String> {
     let mut out = Vec::new();
     for (_, cases) in groups(r) {
@@ -503,22 +537,41 @@ pub fn outlier_warnings(r: &RunResult) -> Vec<String> {
             let xs: Vec<f64> = reps.iter().map(|(_, x)| *x).collect();
             let median = c.metrics.get(&name).map_or(0.0, |m| m.across.median);
             for ((rep, x), z) in reps.iter().zip(modified_zscores(&xs)) {
-                if z.abs() > OUTLIER_THRESHOLD {
-                    out.push(format!(
-                        "{} repeat #{}: {name} {} is an outlier (modified Z-score {z:.1} beyond ±{OUTLIER_THRESHOLD}, hyperfine's rule: |x − median| / MAD; median {}){}",
-                        c.id,
-                        rep.index,
-                        figure(*x, unit_of(&unit)),
-                        figure(median, unit_of(&unit)),
-                        rep.noise
-                            .and_then(|n| serde_json::to_value(n).ok())
-                            .as_ref()
-                            .and_then(describe_noise).map_or(
-                            "; no noise was recorded for it".to_string(),
-                            |n| format!("; noise during it: {n}")
-                        )
-                    ));
+                let deviation = if median != 0.0 {
+                    ((x - median) / median).abs()
+                } else {
+                    f64::INFINITY
+                };
+                if z.abs() <= OUTLIER_THRESHOLD || deviation < OUTLIER_MIN_DEVIATION {
+                    continue;
                 }
+                // A MAD of 0 (half the repeats equal) scores any other value without
+                // bound: say so rather than print hyperfine's 1/ε.
+                let score = if z.abs() < 1e6 {
+                    format!("{z:.1}")
+                } else {
+                    "unbounded (MAD 0: half the repeats are equal)".into()
+                };
+                let others: Vec<crate::results::PassNoise> = reps
+                    .iter()
+                    .filter(|(o, _)| o.index != rep.index)
+                    .filter_map(|(o, _)| o.noise)
+                    .collect();
+                out.push(format!(
+                    "{} repeat #{}: {name} {} is an outlier ({:.1}% from the median {}; modified Z-score {score} beyond ±{OUTLIER_THRESHOLD}, hyperfine's rule |x − median| / MAD, and at least {:.0}% from the median){}",
+                    c.id,
+                    rep.index,
+                    figure(*x, unit_of(&unit)),
+                    deviation * 100.0,
+                    figure(median, unit_of(&unit)),
+                    OUTLIER_MIN_DEVIATION * 100.0,
+                    rep.noise
+                        .as_ref()
+                        .map(|n| describe_noise_against(n, &others))
+                        .map_or("; no noise was recorded for it".to_string(), |n| {
+                            format!("; noise during it: {n}")
+                        })
+                ));
             }
         }
     }
@@ -668,5 +721,29 @@ mod tests {
         assert!(lines[3].contains("16 -> 31") && lines[3].contains(": 1 "));
         // 1 of 3 → 14 stars (rounded up).
         assert!(lines[3].contains(&format!("|{}{}|", "*".repeat(14), " ".repeat(26))));
+    }
+
+    /// Counts carry thousands separators like every other count.
+    #[test]
+    fn ascii_histogram_counts_have_separators() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        h.record_n(5, 39_370).unwrap();
+        h.record_n(20, 1_234_567).unwrap();
+        let text = ascii_histogram(&h, "ns");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            format!("{:>11} -> {:<9} : {:<10} |{:<40}|", 4, 7, "39,370", "**")
+        );
+        assert_eq!(
+            lines[3],
+            format!(
+                "{:>11} -> {:<9} : {:<10} |{}|",
+                16,
+                31,
+                "1,234,567",
+                "*".repeat(40)
+            )
+        );
     }
 }

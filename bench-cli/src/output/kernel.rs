@@ -34,14 +34,7 @@ pub fn saw_nothing(k: &Kernel) -> bool {
         && empty(&k.kfunc_ns)
 }
 
-/// "1 target thread", "2 target threads": `n` with the noun that fits it.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!(
-        "{} {}",
-        crate::output::count(n as u64),
-        if n == 1 { one } else { many }
-    )
-}
+pub use super::plural;
 
 /// Prints the kernel figures of one case; `ops` is the number of measured operations
 /// (round trips, events) that the per-operation figures divide by.
@@ -50,7 +43,7 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
         out,
         "  kernel (probes: {}; {})",
         k.sets,
-        plural(k.threads.len(), "target thread", "target threads")
+        plural(k.threads.len() as u64, "target thread", "target threads")
     )?;
     if saw_nothing(k) {
         // Attached but saw nothing of the targets (a refused fentry, a window with no
@@ -136,14 +129,18 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
         );
         writeln!(
             out,
-            "    the {} was woken {} times by {}",
+            "    the {} was woken {} by {}",
             w.wakee_role,
-            count(w.count),
+            plural(w.count, "time", "times"),
             waker
         )?;
     }
     for s in k.wake_stacks.iter().take(3) {
-        writeln!(out, "    wakeup stack, {} times:", count(s.count))?;
+        writeln!(
+            out,
+            "    wakeup stack, {}:",
+            plural(s.count, "time", "times")
+        )?;
         for f in s.frames.iter().take(10) {
             writeln!(out, "        {f}")?;
         }

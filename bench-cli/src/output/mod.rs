@@ -75,6 +75,12 @@ pub fn count(v: u64) -> String {
     out
 }
 
+/// "1 time", "2 times", "1,000 times": `n` (with thousands separators) and the noun
+/// that fits it. Every count printed with a noun goes through here.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
 /// One time unit for a whole column of nanosecond figures, so its header can name it:
 /// (divisor, unit) — ns below 1 µs, µs below 1 ms, ms below 1 s, else s — chosen from
 /// the column's largest value.
@@ -138,6 +144,9 @@ mod tests {
         assert_eq!(super::ns(2_500_000.0), "2.50 ms");
         assert_eq!(super::count(1_234_567), "1,234,567");
         assert_eq!(super::count(12), "12");
+        assert_eq!(super::plural(1, "time", "times"), "1 time");
+        assert_eq!(super::plural(0, "time", "times"), "0 times");
+        assert_eq!(super::plural(1_000, "time", "times"), "1,000 times");
     }
 
     #[test]

@@ -268,7 +268,7 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
     let pid_off = kbtf.member_offset("task_struct", "pid")?;
     let tgid_off = kbtf.member_offset("task_struct", "tgid")?;
     if opts.syscall_sample == 0 {
-        bail!("--syscall-sample must be at least 1 (1 times every syscall)");
+        bail!("--syscall-sample must be at least 1 (1: every syscall is timed)");
     }
     let slots = opts
         .max_entries

@@ -144,6 +144,16 @@ impl FromStr for ProbeSets {
         }
         let mut sets = Self::NONE;
         for word in s.split(',').map(str::trim) {
+            // The keywords name whole selections: inside a list they would contradict
+            // it (`all,nop`, `none,wakeup`) or repeat it.
+            if matches!(word, "none" | "default" | "all") {
+                return Err(format!(
+                    "'{word}' stands alone and cannot be part of a list ('{s}'): use --probes {word}, or list set names only"
+                ));
+            }
+            if word.is_empty() {
+                return Err(format!("'{s}' has an empty name in its list"));
+            }
             let set = ProbeSet::ALL
                 .iter()
                 .copied()
@@ -202,6 +212,22 @@ mod tests {
             assert!(e.contains("stands alone"), "{bad}: {e}");
         }
         assert!(!"all".parse::<ProbeSets>().unwrap().contains(ProbeSet::Nop));
+        // A keyword in a list says what is wrong in one line, whichever keyword.
+        assert_eq!(
+            "all,nop".parse::<ProbeSets>().unwrap_err(),
+            "'all' stands alone and cannot be part of a list ('all,nop'): use --probes all, or list set names only"
+        );
+        for (bad, word) in [("none,wakeup", "none"), ("offcpu,default", "default")] {
+            let e = bad.parse::<ProbeSets>().unwrap_err();
+            assert!(
+                e.starts_with(&format!("'{word}' stands alone")),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            "wakeup,".parse::<ProbeSets>().unwrap_err(),
+            "'wakeup,' has an empty name in its list"
+        );
         assert!(!ProbeSets::default_sets().contains(ProbeSet::Nop));
     }
 }

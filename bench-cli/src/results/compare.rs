@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{stats, Better, Case, ReadError, RunResult};
+use super::{stats, Better, Case, ReadError, Repeat, RunResult};
 
 /// Fewest repeats a side needs before a metric is judged.
 pub const MIN_REPEATS: usize = 3;
@@ -53,6 +53,9 @@ pub const NEAR_ZERO_FLOORS: f64 = 3.0;
 pub const MAX_SUGGESTED_REPEATS: usize = 100;
 /// The interval level shown in tables (the decision's).
 pub const LEVEL: f64 = DECIDE_LEVEL;
+/// Level of each side's own interval of its median (`Row::baseline_interval`,
+/// `current_interval`: what `compare --svg` draws beside the medians).
+pub const SIDE_LEVEL: f64 = 0.95;
 
 /// A metric's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -156,6 +159,15 @@ pub struct Row {
     /// The noise the case's passes met on each side (`None`: not recorded, v1).
     pub noise_baseline: Option<CaseNoise>,
     pub noise_current: Option<CaseNoise>,
+    /// The [`SIDE_LEVEL`] (95%) percentile-bootstrap interval of the baseline's median,
+    /// in `unit` (`None`: fewer than 2 values).
+    pub baseline_interval: Option<Interval>,
+    /// The same for the current side.
+    pub current_interval: Option<Interval>,
+    /// Too few repeats: why, in words with what would fix it ("the baseline has 1
+    /// repeat (run it with --repeat 3 or more, …)"); `None` for judged rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_verdict: Option<String>,
 }
 
 /// The worst noise any counted pass of a case met (schema v2 `repeats[].noise`), as a
@@ -259,6 +271,16 @@ impl Comparison {
     /// Whether the gate could not judge anything (every row had too few repeats): exit 2.
     pub fn nothing_judged(&self) -> bool {
         self.judged() == 0
+    }
+    /// The distinct reasons rows got no verdict (`Row::no_verdict`), in row order.
+    pub fn no_verdict_causes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for why in self.rows.iter().filter_map(|r| r.no_verdict.as_deref()) {
+            if !out.contains(&why) {
+                out.push(why);
+            }
+        }
+        out
     }
 }
 
@@ -437,7 +459,8 @@ fn suggest_repeats(
     Some((want as usize).max(n + 1))
 }
 
-/// One judged series of a case: (name, unit, better, kind, noise floor, values).
+/// One judged series of a case: (name, unit, better, kind, noise floor, values), and
+/// where its values come from, to say why there are too few.
 struct Series {
     name: String,
     unit: String,
@@ -445,6 +468,21 @@ struct Series {
     kind: Kind,
     floor: f64,
     values: Vec<f64>,
+    /// "metric ops_per_sec", "histogram round_trip_ns".
+    source: String,
+    /// Counted (judged, not interrupted) repeats without a value.
+    missing: usize,
+    /// Every counted repeat with a value had a probed pass, and some without one lack
+    /// it: a kernel figure, which only probed rounds measure.
+    probed_only: bool,
+}
+
+/// (missing, probed_only) of a series whose presence in a repeat `has` tells.
+fn presence(c: &Case, has: impl Fn(&Repeat) -> bool) -> (usize, bool) {
+    let missing = c.counted().filter(|r| !has(r)).count();
+    let with_probe_only = c.counted().filter(|r| has(r)).all(|r| r.probed.is_some());
+    let unprobed_lack = c.counted().any(|r| r.probed.is_none() && !has(r));
+    (missing, missing > 0 && with_probe_only && unprobed_lack)
 }
 
 /// The series judged for a case: its declared metrics (but `better: neither`), then
@@ -457,6 +495,8 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
         .filter(|(_, m)| m.metric.better != Better::Neither)
         .map(|(name, m)| {
             let floor = m.metric.noise_floor.unwrap_or(0.0);
+            let (missing, probed_only) =
+                presence(c, |r| r.metrics.get(name).is_some_and(|v| v.is_finite()));
             Series {
                 name: name.clone(),
                 unit: m.metric.unit.clone(),
@@ -468,6 +508,9 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
                 },
                 floor,
                 values: c.values(name),
+                source: format!("metric {name}"),
+                missing,
+                probed_only,
             }
         })
         .collect();
@@ -493,6 +536,7 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
             let floor = hists.first().map_or(0.0, |h| {
                 h.equivalent_range(stats::median(&values) as u64) as f64
             });
+            let (missing, probed_only) = presence(c, |r| r.histograms.contains_key(name));
             out.push(Series {
                 name: format!("{name}.{label}"),
                 unit: info.unit.clone(),
@@ -500,10 +544,123 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
                 kind: Kind::Percentile,
                 floor,
                 values,
+                source: format!("histogram {name}"),
+                missing,
+                probed_only,
             });
         }
     }
     out
+}
+
+/// "1 repeat", "2 repeats".
+fn repeats_word(n: usize) -> String {
+    format!("{n} repeat{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why one side has fewer than [`MIN_REPEATS`] values of series `s` of case `c`, with
+/// what would fix it; `None` when it has enough. The causes, in the order checked: the
+/// side has too few repeats of the case; some were interrupted; the figure comes from
+/// probed passes only (kernel figures: the first 3 rounds, when the probes load); the
+/// figure is missing in some repeats (a histogram or value some repeats did not record).
+fn few_cause(side: &str, c: &Case, s: &Series) -> Option<String> {
+    let have = s.values.len();
+    if have >= MIN_REPEATS {
+        return None;
+    }
+    let total = c.repeats.len();
+    let counted = c.counted().count();
+    Some(if total < MIN_REPEATS {
+        format!(
+            "the {side} has {} of it (run it with --repeat 3 or more, or pool more files per side)",
+            repeats_word(total)
+        )
+    } else if counted < MIN_REPEATS {
+        format!(
+            "{} of the {side}'s {total} repeats were interrupted (measure it again)",
+            total - counted
+        )
+    } else if s.probed_only {
+        format!(
+            "{} comes from probed passes, which only {have} of the {side}'s {counted} repeats had (a run probes at most 3 rounds: pool more files per side)",
+            s.source
+        )
+    } else {
+        format!(
+            "{} is missing in {} of the {side}'s {counted} repeats (those repeats did not record it)",
+            s.source, s.missing
+        )
+    })
+}
+
+/// How option `key` of `Case::options` is set on the command line, and the unit of
+/// its recorded value: `("--think", " ns")` for `think_ns`. Keys that are no flag keep
+/// their name ("option stall_timeout").
+fn option_flag(key: &str) -> (String, &'static str) {
+    const SAME: [&str; 18] = [
+        "rounds",
+        "pin",
+        "tasks",
+        "topology",
+        "exclusive",
+        "mechanism",
+        "wait",
+        "channels",
+        "active",
+        "writes",
+        "workers",
+        "body_size",
+        "server_cpu",
+        "client_cpu",
+        "connections",
+        "rate",
+        "threads",
+        "path",
+    ];
+    match key {
+        "warmup" => ("--warmup-rounds".into(), ""),
+        "think_ns" => ("--think".into(), " ns"),
+        "duration_s" => ("--duration".into(), " s"),
+        "warmup_s" => ("--warmup-time".into(), " s"),
+        "timeout_s" => ("--timeout".into(), " s"),
+        "interval_s" => ("--interval".into(), " s"),
+        "keep_alive" => ("keep-alive (--no-keepalive)".into(), ""),
+        k if SAME.contains(&k) => (format!("--{}", k.replace('_', "-")), ""),
+        k => (format!("option {k}"), ""),
+    }
+}
+
+/// An option's recorded value for a message: strings bare, absent or null "unset".
+fn option_value(v: Option<&serde_json::Value>, unit: &str) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "unset".into(),
+        Some(serde_json::Value::String(s)) => format!("{s}{unit}"),
+        Some(v) => format!("{v}{unit}"),
+    }
+}
+
+/// "--rounds 10000 vs 20000, --think 0 ns vs 20000 ns": every option whose value
+/// differs between a pair's baseline and current, baseline first.
+pub fn options_difference(
+    base: &std::collections::BTreeMap<String, serde_json::Value>,
+    cur: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> String {
+    let keys: std::collections::BTreeSet<&String> = base
+        .keys()
+        .chain(cur.keys())
+        .filter(|k| base.get(*k) != cur.get(*k))
+        .collect();
+    keys.into_iter()
+        .map(|k| {
+            let (flag, unit) = option_flag(k);
+            format!(
+                "{flag} {} vs {}",
+                option_value(base.get(k), unit),
+                option_value(cur.get(k), unit)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why documents cannot be compared at all.
@@ -618,19 +775,10 @@ pub fn compare_with(
         let Some(b) = base.case(&c.id) else { continue };
         paired += 1;
         if b.options != c.options {
-            let differ: Vec<&str> = b
-                .options
-                .keys()
-                .chain(c.options.keys())
-                .filter(|k| b.options.get(*k) != c.options.get(*k))
-                .map(String::as_str)
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
             warnings.push(format!(
-                "{}: options differ between the two runs ({})",
+                "{}: options differ between the two runs: {} (baseline vs current)",
                 c.id,
-                differ.join(", ")
+                options_difference(&b.options, &c.options)
             ));
         }
         let (nb, nc) = (CaseNoise::of(b), CaseNoise::of(c));
@@ -651,6 +799,22 @@ pub fn compare_with(
             };
             let j = judge(bv, cv, s.better, threshold, floor);
             let (mb, mc) = (stats::median(bv), stats::median(cv));
+            let side = |xs: &[f64]| {
+                stats::bootstrap_median_ci(xs, SIDE_LEVEL).map(|(low, high)| Interval {
+                    level: SIDE_LEVEL,
+                    low,
+                    high,
+                })
+            };
+            let no_verdict = (j.verdict == Verdict::TooFewRepeats)
+                .then(|| {
+                    [few_cause("baseline", b, bser), few_cause("current", c, &s)]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|why| !why.is_empty());
             rows.push(Row {
                 case: c.id.clone(),
                 metric: s.name,
@@ -673,6 +837,9 @@ pub fn compare_with(
                 repeats_to_decide: j.repeats_to_decide,
                 noise_baseline: nb,
                 noise_current: nc,
+                baseline_interval: side(bv),
+                current_interval: side(cv),
+                no_verdict,
             });
         }
     }
@@ -700,19 +867,7 @@ pub fn compare_with(
             "nothing in common: the paired cases share no metric".into(),
         ));
     }
-    let few = rows
-        .iter()
-        .filter(|r| r.verdict == Verdict::TooFewRepeats)
-        .count();
-    if few == rows.len() {
-        warnings.push(format!(
-            "nothing judged: every one of the {few} metrics has fewer than {MIN_REPEATS} repeats on a side; run with --repeat 6 or pool more files per side"
-        ));
-    } else if few > 0 {
-        warnings.push(format!(
-            "{few} metrics have fewer than {MIN_REPEATS} repeats on a side and get no verdict: run with --repeat 6"
-        ));
-    }
+    warnings.extend(no_verdict_lines(&rows));
     rows.sort_by_key(|r| rank(r.verdict));
     Ok(Comparison {
         threshold,
@@ -728,6 +883,46 @@ pub fn compare_with(
         added,
         removed,
     })
+}
+
+/// One warning per cause of "too few repeats": how many metrics of which cases it
+/// leaves without a verdict, and why ([`few_cause`]).
+fn no_verdict_lines(rows: &[Row]) -> Vec<String> {
+    let mut causes: Vec<(&str, Vec<&Row>)> = Vec::new();
+    for r in rows {
+        let Some(why) = r.no_verdict.as_deref() else {
+            continue;
+        };
+        match causes.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, v)) => v.push(r),
+            None => causes.push((why, vec![r])),
+        }
+    }
+    let all = causes.iter().map(|(_, v)| v.len()).sum::<usize>() == rows.len();
+    causes
+        .into_iter()
+        .map(|(why, v)| {
+            let mut cases: Vec<&str> = v.iter().map(|r| r.case.as_str()).collect();
+            cases.dedup();
+            let shown = if cases.len() > 3 {
+                format!(
+                    "{} and {} more cases",
+                    cases[..3].join(", "),
+                    cases.len() - 3
+                )
+            } else {
+                cases.join(", ")
+            };
+            format!(
+                "{}{} of {shown}: no verdict (fewer than {MIN_REPEATS} repeats on a side): {why}",
+                if all { "nothing judged: " } else { "" },
+                match v.len() {
+                    1 => format!("1 metric ({})", v[0].metric),
+                    n => format!("{n} metrics"),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Order of verdicts in every table: what needs attention first.

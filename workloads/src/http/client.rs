@@ -100,6 +100,9 @@ impl Default for LoadConfig {
 /// Longest warm-up + duration, and longest timeout, accepted (keeps every deadline
 /// far from `Instant` overflow).
 pub const MAX_SPAN: Duration = Duration::from_secs(10_000_000);
+/// Shortest request timeout accepted (1 ms): tokio's timer wheel ticks in whole
+/// milliseconds, so a shorter one could only mean "1 ms" or "at once".
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// Most tokio worker threads accepted.
 pub const MAX_THREADS: usize = 1024;
 /// File descriptors kept free beside the connections (runtime, stdio, resolver).
@@ -127,7 +130,7 @@ impl LoadConfig {
     /// Checks that the run can start, before anything starts: `Err` holds one line
     /// naming the value and why it is refused. Checked: connections ≥ 1 and, with
     /// the fds already open and [`FD_RESERVE`], within the soft `RLIMIT_NOFILE`
-    /// (raise it first, e.g. with [`super::raise_nofile_limit`]); timeout > 0;
+    /// (raise it first, e.g. with [`super::raise_nofile_limit`]); timeout ≥ [`MIN_TIMEOUT`];
     /// duration > 0; warm-up + duration and timeout ≤ [`MAX_SPAN`]; open-loop rate a
     /// finite number > 0 scheduling at most [`MAX_SCHEDULED`] requests; threads and
     /// connect concurrency ≥ 1 (threads ≤ [`MAX_THREADS`]); the target and `Host`
@@ -140,6 +143,12 @@ impl LoadConfig {
             return Err(
                 "timeout must be longer than 0 s (got 0): every request would time out".into(),
             );
+        }
+        if self.timeout < MIN_TIMEOUT {
+            return Err(format!(
+                "timeout must be at least 1 ms (got {:?}): the client's timers count whole milliseconds",
+                self.timeout
+            ));
         }
         if self.timeout > MAX_SPAN {
             return Err(format!(

@@ -582,10 +582,19 @@ fn content_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// A Host value: `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty
-/// (allowed when the target has no authority). Checks the character set only.
+/// A Host value: `uri-host [ ":" port ]` (RFC 9110 §7.2), or empty (allowed when the
+/// target has no authority).
 fn host_ok(v: &[u8]) -> bool {
-    v.iter().all(|&b| {
+    v.is_empty() || authority_ok(v)
+}
+
+/// `host [ ":" port ]` by RFC 3986 §3.2.2–3.2.3 (no userinfo: RFC 9110 §4.2.4 refuses
+/// it): host is an IP-literal — `[` IPv6address `]` (std's parser, no zone id) or
+/// `[v` HEXDIG+ `.` (unreserved / sub-delims / `:`)+ `]` — or a reg-name / IPv4address:
+/// unreserved, sub-delims and `%` HEXDIG HEXDIG, without `:` `[` `]`; port is *DIGIT.
+/// The kind of fault it stops: an unclosed `[::1` or a stray `]` taken for a host.
+fn authority_ok(a: &[u8]) -> bool {
+    let unreserved_or_sub = |b: u8| {
         b.is_ascii_alphanumeric()
             || matches!(
                 b,
@@ -603,12 +612,58 @@ fn host_ok(v: &[u8]) -> bool {
                     | b','
                     | b';'
                     | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
             )
-    })
+    };
+    let (host_valid, rest) = if let Some(inner) = a.strip_prefix(b"[") {
+        let Some(close) = inner.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let lit = &inner[..close];
+        let ok = match lit.first() {
+            Some(&(b'v' | b'V')) => lit[1..].iter().position(|&b| b == b'.').is_some_and(|dot| {
+                dot > 0
+                    && lit[1..1 + dot].iter().all(u8::is_ascii_hexdigit)
+                    && lit.len() > dot + 2
+                    && lit[dot + 2..]
+                        .iter()
+                        .all(|&b| unreserved_or_sub(b) || b == b':')
+            }),
+            _ => std::str::from_utf8(lit)
+                .ok()
+                .is_some_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok()),
+        };
+        (ok, &inner[close + 1..])
+    } else {
+        let end = a.iter().position(|&b| b == b':').unwrap_or(a.len());
+        let host = &a[..end];
+        let mut i = 0;
+        let mut ok = true;
+        while i < host.len() {
+            let b = host[i];
+            if b == b'%' {
+                if !(i + 2 < host.len()
+                    && host[i + 1].is_ascii_hexdigit()
+                    && host[i + 2].is_ascii_hexdigit())
+                {
+                    ok = false;
+                    break;
+                }
+                i += 3;
+            } else if unreserved_or_sub(b) {
+                i += 1;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        (ok, &a[end..])
+    };
+    host_valid
+        && match rest.split_first() {
+            None => true,
+            Some((&b':', port)) => port.iter().all(u8::is_ascii_digit),
+            Some(_) => false,
+        }
 }
 
 /// The path of a request target (RFC 9112 §3.2): origin-form as is; absolute-form
@@ -633,9 +688,10 @@ fn target_path(target: &str) -> Option<&str> {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
-    if authority.is_empty() || authority.contains('@') {
-        // RFC 9110 §4.2.1: an http URI with an empty host is invalid; userinfo is
-        // deprecated and refused.
+    if authority.is_empty() || !authority_ok(authority.as_bytes()) {
+        // RFC 9110 §4.2.1: an http URI with an empty host is invalid; userinfo
+        // (deprecated) and anything RFC 3986's authority grammar refuses (an unclosed
+        // IP-literal) are refused.
         return None;
     }
     match &rest[end..] {
@@ -660,6 +716,7 @@ fn judge(
     // chunked (all lines form one list, RFC 9110 §5.3).
     let mut te = false;
     let mut codings = 0;
+    let mut chunked = 0;
     let mut last_chunked = false;
     let mut hosts = 0;
     let mut expect_continue = false;
@@ -685,6 +742,7 @@ fn judge(
                 if !c.is_empty() {
                     codings += 1;
                     last_chunked = c.eq_ignore_ascii_case(b"chunked");
+                    chunked += usize::from(last_chunked);
                 }
             }
         } else if name.eq_ignore_ascii_case(b"host") {
@@ -697,12 +755,13 @@ fn judge(
         }
     }
     // RFC 9112 §6.1, §6.3 (3, 4): Transfer-Encoding with Content-Length, in HTTP/1.0,
-    // or without chunked as the final coding cannot be framed: 400 and close. A coding
-    // before chunked we cannot decode: 501 (§6.1 SHOULD). A chunked body alone is framed
-    // but of no use to a static server: the request is answered with Connection: close
-    // and the body drained by the lingering close, so nothing in it is ever parsed as a
-    // request.
-    if te && (body.is_some() || version == 0 || !last_chunked) {
+    // without chunked as the final coding, or with chunked more than once (§6.1: a
+    // sender MUST NOT apply it twice, so the framing is already broken, whatever the
+    // lines or order) cannot be framed: 400 and close. Another coding before chunked we
+    // cannot decode: 501 (§6.1 SHOULD). A chunked body alone is framed but of no use to
+    // a static server: the request is answered with Connection: close and the body
+    // drained by the lingering close, so nothing in it is ever parsed as a request.
+    if te && (body.is_some() || version == 0 || !last_chunked || chunked > 1) {
         return Err(bad);
     }
     if te && codings > 1 {

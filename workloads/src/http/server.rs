@@ -64,13 +64,17 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Longest timeout accepted (one day): anything longer is a typo, not a limit.
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+    /// Shortest timeout accepted (1 ms): the loops sleep in whole milliseconds
+    /// (epoll_wait, poll, the kevent emulation; tokio's timer wheel has 1 ms ticks), so a
+    /// shorter limit could only mean "at once" or "1 ms": refused, not guessed.
+    pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
     /// Most worker loops accepted.
     pub const MAX_WORKERS: usize = 1024;
 
     /// Checks the configuration without starting anything; [`start`] calls it first.
     ///
     /// Errors (`InvalidInput`, one line naming the field): `workers` outside 1 ..= 1024,
-    /// `backlog` < 1, `max_pipeline` < 1, a timeout of zero or over a day, or a bad
+    /// `backlog` < 1, `max_pipeline` < 1, a timeout under 1 ms or over a day, or a bad
     /// [`Site`] ([`Site::validate`]: body over 1 GiB, a body file that is not a regular
     /// file, path, header buffer size).
     pub fn validate(&self) -> io::Result<()> {
@@ -94,9 +98,9 @@ impl ServerConfig {
             ("write_idle_timeout", self.write_idle_timeout),
             ("linger_timeout", self.linger_timeout),
         ] {
-            if d.is_zero() || d > Self::MAX_TIMEOUT {
+            if d < Self::MIN_TIMEOUT || d > Self::MAX_TIMEOUT {
                 return bad(format!(
-                    "{name} must be above 0 and at most 86400 s (got {d:?})"
+                    "{name} must be at least 1 ms and at most 86400 s (got {d:?})"
                 ));
             }
         }
