@@ -202,7 +202,7 @@ th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}td.n{text-alig
     let _ = writeln!(
         out,
         "<p><b>{}</b>: {} regressed, {} improved of {} metrics; threshold ±{:.1}%.</p>",
-        if c.regressed() > 0 { "REGRESSED" } else { "OK" },
+        crate::export::compare::verdict_head(c),
         c.regressed(),
         c.improved(),
         c.rows.len(),
