@@ -782,8 +782,14 @@ fn in_private_dev(script: &str) -> (i32, String, String) {
 
 /// The nodes `in_private_dev` reports are as it made them: never replaced by a file.
 fn assert_nodes_intact(err: &str) {
-    assert!(err.contains("node /dev/null: character special file"), "{err}");
-    assert!(err.contains("node /dev/full: character special file"), "{err}");
+    assert!(
+        err.contains("node /dev/null: character special file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node /dev/full: character special file"),
+        "{err}"
+    );
     assert!(err.contains("node /dev/stdout: symbolic link"), "{err}");
 }
 
@@ -804,7 +810,10 @@ fn markdown_writes_through_symlinks_and_into_a_fifo() {
     use std::os::unix::fs::FileTypeExt;
     let p = pair("links");
     let want = markdown_of(&p.dir, &p.base, &p.slow);
-    assert!(want.starts_with("## evbench compare\n\n**REGRESSED: 1 regressed"), "{want}");
+    assert!(
+        want.starts_with("## evbench compare\n\n**REGRESSED: 1 regressed"),
+        "{want}"
+    );
     let target = p.dir.join("target.md");
     std::fs::write(&target, "old").unwrap();
     let link = p.dir.join("link.md");
@@ -812,10 +821,22 @@ fn markdown_writes_through_symlinks_and_into_a_fifo() {
     let dangling = p.dir.join("dangling.md");
     std::os::unix::fs::symlink("sub/new.md", &dangling).unwrap();
     std::fs::create_dir(p.dir.join("sub")).unwrap();
-    for (l, t) in [(&link, target.clone()), (&dangling, p.dir.join("sub/new.md"))] {
-        let (code, _, err) = ev(&["compare", &p.base, &p.slow, "--markdown", l.to_str().unwrap()]);
+    for (l, t) in [
+        (&link, target.clone()),
+        (&dangling, p.dir.join("sub/new.md")),
+    ] {
+        let (code, _, err) = ev(&[
+            "compare",
+            &p.base,
+            &p.slow,
+            "--markdown",
+            l.to_str().unwrap(),
+        ]);
         assert_eq!(code, 1, "{err}");
-        assert!(std::fs::symlink_metadata(l).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(l)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read_to_string(&t).unwrap(), want);
     }
     // No temporary file left beside the link or the target.
@@ -826,14 +847,30 @@ fn markdown_writes_through_symlinks_and_into_a_fifo() {
     names.sort();
     assert_eq!(
         names,
-        ["base.json", "dangling.md", "link.md", "reference.md", "same.json", "slow.json", "sub", "target.md", "unsure.json"]
+        [
+            "base.json",
+            "dangling.md",
+            "link.md",
+            "reference.md",
+            "same.json",
+            "slow.json",
+            "sub",
+            "target.md",
+            "unsure.json"
+        ]
     );
     // A FIFO: read by a thread while compare writes it.
     let fifo = p.dir.join("summary.fifo");
     run_ok("mkfifo", &[fifo.to_str().unwrap()]);
     let f2 = fifo.clone();
     let reader = std::thread::spawn(move || std::fs::read_to_string(f2).unwrap());
-    let (code, _, err) = ev(&["compare", &p.base, &p.slow, "--markdown", fifo.to_str().unwrap()]);
+    let (code, _, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        fifo.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(reader.join().unwrap(), want);
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
@@ -904,8 +941,14 @@ fn a_full_stdout_is_one_line_and_exit_2() {
         assert_eq!(code, 2, "{cmd}: {err}");
         let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("node ")).collect();
         assert_eq!(lines.len(), 1, "{cmd}: {err}");
-        assert!(lines[0].starts_with("evbench: error: cannot write"), "{err}");
-        assert!(lines[0].contains(what) && lines[0].contains("No space left on device"), "{err}");
+        assert!(
+            lines[0].starts_with("evbench: error: cannot write"),
+            "{err}"
+        );
+        assert!(
+            lines[0].contains(what) && lines[0].contains("No space left on device"),
+            "{err}"
+        );
     }
     std::fs::remove_dir_all(&p.dir).unwrap();
 }
@@ -922,11 +965,24 @@ fn a_file_given_twice_is_refused() {
     let (c, a) = (copy.to_str().unwrap(), alias.to_str().unwrap());
     let cases: [(&[&str], &str); 4] = [
         (
-            &["--baseline", &p.base, &p.base, "--current", &p.slow, &p.same],
+            &[
+                "--baseline",
+                &p.base,
+                &p.base,
+                "--current",
+                &p.slow,
+                &p.same,
+            ],
             "baseline file 2 ({b}) is the same file as baseline file 1 ({b})",
         ),
-        (&["--baseline", &p.base, "--current", &p.base], "current file 1 ({b}) is the same file as baseline file 1 ({b})"),
-        (&["--baseline", &p.base, "--current", c], "current file 1 ({c}) has the same content as baseline file 1 ({b})"),
+        (
+            &["--baseline", &p.base, "--current", &p.base],
+            "current file 1 ({b}) is the same file as baseline file 1 ({b})",
+        ),
+        (
+            &["--baseline", &p.base, "--current", c],
+            "current file 1 ({c}) has the same content as baseline file 1 ({b})",
+        ),
         (
             &["--baseline", &p.base, "--current", &p.slow, a],
             "current file 2 ({a}) is the same file as current file 1 ({s})",
@@ -958,22 +1014,46 @@ fn a_file_given_twice_is_refused() {
 fn every_pooled_file_is_checked_for_method_and_options() {
     let dir = tmpdir("sidecheck");
     let s = |p: PathBuf| p.to_str().unwrap().to_string();
-    let a1 = s(write(&dir, "a1.json", &doc(vec![us_case("pipe", &BASE[..3])])));
+    let a1 = s(write(
+        &dir,
+        "a1.json",
+        &doc(vec![us_case("pipe", &BASE[..3])]),
+    ));
     let mut old = doc(vec![us_case("pipe", &BASE[3..])]);
     old.schema_version = 1;
     let a2 = s(write(&dir, "a2.json", &old));
     let mut other = us_case("pipe", &BASE[3..]);
     other.option("writes", 500);
     let a3 = s(write(&dir, "a3.json", &doc(vec![other])));
-    let b1 = s(write(&dir, "b1.json", &doc(vec![us_case("pipe", &scaled(1.3)[..3])])));
-    let b2 = s(write(&dir, "b2.json", &doc(vec![us_case("pipe", &scaled(1.3)[3..])])));
+    let b1 = s(write(
+        &dir,
+        "b1.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[..3])]),
+    ));
+    let b2 = s(write(
+        &dir,
+        "b2.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[3..])]),
+    ));
     let (code, out, err) = ev(&["compare", "--baseline", &a1, &a2, "--current", &b1, &b2]);
     assert_eq!(code, 1, "{err}");
     let mixed = "warning: schema v1 and v2 documents are mixed (1 of 4 files are v1: baseline file 2 (v1)): v1 headlines were measured with the probes attached";
     assert!(out.contains(mixed), "{out}");
-    let (code, _, err) = ev(&["compare", "--strict", "--baseline", &a1, &a2, "--current", &b1, &b2]);
+    let (code, _, err) = ev(&[
+        "compare",
+        "--strict",
+        "--baseline",
+        &a1,
+        &a2,
+        "--current",
+        &b1,
+        &b2,
+    ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("measured their headlines differently (--strict)"), "{err}");
+    assert!(
+        err.contains("measured their headlines differently (--strict)"),
+        "{err}"
+    );
     let (code, out, err) = ev(&["compare", "--baseline", &a1, &a3, "--current", &b1, &b2]);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -1028,7 +1108,11 @@ fn a_metric_on_one_side_only_and_unequal_pooling_are_named() {
     // Pooled: the case is in one current file of two.
     let dir = tmpdir("unequal");
     let a = write(&dir, "a.json", &doc(vec![us_case("pipe", &BASE)]));
-    let c1 = write(&dir, "c1.json", &doc(vec![us_case("pipe", &BASE), us_case("eventfd", &BASE)]));
+    let c1 = write(
+        &dir,
+        "c1.json",
+        &doc(vec![us_case("pipe", &BASE), us_case("eventfd", &BASE)]),
+    );
     let c2 = write(&dir, "c2.json", &doc(vec![us_case("eventfd", &BASE)]));
     let cmp = compare::compare_files(&[a], &[c1, c2], Settings::new(0.05)).unwrap();
     assert_eq!(
@@ -1046,7 +1130,13 @@ fn fail_on_inconclusive_says_fail() {
     let p = pair("failon");
     let md = p.dir.join("s.md");
     let (code, out, _) = ev(&[
-        "compare", &p.base, &p.unsure, "--fail-on", "inconclusive", "--markdown", md.to_str().unwrap(),
+        "compare",
+        &p.base,
+        &p.unsure,
+        "--fail-on",
+        "inconclusive",
+        "--markdown",
+        md.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}");
     let line = "FAIL (--fail-on inconclusive): 0 regressed, 1 inconclusive, 0 improved, 0 unchanged of 1 judged metrics";
@@ -1055,7 +1145,10 @@ fn fail_on_inconclusive_says_fail() {
     assert!(md.contains(&format!("**{line}**")), "{md}");
     let (code, out, _) = ev(&["compare", &p.base, &p.unsure]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("OK, with inconclusive metrics: 0 regressed, 1 inconclusive"), "{out}");
+    assert!(
+        out.starts_with("OK, with inconclusive metrics: 0 regressed, 1 inconclusive"),
+        "{out}"
+    );
     std::fs::remove_dir_all(&p.dir).unwrap();
 }
 
@@ -1072,8 +1165,16 @@ fn an_output_naming_an_input_is_refused() {
     std::fs::hard_link(&p.base, &hard).unwrap();
     let (l, h) = (link.to_str().unwrap(), hard.to_str().unwrap());
     for (flag, out, names) in [
-        ("--markdown", p.base.as_str(), format!("the baseline file {}", p.base)),
-        ("--html", p.slow.as_str(), format!("the current file {}", p.slow)),
+        (
+            "--markdown",
+            p.base.as_str(),
+            format!("the baseline file {}", p.base),
+        ),
+        (
+            "--html",
+            p.slow.as_str(),
+            format!("the current file {}", p.slow),
+        ),
         ("--markdown", l, format!("the current file {}", p.slow)),
         ("--html", h, format!("the baseline file {}", p.base)),
     ] {
@@ -1086,7 +1187,10 @@ fn an_output_naming_an_input_is_refused() {
         );
     }
     assert_eq!(std::fs::read(&p.base).unwrap(), before);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     for flag in ["--html", "--csv", "--hlog"] {
         let (code, o, err) = ev(&["report", &p.base, flag, h]);
         assert_eq!(code, 2, "{err}");
@@ -1119,8 +1223,14 @@ fn svg_on_a_full_disk_huge_and_negative_figures() {
         args.extend(["--svg", plots.to_str().unwrap()]);
         let (code, _, err) = ev(&args);
         assert_eq!(code, 2, "{cmd:?}: {err}");
-        assert!(!plots.exists(), "{cmd:?}: the directory it made is left behind");
-        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("evbench: error:")).collect();
+        assert!(
+            !plots.exists(),
+            "{cmd:?}: the directory it made is left behind"
+        );
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("evbench: error:"))
+            .collect();
         assert!(!errors.is_empty(), "{err}");
         for e in errors {
             assert_eq!(e.matches("No space left on device").count(), 1, "{err}");
@@ -1132,16 +1242,27 @@ fn svg_on_a_full_disk_huge_and_negative_figures() {
     assert_eq!(evbench::output::figure(f64::NAN, "ns"), "—");
     // A hand-edited document: every repeat 1e308 µs/event (the summaries untouched, as
     // an edit leaves them).
-    let mut v: Value = serde_json::from_str(&doc(vec![us_case("pipe", &BASE)]).to_json().unwrap()).unwrap();
+    let mut v: Value =
+        serde_json::from_str(&doc(vec![us_case("pipe", &BASE)]).to_json().unwrap()).unwrap();
     for r in v["cases"][0]["repeats"].as_array_mut().unwrap() {
         r["metrics"]["us_per_event"] = serde_json::json!(1e308);
     }
     let huge = p.dir.join("huge.json");
     std::fs::write(&huge, v.to_string()).unwrap();
     let (_, out, err) = ev(&["compare", &p.base, huge.to_str().unwrap()]);
-    assert!(!out.contains("infM") && !out.contains("inf µs"), "{out}{err}");
-    assert!(out.contains("pipetest/pipe/epoll") && out.contains("—"), "{out}");
-    let neg = write(&p.dir, "neg.json", &doc(vec![us_case("pipe", &[5.0, -1.5, 5.0])]));
+    assert!(
+        !out.contains("infM") && !out.contains("inf µs"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("pipetest/pipe/epoll") && out.contains("—"),
+        "{out}"
+    );
+    let neg = write(
+        &p.dir,
+        "neg.json",
+        &doc(vec![us_case("pipe", &[5.0, -1.5, 5.0])]),
+    );
     let (code, out, err) = ev(&["compare", &p.base, neg.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(

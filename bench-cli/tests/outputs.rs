@@ -393,7 +393,11 @@ fn report_refuses_unusable_outputs_before_rendering() {
         ),
         (
             vec!["--hlog".into(), doc.display().to_string()],
-            format!("FILE and --hlog both name {}", doc.display()),
+            format!(
+                "--hlog {} names the input file {}: it would be overwritten",
+                doc.display(),
+                doc.display()
+            ),
         ),
     ];
     let before = fs::read(doc).unwrap();

@@ -504,7 +504,10 @@ fn series(c: &Case, percentiles: bool) -> Vec<Series> {
 /// Why documents cannot be compared at all.
 #[derive(Debug)]
 pub enum Unusable {
-    Read { which: &'static str, err: ReadError },
+    Read {
+        which: &'static str,
+        err: ReadError,
+    },
     NothingInCommon(String),
     /// One file given twice (same path, inode or content), on one side or both.
     Duplicate(String),
@@ -735,7 +738,8 @@ pub fn compare_with(
         let cs = series(c, settings.percentiles);
         // A metric judged on one side only cannot be compared; saying nothing would
         // let a lost headline pass as "unchanged of N".
-        let has = |v: &[Series], name: &str| v.iter().any(|x| x.name == name && !x.values.is_empty());
+        let has =
+            |v: &Vec<Series>, name: &str| v.iter().any(|x| x.name == name && !x.values.is_empty());
         for (side, other, mine, theirs) in [
             ("baseline", "current", &bs, &cs),
             ("current", "baseline", &cs, &bs),
@@ -920,7 +924,7 @@ pub fn compare_files(
         .chain(cur.iter().enumerate().map(|(i, p)| ("current", i + 1, p)))
         .collect();
     let mut seen: Vec<(Option<(u64, u64)>, Vec<u8>)> = Vec::new();
-    for (which, i, p) in &named {
+    for &(which, i, p) in &named {
         let bytes = std::fs::read(p).map_err(|e| Unusable::Read {
             which,
             err: ReadError::Unreadable(format!("cannot read {}: {e}", p.display())),
@@ -952,10 +956,13 @@ pub fn compare_files(
     let b = pool_side(read(base, "baseline")?, "baseline");
     let c = pool_side(read(cur, "current")?, "current");
     let mut out = compare_with(&b.doc, &c.doc, settings)?;
-    out.method = mixed_methods(&b.versions, &c.versions).into_iter().collect();
+    out.method = mixed_methods(&b.versions, &c.versions)
+        .into_iter()
+        .collect();
     out.machine.extend(b.machine);
     out.machine.extend(c.machine);
-    out.warnings.splice(0..0, b.warnings.into_iter().chain(c.warnings));
+    out.warnings
+        .splice(0..0, b.warnings.into_iter().chain(c.warnings));
     out.baseline_files = base.to_vec();
     out.current_files = cur.to_vec();
     Ok(out)
