@@ -654,10 +654,13 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
         "{out}"
     );
     assert!(
-        v["warnings"].as_array().unwrap().iter().any(|w| w
-            .as_str()
+        v["warnings"]
+            .as_array()
             .unwrap()
-            .contains("options differ between the two runs (think_ns)")),
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(
+                "options differ between the two runs (think_ns: 0 vs 20000; baseline vs current)"
+            )),
         "{out}"
     );
     // Options erased: the same verdicts.
