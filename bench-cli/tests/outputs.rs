@@ -295,7 +295,7 @@ fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
     } else {
         Vec::new()
     };
-    assert!(svg.exists() == !kept.is_empty(), "no empty directory left");
+    assert_eq!(svg.exists(), !kept.is_empty(), "no empty directory left");
     for f in kept {
         // A plot that fitted is whole SVG; none is a temporary or partial file.
         let body = fs::read_to_string(svg.join(&f)).unwrap();

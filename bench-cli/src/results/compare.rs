@@ -923,7 +923,9 @@ pub fn compare_files(
         .map(|(i, p)| ("baseline", i + 1, p))
         .chain(cur.iter().enumerate().map(|(i, p)| ("current", i + 1, p)))
         .collect();
-    let mut seen: Vec<(Option<(u64, u64)>, Vec<u8>)> = Vec::new();
+    // (device, inode) and bytes of each file read so far.
+    type Seen = (Option<(u64, u64)>, Vec<u8>);
+    let mut seen: Vec<Seen> = Vec::new();
     for &(which, i, p) in &named {
         let bytes = std::fs::read(p).map_err(|e| Unusable::Read {
             which,
