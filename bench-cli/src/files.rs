@@ -5,11 +5,16 @@
 //! the final name only when complete (rename(2) within one filesystem is atomic), so a
 //! full disk or a crash never leaves a partial file under the final name. The one
 //! exception is an append-only stream (interval JSON lines), written line by line.
+//! A symlink is written through (the temporary file goes beside its final target, so
+//! the link stays); a path that is not a regular file (a device such as `/dev/null`, a
+//! FIFO, `/dev/stdout`) is opened and written in place: renaming over it would replace
+//! the node (as root, damage the machine) and deliver nothing.
 //!
 //! Before a run measures anything, [`check_output`] proves each output path writable
 //! (its directory exists and takes a new file; the path is not a directory) and
 //! [`check_distinct`] refuses two outputs to one path, so a bad path costs nothing but
-//! one line instead of the whole measurement.
+//! one line instead of the whole measurement; [`check_not_inputs`] refuses an output
+//! that would overwrite an input file.
 use std::{
     fmt,
     fs::{self, File},
@@ -53,12 +58,71 @@ fn temp_name(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file beside it, fsync,
 /// then rename(2). On any failure the temporary file is removed and `path` is left as
-/// it was (absent, or its previous contents).
+/// it was (absent, or its previous contents). Symlinks and special files: see
+/// [`write_with`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     write_with(path, |f| f.write_all(bytes))
 }
 
+/// Most symlinks followed before giving up (Linux's own limit, `MAXSYMLINKS` in
+/// fs/namei.c).
+const MAX_LINKS: usize = 40;
+
+/// Where writing `path` must go.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// A regular file (or none yet) at this path, every symlink resolved: written
+    /// atomically beside it, so the link stays and its target gets the content.
+    Regular(PathBuf),
+    /// Something that is not a regular file (character or block device, FIFO, socket),
+    /// or a file reached through a `/proc` magic link (`/dev/stdout` →
+    /// `/proc/self/fd/1`): renaming over it would replace the device node or miss the
+    /// open file, so it is opened and written in place.
+    InPlace,
+}
+
+/// Follows the symlinks of `path` (the last component; the directories are the
+/// kernel's business) to what a write must reach. `Err`: a symlink loop, or the path
+/// cannot be examined.
+fn target(path: &Path) -> io::Result<Target> {
+    if let Ok(m) = fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            return Ok(Target::InPlace);
+        }
+    }
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        // /proc/PID/fd/N names an open file, not a path: only opening it reaches it.
+        if (p.starts_with("/proc") || p.starts_with("/dev/fd")) && fs::metadata(&p).is_ok() {
+            return Ok(Target::InPlace);
+        }
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p)?;
+                p = if to.is_absolute() {
+                    to
+                } else {
+                    dir_of(&p).join(to)
+                };
+            }
+            Ok(_) => return Ok(Target::Regular(p)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::Regular(p)),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "more than {MAX_LINKS} symlinks to follow (a loop?)"
+    )))
+}
+
 /// Like [`write_atomic`], with the contents written by `fill` into the temporary file.
+///
+/// A symlink is written through: the link stays and its final target gets the content
+/// (atomically, the temporary file beside the target). A path that exists and is not a
+/// regular file (a device such as `/dev/null`, a FIFO, `/dev/stdout`) is opened and
+/// written in place, appending (no rename could deliver to it, and a rename would
+/// replace the node); its write errors (`/dev/full`: ENOSPC) are returned like any
+/// other. `Err` names `path` as given.
 pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
@@ -73,7 +137,19 @@ pub fn write_with(
             "it is a directory",
         )));
     }
-    let tmp = temp_name(path);
+    let real = match target(path).map_err(err)? {
+        Target::InPlace => {
+            let result = (|| {
+                let file = fs::OpenOptions::new().append(true).open(path)?;
+                let mut w = io::BufWriter::new(&file);
+                fill(&mut w)?;
+                w.flush()
+            })();
+            return result.map_err(err);
+        }
+        Target::Regular(p) => p,
+    };
+    let tmp = temp_name(&real);
     let result = (|| {
         let file = File::create(&tmp)?;
         {
@@ -82,7 +158,7 @@ pub fn write_with(
             w.flush()?;
         }
         file.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, &real)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
@@ -92,8 +168,10 @@ pub fn write_with(
 }
 
 /// Checks, before anything is measured, that `path` (given with `flag`) can be written:
-/// not a directory, and its directory exists and takes a new file (tried for real with
-/// a temporary file, removed at once). `Err` is one line naming the flag and the path.
+/// not a directory, and the directory of its final target (symlinks followed) exists
+/// and takes a new file (tried for real with a temporary file, removed at once). A
+/// device, FIFO or socket passes (it is written in place; its errors come at the
+/// write). `Err` is one line naming the flag and the path.
 pub fn check_output(flag: &str, path: &Path) -> Result<(), String> {
     let say = |why: String| Err(format!("{flag} {}: {why}", path.display()));
     if path.as_os_str().is_empty() {
@@ -102,11 +180,18 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return say("is a directory; name a file".into());
     }
-    let dir = dir_of(path);
+    // A device, FIFO or /dev/stdout is written in place: it exists, nothing to create
+    // (opening it here could block on a FIFO or act on a device).
+    let real = match target(path) {
+        Ok(Target::InPlace) => return Ok(()),
+        Ok(Target::Regular(p)) => p,
+        Err(e) => return say(e.to_string()),
+    };
+    let dir = dir_of(&real);
     if !dir.is_dir() {
         return say(format!("directory {} does not exist", dir.display()));
     }
-    let tmp = temp_name(path);
+    let tmp = temp_name(&real);
     match File::create(&tmp) {
         Ok(_) => {
             let _ = fs::remove_file(&tmp);
@@ -142,23 +227,67 @@ pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Refuses two outputs that name one file (`-o X --hlog X` would overwrite one with the
-/// other). Paths are compared as given and, where they exist, canonically.
-pub fn check_distinct(outputs: &[(&str, &Path)]) -> Result<(), String> {
-    let key = |p: &Path| {
-        let parent = dir_of(p)
-            .canonicalize()
-            .unwrap_or_else(|_| dir_of(p).to_path_buf());
-        parent.join(p.file_name().unwrap_or_default())
+/// What names one file, for [`check_distinct`] and [`check_not_inputs`]: the final
+/// target of `p` (symlinks followed) with its directory made canonical, and its
+/// (device, inode) when it exists (a hard link or a bind mount is the same file too).
+fn identity(p: &Path) -> (PathBuf, Option<(u64, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let real = match target(p) {
+        Ok(Target::Regular(r)) => r,
+        _ => p.to_path_buf(),
     };
+    let parent = dir_of(&real)
+        .canonicalize()
+        .unwrap_or_else(|_| dir_of(&real).to_path_buf());
+    let key = parent.join(real.file_name().unwrap_or_default());
+    let ino = fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    (key, ino)
+}
+
+fn same_file(a: &(PathBuf, Option<(u64, u64)>), b: &(PathBuf, Option<(u64, u64)>)) -> bool {
+    a.0 == b.0 || (a.1.is_some() && a.1 == b.1)
+}
+
+/// Refuses two outputs that name one file (`-o X --hlog X` would overwrite one with the
+/// other): the same path as given, through a symlink, or the same inode. Special
+/// files written in place (`/dev/null` twice) are no conflict: nothing is replaced.
+/// `Err` is one line naming both flags.
+pub fn check_distinct(outputs: &[(&str, &Path)]) -> Result<(), String> {
+    let ids: Vec<_> = outputs.iter().map(|(_, p)| identity(p)).collect();
     for (i, (fa, a)) in outputs.iter().enumerate() {
-        for (fb, b) in &outputs[i + 1..] {
-            if key(a) == key(b) {
+        if matches!(target(a), Ok(Target::InPlace)) {
+            continue;
+        }
+        for (j, (fb, _)) in outputs.iter().enumerate().skip(i + 1) {
+            if same_file(&ids[i], &ids[j]) {
                 return Err(format!(
                     "{fa} and {fb} both name {}: give each output its own file",
                     a.display()
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output that names one of the input files (`compare A B --markdown A`
+/// would replace a results document with Markdown): checked before anything is read.
+/// `inputs` are (what, path) pairs such as ("baseline file", a.json). `Err` is one
+/// line naming the flag, the path and the input.
+pub fn check_not_inputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<(), String> {
+    let ins: Vec<_> = inputs.iter().map(|(_, p)| identity(p)).collect();
+    for (flag, out) in outputs {
+        if matches!(target(out), Ok(Target::InPlace)) {
+            continue;
+        }
+        let o = identity(out);
+        if let Some(k) = ins.iter().position(|i| same_file(&o, i)) {
+            return Err(format!(
+                "{flag} {} names the {} {}: it would be overwritten; write the output elsewhere",
+                out.display(),
+                inputs[k].0,
+                inputs[k].1.display()
+            ));
         }
     }
     Ok(())

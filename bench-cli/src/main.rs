@@ -1,4 +1,4 @@
-use std::process::ExitCode;
+use std::{io::Write as _, process::ExitCode};
 
 use clap::{CommandFactory, Parser};
 use evbench::{
@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     // (`evbench list | head`) instead of failing writes; Rust ignores SIGPIPE by default.
     // SAFETY: restoring a default disposition before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    stdout_errors_are_one_line();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -23,6 +24,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `print!` panics when stdout cannot be written (a full disk behind `>`, EIO): for a
+/// command that still prints that way this hook turns that panic into one line and
+/// exit 2, as for any output evbench could not write, instead of a backtrace and 101.
+/// Every other panic keeps the default report.
+fn stdout_errors_are_one_line() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            eprintln!("evbench: error: cannot write to stdout: {why}");
+            std::process::exit(2);
+        }
+        default(info);
+    }));
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -58,7 +80,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Doctor(args) => doctor::run(args.json),
-        Command::List(args) => list::run(args.json).map(|()| ExitCode::SUCCESS),
+        Command::List(args) => list::run(args.json),
         Command::Report(args) => report::run(&args),
         Command::Compare(args) => compare::run(&args).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &signal::install()?),
@@ -66,13 +88,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace(args) => Ok(trace::run(args)),
         Command::Completions { shell } => {
             // The value lists come from the parsers themselves (`cli::Vocab`): what
-            // completes is what parses.
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "evbench",
-                &mut std::io::stdout(),
-            );
+            // completes is what parses. Into memory first: clap_complete panics on a
+            // failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "evbench", &mut script);
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(&script).and_then(|()| out.flush()) {
+                eprintln!("evbench: error: cannot write to stdout: {e}");
+                return Ok(ExitCode::from(2));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

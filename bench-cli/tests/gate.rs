@@ -771,10 +771,13 @@ fn think_makes_a_known_regression_on_exactly_that_case() {
         "{out}"
     );
     assert!(
-        v["warnings"].as_array().unwrap().iter().any(|w| w
-            .as_str()
+        v["warnings"]
+            .as_array()
             .unwrap()
-            .contains("options differ between the two runs: --think 0 ns vs 20000 ns (baseline vs current)")),
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(
+                "options differ between the two runs: --think 0 ns vs 20000 ns (baseline vs current)"
+            )),
         "{out}"
     );
     // Options erased: the same verdicts.
@@ -873,4 +876,525 @@ fn few_repeats_need_the_rank_test_too() {
     };
     assert_eq!(c(&[0.0; 5], &[1.0; 5]), Verdict::Regressed);
     assert_eq!(c(&[0.0; 3], &[1.0; 3]), Verdict::Inconclusive);
+}
+
+// ---- Issue 13, tester's round (items 1, 4, 5, 6, 7, 8, 12) ----
+
+/// Runs `sh -c SCRIPT` inside a private mount namespace whose /dev is a fresh tmpfs
+/// holding its own null (1,3) and full (1,7) device nodes and a `stdout` symlink to
+/// /proc/self/fd/1, like the real /dev: the real /dev is never touched, whatever the
+/// code under test does. `$EV` is the evbench binary. After the script, the types of
+/// the three nodes are printed to stderr (`stat -c %F`), so a test can see what the
+/// command left there.
+fn in_private_dev(script: &str) -> (i32, String, String) {
+    let full = format!(
+        "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/full c 1 7 \
+         && ln -s /proc/self/fd/1 /dev/stdout || exit 99; {script}; rc=$?; \
+         stat -c 'node %n: %F' /dev/null /dev/full /dev/stdout >&2; exit $rc"
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &full])
+        .env("EV", env!("CARGO_BIN_EXE_evbench"))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The nodes `in_private_dev` reports are as it made them: never replaced by a file.
+fn assert_nodes_intact(err: &str) {
+    assert!(
+        err.contains("node /dev/null: character special file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node /dev/full: character special file"),
+        "{err}"
+    );
+    assert!(err.contains("node /dev/stdout: symbolic link"), "{err}");
+}
+
+/// The Markdown a comparison of `b` and `c` writes to a regular file (the reference
+/// every other destination must receive byte for byte).
+fn markdown_of(dir: &Path, b: &str, c: &str) -> String {
+    let md = dir.join("reference.md");
+    let (code, _, err) = ev(&["compare", b, c, "--markdown", md.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    std::fs::read_to_string(md).unwrap()
+}
+
+/// Item 1: a symlink is written through (the link stays, its target gets the Markdown,
+/// a dangling link's target is created), and a FIFO is written in place: its reader
+/// gets exactly the Markdown and the FIFO is still a FIFO.
+#[test]
+fn markdown_writes_through_symlinks_and_into_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let p = pair("links");
+    let want = markdown_of(&p.dir, &p.base, &p.slow);
+    assert!(
+        want.starts_with("## evbench compare\n\n**REGRESSED: 1 regressed"),
+        "{want}"
+    );
+    let target = p.dir.join("target.md");
+    std::fs::write(&target, "old").unwrap();
+    let link = p.dir.join("link.md");
+    std::os::unix::fs::symlink("target.md", &link).unwrap();
+    let dangling = p.dir.join("dangling.md");
+    std::os::unix::fs::symlink("sub/new.md", &dangling).unwrap();
+    std::fs::create_dir(p.dir.join("sub")).unwrap();
+    for (l, t) in [
+        (&link, target.clone()),
+        (&dangling, p.dir.join("sub/new.md")),
+    ] {
+        let (code, _, err) = ev(&[
+            "compare",
+            &p.base,
+            &p.slow,
+            "--markdown",
+            l.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{err}");
+        assert!(std::fs::symlink_metadata(l)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&t).unwrap(), want);
+    }
+    // No temporary file left beside the link or the target.
+    let mut names: Vec<String> = std::fs::read_dir(&p.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "base.json",
+            "dangling.md",
+            "link.md",
+            "reference.md",
+            "same.json",
+            "slow.json",
+            "sub",
+            "target.md",
+            "unsure.json"
+        ]
+    );
+    // A FIFO: read by a thread while compare writes it.
+    let fifo = p.dir.join("summary.fifo");
+    run_ok("mkfifo", &[fifo.to_str().unwrap()]);
+    let f2 = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read_to_string(f2).unwrap());
+    let (code, _, err) = ev(&[
+        "compare",
+        &p.base,
+        &p.slow,
+        "--markdown",
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(reader.join().unwrap(), want);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 1, devices (in a private /dev): `/dev/null` swallows the Markdown and stays a
+/// device (exit 1: the regression); `/dev/full` is exit 2 naming the file, the verdict
+/// still on stdout; `/dev/stdout` delivers the Markdown to stdout after the verdict.
+/// No node is replaced by a regular file.
+#[test]
+fn markdown_into_devices_writes_in_place() {
+    let p = pair("devs");
+    let want = markdown_of(&p.dir, &p.base, &p.slow);
+    let (text_code, text, _) = ev(&["compare", &p.base, &p.slow]);
+    assert_eq!(text_code, 1);
+    let (b, s) = (&p.base, &p.slow);
+    let (code, out, err) = in_private_dev(&format!("\"$EV\" compare {b} {s} --markdown /dev/null"));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, text);
+    assert_nodes_intact(&err);
+    let (code, out, err) = in_private_dev(&format!("\"$EV\" compare {b} {s} --markdown /dev/full"));
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, text);
+    assert!(
+        err.contains("evbench: error: cannot write /dev/full: No space left on device"),
+        "{err}"
+    );
+    assert_nodes_intact(&err);
+    let (code, out, err) =
+        in_private_dev(&format!("\"$EV\" compare {b} {s} --markdown /dev/stdout"));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, format!("{text}{want}"));
+    assert_nodes_intact(&err);
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 4: stdout on a full device is never a panic: one line, exit 2, and the
+/// Markdown is still written (text and --json alike); `report` and `list` likewise.
+#[test]
+fn a_full_stdout_is_one_line_and_exit_2() {
+    let p = pair("fullout");
+    let want = markdown_of(&p.dir, &p.base, &p.slow);
+    let md = p.dir.join("s.md");
+    let m = md.to_str().unwrap();
+    for json in ["", "--json"] {
+        let _ = std::fs::remove_file(&md);
+        let (code, _, err) = in_private_dev(&format!(
+            "\"$EV\" compare {} {} {json} --markdown {m} > /dev/full",
+            p.base, p.slow
+        ));
+        assert_eq!(code, 2, "{err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("node ")).collect();
+        assert_eq!(
+            lines,
+            ["evbench: error: cannot write the verdict to stdout: No space left on device (os error 28)"],
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&md).unwrap(), want);
+    }
+    for (cmd, what) in [
+        (format!("\"$EV\" report {}", p.base), "the report"),
+        ("\"$EV\" list".to_string(), "the list"),
+        ("\"$EV\" list --json".to_string(), "the list"),
+        ("\"$EV\" completions bash".to_string(), ""),
+    ] {
+        let (code, _, err) = in_private_dev(&format!("{cmd} > /dev/full"));
+        assert_eq!(code, 2, "{cmd}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("node ")).collect();
+        assert_eq!(lines.len(), 1, "{cmd}: {err}");
+        assert!(
+            lines[0].starts_with("evbench: error: cannot write"),
+            "{err}"
+        );
+        assert!(
+            lines[0].contains(what) && lines[0].contains("No space left on device"),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 5: one file given twice — on one side, on both, through a symlink, or as a
+/// copy — is refused in one line, exit 2, nothing on stdout.
+#[test]
+fn a_file_given_twice_is_refused() {
+    let p = pair("twice");
+    let copy = p.dir.join("copy.json");
+    std::fs::copy(&p.base, &copy).unwrap();
+    let alias = p.dir.join("alias.json");
+    std::os::unix::fs::symlink(&p.slow, &alias).unwrap();
+    let (c, a) = (copy.to_str().unwrap(), alias.to_str().unwrap());
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--baseline",
+                &p.base,
+                &p.base,
+                "--current",
+                &p.slow,
+                &p.same,
+            ],
+            "baseline file 2 ({b}) is the same file as baseline file 1 ({b})",
+        ),
+        (
+            &["--baseline", &p.base, "--current", &p.base],
+            "current file 1 ({b}) is the same file as baseline file 1 ({b})",
+        ),
+        (
+            &["--baseline", &p.base, "--current", c],
+            "current file 1 ({c}) has the same content as baseline file 1 ({b})",
+        ),
+        (
+            &["--baseline", &p.base, "--current", &p.slow, a],
+            "current file 2 ({a}) is the same file as current file 1 ({s})",
+        ),
+    ];
+    for (args, msg) in cases {
+        let mut all = vec!["compare"];
+        all.extend_from_slice(args);
+        let (code, out, err) = ev(&all);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{out}");
+        let msg = msg
+            .replace("{b}", &p.base)
+            .replace("{c}", c)
+            .replace("{a}", a)
+            .replace("{s}", &p.slow);
+        assert_eq!(
+            err,
+            format!("evbench: error: unusable input: {msg}: give each run once\n")
+        );
+    }
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 5: every file of a side counts — a schema v1 document listed second is caught
+/// by the method check (and --strict), and options that differ within a side are named
+/// with both values.
+#[test]
+fn every_pooled_file_is_checked_for_method_and_options() {
+    let dir = tmpdir("sidecheck");
+    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    let a1 = s(write(
+        &dir,
+        "a1.json",
+        &doc(vec![us_case("pipe", &BASE[..3])]),
+    ));
+    let mut old = doc(vec![us_case("pipe", &BASE[3..])]);
+    old.schema_version = 1;
+    let a2 = s(write(&dir, "a2.json", &old));
+    let mut other = us_case("pipe", &BASE[3..]);
+    other.option("writes", 500);
+    let a3 = s(write(&dir, "a3.json", &doc(vec![other])));
+    let b1 = s(write(
+        &dir,
+        "b1.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[..3])]),
+    ));
+    let b2 = s(write(
+        &dir,
+        "b2.json",
+        &doc(vec![us_case("pipe", &scaled(1.3)[3..])]),
+    ));
+    let (code, out, err) = ev(&["compare", "--baseline", &a1, &a2, "--current", &b1, &b2]);
+    assert_eq!(code, 1, "{err}");
+    let mixed = "warning: schema v1 and v2 documents are mixed (1 of 4 files are v1: baseline file 2 (v1)): v1 headlines were measured with the probes attached";
+    assert!(out.contains(mixed), "{out}");
+    let (code, _, err) = ev(&[
+        "compare",
+        "--strict",
+        "--baseline",
+        &a1,
+        &a2,
+        "--current",
+        &b1,
+        &b2,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("measured their headlines differently (--strict)"),
+        "{err}"
+    );
+    let (code, out, err) = ev(&["compare", "--baseline", &a1, &a3, "--current", &b1, &b2]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("warning: baseline file 2 vs file 1: pipetest/pipe/epoll: options differ (writes: 2000 vs 500): pooled anyway"),
+        "{out}"
+    );
+    assert!(!out.contains("mixed"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A pipetest/pipe/epoll case with both us_per_event and wakeups_per_op per repeat.
+fn two_metric_case(us: &[f64], wakeups: &[f64]) -> Case {
+    let mut c = Case::new("pipetest", Some("pipe"), Some("epoll"), None);
+    for (&u, &w) in us.iter().zip(wakeups) {
+        let mut r = Repeat::new(Duration::from_millis(10));
+        r.metric("us_per_event", Metric::lower("µs/event"), u);
+        r.metric(
+            "wakeups_per_op",
+            Metric::lower("wakeups/op").with_noise_floor(PER_OP_NOISE_FLOOR),
+            w,
+        );
+        c.push_repeat(r);
+    }
+    c
+}
+
+/// Item 6: a headline judged in the baseline but missing from the current is named,
+/// never silently dropped; a case pooled from files with unequal repeats says so.
+#[test]
+fn a_metric_on_one_side_only_and_unequal_pooling_are_named() {
+    let b = doc(vec![two_metric_case(&BASE, &[1.0; 6])]);
+    let c = doc(vec![wakeups_case(&[1.0; 6])]);
+    // A debug build of the test adds its own warning: not what is tested here.
+    let warnings = |c: &compare::Comparison| -> Vec<String> {
+        c.warnings
+            .iter()
+            .filter(|w| !w.contains("DEBUG"))
+            .cloned()
+            .collect()
+    };
+    let cmp = compare::compare(&b, &c, 0.05).unwrap();
+    assert_eq!(cmp.rows.len(), 1);
+    assert_eq!(
+        warnings(&cmp),
+        ["pipetest/pipe/epoll: us_per_event is in the baseline but missing from the current: not judged"]
+    );
+    let cmp = compare::compare(&c, &b, 0.05).unwrap();
+    assert_eq!(
+        warnings(&cmp),
+        ["pipetest/pipe/epoll: us_per_event is in the current but missing from the baseline: not judged"]
+    );
+    // Pooled: the case is in one current file of two.
+    let dir = tmpdir("unequal");
+    let a = write(&dir, "a.json", &doc(vec![us_case("pipe", &BASE)]));
+    let c1 = write(
+        &dir,
+        "c1.json",
+        &doc(vec![us_case("pipe", &BASE), us_case("eventfd", &BASE)]),
+    );
+    let c2 = write(&dir, "c2.json", &doc(vec![us_case("eventfd", &BASE)]));
+    let cmp = compare::compare_files(&[a], &[c1, c2], Settings::new(0.05)).unwrap();
+    assert_eq!(
+        warnings(&cmp),
+        ["current: pipetest/pipe/epoll pools unequal repeats from its 2 files (6 + 0, 6 in all): the files with more weigh more"]
+    );
+    assert_eq!(cmp.rows[0].n_current, 6);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Item 7: with --fail-on inconclusive an inconclusive row fails the gate, and the
+/// verdict line says so in the terminal and in Markdown (exit 1 as before).
+#[test]
+fn fail_on_inconclusive_says_fail() {
+    let p = pair("failon");
+    let md = p.dir.join("s.md");
+    let (code, out, _) = ev(&[
+        "compare",
+        &p.base,
+        &p.unsure,
+        "--fail-on",
+        "inconclusive",
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let line = "FAIL (--fail-on inconclusive): 0 regressed, 1 inconclusive, 0 improved, 0 unchanged of 1 judged metrics";
+    assert_eq!(out.lines().next(), Some(line), "{out}");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains(&format!("**{line}**")), "{md}");
+    let (code, out, _) = ev(&["compare", &p.base, &p.unsure]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("OK, with inconclusive metrics: 0 regressed, 1 inconclusive"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 8: an output naming an input (as given, through a symlink, or a hard link) is
+/// refused before anything is read: one line, exit 2, the input unchanged; `report`
+/// likewise.
+#[test]
+fn an_output_naming_an_input_is_refused() {
+    let p = pair("ininput");
+    let before = std::fs::read(&p.base).unwrap();
+    let link = p.dir.join("link.md");
+    std::os::unix::fs::symlink(&p.slow, &link).unwrap();
+    let hard = p.dir.join("hard.md");
+    std::fs::hard_link(&p.base, &hard).unwrap();
+    let (l, h) = (link.to_str().unwrap(), hard.to_str().unwrap());
+    for (flag, out, names) in [
+        (
+            "--markdown",
+            p.base.as_str(),
+            format!("the baseline file {}", p.base),
+        ),
+        (
+            "--html",
+            p.slow.as_str(),
+            format!("the current file {}", p.slow),
+        ),
+        ("--markdown", l, format!("the current file {}", p.slow)),
+        ("--html", h, format!("the baseline file {}", p.base)),
+    ] {
+        let (code, o, err) = ev(&["compare", &p.base, &p.slow, flag, out]);
+        assert_eq!(code, 2, "{flag} {out}: {err}");
+        assert!(o.is_empty(), "{o}");
+        assert_eq!(
+            err,
+            format!("evbench: error: {flag} {out} names {names}: it would be overwritten; write the output elsewhere\n")
+        );
+    }
+    assert_eq!(std::fs::read(&p.base).unwrap(), before);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    for flag in ["--html", "--csv", "--hlog"] {
+        let (code, o, err) = ev(&["report", &p.base, flag, h]);
+        assert_eq!(code, 2, "{err}");
+        assert!(o.is_empty(), "{o}");
+        assert_eq!(
+            err,
+            format!("evbench: error: {flag} {h} names the input file {}: it would be overwritten; write the output elsewhere\n", p.base)
+        );
+    }
+    assert_eq!(std::fs::read(&p.base).unwrap(), before);
+    std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// Item 12: --svg into a full filesystem leaves no directory behind and says the
+/// error once; a figure that overflows prints "—", never "infM"; a negative time per
+/// event is refused on reading, naming case and metric.
+#[test]
+fn svg_on_a_full_disk_huge_and_negative_figures() {
+    let p = pair("svgfull");
+    let fs = p.dir.join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let f = fs.to_str().unwrap();
+    run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", f]);
+    let m = Mount(fs.clone());
+    let filler = std::fs::write(fs.join("filler"), vec![7u8; 1 << 20]);
+    assert_eq!(filler.unwrap_err().raw_os_error(), Some(libc_enospc()));
+    let plots = fs.join("plots");
+    for cmd in [vec!["compare", &p.base, &p.slow], vec!["report", &p.base]] {
+        let mut args = cmd.clone();
+        args.extend(["--svg", plots.to_str().unwrap()]);
+        let (code, _, err) = ev(&args);
+        assert_eq!(code, 2, "{cmd:?}: {err}");
+        assert!(
+            !plots.exists(),
+            "{cmd:?}: the directory it made is left behind"
+        );
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("evbench: error:"))
+            .collect();
+        assert!(!errors.is_empty(), "{err}");
+        for e in errors {
+            assert_eq!(e.matches("No space left on device").count(), 1, "{err}");
+        }
+    }
+    drop(m);
+    // 1e308 six times: the median overflows to infinity.
+    assert_eq!(evbench::output::figure(f64::INFINITY, "µs/event"), "—");
+    assert_eq!(evbench::output::figure(f64::NAN, "ns"), "—");
+    // A hand-edited document: every repeat 1e308 µs/event (the summaries untouched, as
+    // an edit leaves them).
+    let mut v: Value =
+        serde_json::from_str(&doc(vec![us_case("pipe", &BASE)]).to_json().unwrap()).unwrap();
+    for r in v["cases"][0]["repeats"].as_array_mut().unwrap() {
+        r["metrics"]["us_per_event"] = serde_json::json!(1e308);
+    }
+    let huge = p.dir.join("huge.json");
+    std::fs::write(&huge, v.to_string()).unwrap();
+    let (_, out, err) = ev(&["compare", &p.base, huge.to_str().unwrap()]);
+    assert!(
+        !out.contains("infM") && !out.contains("inf µs"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("pipetest/pipe/epoll") && out.contains("—"),
+        "{out}"
+    );
+    let neg = write(
+        &p.dir,
+        "neg.json",
+        &doc(vec![us_case("pipe", &[5.0, -1.5, 5.0])]),
+    );
+    let (code, out, err) = ev(&["compare", &p.base, neg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(
+        err,
+        format!(
+            "evbench: error: unusable input: current: {}: case pipetest/pipe/epoll: us_per_event = -1.5 µs/event: a time, rate or count per operation cannot be negative\n",
+            neg.display()
+        )
+    );
+    std::fs::remove_dir_all(&p.dir).unwrap();
 }

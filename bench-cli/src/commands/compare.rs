@@ -6,10 +6,12 @@
 //! unusable input, nothing judged (every metric too few repeats), an output that could
 //! not be written, or different machines / measuring methods with `--strict`. 2 wins over
 //! 1, and the verdict table still reaches stdout whenever there is one.
+use std::io::Write as _;
+
 use crate::{
     cli::{CompareArgs, FailOn},
     export::compare::{render_markdown, render_text},
-    files::{check_output, write_atomic},
+    files::{self, check_output, write_atomic},
     results::compare::{compare_files, Comparison, Settings},
 };
 
@@ -34,7 +36,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
             return Ok(exit::UNUSABLE);
         }
     };
-    // An output that cannot be written is known before anything is read or judged.
+    // An output that cannot be written, or that would overwrite an input, is known
+    // before anything is read or judged.
     let mut outs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(p) = &args.markdown {
         outs.push(("--markdown", p));
@@ -42,39 +45,54 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     if let Some(p) = &args.html {
         outs.push(("--html", p));
     }
-    for (flag, p) in &outs {
-        if let Err(e) = check_output(flag, p) {
-            eprintln!("evbench: error: {e}");
-            return Ok(exit::UNUSABLE);
-        }
-    }
-    if let Err(e) = crate::files::check_distinct(&outs) {
+    let inputs: Vec<(&str, &std::path::Path)> = base
+        .iter()
+        .map(|p| ("baseline file", p.as_path()))
+        .chain(cur.iter().map(|p| ("current file", p.as_path())))
+        .collect();
+    let checked = outs
+        .iter()
+        .try_for_each(|(flag, p)| check_output(flag, p))
+        .and_then(|()| files::check_distinct(&outs))
+        .and_then(|()| files::check_not_inputs(&outs, &inputs))
+        .and_then(|()| match &args.svg {
+            Some(dir) => files::check_output_dir("--svg", dir),
+            None => Ok(()),
+        });
+    if let Err(e) = checked {
         eprintln!("evbench: error: {e}");
         return Ok(exit::UNUSABLE);
-    }
-    if let Some(dir) = &args.svg {
-        if let Err(e) = crate::files::check_output_dir("--svg", dir) {
-            eprintln!("evbench: error: {e}");
-            return Ok(exit::UNUSABLE);
-        }
     }
     let settings = Settings {
         threshold: args.threshold.0,
         percentiles: args.percentiles,
     };
-    let c = match compare_files(&base, &cur, settings) {
+    let mut c = match compare_files(&base, &cur, settings) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("evbench: error: unusable input: {e}");
             return Ok(exit::UNUSABLE);
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+    c.fail_on_inconclusive = args.fail_on == FailOn::Inconclusive;
+    let text = if args.json {
+        let mut j = serde_json::to_string_pretty(&c)?;
+        j.push('\n');
+        j
     } else {
-        print!("{}", render_text(&c));
-    }
+        render_text(&c)
+    };
+    // println! would panic on a full or closed stdout: a failed write is one line and
+    // exit 2, and the files asked for are still written. (A reader gone away ends the
+    // process by SIGPIPE first, as for any Unix tool: see main.)
     let mut could_not_judge = false;
+    {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            eprintln!("evbench: error: cannot write the verdict to stdout: {e}");
+            could_not_judge = true;
+        }
+    }
     if let Some(path) = &args.markdown {
         if let Err(e) = write_atomic(path, render_markdown(&c).as_bytes()) {
             eprintln!("evbench: error: {e} (the verdict above is complete; exit 2)");
@@ -89,7 +107,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
                 }
             }
             Err(e) => {
-                eprintln!("evbench: error: {e:#}");
+                // One line: the write error already quotes its cause.
+                eprintln!("evbench: error: {}", crate::errors::chain(e.as_ref()));
                 could_not_judge = true;
             }
         }

@@ -86,11 +86,23 @@ fn lists() -> Lists {
     }
 }
 
-pub fn run(json: bool) -> Result<()> {
-    let l = lists();
+/// `evbench list [--json]`: prints the vocabulary. Exit 0; a stdout that cannot be
+/// written (a full disk behind `>`) is one line and exit 2, as for any output.
+pub fn run(json: bool) -> Result<std::process::ExitCode> {
     let mut out = std::io::stdout().lock();
+    match print(json, &mut out).and_then(|()| Ok(out.flush()?)) {
+        Ok(()) => Ok(std::process::ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("evbench: error: cannot write the list to stdout: {e}");
+            Ok(std::process::ExitCode::from(2))
+        }
+    }
+}
+
+fn print(json: bool, out: &mut impl Write) -> Result<()> {
+    let l = lists();
     if json {
-        serde_json::to_writer_pretty(&mut out, &l)?;
+        serde_json::to_writer_pretty(&mut *out, &l)?;
         writeln!(out)?;
         return Ok(());
     }

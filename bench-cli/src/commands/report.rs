@@ -33,10 +33,10 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     if let Some(dir) = &args.svg {
         files::check_output_dir("--svg", dir)?;
     }
-    // Nor may an output overwrite the document being read.
-    let mut all = vec![("FILE", args.file.as_path())];
-    all.extend(outs.iter().copied());
-    files::check_distinct(&all)
+    files::check_distinct(&outs)?;
+    // Nor may an output overwrite the document being read (same path, a symlink to
+    // it, or a hard link).
+    files::check_not_inputs(&outs, &[("input file", args.file.as_path())])
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
@@ -50,8 +50,15 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     } else {
         export::terminal::render(&r)
     };
-    std::io::stdout().write_all(text.as_bytes())?;
     let mut failed: Vec<String> = Vec::new();
+    // A stdout that cannot take the report (a full disk behind `>`) is one line and
+    // exit 2, like any output; the files asked for are still written.
+    {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            failed.push(format!("cannot write the report to stdout: {e}"));
+        }
+    }
     if let Some(dir) = &args.svg {
         write_svgs(&r, dir, &mut failed)?;
     }
@@ -90,16 +97,25 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
 /// Writes every plot into `dir` (created if missing), each file whole or not at all;
 /// a file that cannot be written is named in `failed` and the others are still tried.
 fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()> {
+    let created = !dir.exists();
     if let Err(e) = std::fs::create_dir_all(dir) {
         failed.push(format!("cannot create {}: {e}", dir.display()));
         return Ok(());
     }
+    let mut wrote = 0;
     for (stem, _, svg) in export::svg::plots(r)? {
         let p = dir.join(format!("{}.svg", export::svg::safe_stem(&stem)));
         match files::write_atomic(&p, svg.as_bytes()) {
-            Ok(()) => eprintln!("evbench: wrote {}", p.display()),
+            Ok(()) => {
+                eprintln!("evbench: wrote {}", p.display());
+                wrote += 1;
+            }
             Err(e) => failed.push(e.to_string()),
         }
+    }
+    // A directory made here that took no file is not left behind.
+    if created && wrote == 0 {
+        let _ = std::fs::remove_dir(dir);
     }
     Ok(())
 }

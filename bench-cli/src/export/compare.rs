@@ -131,17 +131,27 @@ fn header(c: &Comparison) -> [String; 8] {
     ]
 }
 
-/// The verdict line: what a CI reader needs in one sentence.
-pub fn verdict_line(c: &Comparison) -> String {
-    let head = if c.nothing_judged() {
+/// The verdict in a few words, agreeing with the exit status: "NOT JUDGED" (2),
+/// "REGRESSED" (1), "FAIL (--fail-on inconclusive)" (1: inconclusive rows fail the gate
+/// when asked), "OK, with inconclusive metrics" or "OK" (0).
+pub fn verdict_head(c: &Comparison) -> &'static str {
+    if c.nothing_judged() {
         "NOT JUDGED"
     } else if c.regressed() > 0 {
         "REGRESSED"
+    } else if c.inconclusive() > 0 && c.fail_on_inconclusive {
+        "FAIL (--fail-on inconclusive)"
     } else if c.inconclusive() > 0 {
         "OK, with inconclusive metrics"
     } else {
         "OK"
-    };
+    }
+}
+
+/// The verdict line: what a CI reader needs in one sentence ([`verdict_head`], then the
+/// counts).
+pub fn verdict_line(c: &Comparison) -> String {
+    let head = verdict_head(c);
     format!(
         "{head}: {} regressed, {} inconclusive, {} improved, {} unchanged of {} judged metrics{}",
         c.regressed(),

@@ -823,13 +823,23 @@ pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
     write_plots(&plots(r)?, dir)
 }
 
-/// Writes (stem, title, SVG) plots into `dir` (created if missing).
+/// Writes (stem, title, SVG) plots into `dir` (created if missing), each whole or not at
+/// all; stops at the first file that cannot be written (`Err` names it), removing `dir`
+/// again if this call created it and it is still empty.
 pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec<PathBuf>> {
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut files = Vec::new();
     for (stem, _, svg) in plots {
         let p = dir.join(format!("{}.svg", safe_stem(stem)));
-        crate::files::write_atomic(&p, svg.as_bytes())?;
+        if let Err(e) = crate::files::write_atomic(&p, svg.as_bytes()) {
+            // A directory this call made and could not fill is not left behind
+            // (remove_dir only removes it if empty: what was written stays).
+            if created {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(e.into());
+        }
         files.push(p);
     }
     Ok(files)

@@ -9,6 +9,10 @@ pub fn warn(msg: &str) {
 
 /// A nanosecond figure with a unit a person reads at a glance (ns, µs, ms, s).
 pub fn ns(v: f64) -> String {
+    // An overflowed mean or median (1e308 + 1e308) is no figure: never "inf s".
+    if !v.is_finite() {
+        return NO_DATA.into();
+    }
     if v < 1e3 {
         format!("{v:.0} ns")
     } else if v < 1e6 {
@@ -107,10 +111,15 @@ pub fn scaled(v_ns: f64, (div, unit): (f64, &str)) -> String {
 }
 
 /// A figure with its unit, compactly: ns through [`ns`]; otherwise three significant
-/// digits (k and M suffixes from 10,000), the unit after a space.
+/// digits (k and M suffixes from 10,000), the unit after a space; [`NO_DATA`] for a
+/// value that is not finite.
 pub fn figure(v: f64, unit: &str) -> String {
     if unit == "ns" {
         return ns(v);
+    }
+    // Not a figure (a median of 1e308 and 1e308 overflows): never "infM".
+    if !v.is_finite() {
+        return NO_DATA.into();
     }
     let num = if v == 0.0 {
         "0".into()

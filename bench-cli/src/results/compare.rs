@@ -249,6 +249,9 @@ pub struct Comparison {
     pub added: Vec<String>,
     /// Case ids only in BASELINE.
     pub removed: Vec<String>,
+    /// Whether inconclusive rows fail the gate (`--fail-on inconclusive`): the verdict
+    /// line then says FAIL, as the exit status does.
+    pub fail_on_inconclusive: bool,
 }
 
 impl Comparison {
@@ -666,15 +669,20 @@ pub fn options_difference(
 /// Why documents cannot be compared at all.
 #[derive(Debug)]
 pub enum Unusable {
-    Read { which: &'static str, err: ReadError },
+    Read {
+        which: &'static str,
+        err: ReadError,
+    },
     NothingInCommon(String),
+    /// One file given twice (same path, inode or content), on one side or both.
+    Duplicate(String),
 }
 
 impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Read { which, err } => write!(f, "{which}: {err}"),
-            Self::NothingInCommon(m) => f.write_str(m),
+            Self::NothingInCommon(m) | Self::Duplicate(m) => f.write_str(m),
         }
     }
 }
@@ -703,17 +711,66 @@ impl Settings {
 /// repeats of that case in every document, in the order given (re-numbered); a case in
 /// some documents only keeps what they have. The first document gives provenance,
 /// machine and options; machines that differ within the side are returned as messages.
-pub fn pool(mut docs: Vec<RunResult>, side: &str) -> (RunResult, Vec<String>) {
-    let mut msgs = Vec::new();
+pub fn pool(docs: Vec<RunResult>, side: &str) -> (RunResult, Vec<String>) {
+    let p = pool_side(docs, side);
+    (p.doc, p.machine)
+}
+
+/// One side's documents pooled ([`pool`]), with what a reader must know about them.
+#[derive(Debug)]
+pub struct Pooled {
+    pub doc: RunResult,
+    /// Machine differences within the side ("baseline file 2 vs file 1: …").
+    pub machine: Vec<String>,
+    /// Options that differ within the side for one case (naming option and both
+    /// values), and cases pooled from unequal numbers of repeats per file.
+    pub warnings: Vec<String>,
+    /// Each file's schema version, in order.
+    pub versions: Vec<u32>,
+}
+
+/// [`pool`] with every message: machines, options that differ between the files of
+/// the side (each case against the first file that has it), and cases whose counted
+/// repeats differ from file to file (a file without the case counts 0: the pooled
+/// figure leans to the files with more).
+pub fn pool_side(mut docs: Vec<RunResult>, side: &str) -> Pooled {
+    let versions: Vec<u32> = docs.iter().map(|d| d.schema_version).collect();
+    let files = docs.len();
+    let mut machine = Vec::new();
+    let mut warnings = Vec::new();
     let mut first = docs.remove(0);
+    // Per case: file (1-based) that gave its options, and counted repeats per file.
+    let mut origin: std::collections::BTreeMap<String, (usize, Vec<usize>)> = first
+        .cases
+        .iter()
+        .map(|c| {
+            let mut n = vec![0; files];
+            n[0] = c.counted().count();
+            (c.id.clone(), (1, n))
+        })
+        .collect();
     for (k, d) in docs.into_iter().enumerate() {
+        let file = k + 2;
         for m in first.machine.differences(&d.machine) {
-            msgs.push(format!("{side} file {} vs file 1: {m}", k + 2));
+            machine.push(format!("{side} file {file} vs file 1: {m}"));
         }
         first.interrupted |= d.interrupted;
         for c in d.cases {
+            let counted = c.counted().count();
+            let entry = origin
+                .entry(c.id.clone())
+                .or_insert_with(|| (file, vec![0; files]));
+            entry.1[file - 1] += counted;
             match first.cases.iter_mut().find(|x| x.id == c.id) {
                 Some(into) => {
+                    if into.options != c.options {
+                        warnings.push(format!(
+                            "{side} file {file} vs file {}: {}: options differ ({}): pooled anyway",
+                            entry.0,
+                            c.id,
+                            options_diff(&into.options, &c.options)
+                        ));
+                    }
                     for (name, m) in c.metrics {
                         into.metrics.entry(name).or_insert(m);
                     }
@@ -727,7 +784,67 @@ pub fn pool(mut docs: Vec<RunResult>, side: &str) -> (RunResult, Vec<String>) {
             }
         }
     }
-    (first, msgs)
+    if files > 1 {
+        for (id, (_, n)) in &origin {
+            if n.iter().any(|&x| x != n[0]) {
+                let each: Vec<String> = n.iter().map(usize::to_string).collect();
+                warnings.push(format!(
+                    "{side}: {id} pools unequal repeats from its {files} files ({}, {} in all): the files with more weigh more",
+                    each.join(" + "),
+                    n.iter().sum::<usize>()
+                ));
+            }
+        }
+    }
+    Pooled {
+        doc: first,
+        machine,
+        warnings,
+        versions,
+    }
+}
+
+/// "think: 0 vs 500, writes: 2000 vs (absent)": every option whose value differs, `a`'s
+/// value first.
+fn options_diff(
+    a: &std::collections::BTreeMap<String, serde_json::Value>,
+    b: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> String {
+    let show = |v: Option<&serde_json::Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
+    a.keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} vs {}", show(a.get(k)), show(b.get(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The method message when the documents mix schema v1 (headlines from probed repeats)
+/// and v2 (headlines from clean passes), whichever file and side they are: every file
+/// is checked, not only the first of a side.
+fn mixed_methods(base: &[u32], cur: &[u32]) -> Option<String> {
+    let all: Vec<(&str, usize, u32)> = base
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ("baseline", i + 1, v))
+        .chain(cur.iter().enumerate().map(|(i, &v)| ("current", i + 1, v)))
+        .collect();
+    let v1: Vec<String> = all
+        .iter()
+        .filter(|(_, _, v)| *v < 2)
+        .map(|(s, i, v)| format!("{s} file {i} (v{v})"))
+        .collect();
+    if v1.is_empty() || v1.len() == all.len() {
+        return None;
+    }
+    Some(format!(
+        "schema v1 and v2 documents are mixed ({} of {} files are v1: {}): v1 headlines were measured with the probes attached, v2 headlines in clean passes without them, so the headlines were measured differently",
+        v1.len(),
+        all.len(),
+        v1.join(", ")
+    ))
 }
 
 /// Compares two documents.
@@ -783,7 +900,25 @@ pub fn compare_with(
         }
         let (nb, nc) = (CaseNoise::of(b), CaseNoise::of(c));
         let bs = series(b, settings.percentiles);
-        for s in series(c, settings.percentiles) {
+        let cs = series(c, settings.percentiles);
+        // A metric judged on one side only cannot be compared; saying nothing would
+        // let a lost headline pass as "unchanged of N".
+        let has =
+            |v: &Vec<Series>, name: &str| v.iter().any(|x| x.name == name && !x.values.is_empty());
+        for (side, other, mine, theirs) in [
+            ("baseline", "current", &bs, &cs),
+            ("current", "baseline", &cs, &bs),
+        ] {
+            for s in mine.iter().filter(|s| !s.values.is_empty()) {
+                if !has(theirs, &s.name) {
+                    warnings.push(format!(
+                        "{}: {} is in the {side} but missing from the {other}: not judged",
+                        c.id, s.name
+                    ));
+                }
+            }
+        }
+        for s in cs {
             let Some(bser) = bs.iter().find(|x| x.name == s.name) else {
                 continue;
             };
@@ -882,6 +1017,7 @@ pub fn compare_with(
         rows,
         added,
         removed,
+        fail_on_inconclusive: false,
     })
 }
 
@@ -974,30 +1110,73 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// Reads every file of each side, pools each side (`pool`), and compares them.
-/// `Err` is unusable input (exit 2).
+/// Reads every file of each side, pools each side ([`pool_side`]), and compares them.
+/// `Err` is unusable input (exit 2): a file that cannot be read or is not a results
+/// document, or one file given twice — the same path (or inode), or the same content,
+/// on one side or on both (pooled twice it counts its repeats twice and turns an
+/// inconclusive row decisive; on both sides it compares a run with itself).
 pub fn compare_files(
     base: &[PathBuf],
     cur: &[PathBuf],
     settings: Settings,
 ) -> Result<Comparison, Unusable> {
-    let read = |paths: &[PathBuf], which: &'static str| -> Result<Vec<RunResult>, Unusable> {
+    use std::os::unix::fs::MetadataExt;
+    for (which, paths) in [("baseline", base), ("current", cur)] {
         if paths.is_empty() {
             return Err(Unusable::Read {
                 which,
                 err: ReadError::Unreadable("no file given".into()),
             });
         }
+    }
+    let named: Vec<(&'static str, usize, &PathBuf)> = base
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ("baseline", i + 1, p))
+        .chain(cur.iter().enumerate().map(|(i, p)| ("current", i + 1, p)))
+        .collect();
+    // (device, inode) and bytes of each file read so far.
+    type Seen = (Option<(u64, u64)>, Vec<u8>);
+    let mut seen: Vec<Seen> = Vec::new();
+    for &(which, i, p) in &named {
+        let bytes = std::fs::read(p).map_err(|e| Unusable::Read {
+            which,
+            err: ReadError::Unreadable(format!("cannot read {}: {e}", p.display())),
+        })?;
+        let ino = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        for (j, (ino2, bytes2)) in seen.iter().enumerate() {
+            let (w2, i2, p2) = named[j];
+            let how = if ino.is_some() && ino == *ino2 {
+                "is the same file as"
+            } else if bytes == *bytes2 {
+                "has the same content as"
+            } else {
+                continue;
+            };
+            return Err(Unusable::Duplicate(format!(
+                "{which} file {i} ({}) {how} {w2} file {i2} ({}): give each run once",
+                p.display(),
+                p2.display()
+            )));
+        }
+        seen.push((ino, bytes));
+    }
+    let read = |paths: &[PathBuf], which: &'static str| -> Result<Vec<RunResult>, Unusable> {
         paths
             .iter()
             .map(|p| RunResult::read(p).map_err(|err| Unusable::Read { which, err }))
             .collect()
     };
-    let (b, bmsg) = pool(read(base, "baseline")?, "baseline");
-    let (c, cmsg) = pool(read(cur, "current")?, "current");
-    let mut out = compare_with(&b, &c, settings)?;
-    out.machine.extend(bmsg);
-    out.machine.extend(cmsg);
+    let b = pool_side(read(base, "baseline")?, "baseline");
+    let c = pool_side(read(cur, "current")?, "current");
+    let mut out = compare_with(&b.doc, &c.doc, settings)?;
+    out.method = mixed_methods(&b.versions, &c.versions)
+        .into_iter()
+        .collect();
+    out.machine.extend(b.machine);
+    out.machine.extend(c.machine);
+    out.warnings
+        .splice(0..0, b.warnings.into_iter().chain(c.warnings));
     out.baseline_files = base.to_vec();
     out.current_files = cur.to_vec();
     Ok(out)

@@ -673,8 +673,44 @@ impl RunResult {
                 found: version.min(u64::from(u32::MAX)) as u32,
             });
         }
-        serde_json::from_value(v)
-            .map_err(|e| ReadError::NotAResult(format!("malformed results document: {e}")))
+        let doc: Self = serde_json::from_value(v)
+            .map_err(|e| ReadError::NotAResult(format!("malformed results document: {e}")))?;
+        doc.check_values()?;
+        Ok(doc)
+    }
+
+    /// Refuses a judged figure no measurement can give: every metric with a direction
+    /// (`better` higher or lower: throughput, time per event, events per operation) is
+    /// a rate, a time or a count, never negative; a negative (or NaN) value in any
+    /// repeat, warm-up, probed pass or summary means a damaged or hand-edited document,
+    /// and judging it would call nonsense a verdict. `Err` names the case and metric.
+    fn check_values(&self) -> Result<(), ReadError> {
+        for c in &self.cases {
+            for (name, info) in &c.metrics {
+                if info.metric.better == Better::Neither {
+                    continue;
+                }
+                let bad = |v: f64| v.is_nan() || v < 0.0;
+                let mut values: Vec<f64> = Vec::new();
+                for r in c.repeats.iter().chain(&c.warmup_repeats) {
+                    values.extend(r.metrics.get(name));
+                    if let Some(p) = &r.probed {
+                        values.extend(p.metrics.get(name));
+                    }
+                }
+                let a = &info.across;
+                if a.n > 0 {
+                    values.extend([a.mean, a.median, a.min, a.max]);
+                }
+                if let Some(v) = values.into_iter().find(|&v| bad(v)) {
+                    return Err(ReadError::NotAResult(format!(
+                        "case {}: {name} = {v} {}: a time, rate or count per operation cannot be negative",
+                        c.id, info.metric.unit
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn read(path: &Path) -> Result<Self, ReadError> {
