@@ -206,6 +206,7 @@ fn an_outlier_needs_five_percent_and_names_the_noise_that_hit_it() {
             cpu_some_us: Some(if k == 2 { 250_000 } else { 1_000 }),
             steal_ns: 0,
             procs_running: Some(if k == 2 { 4.0 } else { 1.0 }),
+            wall_ns: 0,
         });
     }
     let w = export::outlier_warnings(&doc(vec![big]));
