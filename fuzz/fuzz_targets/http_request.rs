@@ -9,8 +9,9 @@
 //! answer, so the loop keeps reading); at most one answer per byte received plus one.
 //!
 //! proto.rs's types are crate-private, so the file is compiled here as a module; only
-//! `drive` below touches its API (Site, Responses::new, Session::{new, spare, filled,
-//! next}, Reply::{bytes, close}), so an API change means editing that one function.
+//! `drive` below touches its API (Site, Responses::new, Heads::new, Session::{new, spare,
+//! filled, next}, Reply::{head, body, close}), so an API change means editing that one
+//! function (CI builds and runs this target, so such a change cannot go unnoticed).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,12 +35,15 @@ fn drive(max_header_bytes: usize, chunk: usize, stream: &[u8]) -> Vec<Answer> {
     };
     let responses = proto::Responses::new(&site).expect("a valid site");
     let mut session = proto::Session::new(max_header_bytes);
+    let mut heads = proto::Heads::new();
     let mut answers = Vec::new();
     let mut pos = 0;
     loop {
-        while let Some(r) = session.next(&responses) {
+        while let Some(r) = session.next(&responses, &mut heads) {
+            // The default site serves bytes held in memory: no file part.
+            assert_eq!(r.file_len, 0, "a file body from an in-memory site");
             answers.push(Answer {
-                bytes: r.bytes.to_vec(),
+                bytes: [&r.head[..], &r.body[..]].concat(),
                 close: r.close,
             });
             assert!(
