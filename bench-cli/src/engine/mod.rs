@@ -20,7 +20,7 @@ pub mod user;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use workloads::{stop::Stop, NoObserver, Observer};
 
@@ -446,7 +446,9 @@ impl Schedule {
 }
 
 /// Runs `slots` in order into `runs`; `on_case` hears of each case whose `last` slot
-/// ran. Stops early (without error) when `stop` is set.
+/// ran. Stops early (without error) when `stop` is set. A pass whose workload failed (a
+/// task or process that died, a server that would not start) ends the run there:
+/// `Ok(Some(why))`, with every earlier pass kept.
 fn run_slots(
     session: &mut Session,
     runs: &mut [CaseRun],
@@ -455,7 +457,7 @@ fn run_slots(
     stop: &Stop,
     deadline: Option<Instant>,
     on_case: &mut dyn FnMut(&Session, &Case),
-) -> Result<()> {
+) -> Result<Option<String>> {
     let mut last = vec![usize::MAX; runs.len()];
     for (i, s) in slots.iter().enumerate() {
         last[s.case] = i;
@@ -496,7 +498,10 @@ fn run_slots(
         let noise = meter.finish();
         let measured = result.as_ref().is_ok_and(|r| r.ops > 0);
         let kernel = session.end_pass(slot.pass, measured)?;
-        let mut result = result.with_context(|| run.id.clone())?;
+        let mut result = match result {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(format!("{}: {e:#}", run.id))),
+        };
         result.repeat.started_at(started);
         result.repeat.noise = Some(noise);
         let round = slot.round as usize - 1;
@@ -511,7 +516,7 @@ fn run_slots(
             on_case(session, &build_case(&runs[slot.case]));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The relative half-width of the 95% interval of a case's headline median, from its
@@ -654,11 +659,12 @@ pub fn run_scan(
     // --max-time is a budget for the whole run, the first 6 rounds included.
     let deadline = sched.auto.then(|| began + sched.max_time);
     let mut quiet = |_: &Session, _: &Case| {};
+    let failed: Option<String>;
     {
         // With auto, a case is done only when it converges: its line comes at the end.
         let first: &mut dyn FnMut(&Session, &Case) =
             if sched.auto { &mut quiet } else { &mut on_case };
-        run_slots(
+        failed = run_slots(
             &mut session,
             &mut runs,
             &slots,
@@ -671,7 +677,8 @@ pub fn run_scan(
     // --repeat auto: one more interleaved round of every case not yet precise enough,
     // while the time budget lasts (checked before each pass; a begun round completes).
     let mut round = sched.repeat;
-    while sched.auto && !stop.is_set() && began.elapsed() < sched.max_time {
+    let mut failed = failed;
+    while failed.is_none() && sched.auto && !stop.is_set() && began.elapsed() < sched.max_time {
         let open: Vec<usize> = (0..runs.len())
             .filter(|&i| half_width(&runs[i]).is_none_or(|h| h > sched.precision))
             .collect();
@@ -685,7 +692,7 @@ pub fn run_scan(
         let slots = order.round(&open, round);
         let done = session.progress.done();
         session.progress.set_length(done + slots.len() as u64);
-        run_slots(
+        failed = run_slots(
             &mut session,
             &mut runs,
             &slots,
@@ -743,7 +750,14 @@ pub fn run_scan(
             doc.warnings.push(w);
         }
     }
+    if let Some(why) = &failed {
+        // The measurement ends with the failed pass; the figures before it stand.
+        let w = format!("a pass failed, so the run stopped there: {why}");
+        warn(&w);
+        doc.warnings.push(w);
+    }
     doc.interrupted = stop.is_set()
+        || failed.is_some()
         || doc
             .cases
             .iter()
