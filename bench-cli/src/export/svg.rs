@@ -175,7 +175,8 @@ fn draw_legend(area: &Area, labels: &[(String, String)]) -> Result<()> {
 
 /// Tick positions for a log axis over [lo, hi] (both > 0): whole decades when at least
 /// three fall inside (every k-th decade past 12), else 1-2-5 steps when two or more
-/// fall inside, else every integer multiple of a decade. Plotters' own log key points have none when no power of ten
+/// fall inside, else every integer multiple of a decade, else (a narrower axis) linear
+/// 1-2-5 ticks. Plotters' own log key points have none when no power of ten
 /// lies inside (an axis spanning less than a decade had no label) and give a decade's
 /// end twice.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
@@ -198,7 +199,12 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if steps.len() >= 2 {
         return steps;
     }
-    within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    let multiples = within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    if multiples.len() >= 2 {
+        return multiples;
+    }
+    // A narrow axis (a one-sample plot spans 1.5× either side): linear 1-2-5 ticks.
+    linear_ticks(lo, hi).0
 }
 
 /// About eight ticks over [lo, hi] at a 1-2-5 step, and that step.
@@ -936,7 +942,12 @@ mod tests {
         // Less than a decade: 1-2-5 steps, else integer multiples.
         assert_eq!(log_ticks(1.5e4, 9.0e4), [2e4, 5e4]);
         assert_eq!(log_ticks(1.0, 10.0), [1.0, 2.0, 5.0, 10.0]);
-        assert_eq!(log_ticks(31_000.0, 48_000.0), [40_000.0]);
+        assert_eq!(log_ticks(31_000.0, 58_000.0), [40_000.0, 50_000.0]);
+        // One sample of 19.6 µs, the axis 1.5× either side.
+        assert_eq!(
+            log_ticks(19_600.0 / 1.5, 19_600.0 * 1.5),
+            [15_000.0, 20_000.0, 25_000.0]
+        );
         assert_eq!(log_ticks(1.0, 1000.0), [1.0, 10.0, 100.0, 1000.0]);
         assert_eq!(log_ticks(1.0, 1e30).len(), 11);
         let (t, step) = linear_ticks(1.143, 1.171);
