@@ -1,6 +1,6 @@
 use std::{io::Write as _, process::ExitCode};
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use evbench::{
     cli::{Cli, Command},
     commands::{compare, doctor, list, load, report, run, serve, trace},
@@ -97,7 +97,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             // completes is what parses. Into memory first: clap_complete panics on a
             // failed write.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "evbench", &mut script);
+            clap_complete::generate(
+                shell,
+                &mut evbench::cli::completion_command(),
+                "evbench",
+                &mut script,
+            );
             let mut out = std::io::stdout().lock();
             if let Err(e) = out.write_all(&script).and_then(|()| out.flush()) {
                 eprintln!("evbench: error: cannot write to stdout: {e}");

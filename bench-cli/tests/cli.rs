@@ -418,3 +418,38 @@ fn json_goes_to_stdout_and_to_the_file_asked_for() {
     assert_eq!(a["cases"][0]["repeats"][0]["counters"]["rounds"], 500);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 18 item 4: value flags without a fixed vocabulary (`--topology`, `--scan`,
+/// `--repeat`, `-d`, `--rate`) complete to nothing in bash, not to file names; path
+/// flags keep file completion.
+#[test]
+fn free_text_flags_offer_no_file_names() {
+    let bash = text(&evbench(&["completions", "bash"]).stdout);
+    // The `case` arm of `flag` inside the function of subcommand path `sub`.
+    let arm = |sub: &str, flag: &str| -> String {
+        let start = bash
+            .find(&format!("        {sub})"))
+            .unwrap_or_else(|| panic!("no section {sub}"));
+        let section = &bash[start..];
+        let section = &section[..section[1..]
+            .find("\n        evbench__")
+            .map_or(section.len(), |i| i + 1)];
+        let at = section
+            .find(&format!("                {flag})"))
+            .unwrap_or_else(|| panic!("no {flag} in {sub}"));
+        let body = &section[at..];
+        body[..body.find(";;").unwrap()].to_string()
+    };
+    for (sub, flag) in [
+        ("evbench__subcmd__run__subcmd__pingpong", "--topology"),
+        ("evbench__subcmd__run__subcmd__pingpong", "--scan"),
+        ("evbench__subcmd__run__subcmd__pingpong", "--repeat"),
+        ("evbench__subcmd__run__subcmd__pingpong", "-d"),
+        ("evbench__subcmd__load", "--rate"),
+    ] {
+        let a = arm(sub, flag);
+        assert!(!a.contains("compgen -f"), "{sub} {flag}: {a}");
+        assert!(a.contains("COMPREPLY=(\"${cur}\")"), "{sub} {flag}: {a}");
+    }
+    assert!(arm("evbench__subcmd__run__subcmd__pingpong", "--csv").contains("compgen -f"));
+}

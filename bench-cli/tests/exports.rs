@@ -771,3 +771,146 @@ fn time_columns_never_round_a_figure_to_zero() {
     assert_eq!(t.rows[1][3], format!("{:.1}", p50_us(1_200_000)));
     assert_ne!(t.rows[1][3], "1.2", "the column stays in µs");
 }
+
+/// Issue 16 item 1: `report` shows an open loop's offered rate beside the achieved one
+/// and what the schedule could not fit, summed over the counted repeats, in text and
+/// Markdown; the shortfall warning the run recorded is shown.
+#[test]
+fn report_shows_the_open_loop_schedule() {
+    let mut c = Case::new("http", None, Some("epoll"), None);
+    for (requests, missed) in [(146_670u64, 253_000u64), (150_000, 249_990)] {
+        let mut r = Repeat::new(Duration::from_secs(2));
+        r.metric(
+            "requests_per_sec",
+            Metric::higher("req/s"),
+            requests as f64 / 2.0,
+        )
+        .detail(
+            "client",
+            serde_json::json!({
+                "requests": requests, "seconds": 2.0, "req_per_sec": requests as f64 / 2.0,
+                "offered_rate": 200000.0, "below_target": true, "late": 165,
+                "missed": missed, "failed": 0, "scheduled": 400_000,
+            }),
+        );
+        c.push_repeat(r);
+    }
+    let mut d = doc(vec![c]);
+    let w = "http/epoll (clean 1/2): achieved 73,335 req/s, 63.3 % below the offered 200,000 req/s (253,000 of 400,000 scheduled requests missed, 165 late)";
+    d.warnings.push(w.into());
+    let t = export::open_loop_table(&d.cases.iter().collect::<Vec<_>>()).unwrap();
+    // 296,670 answered in 4 s: 74,167.5 req/s, 62.9% below 200,000.
+    assert_eq!(
+        t.rows,
+        [[
+            "http/epoll",
+            "200,000",
+            "74,168",
+            "62.9%",
+            "800,000",
+            "296,670",
+            "330",
+            "502,990",
+            "0"
+        ]
+        .map(String::from)
+        .to_vec()]
+    );
+    let dir = tmpdir("openloop");
+    let f = write(&d, &dir);
+    let term = text(&evbench(&["report", f.to_str().unwrap()]).stdout);
+    let md = text(&evbench(&["report", f.to_str().unwrap(), "--markdown"]).stdout);
+    assert!(term.contains(&format!("warning: {w}")), "{term}");
+    assert!(term.contains(&t.text()), "{term}");
+    assert!(md.contains(&format!("> **Warning:** {w}")), "{md}");
+    assert!(md.contains(&t.markdown()), "{md}");
+    // A closed loop has no schedule to show.
+    let closed = doc(vec![case("pipe", &[1.0], 1000)]);
+    assert!(export::open_loop_table(&closed.cases.iter().collect::<Vec<_>>()).is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Item 1: a figure no repeat measured is written as `null` (never 0) in `across`, read
+/// back as no data, and left empty in the CSV.
+#[test]
+fn an_unmeasured_figure_is_null_not_zero() {
+    let mut c = case("pipe", &[50_000.0], 10_000);
+    c.repeats[0].interrupted = true;
+    c.refresh();
+    let d = doc(vec![c]);
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(
+        v["cases"][0]["metrics"]["ops_per_sec"]["across"],
+        serde_json::json!({"n": 0, "mean": null, "median": null, "stddev": null, "min": null, "max": null})
+    );
+    let dir = tmpdir("null");
+    let f = write(&d, &dir);
+    let back = RunResult::read(&f).unwrap();
+    assert_eq!(back.cases[0].metrics["ops_per_sec"].across.n, 0);
+    let csv = dir.join("c.csv");
+    let o = evbench(&[
+        "report",
+        f.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let row = body.lines().find(|l| l.contains(",ops_per_sec,")).unwrap();
+    assert!(row.contains(",0,,,,,,,"), "n 0 and empty statistics: {row}");
+    // A repeat without the figure (nothing measured) is not counted: n is 1, not 2.
+    let mut c = case("eventfd", &[80_000.0], 10_000);
+    let mut r = Repeat::new(Duration::from_millis(1));
+    r.metric("ops_per_sec", Metric::higher("round trips/s"), f64::NAN);
+    c.push_repeat(r);
+    let a = &c.metrics["ops_per_sec"].across;
+    assert_eq!((a.n, a.median), (1, 80_000.0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Item 1: a percentile table's unit comes from its smallest figure: a 16 µs minimum
+/// beside 5 ms medians reads 16.0 in a µs table, never 0.0 in a ms one.
+#[test]
+fn percentile_tables_never_round_the_minimum_to_zero() {
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    h.record(16_000).unwrap();
+    for _ in 0..10 {
+        h.record(5_000_000).unwrap();
+    }
+    let mut c = Case::new("pingpong", Some("pipe"), Some("block"), Some("pin=same"));
+    let mut r = Repeat::new(Duration::from_millis(1));
+    r.metric("ops_per_sec", Metric::higher("round trips/s"), 1.0)
+        .histogram("round_trip_ns", "ns", &h);
+    c.push_repeat(r);
+    let d = doc(vec![c]);
+    let t = export::percentile_table("round_trip_ns", &d.cases.iter().collect::<Vec<_>>()).unwrap();
+    assert_eq!(t.title, "round_trip: percentiles in µs, all repeats merged");
+    let p50 = format!("{:.1}", h.value_at_quantile(0.5) as f64 / 1e3);
+    assert_eq!(&t.rows[0][1..4], &["11", "16.0", p50.as_str()]);
+}
+
+/// `report --csv -` writes the CSV to stdout (in place of the text report), not to a
+/// file named "-"; it is the same CSV a file gets.
+#[test]
+fn csv_dash_is_stdout() {
+    let d = doc(vec![case("pipe", &[85_200.0, 90_000.0], 10_000)]);
+    let dir = tmpdir("csvdash");
+    let f = write(&d, &dir);
+    let file = dir.join("c.csv");
+    let o = evbench(&[
+        "report",
+        f.to_str().unwrap(),
+        "--csv",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(["report", f.to_str().unwrap(), "--csv", "-"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), std::fs::read_to_string(&file).unwrap());
+    assert!(!dir.join("-").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}

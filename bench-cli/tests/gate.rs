@@ -344,7 +344,19 @@ fn too_few_repeats_names_the_cause() {
     assert_eq!(
         rows,
         [Some(
-            "3 of the current's 5 repeats were interrupted (measure it again)".to_string()
+            "the current's repeats 1, 2 and 3 were interrupted, leaving 2 repeats of its 5 (measure it again)".to_string()
+        )]
+    );
+    // Two current repeats, one interrupted: the interruption is the cause named, not
+    // "the current has 2 repeats of it".
+    let mut cur = us_case("pipe", &BASE[..2]);
+    cur.repeats[1].interrupted = true;
+    cur.refresh();
+    let (rows, _) = why(us_case("pipe", &BASE), cur);
+    assert_eq!(
+        rows,
+        [Some(
+            "the current's repeat 2 was interrupted, leaving 1 repeat of its 2 (measure it again, with --repeat 3 or more)".to_string()
         )]
     );
     // A histogram only some current repeats recorded: its percentiles have 2 values.

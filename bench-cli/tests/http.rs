@@ -260,3 +260,62 @@ fn probes_follow_the_server_child_process_alone() {
         "{syscalls} syscalls for {requests} requests"
     );
 }
+
+/// Issue 16 item 1: an open loop's shortfall is in the document's warnings (a judged
+/// repeat's, named by its pass, with the figures its details record), and a warm-up's
+/// shortfall is printed as the warm-up's, not kept.
+#[test]
+fn open_loop_shortfall_is_a_document_warning() {
+    let out = evbench(&[
+        "run",
+        "http",
+        "--wait",
+        "epoll",
+        "-c",
+        "2",
+        "-d",
+        "0.3",
+        "--warmup-time",
+        "0.1",
+        "--rate",
+        "10000000",
+        "--repeat",
+        "1",
+        "--warmup-repeats",
+        "1",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    let v = json(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let c = &v["cases"][0]["repeats"][0]["details"]["client"];
+    let n = |k: &str| evbench::output::count(c[k].as_u64().unwrap());
+    let achieved = c["req_per_sec"].as_f64().unwrap();
+    let want = format!(
+        "http/epoll (clean 1/1): achieved {} req/s, {:.1} % below the offered 10,000,000 req/s ({} of {} scheduled requests missed, {} late)",
+        evbench::output::count(achieved.round() as u64),
+        100.0 * (1.0 - achieved / 1e7),
+        n("missed"),
+        n("scheduled"),
+        n("late")
+    );
+    let shortfalls: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("below the offered"))
+        .collect();
+    assert_eq!(shortfalls, [want.as_str()], "{stderr}");
+    assert_eq!(c["below_target"], true);
+    assert!(stderr.contains(&want), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("http/epoll (warm-up 1/1), not judged: achieved "))
+            .count(),
+        1,
+        "{stderr}"
+    );
+}

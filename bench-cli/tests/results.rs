@@ -143,6 +143,8 @@ fn a_written_file_reads_back_identically() {
                 .next()
                 .unwrap()
                 .trim()
+                // Counts carry thousands separators ("1,000").
+                .replace(',', "")
                 .parse::<u64>()
                 .unwrap()
         })

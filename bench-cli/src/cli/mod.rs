@@ -1241,6 +1241,28 @@ pub enum Order {
     Grouped,
 }
 
+/// The command tree as `evbench completions` writes it: every value flag with neither a
+/// fixed vocabulary nor a path type (`--topology`, `--scan`, `--repeat`, `-d`,
+/// `--rate`) is marked free text (`ValueHint::Other`), so the shells offer no file
+/// names for it; paths keep clap's path completion and vocabularies their word lists.
+/// Recursive over subcommands.
+pub fn completion_command() -> clap::Command {
+    fn free_text(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| {
+            let plain = a.get_action().takes_values()
+                && a.get_value_hint() == clap::ValueHint::Unknown
+                && a.get_possible_values().is_empty();
+            if plain {
+                a.value_hint(clap::ValueHint::Other)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(free_text)
+    }
+    free_text(<Cli as clap::CommandFactory>::command())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,10 +48,10 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
         return Ok(usage_error(&e));
     }
     let report = http::client::run(&cfg, &NoObserver, stop).context("the load run failed")?;
-    if let Some(w) = report.warning() {
+    let f = LoadFigures::of(&report);
+    if let Some(w) = f.warning() {
         eprintln!("evbench: warning: {w}");
     }
-    let f = LoadFigures::of(&report);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &f)?;
@@ -59,7 +59,7 @@ pub fn run(args: LoadArgs, stop: &Stop) -> Result<ExitCode> {
     } else {
         let mode = match cfg.pace {
             Pace::Closed => "closed loop".to_string(),
-            Pace::Rate(r) => format!("open loop at {r} req/s"),
+            Pace::Rate(r) => format!("open loop at {} req/s", count(r.round() as u64)),
         };
         writeln!(
             out,

@@ -1,10 +1,11 @@
 //! `evbench report FILE`: renders a saved result in the formats asked for.
 //!
-//! Every output path (`--svg DIR`, `--html`, `--hlog`) is checked before anything is
+//! `--csv -` and `--hlog -` write to stdout in place of the text report. Every other
+//! output path (`--svg DIR`, `--html`, `--hlog`, `--csv`) is checked before anything is
 //! read or rendered, and every file is written whole or not at all (`crate::files`): a
 //! full disk leaves no partial file under a final name, the report on stdout is still
 //! printed, and the command exits 2 naming each file it could not write.
-use std::{io::Write as _, path::Path, process::ExitCode};
+use std::{io::Write, path::Path, process::ExitCode};
 
 use anyhow::Result;
 
@@ -27,6 +28,8 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     if let Some(p) = &args.csv {
         outs.push(("--csv", p));
     }
+    // "-" is stdout (see `is_stdout`), no file to check.
+    outs.retain(|(_, p)| !is_stdout(p));
     for (flag, p) in &outs {
         files::check_output(flag, p)?;
     }
@@ -37,6 +40,32 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     // Nor may an output overwrite the document being read (same path, a symlink to
     // it, or a hard link).
     files::check_not_inputs(&outs, &[("input file", args.file.as_path())])
+}
+
+/// Whether an output path is `-`: stdout, as for most Unix tools. The text report is
+/// then left out, so stdout holds that one output alone (CSV or interval log).
+fn is_stdout(p: &Path) -> bool {
+    p == Path::new("-")
+}
+
+/// Writes one `--csv`/`--hlog` output: to stdout for `-`, else to the file (whole or
+/// not at all) with a "wrote" line; a failure goes into `failed`.
+fn write_output(
+    path: &Path,
+    failed: &mut Vec<String>,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) {
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = f(&mut out).and_then(|()| out.flush()) {
+            failed.push(format!("cannot write to stdout: {e}"));
+        }
+        return;
+    }
+    match files::write_with(path, |w| f(w)) {
+        Ok(()) => eprintln!("evbench: wrote {}", path.display()),
+        Err(e) => failed.push(e.to_string()),
+    }
 }
 
 pub fn run(args: &ReportArgs) -> Result<ExitCode> {
@@ -52,8 +81,12 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     };
     let mut failed: Vec<String> = Vec::new();
     // A stdout that cannot take the report (a full disk behind `>`) is one line and
-    // exit 2, like any output; the files asked for are still written.
-    {
+    // exit 2, like any output; the files asked for are still written. An output sent
+    // to stdout (`-`) takes stdout's place.
+    let to_stdout = [&args.csv, &args.hlog]
+        .iter()
+        .any(|p| p.as_deref().is_some_and(is_stdout));
+    if !to_stdout {
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             failed.push(format!("cannot write the report to stdout: {e}"));
@@ -69,20 +102,14 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         }
     }
     if let Some(path) = &args.hlog {
-        match files::write_with(path, |w| {
-            export::hlog::write(&r, w).map_err(std::io::Error::other)
-        }) {
-            Ok(()) => eprintln!("evbench: wrote {}", path.display()),
-            Err(e) => failed.push(e.to_string()),
-        }
+        write_output(path, &mut failed, |mut w| {
+            export::hlog::write(&r, &mut w).map_err(std::io::Error::other)
+        });
     }
     if let Some(path) = &args.csv {
-        match files::write_with(path, |w| {
+        write_output(path, &mut failed, |w| {
             export::csv::write(&r, args.csv_repeats, w).map_err(std::io::Error::other)
-        }) {
-            Ok(()) => eprintln!("evbench: wrote {}", path.display()),
-            Err(e) => failed.push(e.to_string()),
-        }
+        });
     }
     for f in &failed {
         eprintln!("evbench: error: {f}");

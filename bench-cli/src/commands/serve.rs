@@ -76,10 +76,10 @@ fn print_stats(s: &ServerStats, secs: f64) {
     if s.requests > 0 && s.waits > 0 {
         let r = s.requests as f64;
         println!(
-            "per request: {:.3} wait calls, {:.3} events, {:.0} ns inside the wait call",
+            "per request: {:.3} wait calls, {:.3} events, {} ns inside the wait call",
             s.waits as f64 / r,
             s.events as f64 / r,
-            s.wait_ns as f64 / r
+            count((s.wait_ns as f64 / r).round() as u64)
         );
     }
 }

@@ -322,21 +322,25 @@ pub fn pass(args: &HttpArgs, probes: Option<&Probes>, stop: &Stop) -> Result<Pas
     let mut r = Repeat::new(std::time::Duration::from_secs_f64(
         row.client.seconds.max(0.0),
     ));
-    r.metric(
-        "requests_per_sec",
-        Metric::higher("req/s"),
-        row.client.req_per_sec,
-    )
-    .histogram("request_ns", "ns", &latency)
-    .counter("requests", row.client.requests)
-    .counter("errors", row.client.errors_total)
-    .detail("client", &row.client)
-    .detail("server", row.server)
-    .detail("per_request", &row.per_request);
+    // No request answered: no rate was measured, so the repeat carries none (a 0 would
+    // count as a figure in `across`); `metric` leaves a NaN out.
+    let rate = if row.client.requests > 0 {
+        row.client.req_per_sec
+    } else {
+        f64::NAN
+    };
+    r.metric("requests_per_sec", Metric::higher("req/s"), rate)
+        .histogram("request_ns", "ns", &latency)
+        .counter("requests", row.client.requests)
+        .counter("errors", row.client.errors_total)
+        .detail("client", &row.client)
+        .detail("server", row.server)
+        .detail("per_request", &row.per_request);
     r.interrupted = row.client.interrupted;
     Ok(PassResult {
         repeat: r,
         ops: row.server.requests,
+        warnings: row.client.warning().into_iter().collect(),
         figures: Figures::Http(Box::new(row)),
     })
 }
@@ -364,9 +368,6 @@ fn one_case(
         snaps: Mutex::new(Vec::new()),
     };
     let report = http::client::run(&cfg, &window, stop).context("the load run failed")?;
-    if let Some(w) = report.warning() {
-        warn(&format!("http/{}: {w}", wait.name()));
-    }
     let snaps = window.snaps.into_inner().map_err(|_| anyhow!("poisoned"))?;
     // An interrupted run may never have closed its window: nothing to read then.
     let kernel = match probes {
@@ -507,6 +508,22 @@ impl LoadFigures {
             peak_connections: r.peak_connections,
             interrupted: r.interrupted,
         }
+    }
+
+    /// One line when the open loop fell short of its target by more than 5 %, worded
+    /// as the client's own (`LoadReport::warning`): achieved vs offered, missed, late.
+    pub fn warning(&self) -> Option<String> {
+        let offered = self.offered_rate.filter(|_| self.below_target)?;
+        Some(format!(
+            "achieved {} req/s, {:.1} % below the offered {} req/s \
+             ({} of {} scheduled requests missed, {} late)",
+            count(self.req_per_sec.round() as u64),
+            100.0 * (1.0 - self.req_per_sec / offered),
+            count(offered.round() as u64),
+            count(self.missed),
+            count(self.scheduled),
+            count(self.late)
+        ))
     }
 
     /// `refused 0, reset 0, ...` with only the non-zero kinds, or `none`.

@@ -372,6 +372,10 @@ pub struct PassResult {
     pub repeat: Repeat,
     pub figures: Figures,
     pub ops: u64,
+    /// Warnings about this pass alone (e.g. an open loop's shortfall), without a prefix:
+    /// the scheduler prints them naming the case and pass (warm-up or judged) and keeps
+    /// a judged pass's in the document's `warnings`.
+    pub warnings: Vec<String>,
 }
 
 /// A pass's figures as the workload reports them.
@@ -398,6 +402,9 @@ pub struct CaseRun {
     /// Warm-up rounds (clean passes, never judged).
     pub warmups: Vec<PassResult>,
     pub rounds: Vec<Round>,
+    /// Judged passes' warnings, each prefixed with the case and pass: they go into the
+    /// document's `warnings` (a warm-up's are printed only).
+    pub warnings: Vec<String>,
 }
 
 /// `--precision` when not given: 2% half-width.
@@ -504,6 +511,15 @@ fn run_slots(
         };
         result.repeat.started_at(started);
         result.repeat.noise = Some(noise);
+        for w in std::mem::take(&mut result.warnings) {
+            if slot.warmup {
+                warn(&format!("{label}, not judged: {w}"));
+            } else {
+                let w = format!("{label}: {w}");
+                warn(&w);
+                run.warnings.push(w);
+            }
+        }
         let round = slot.round as usize - 1;
         if slot.warmup {
             run.warmups.push(result);
@@ -651,6 +667,7 @@ pub fn run_scan(
                 id,
                 scan: point,
                 warmups: Vec::new(),
+                warnings: Vec::new(),
                 rounds: (0..sched.repeat).map(|_| Round::default()).collect(),
             }
         })
@@ -708,6 +725,7 @@ pub fn run_scan(
         if case.repeats.is_empty() && case.warmup_repeats.is_empty() {
             continue; // stopped before it ran at all
         }
+        doc.warnings.extend(run.warnings.iter().cloned());
         if sched.auto {
             let h = half_width(run);
             case.convergence = Some(precision::Convergence {

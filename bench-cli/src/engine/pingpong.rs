@@ -152,25 +152,29 @@ impl Wire {
 /// A measured outcome as the pass's figures.
 fn figures(mut o: pingpong::Outcome) -> Result<PassResult> {
     let mut r = Repeat::new(Duration::from_nanos(o.elapsed_ns));
+    // No round trip completed: nothing was measured, so the repeat carries no rate or
+    // per-round figure (the workload's 0.0 would count in `across`); `metric` leaves a
+    // NaN out.
+    let measured = |v: f64| if o.rounds > 0 { v } else { f64::NAN };
     r.metric(
         "ops_per_sec",
         Metric::higher("round trips/s"),
-        o.ops_per_sec(),
+        measured(o.ops_per_sec()),
     )
     .metric(
         "voluntary_per_round",
         Metric::lower("switches/round trip").with_noise_floor(PER_OP_NOISE_FLOOR),
-        o.voluntary_per_round(),
+        measured(o.voluntary_per_round()),
     )
     .metric(
         "involuntary_per_round",
         Metric::neither("switches/round trip"),
-        o.involuntary_per_round(),
+        measured(o.involuntary_per_round()),
     )
     .metric(
         "wakeups_per_event",
         Metric::lower("wakeups/event").with_noise_floor(PER_OP_NOISE_FLOOR),
-        o.wakeups_per_event(),
+        measured(o.wakeups_per_event()),
     )
     .histogram("round_trip_ns", "ns", &o.latency)
     .counter("rounds", o.rounds)
@@ -186,5 +190,6 @@ fn figures(mut o: pingpong::Outcome) -> Result<PassResult> {
         repeat: r,
         ops: o.rounds,
         figures: Figures::Pingpong(Box::new(o)),
+        warnings: Vec::new(),
     })
 }

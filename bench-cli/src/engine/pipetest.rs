@@ -96,16 +96,27 @@ fn figures(o: pipetest::Outcome) -> Result<PassResult> {
     let sum = |f: fn(&pipetest::Run) -> u64| o.runs.iter().map(f).sum::<u64>();
     let messages = sum(|r| r.messages);
     let mut r = Repeat::new(Duration::from_nanos(sum(|r| r.elapsed_ns)));
-    r.metric("us_per_event", Metric::lower("µs/event"), o.avg_us)
-        .metric("sigma_us", Metric::neither("µs/event"), o.sigma_us)
-        .counter("messages", messages)
-        .counter("fired", sum(|r| r.fired))
-        .counter("events", sum(|r| r.events))
-        .detail("runs", &o.runs);
+    // No message passed: no per-event time was measured, none is recorded.
+    let measured = |v: f64| if messages > 0 { v } else { f64::NAN };
+    r.metric(
+        "us_per_event",
+        Metric::lower("µs/event"),
+        measured(o.avg_us),
+    )
+    .metric(
+        "sigma_us",
+        Metric::neither("µs/event"),
+        measured(o.sigma_us),
+    )
+    .counter("messages", messages)
+    .counter("fired", sum(|r| r.fired))
+    .counter("events", sum(|r| r.events))
+    .detail("runs", &o.runs);
     r.interrupted = o.interrupted;
     Ok(PassResult {
         repeat: r,
         ops: messages,
         figures: Figures::Pipetest(o),
+        warnings: Vec::new(),
     })
 }

@@ -108,6 +108,10 @@ pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
         };
         (start, hi + pad)
     };
+    // Plotters' ten linear ticks step by at least a tenth of the range: labelled with
+    // the decimals that smallest step needs, neighbours never read alike (three
+    // significant digits printed "1.15 1.15 1.16").
+    let step = (x1 - x0) / 10.0;
     let h = (140 + 74 * n as u32).max(240);
     let mut svg = String::new();
     {
@@ -133,7 +137,13 @@ pub fn pair_plot(title: &str, rows: &[&Row]) -> Result<String> {
                 SIDE_LEVEL * 100.0
             ))
             .x_labels(if log { (x1 - x0) as usize + 1 } else { 10 })
-            .x_label_formatter(&|x| value(if log { 10f64.powf(*x) } else { *x }, &unit))
+            .x_label_formatter(&|x| {
+                if log {
+                    value(10f64.powf(*x), &unit)
+                } else {
+                    super::svg::linear_tick_label(*x, step, &unit, x0.abs().max(x1.abs()))
+                }
+            })
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 14))
             .light_line_style(RGBColor(235, 235, 235))

@@ -37,6 +37,9 @@ pub fn render(r: &RunResult) -> Result<String> {
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&workload));
         out.push_str(&side_by_side(&workload, &cases).html());
+        if let Some(t) = super::open_loop_table(&cases) {
+            out.push_str(&t.html());
+        }
         let rel = relative_summary(&cases);
         if !rel.is_empty() {
             let _ = writeln!(out, "<pre>{}</pre>", escape(&rel.join("\n")));

@@ -437,15 +437,16 @@ pub fn print_http(
 pub fn print_load(out: &mut impl Write, f: &LoadFigures) -> Result<()> {
     writeln!(
         out,
-        "  throughput  {:.0} req/s achieved ({} requests answered in the window, {} bytes)",
-        f.req_per_sec,
+        "  throughput  {} req/s achieved ({} requests answered in the window, {} bytes)",
+        count(f.req_per_sec.round() as u64),
         count(f.requests),
         count(f.bytes)
     )?;
     if let Some(offered) = f.offered_rate {
         writeln!(
             out,
-            "  schedule    {offered} req/s offered: {} scheduled, {} late (answered after the window), {} missed (never sent), {} failed",
+            "  schedule    {} req/s offered: {} scheduled, {} late (answered after the window), {} missed (never sent), {} failed",
+            count(offered.round() as u64),
             count(f.scheduled),
             count(f.late),
             count(f.missed),
@@ -468,4 +469,50 @@ pub fn print_load(out: &mut impl Write, f: &LoadFigures) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 18 item 1: `load`'s lines print every count with separators, and an open
+    /// loop's offered rate beside the achieved one.
+    #[test]
+    fn load_lines_separate_thousands() {
+        let f = LoadFigures {
+            requests: 81_419,
+            seconds: 1.0,
+            req_per_sec: 81_419.4,
+            offered_rate: Some(200_000.0),
+            below_target: true,
+            late: 1_200,
+            missed: 118_565,
+            failed: 0,
+            scheduled: 201_184,
+            reconnects: 0,
+            warmup_dropped: 0,
+            errors: Default::default(),
+            errors_total: 0,
+            latency_ns: None,
+            service_ns: None,
+            bytes: 12_345_678,
+            peak_connections: 16,
+            interrupted: false,
+        };
+        let mut out = Vec::new();
+        print_load(&mut out, &f).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().take(2).collect();
+        assert_eq!(
+            lines,
+            [
+                "  throughput  81,419 req/s achieved (81,419 requests answered in the window, 12,345,678 bytes)",
+                "  schedule    200,000 req/s offered: 201,184 scheduled, 1,200 late (answered after the window), 118,565 missed (never sent), 0 failed",
+            ]
+        );
+        assert_eq!(
+            f.warning().unwrap(),
+            "achieved 81,419 req/s, 59.3 % below the offered 200,000 req/s (118,565 of 201,184 scheduled requests missed, 1,200 late)"
+        );
+    }
 }

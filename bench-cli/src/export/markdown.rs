@@ -26,6 +26,9 @@ pub fn render(r: &RunResult) -> String {
     out.push_str(&super::scan::render_markdown(r));
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).markdown());
+        if let Some(t) = super::open_loop_table(&cases) {
+            let _ = writeln!(out, "{}", t.markdown());
+        }
         let rel = relative_summary(&cases);
         if !rel.is_empty() {
             let _ = writeln!(out, "```\n{}\n```\n", rel.join("\n"));

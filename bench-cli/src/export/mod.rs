@@ -298,6 +298,74 @@ pub fn side_by_side(workload: &str, cases: &[&Case]) -> Table {
     }
 }
 
+/// An open loop's schedule per case (`--rate`): offered against achieved rate, and what
+/// the schedule could not fit, summed over the counted repeats (wrk2's figures, from
+/// each repeat's `details.client`). `None` when no case ran an open loop.
+///
+/// Columns: offered and achieved req/s (answered in the windows ÷ their seconds), the
+/// shortfall in % of the offered rate, then counts: scheduled, answered, late (answered
+/// after the window), missed (never sent), failed.
+pub fn open_loop_table(cases: &[&Case]) -> Option<Table> {
+    let field = |r: &Repeat, k: &str| r.details.get("client").and_then(|c| c.get(k)).cloned();
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .filter_map(|c| {
+            let reps: Vec<&Repeat> = c
+                .counted()
+                .filter(|r| field(r, "offered_rate").is_some_and(|v| v.is_number()))
+                .collect();
+            let offered = field(reps.first()?, "offered_rate")?.as_f64()?;
+            let sum = |k: &str| -> u64 { reps.iter().filter_map(|r| field(r, k)?.as_u64()).sum() };
+            let secs: f64 = reps
+                .iter()
+                .filter_map(|r| field(r, "seconds")?.as_f64())
+                .sum();
+            let answered = sum("requests");
+            let (achieved, short) = if secs > 0.0 {
+                let a = answered as f64 / secs;
+                (
+                    crate::output::count(a.round() as u64),
+                    format!("{:.1}%", 100.0 * (1.0 - a / offered)),
+                )
+            } else {
+                (NO_DATA.into(), NO_DATA.into())
+            };
+            Some(vec![
+                c.id.clone(),
+                crate::output::count(offered.round() as u64),
+                achieved,
+                short,
+                crate::output::count(sum("scheduled")),
+                crate::output::count(answered),
+                crate::output::count(sum("late")),
+                crate::output::count(sum("missed")),
+                crate::output::count(sum("failed")),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Table {
+        title: "open loop: offered vs achieved, counted repeats summed".into(),
+        header: [
+            "case",
+            "offered (req/s)",
+            "achieved (req/s)",
+            "below offered",
+            "scheduled",
+            "answered",
+            "late",
+            "missed",
+            "failed",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![false, true, true, true, true, true, true, true, true],
+        rows,
+    })
+}
+
 /// A histogram column's name without its `_ns` suffix and the unit its cells are in:
 /// ("round_trip", "µs") for a nanosecond histogram shown in µs.
 fn column_unit<'a>(name: &'a str, unit: &'a str, scaled: &'a str) -> (&'a str, &'a str) {
@@ -338,7 +406,16 @@ pub fn percentile_table(name: &str, cases: &[&Case]) -> Option<Table> {
         return None;
     }
     let unit = infos[0].1.unit.clone();
-    let scale = time_scale(infos.iter().map(|(_, i)| i.summary.p50).max().unwrap_or(0) as f64);
+    // The unit comes from the smallest figure shown (the smallest min), so none reads
+    // "0.0": a 16 µs minimum in a ms table did (issue 18 item 1).
+    let scale = time_scale(
+        infos
+            .iter()
+            .filter(|(_, i)| i.summary.count > 0)
+            .map(|(_, i)| i.summary.min)
+            .min()
+            .unwrap_or(0) as f64,
+    );
     let rows: Vec<Vec<String>> = infos
         .iter()
         .map(|(c, i)| {

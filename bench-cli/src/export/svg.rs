@@ -173,6 +173,81 @@ fn draw_legend(area: &Area, labels: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
+/// Tick positions for a log axis over [lo, hi] (both > 0): whole decades when at least
+/// three fall inside (every k-th decade past 12), else 1-2-5 steps when two or more
+/// fall inside, else every integer multiple of a decade, else (a narrower axis) linear
+/// 1-2-5 ticks. Plotters' own log key points have none when no power of ten
+/// lies inside (an axis spanning less than a decade had no label) and give a decade's
+/// end twice.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let within = |ms: &[f64]| -> Vec<f64> {
+        (e0..=e1)
+            .flat_map(|e| ms.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9))
+            .collect()
+    };
+    let decades = within(&[1.0]);
+    if decades.len() >= 3 {
+        let every = decades.len().div_ceil(12);
+        return decades.into_iter().step_by(every).collect();
+    }
+    let steps = within(&[1.0, 2.0, 5.0]);
+    if steps.len() >= 2 {
+        return steps;
+    }
+    let multiples = within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    if multiples.len() >= 2 {
+        return multiples;
+    }
+    // A narrow axis (a one-sample plot spans 1.5× either side): linear 1-2-5 ticks.
+    linear_ticks(lo, hi).0
+}
+
+/// About eight ticks over [lo, hi] at a 1-2-5 step, and that step.
+pub fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, f64) {
+    if !(hi > lo && lo.is_finite() && hi.is_finite()) {
+        return (vec![lo], 1.0);
+    }
+    let raw = (hi - lo) / 8.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    ((first..=last).map(|k| k as f64 * step).collect(), step)
+}
+
+/// A linear tick's label with as many decimals as its step needs, so neighbouring
+/// ticks never read alike ("1.15 1.15 1.16"); whole numbers with thousands separators;
+/// nanoseconds in the unit of the axis' largest tick.
+pub fn linear_tick_label(v: f64, step: f64, unit: &str, max_abs: f64) -> String {
+    let (v, step, suffix) = if unit == "ns" {
+        let (div, u) = crate::output::time_scale(max_abs);
+        (v / div, step / div, format!(" {u}"))
+    } else {
+        (v, step, String::new())
+    };
+    let decimals = (-(step.log10() - 1e-9).floor()).max(0.0) as usize;
+    let text = if decimals == 0 {
+        let c = crate::output::count(v.abs().round() as u64);
+        if v < -0.5 {
+            format!("-{c}")
+        } else {
+            c
+        }
+    } else {
+        format!("{v:.decimals$}")
+    };
+    format!("{text}{suffix}")
+}
+
 /// The percentile a point at x = 1/(1−p) stands for, as a label.
 fn percentile_label(x: f64) -> String {
     if x <= 1.0 {
@@ -290,7 +365,14 @@ pub fn latency_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<S
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(90)
-            .build_cartesian_2d((1f64..xmax).log_scale(), (ymin..ymax).log_scale())
+            .build_cartesian_2d(
+                (1f64..xmax)
+                    .log_scale()
+                    .with_key_points(log_ticks(1.0, xmax)),
+                (ymin..ymax)
+                    .log_scale()
+                    .with_key_points(log_ticks(ymin, ymax)),
+            )
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -380,7 +462,12 @@ pub fn histogram_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax)
+            .build_cartesian_2d(
+                (xmin..xmax)
+                    .log_scale()
+                    .with_key_points(log_ticks(xmin, xmax)),
+                0f64..ymax,
+            )
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -388,7 +475,6 @@ pub fn histogram_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option
                 "{name} (log scale; buckets: 90 linear per decade, 2 significant digits)"
             ))
             .y_desc("share of the samples (%)")
-            .x_labels(12)
             .x_label_formatter(&|x| axis_value(*x, &unit))
             .y_label_formatter(&|y| format!("{y:.0}%"))
             .label_style(("sans-serif", 14))
@@ -848,6 +934,40 @@ pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18 item 3: every log axis has labelled ticks, each once; a linear axis'
+    /// labels are all different.
+    #[test]
+    fn ticks_exist_and_differ() {
+        // Less than a decade: 1-2-5 steps, else integer multiples.
+        assert_eq!(log_ticks(1.5e4, 9.0e4), [2e4, 5e4]);
+        assert_eq!(log_ticks(1.0, 10.0), [1.0, 2.0, 5.0, 10.0]);
+        assert_eq!(log_ticks(31_000.0, 58_000.0), [40_000.0, 50_000.0]);
+        // One sample of 19.6 µs, the axis 1.5× either side.
+        assert_eq!(
+            log_ticks(19_600.0 / 1.5, 19_600.0 * 1.5),
+            [15_000.0, 20_000.0, 25_000.0]
+        );
+        assert_eq!(log_ticks(1.0, 1000.0), [1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(log_ticks(1.0, 1e30).len(), 11);
+        let (t, step) = linear_ticks(1.143, 1.171);
+        let labels: Vec<String> = t
+            .iter()
+            .map(|v| linear_tick_label(*v, step, "", 1.171))
+            .collect();
+        assert_eq!(
+            labels,
+            ["1.145", "1.150", "1.155", "1.160", "1.165", "1.170"]
+        );
+        let (t, step) = linear_ticks(0.0, 90_000.0);
+        let labels: Vec<String> = t
+            .iter()
+            .map(|v| linear_tick_label(*v, step, "", 90_000.0))
+            .collect();
+        assert_eq!(labels[..3], ["0", "20,000", "40,000"]);
+        let (t, step) = linear_ticks(10_000.0, 12_000.0);
+        assert_eq!(linear_tick_label(t[1], step, "ns", 12_000.0), "10.5 µs");
+    }
 
     #[test]
     fn labels_percentiles() {

@@ -14,6 +14,9 @@ pub fn render(r: &RunResult) -> String {
     out.push_str(&super::scan::render_text(r));
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "\n{}", side_by_side(&workload, &cases).text());
+        if let Some(t) = super::open_loop_table(&cases) {
+            let _ = writeln!(out, "{}", t.text());
+        }
         let rel = relative_summary(&cases);
         if !rel.is_empty() {
             let _ = writeln!(out, "{}\n", rel.join("\n"));

@@ -167,7 +167,7 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
         "drops"
     )?;
     for p in &k.programs {
-        let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.0}"));
+        let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| count(v.round() as u64));
         writeln!(
             out,
             "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>7.2}% {:>9} {:>6}",
@@ -177,13 +177,18 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
             count(p.target_runs),
             f(p.ns_per_target_run),
             p.cpu_share * 100.0,
-            p.recursion_misses,
-            p.drops
+            count(p.recursion_misses),
+            count(p.drops)
         )?;
     }
     let (misses, drops) = (k.recursion_misses(), k.drops());
     if misses > 0 || drops > 0 {
-        writeln!(out, "    LOST EVENTS: {misses} recursion misses, {drops} drops: the figures above undercount")?;
+        writeln!(
+            out,
+            "    LOST EVENTS: {} recursion misses, {} drops: the figures above undercount",
+            count(misses),
+            count(drops)
+        )?;
     }
     if k.unpaired() > 0 {
         writeln!(

@@ -127,6 +127,14 @@ pub fn figure(v: f64, unit: &str) -> String {
         format!("{:.2}M", v / 1e6)
     } else if v.abs() >= 1e4 {
         format!("{:.1}k", v / 1e3)
+    } else if v.abs() >= 1000.0 {
+        // Four whole digits: with the thousands separator every count has (`count`).
+        let c = count(v.abs().round() as u64);
+        if v < 0.0 {
+            format!("-{c}")
+        } else {
+            c
+        }
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 10.0 {
@@ -156,6 +164,15 @@ mod tests {
         assert_eq!(super::plural(1, "time", "times"), "1 time");
         assert_eq!(super::plural(0, "time", "times"), "0 times");
         assert_eq!(super::plural(1_000, "time", "times"), "1,000 times");
+        // Four-digit figures carry the separator too (an SVG bar read "9059 round
+        // trips/s" beside "202,000").
+        assert_eq!(
+            super::figure(9_059.0, "round trips/s"),
+            "9,059 round trips/s"
+        );
+        assert_eq!(super::figure(-1_500.4, ""), "-1,500");
+        assert_eq!(super::figure(999.6, ""), "1000");
+        assert_eq!(super::figure(12_345.0, ""), "12.3k");
     }
 
     #[test]

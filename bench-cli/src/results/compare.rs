@@ -573,15 +573,34 @@ fn few_cause(side: &str, c: &Case, s: &Series) -> Option<String> {
     }
     let total = c.repeats.len();
     let counted = c.counted().count();
-    Some(if total < MIN_REPEATS {
+    // Interrupted repeats come first as the cause: "has 2 repeats" when one of the two
+    // was cut short named the wrong one.
+    let cut: Vec<String> = c
+        .repeats
+        .iter()
+        .filter(|r| r.interrupted)
+        .map(|r| r.index.to_string())
+        .collect();
+    Some(if counted < MIN_REPEATS && !cut.is_empty() {
+        format!(
+            "the {side}'s {} {} interrupted, leaving {} of its {total} (measure it again{})",
+            if cut.len() == 1 { "repeat" } else { "repeats" },
+            match cut.as_slice() {
+                [one] => format!("{one} was"),
+                [init @ .., last] => format!("{} and {last} were", init.join(", ")),
+                [] => unreachable!("cut is not empty"),
+            },
+            repeats_word(counted),
+            if total < MIN_REPEATS {
+                ", with --repeat 3 or more"
+            } else {
+                ""
+            }
+        )
+    } else if total < MIN_REPEATS {
         format!(
             "the {side} has {} of it (run it with --repeat 3 or more, or pool more files per side)",
             repeats_word(total)
-        )
-    } else if counted < MIN_REPEATS {
-        format!(
-            "{} of the {side}'s {total} repeats were interrupted (measure it again)",
-            total - counted
         )
     } else if s.probed_only {
         format!(

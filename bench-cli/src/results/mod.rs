@@ -177,8 +177,11 @@ pub struct MetricInfo {
 }
 
 /// Summary of one figure over the repeats. `stddev` is the sample standard deviation
-/// (n − 1; 0 for one repeat).
+/// (n − 1; 0 for one repeat). With `n` 0 (no repeat measured the figure) every
+/// statistic is written as JSON `null`, never 0 (issue 18 item 1); reading `null` gives
+/// 0.0 in memory, which readers never show because they check `n` first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "AcrossJson", from = "AcrossJson")]
 pub struct Across {
     pub n: usize,
     pub mean: f64,
@@ -186,6 +189,45 @@ pub struct Across {
     pub stddev: f64,
     pub min: f64,
     pub max: f64,
+}
+
+/// [`Across`] as the document holds it: statistics absent (`null`) when `n` is 0.
+#[derive(Serialize, Deserialize)]
+struct AcrossJson {
+    n: usize,
+    mean: Option<f64>,
+    median: Option<f64>,
+    stddev: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl From<Across> for AcrossJson {
+    fn from(a: Across) -> Self {
+        let v = |x: f64| (a.n > 0).then_some(x);
+        Self {
+            n: a.n,
+            mean: v(a.mean),
+            median: v(a.median),
+            stddev: v(a.stddev),
+            min: v(a.min),
+            max: v(a.max),
+        }
+    }
+}
+
+impl From<AcrossJson> for Across {
+    fn from(a: AcrossJson) -> Self {
+        let v = |x: Option<f64>| x.unwrap_or(0.0);
+        Self {
+            n: a.n,
+            mean: v(a.mean),
+            median: v(a.median),
+            stddev: v(a.stddev),
+            min: v(a.min),
+            max: v(a.max),
+        }
+    }
 }
 
 impl Across {
