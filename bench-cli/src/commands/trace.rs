@@ -1438,7 +1438,7 @@ fn wakeup_hist(k: &Kernel) -> Option<hdrhistogram::Histogram<u64>> {
 /// sample would be a made-up figure, and 0 would read as measured).
 pub fn syscall_total_ns(s: &SyscallFigures) -> Option<f64> {
     let h = &s.latency_ns.hist;
-    (h.len() > 0).then(|| h.mean() * s.count as f64)
+    (!h.is_empty()).then(|| h.mean() * s.count as f64)
 }
 
 /// Syscalls by total time spent in them ([`syscall_total_ns`]), longest first; the
