@@ -1433,3 +1433,64 @@ fn an_interval_json_fifo_without_a_reader_is_refused_before_the_command_runs() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no reader"), "{err}");
 }
+
+/// Issue 14: in the command mode the terminal's Ctrl-C (`SI_KERNEL`, sent to the whole
+/// foreground group) is the command's business: two of them to a command that handles
+/// SIGINT neither end evbench nor make it exit at once; it waits for the command's own
+/// status (5) and writes its report. A real pty (Python's `pty.fork`) delivers them.
+#[test]
+fn terminal_ctrl_c_twice_to_a_command_that_handles_it_is_waited_for() {
+    let doc = tmp("tty-ctrl-c.json");
+    let _ = std::fs::remove_file(&doc);
+    let cmd = "import signal,time,sys; signal.signal(signal.SIGINT, lambda *a: print('h', flush=True)); time.sleep(3); sys.exit(5)";
+    let driver = r#"
+import os, pty, sys, time
+argv = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""
+def read():
+    global out
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        return False
+    out += b
+    return bool(b)
+while b"evbench: tracing" not in out and read():
+    pass
+time.sleep(0.5)
+os.write(fd, b"\x03")
+time.sleep(0.3)
+os.write(fd, b"\x03")
+while read():
+    pass
+_, st = os.waitpid(pid, 0)
+sys.stderr.write(out.decode(errors="replace"))
+print(os.waitstatus_to_exitcode(st))
+"#;
+    let out = Command::new("timeout")
+        .args([
+            "60",
+            "python3",
+            "-c",
+            driver,
+            EVBENCH,
+            "trace",
+            "-o",
+            doc.to_str().unwrap(),
+            "--",
+        ])
+        .args(["python3", "-c", cmd])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5", "{err}");
+    let seen = err
+        .lines()
+        .filter(|l| l.trim_end().trim_start_matches("^C") == "h")
+        .count();
+    assert_eq!(seen, 2, "the command saw both: {err}");
+    assert_eq!(read_doc(&doc)["cases"][0]["id"], "trace/cmd=python3");
+}
