@@ -1545,7 +1545,7 @@ pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
             .map(|(s, t)| top_entry(s, t))
             .collect();
         out.push(format!(
-            "{t} syscalls {:>9} calls    top by time: {}",
+            "{t} syscalls {:>9} calls    top by total time (timed mean × exact count): {}",
             count(k.syscall_count()),
             top.join(", ")
         ));
