@@ -137,7 +137,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
         });
     }
     eprintln!("evbench: error: {} (see --help)", usage_line(&e));
-    ExitCode::from(2)
+    // `evbench trace ... -- COMMAND`: evbench's own failures exit 125 there, so a
+    // mistake in its options never passes for the command's status.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    ExitCode::from(if trace::is_command_mode(&argv) {
+        trace::EXIT_FAILED
+    } else {
+        2
+    })
 }
 
 /// A usage error in one line. clap puts the names of missing required arguments on the

@@ -1229,3 +1229,268 @@ tracepoint:sched:sched_switch /args->prev_comm == "xchk_helper" && (args->prev_s
     assert_eq!(counter(&d, "kernel.syscall.read"), 10_000);
     assert_eq!(counter(&d, "kernel.syscall.write"), 10_000);
 }
+
+/// Issue 14: a syscall's total time is its timed calls' mean × its exact count, and an
+/// untimed one has no total (null, not 0); the human table shows exact counts.
+#[test]
+fn syscall_totals_use_the_exact_count_and_the_table_shows_it() {
+    let h = helper().to_str().unwrap();
+    let doc = tmp("totals.json");
+    let lines = tmp("totals.jsonl");
+    let (code, _, err) = trace(&[
+        "--probes",
+        "syscalls",
+        "-o",
+        doc.to_str().unwrap(),
+        "--interval-json",
+        lines.to_str().unwrap(),
+        "--",
+        h,
+        "5000",
+        "thread",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let (mut reads, mut timed_reads) = (0, 0);
+    for l in std::fs::read_to_string(&lines).unwrap().lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        for (name, s) in v["syscall"].as_object().unwrap() {
+            let (n, t) = (s["count"].as_u64().unwrap(), s["timed"].as_u64().unwrap());
+            assert!(t <= n, "{name}: {s}");
+            if t == 0 {
+                assert!(
+                    s["total_ns"].is_null() && s["p99_ns"].is_null(),
+                    "{name}: {s}"
+                );
+            } else {
+                assert!(s["total_ns"].as_u64().is_some(), "{name}: {s}");
+            }
+            if name == "read" {
+                reads += n;
+                timed_reads += t;
+            }
+        }
+    }
+    assert_eq!(reads, 10_000);
+    assert_eq!(reads, counter(&d, "kernel.syscall.read"));
+    assert_eq!(timed_reads, counter(&d, "kernel.syscall.read.sampled"));
+    // The human table: read()'s count column is the exact 10,000, beside its timed count.
+    let row = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("read() "))
+        .unwrap_or_else(|| panic!("a read() row: {err}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[1], "10,000", "{row}");
+    assert_eq!(cols[2], "timed", "{row}");
+    assert_eq!(
+        cols[3].replace(',', "").parse::<u64>().unwrap(),
+        timed_reads,
+        "{row}"
+    );
+    assert!(err.contains("top syscalls by total time"), "{err}");
+}
+
+/// Issue 14: after --duration ended tracing, a SIGTERM sent to evbench still reaches
+/// the command, and evbench exits with its status after writing the report.
+#[test]
+fn a_signal_after_the_duration_is_still_forwarded() {
+    let doc = tmp("after-duration.json");
+    let (mut ev, ready, errh) = start(&[
+        "trace",
+        "-d",
+        "1s",
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        "sleep",
+        "15",
+    ]);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(doc.exists(), "the report is written when --duration ends");
+    // SAFETY: signalling our own child (evbench alone).
+    assert_eq!(unsafe { libc::kill(ev.id() as i32, libc::SIGTERM) }, 0);
+    let st = wait_within(&mut ev, Duration::from_secs(5));
+    let err = errh.join().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(143),
+        "sleep died of the forwarded SIGTERM: {err}"
+    );
+    assert_eq!(read_doc(&doc)["cases"][0]["id"], "trace/cmd=sleep");
+}
+
+/// Issue 14: with `--interval-json -` (no command) stdout carries JSON lines only; the
+/// human report goes to stderr.
+#[test]
+fn interval_json_on_stdout_is_json_lines_only() {
+    let h = helper().to_str().unwrap();
+    let mut target = Command::new(h)
+        .args(["2000", "thread", "wait"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let (mut ev, ready, errh) = start(&["trace", "--pid", &pid, "--interval-json", "-"]);
+    let outh = drain_stdout(&mut ev);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    target.stdin.take().unwrap().write_all(b"g").unwrap();
+    assert!(target.wait().unwrap().success());
+    let st = wait_within(&mut ev, Duration::from_secs(20));
+    let (out, err) = (outh.join().unwrap(), errh.join().unwrap());
+    assert_eq!(st.code(), Some(0), "{err}");
+    let mut reads = 0;
+    for l in out.lines() {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{out}"));
+        reads += v["syscall"]["read"]["count"].as_u64().unwrap_or(0);
+    }
+    assert_eq!(reads, 4000, "{out}");
+    assert!(
+        err.contains("evbench trace:"),
+        "the report on stderr: {err}"
+    );
+}
+
+/// Issue 14: in the command mode a usage error is evbench's failure: 125, one line.
+#[test]
+fn a_usage_error_in_the_command_mode_exits_125() {
+    let (code, _, err) = trace(&["--no-such-option", "--", "true"]);
+    assert_eq!(code, Some(125), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, _, err) = trace(&["--no-such-option", "--pid", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+/// Issue 14: the case id of several --pid does not depend on their order or repeats.
+#[test]
+fn the_case_id_of_several_pids_is_sorted_and_deduplicated() {
+    let (a, b) = (helper_named("evbzb"), helper_named("evbya"));
+    let spawn = |p: &Path| {
+        Command::new(p)
+            .args(["1", "thread", "wait"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut pa, mut pb) = (spawn(&a), spawn(&b));
+    let (ia, ib) = (pa.id().to_string(), pb.id().to_string());
+    let mut ids = Vec::new();
+    for order in [[&ia, &ib, &ia], [&ib, &ia, &ib]] {
+        let doc = tmp("pids-order.json");
+        let (code, _, err) = trace(&[
+            "-q",
+            "-d",
+            "300ms",
+            "-o",
+            doc.to_str().unwrap(),
+            "--pid",
+            order[0],
+            "--pid",
+            order[1],
+            "--pid",
+            order[2],
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        ids.push(
+            read_doc(&doc)["cases"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for p in [&mut pa, &mut pb] {
+        p.stdin.take().unwrap().write_all(b"g").unwrap();
+        assert!(p.wait().unwrap().success());
+    }
+    assert_eq!(ids, ["trace/comm=evbya+evbzb", "trace/comm=evbya+evbzb"]);
+}
+
+/// Issue 14: a --interval-json FIFO without a reader is refused in one line before the
+/// command runs (it never did: its marker file is absent), instead of hanging.
+#[test]
+fn an_interval_json_fifo_without_a_reader_is_refused_before_the_command_runs() {
+    let fifo = tmp("noreader.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let marker = tmp("noreader.ran");
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("touch {}", marker.display());
+    let f = fifo.to_str().unwrap();
+    let (code, _, err) = trace(&["--interval-json", f, "--", "sh", "-c", &script]);
+    assert_eq!(code, Some(125), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no reader"), "{err}");
+    assert!(!marker.exists(), "the command never ran");
+    let (code, _, err) = trace(&["--interval-json", f, "--pid", "1", "-d", "1s"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no reader"), "{err}");
+}
+
+/// Issue 14: in the command mode the terminal's Ctrl-C (`SI_KERNEL`, sent to the whole
+/// foreground group) is the command's business: two of them to a command that handles
+/// SIGINT neither end evbench nor make it exit at once; it waits for the command's own
+/// status (5) and writes its report. A real pty (Python's `pty.fork`) delivers them.
+#[test]
+fn terminal_ctrl_c_twice_to_a_command_that_handles_it_is_waited_for() {
+    let doc = tmp("tty-ctrl-c.json");
+    let _ = std::fs::remove_file(&doc);
+    let cmd = "import signal,time,sys; signal.signal(signal.SIGINT, lambda *a: print('h', flush=True)); time.sleep(3); sys.exit(5)";
+    let driver = r#"
+import os, pty, sys, time
+argv = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""
+def read():
+    global out
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        return False
+    out += b
+    return bool(b)
+while b"evbench: tracing" not in out and read():
+    pass
+time.sleep(0.5)
+os.write(fd, b"\x03")
+time.sleep(0.3)
+os.write(fd, b"\x03")
+while read():
+    pass
+_, st = os.waitpid(pid, 0)
+sys.stderr.write(out.decode(errors="replace"))
+print(os.waitstatus_to_exitcode(st))
+"#;
+    let out = Command::new("timeout")
+        .args([
+            "60",
+            "python3",
+            "-c",
+            driver,
+            EVBENCH,
+            "trace",
+            "-o",
+            doc.to_str().unwrap(),
+            "--",
+        ])
+        .args(["python3", "-c", cmd])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5", "{err}");
+    let seen = err
+        .lines()
+        .filter(|l| l.trim_end().trim_start_matches("^C") == "h")
+        .count();
+    assert_eq!(seen, 2, "the command saw both: {err}");
+    assert_eq!(read_doc(&doc)["cases"][0]["id"], "trace/cmd=python3");
+}

@@ -32,7 +32,7 @@ use std::{
     os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::atomic::{AtomicI32, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -57,8 +57,50 @@ use crate::{
     results::{Case, Metric, NoiseMeter, Repeat, RunResult},
 };
 
+/// Opens the --interval-json file for writing (created or truncated; a FIFO or device
+/// as it is) without blocking: a FIFO nobody reads is refused in one line (`ENXIO`,
+/// fifo(7)) rather than waited on. Blocking mode is restored once open, so each line
+/// is written whole.
+fn open_interval_json(p: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::{fs::OpenOptionsExt, io::AsRawFd};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                format!(
+                    "--interval-json {}: a FIFO with no reader (start the reader first)",
+                    p.display()
+                )
+            } else {
+                format!("--interval-json {}: {e}", p.display())
+            }
+        })?;
+    // SAFETY: F_GETFL/F_SETFL on an fd we own.
+    unsafe {
+        let fl = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(f)
+}
+
 /// evbench's own failure in the command mode (as timeout(1) and env(1)).
 pub const EXIT_FAILED: u8 = 125;
+/// Whether evbench's arguments (`argv` without the program name) ask for the command
+/// mode of `trace`: the word `trace` before a `--` that has a command after it. Used
+/// to give usage errors there [`EXIT_FAILED`] rather than clap's 2 (as timeout(1)).
+pub fn is_command_mode(argv: &[String]) -> bool {
+    let Some(dash) = argv.iter().position(|a| a == "--") else {
+        return false;
+    };
+    dash + 1 < argv.len() && argv[..dash].iter().any(|a| a == "trace")
+}
+
 /// The command was found but could not be executed.
 pub const EXIT_NOT_EXECUTABLE: u8 = 126;
 /// The command was not found.
@@ -71,18 +113,33 @@ const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
 /// How often the session looks at its targets, signals and the clock.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Signals received (SIGINT/SIGTERM), and the last one sent by a process (to forward).
+/// Signals received (SIGINT/SIGTERM) that end the session (see [`counts_as_ending`]),
+/// and the last one sent by a process (to forward).
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
 static FORWARD: AtomicI32 = AtomicI32::new(0);
+/// Whether the session runs a command (set before the handler is installed).
+static COMMAND_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Whether a SIGINT/SIGTERM with `si_code` counts toward ending the session (and a
+/// second one toward exiting at once). In the command mode only a signal *sent* to
+/// evbench does (`si_code <= 0`: SI_USER, SI_QUEUE, SI_TKILL): the terminal's Ctrl-C
+/// (`SI_KERNEL`) went to the command too, which decides what it means, and evbench
+/// waits for it as the shell would. Without a command every one does.
+pub fn counts_as_ending(si_code: libc::c_int, command_mode: bool) -> bool {
+    !command_mode || si_code <= 0
+}
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
     // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO.
     let code = unsafe { (*info).si_code };
     // SI_USER (kill), SI_QUEUE, SI_TKILL: sent to us by a process, not by the terminal.
     if code <= 0 {
         FORWARD.store(sig, Ordering::SeqCst);
     }
+    if !counts_as_ending(code, COMMAND_MODE.load(Ordering::SeqCst)) {
+        return;
+    }
+    let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
     if n >= 2 {
         // A second signal: exit at once; closing our fds unloads every program.
         // SAFETY: _exit is async-signal-safe.
@@ -507,6 +564,18 @@ impl Child {
         }
     }
 
+    /// Ends a child that was never released (evbench failed before): kills and reaps
+    /// it, so nothing of the command ever runs.
+    fn abandon(&self) {
+        // SAFETY: killing and reaping our own child, still waiting at its gate.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::close(self.gate);
+            libc::close(self.errors);
+        }
+        let _ = self.wait_blocking();
+    }
+
     /// Lets the child exec; `Err` when exec failed (the child has exited).
     fn release(&self, argv0: &str) -> Result<(), Fail> {
         let b = 1u8;
@@ -561,6 +630,23 @@ impl Child {
         // SAFETY: waiting for our own child.
         let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
         (r == self.pid).then(|| exit_code(status))
+    }
+
+    /// Waits for it to end while still forwarding the SIGINT/SIGTERM sent to evbench
+    /// (after --duration ended the session, the command runs on and is still ours to
+    /// signal): polls every [`TICK`].
+    fn wait_forwarding(&self) -> u8 {
+        loop {
+            let sig = FORWARD.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                // SAFETY: signalling our own child, not reaped yet.
+                unsafe { libc::kill(self.pid, sig) };
+            }
+            if let Some(code) = self.try_wait() {
+                return code;
+            }
+            std::thread::sleep(TICK);
+        }
     }
 
     fn wait_blocking(&self) -> u8 {
@@ -634,6 +720,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // evbench's own failures (not the user's mistakes): 1, or 125 in the command mode.
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
+    COMMAND_MODE.store(!args.command.is_empty(), Ordering::SeqCst);
     install_signals().map_err(fail)?;
     // Bound before anything else starts, so a taken port is one line and nothing ran.
     let listener = match args.prometheus {
@@ -697,6 +784,21 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     for n in probes.take_notes() {
         output::warn(&n);
     }
+    // Opened before the command is released or counting starts: a FIFO without a
+    // reader is refused here, instead of hanging the session later.
+    let mut jsonl = match &args.interval_json {
+        Some(p) if p == Path::new("-") => Some(JsonLines::Stdout),
+        Some(p) => match open_interval_json(p) {
+            Ok(f) => Some(JsonLines::File(f)),
+            Err(m) => {
+                if let Some((c, _)) = &child {
+                    c.abandon();
+                }
+                return Err(Fail(m, usage));
+            }
+        },
+        None => None,
+    };
     let mut cpu = CpuMeter::new(
         args.pids
             .iter()
@@ -729,13 +831,6 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let interval = args
         .interval
         .or(args.interval_json.as_ref().map(|_| Duration::from_secs(1)));
-    let mut jsonl = match &args.interval_json {
-        Some(p) if p == Path::new("-") => Some(JsonLines::Stdout),
-        Some(p) => Some(JsonLines::File(std::fs::File::create(p).map_err(|e| {
-            Fail(format!("--interval-json {}: {e}", p.display()), own)
-        })?)),
-        None => None,
-    };
     let case_id = format!("trace/{}", variant(args, &named));
 
     // The session's loop: ends when the command exits, every --pid has exited, a
@@ -902,7 +997,8 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     } else if !args.quiet {
         let text = report(&doc, &total, cost.as_ref(), ended_by, end);
         // The command's stdout is its own: the report goes to stderr in command mode.
-        if child.is_some() {
+        // So does it when stdout carries the --interval-json lines (one format there).
+        if child.is_some() || args.interval_json.as_deref() == Some(Path::new("-")) {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         } else {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -911,7 +1007,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     if let Some((c, _)) = &child {
         // --duration ended the session, not the command: it keeps running, and its
         // status is still ours.
-        let code = exit.unwrap_or_else(|| c.wait_blocking());
+        let code = exit.unwrap_or_else(|| c.wait_forwarding());
         return Ok(if failed && code == 0 {
             EXIT_FAILED
         } else {
@@ -1168,16 +1264,16 @@ fn variant(args: &TraceArgs, named: &[Named]) -> String {
             return format!("cgroup={}", cg.path.display());
         }
     }
-    let comms: Vec<&str> = named
+    // Sorted and deduplicated: the same processes named in another order (or twice)
+    // are the same case.
+    let comms: std::collections::BTreeSet<&str> = named
         .iter()
         .filter_map(|n| match n {
             Named::Pid { comm, .. } => Some(comm.as_str()),
             _ => None,
         })
         .collect();
-    let mut uniq = comms.clone();
-    uniq.dedup();
-    format!("comm={}", uniq.join("+"))
+    format!("comm={}", comms.into_iter().collect::<Vec<_>>().join("+"))
 }
 
 fn hist_sub(c: &Option<KernelHist>, p: Option<&Option<KernelHist>>) -> Option<KernelHist> {
@@ -1336,16 +1432,44 @@ fn wakeup_hist(k: &Kernel) -> Option<hdrhistogram::Histogram<u64>> {
     h
 }
 
-/// Syscalls by total time spent in them (count × mean latency), longest first.
-fn top_syscalls(k: &Kernel, n: usize) -> Vec<(&SyscallFigures, f64)> {
-    let mut v: Vec<(&SyscallFigures, f64)> = k
-        .syscalls
-        .iter()
-        .map(|s| (s, s.latency_ns.hist.mean() * s.latency_ns.hist.len() as f64))
-        .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+/// Time spent in one syscall (ns): the mean latency of its *timed* calls (1 in
+/// `--syscall-sample` per thread beyond the first calls, `SyscallFigures::sampled`)
+/// times its *exact* count; `None` when no call of it was timed (an estimate from no
+/// sample would be a made-up figure, and 0 would read as measured).
+pub fn syscall_total_ns(s: &SyscallFigures) -> Option<f64> {
+    let h = &s.latency_ns.hist;
+    (!h.is_empty()).then(|| h.mean() * s.count as f64)
+}
+
+/// Syscalls by total time spent in them ([`syscall_total_ns`]), longest first; the
+/// untimed ones (no total) follow, most called first, so none is silently dropped
+/// before the `n` are chosen.
+pub fn top_syscalls(syscalls: &[SyscallFigures], n: usize) -> Vec<(&SyscallFigures, Option<f64>)> {
+    let mut v: Vec<(&SyscallFigures, Option<f64>)> =
+        syscalls.iter().map(|s| (s, syscall_total_ns(s))).collect();
+    v.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => b.0.count.cmp(&a.0.count),
+    });
     v.truncate(n);
     v
+}
+
+/// One syscall of a top list: `NAME COUNT (total T, p99 P)` with the exact count, or
+/// `NAME COUNT (untimed)` when none of its calls was timed.
+fn top_entry(s: &SyscallFigures, total: Option<f64>) -> String {
+    match total {
+        Some(t) => format!(
+            "{} {} (total {}, p99 {})",
+            s.name,
+            count(s.count),
+            ns(t),
+            ns(s.latency_ns.summary.p99 as f64)
+        ),
+        None => format!("{} {} (untimed)", s.name, count(s.count)),
+    }
 }
 
 enum JsonLines {
@@ -1416,19 +1540,12 @@ pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
         ));
     }
     if k.sets.contains("syscalls") {
-        let top: Vec<String> = top_syscalls(k, 5)
+        let top: Vec<String> = top_syscalls(&k.syscalls, 5)
             .into_iter()
-            .map(|(s, _)| {
-                format!(
-                    "{} {} (p99 {})",
-                    s.name,
-                    count(s.count),
-                    ns(s.latency_ns.summary.p99 as f64)
-                )
-            })
+            .map(|(s, t)| top_entry(s, t))
             .collect();
         out.push(format!(
-            "{t} syscalls {:>9} calls    {}",
+            "{t} syscalls {:>9} calls    top by total time (timed mean × exact count): {}",
             count(k.syscall_count()),
             top.join(", ")
         ));
@@ -1443,18 +1560,21 @@ fn pct(h: &HistSummary) -> Value {
 /// One interval as a JSON object (one line of --interval-json): `t_s` (end, seconds
 /// since the session started), `interval_s`, counts (`wakeups`, `voluntary`,
 /// `involuntary`, `syscalls`), `wakeup_ns` / `offcpu_ns` (`{count, p50, p99, max}`), and
-/// `syscall.NAME` (`{count, p99_ns, total_ns}`).
+/// `syscall.NAME` (`{count, timed, p99_ns, total_ns}`: `count` exact, `timed` the calls
+/// whose latency was measured, `p99_ns` from those, `total_ns` their mean × `count`
+/// ([`syscall_total_ns`]); both `null` when `timed` is 0).
 pub fn interval_json(at: Duration, len: Duration, k: &Kernel) -> Value {
     let wake = wakeup_hist(k).map(|h| pct(&HistSummary::of(&h)));
     let sys: BTreeMap<String, Value> = k
         .syscalls
         .iter()
         .map(|s| {
-            let h = &s.latency_ns.hist;
+            let total = syscall_total_ns(s);
             (
                 s.name.clone(),
-                json!({"count": s.count, "p99_ns": s.latency_ns.summary.p99,
-                       "total_ns": (h.mean() * h.len() as f64) as u64}),
+                json!({"count": s.count, "timed": s.latency_ns.hist.len(),
+                       "p99_ns": total.map(|_| s.latency_ns.summary.p99),
+                       "total_ns": total.map(|t| t.round() as u64)}),
             )
         })
         .collect();
@@ -1607,6 +1727,16 @@ fn report(
     let mut k = Vec::new();
     let _ = crate::output::kernel::print(&mut k, total, 0, "");
     out.push_str(&String::from_utf8_lossy(&k));
+    if total.sets.contains("syscalls") && !total.syscalls.is_empty() {
+        let top: Vec<String> = top_syscalls(&total.syscalls, 5)
+            .into_iter()
+            .map(|(s, t)| top_entry(s, t))
+            .collect();
+        out.push_str(&format!(
+            "  top syscalls by total time (mean of the timed calls × exact count): {}\n",
+            top.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "  totals: {} wakeups, {} syscalls, {} voluntary + {} involuntary switches, {} drops, {} unpaired\n",
         count(total.wakeups()),
@@ -1647,5 +1777,73 @@ mod tests {
         assert!(resolve("sh").is_some());
         assert!(resolve("evbench-no-such-command-xyz").is_none());
         assert_eq!(resolve("./x"), Some(PathBuf::from("./x")));
+    }
+
+    #[test]
+    fn the_command_mode_is_trace_with_a_command_after_dashes() {
+        let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(is_command_mode(&v("trace --bogus -- sleep 1")));
+        assert!(is_command_mode(&v("trace -d 1s -- sh -c true")));
+        assert!(!is_command_mode(&v("trace --bogus --pid 1")));
+        assert!(!is_command_mode(&v("trace --")));
+        assert!(!is_command_mode(&v("run --bogus -- trace")));
+    }
+
+    #[test]
+    fn only_signals_sent_to_evbench_end_a_command_session() {
+        // The terminal's Ctrl-C (SI_KERNEL) is the command's business in command mode.
+        assert!(!counts_as_ending(libc::SI_KERNEL, true));
+        assert!(counts_as_ending(libc::SI_USER, true));
+        assert!(counts_as_ending(libc::SI_QUEUE, true));
+        assert!(counts_as_ending(libc::SI_TKILL, true));
+        // Without a command, any SIGINT/SIGTERM ends the session.
+        assert!(counts_as_ending(libc::SI_KERNEL, false));
+        assert!(counts_as_ending(libc::SI_USER, false));
+    }
+
+    /// A syscall called `count` times of which the calls in `timed` (ns) were timed.
+    fn figures(name: &str, count: u64, timed: &[u64]) -> SyscallFigures {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        for &v in timed {
+            h.record(v).unwrap();
+        }
+        let kh = KernelHist {
+            summary: HistSummary::of(&h),
+            hist: h,
+        };
+        SyscallFigures {
+            nr: 0,
+            name: name.into(),
+            count,
+            sampled: timed.len() as u64,
+            per_thread: vec![(1, count)],
+            latency_ns: kh.clone(),
+            oncpu_ns: kh,
+        }
+    }
+
+    #[test]
+    fn total_time_is_the_timed_mean_times_the_exact_count() {
+        // 1000 calls, 2 timed (100 and 300 ns): 200 ns × 1000, not 200 × 2.
+        let s = figures("read", 1000, &[100, 300]);
+        assert_eq!(syscall_total_ns(&s), Some(200_000.0));
+        assert_eq!(syscall_total_ns(&figures("poll", 5, &[])), None);
+    }
+
+    #[test]
+    fn the_top_list_ranks_by_exact_total_and_keeps_untimed_syscalls_last() {
+        let v = vec![
+            // Few timed calls but many calls: the longest in total (10 × 1000 ns).
+            figures("read", 10, &[1000]),
+            figures("write", 3, &[2000, 2000, 2000]),
+            figures("poll", 50, &[]),
+            figures("futex", 7, &[]),
+        ];
+        let top = top_syscalls(&v, 4);
+        let names: Vec<&str> = top.iter().map(|(s, _)| s.name.as_str()).collect();
+        assert_eq!(names, ["read", "write", "poll", "futex"]);
+        assert_eq!(top[0].1, Some(10_000.0));
+        assert_eq!(top[1].1, Some(6_000.0));
+        assert_eq!(top_entry(top[2].0, top[2].1), "poll 50 (untimed)");
     }
 }

@@ -20,6 +20,30 @@ fn hist_row(out: &mut impl Write, name: &str, h: &KernelHist) -> io::Result<()> 
     )
 }
 
+/// A syscall's row: its exact `calls`, then how many were timed and their
+/// percentiles, or "—" for each when none was (0 ns would read as measured).
+fn syscall_row(out: &mut impl Write, name: &str, calls: u64, h: &KernelHist) -> io::Result<()> {
+    let s = &h.summary;
+    let p = |v: u64| {
+        if s.count == 0 {
+            super::NO_DATA.to_string()
+        } else {
+            ns(v as f64)
+        }
+    };
+    writeln!(
+        out,
+        "    {name:<22} {:>10}  timed {:>8}  p50 {:>9}  p90 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+        count(calls),
+        count(s.count),
+        p(s.p50),
+        p(s.p90),
+        p(s.p99),
+        p(s.p999),
+        p(s.max)
+    )
+}
+
 /// Whether the probes recorded no event at all of the targets: no switch, wakeup,
 /// syscall or histogram sample (a refused kfunc attach, an empty window).
 pub fn saw_nothing(k: &Kernel) -> bool {
@@ -79,9 +103,18 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
     if let Some(h) = &k.offcpu_ns {
         hist_row(out, "off-CPU (blocked)", h)?;
     }
+    if !k.syscalls.is_empty() {
+        // The count column of a syscall is its exact count; its percentiles come from
+        // the timed calls only (1 in --syscall-sample per thread beyond the first).
+        writeln!(
+            out,
+            "    syscalls: exact counts; percentiles from the timed calls (1 in {} per thread, \"timed\")",
+            k.syscall_sample
+        )?;
+    }
     for s in k.syscalls.iter().take(8) {
-        hist_row(out, &format!("{}()", s.name), &s.latency_ns)?;
-        hist_row(out, &format!("  {} on-CPU", s.name), &s.oncpu_ns)?;
+        syscall_row(out, &format!("{}()", s.name), s.count, &s.latency_ns)?;
+        syscall_row(out, &format!("  {} on-CPU", s.name), s.count, &s.oncpu_ns)?;
     }
     if let Some(h) = &k.kfunc_ns {
         hist_row(
