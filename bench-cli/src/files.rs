@@ -19,6 +19,7 @@ use std::{
     fmt,
     fs::{self, File},
     io::{self, Write},
+    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
 };
 
@@ -35,11 +36,10 @@ impl fmt::Display for WriteError {
     }
 }
 
-impl std::error::Error for WriteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
+/// No `source()`: the message already ends with the system's reason, and an error chain
+/// printed with `{:#}` would say it twice ("No space left on device: No space left on
+/// device", as testers saw).
+impl std::error::Error for WriteError {}
 
 fn dir_of(path: &Path) -> &Path {
     match path.parent() {
@@ -140,7 +140,27 @@ pub fn write_with(
     let real = match target(path).map_err(err)? {
         Target::InPlace => {
             let result = (|| {
-                let file = fs::OpenOptions::new().append(true).open(path)?;
+                // Non-blocking open: a FIFO nobody reads would block here forever, deaf
+                // to Ctrl-C (ENXIO instead, "no reader"); then blocking writes again.
+                let file = fs::OpenOptions::new()
+                    .append(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path)
+                    .map_err(|e| match e.raw_os_error() {
+                        Some(libc::ENXIO) => io::Error::new(
+                            io::ErrorKind::NotConnected,
+                            "a FIFO with no reader (start its reader first)",
+                        ),
+                        _ => e,
+                    })?;
+                // SAFETY: F_GETFL/F_SETFL on a descriptor this function owns.
+                unsafe {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+                    let fl = libc::fcntl(fd, libc::F_GETFL);
+                    if fl >= 0 {
+                        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+                    }
+                }
                 let mut w = io::BufWriter::new(&file);
                 fill(&mut w)?;
                 w.flush()

@@ -315,3 +315,30 @@ fn auto_only_flags_are_refused_without_auto() {
         );
     }
 }
+
+/// A `--max-time` that runs out before a case has one judged repeat (here the warm-up
+/// repeat alone takes longer) is a failure, not a run that passes with no figure.
+#[test]
+fn repeat_auto_with_no_repeat_measured_fails() {
+    let (code, out, err) = evbench(&[
+        "run",
+        "pingpong",
+        "--rounds",
+        "400000",
+        "--repeat",
+        "auto",
+        "--max-time",
+        "1s",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("evbench: error: --max-time ran out before any repeat of pingpong/pipe/block/pin=none was measured: no figure"),
+        "{err}"
+    );
+    // The document still says what happened.
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cases"][0]["convergence"]["repeats"], 0);
+}

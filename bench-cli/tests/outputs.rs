@@ -440,3 +440,45 @@ impl TapCreate for PathBuf {
         self
     }
 }
+
+/// `-o` naming a FIFO nobody reads neither hangs nor loses the measurement: the write
+/// fails at once ("a FIFO with no reader"), exit 2 naming the file, and the document
+/// is kept in $TMPDIR (its path printed); with a reader, the reader gets the document.
+#[test]
+fn run_into_a_fifo_without_a_reader_fails_at_once_and_keeps_the_document() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.0.join("doc.fifo");
+    let tmp = dir.0.join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let t = Instant::now();
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "200", "--probes", "none", "-q", "-o",
+        ])
+        .arg(&fifo)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "a bound, not a speed test"
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot write {}: a FIFO with no reader (start its reader first)",
+            fifo.display()
+        )),
+        "{err}"
+    );
+    let kept = names(&tmp);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(err.contains(&kept[0]), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tmp.join(&kept[0])).unwrap()).unwrap();
+    assert_eq!(doc["cases"][0]["id"], "pingpong/pipe/block/pin=none");
+}

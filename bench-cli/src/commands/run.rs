@@ -182,6 +182,21 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     for f in &failed {
         eprintln!("evbench: error: {f}");
     }
+    // --repeat auto whose --max-time ran out before a case had a single judged repeat:
+    // the run has no figure for it, which must not pass for success.
+    let unmeasured: Vec<&str> = doc
+        .cases
+        .iter()
+        .filter(|c| c.convergence.as_ref().is_some_and(|v| v.repeats == 0))
+        .map(|c| c.id.as_str())
+        .collect();
+    if !unmeasured.is_empty() && !doc.interrupted && !signal::received() {
+        eprintln!(
+            "evbench: error: --max-time ran out before any repeat of {} was measured: no figure (give it more time)",
+            unmeasured.join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     if doc.interrupted || signal::received() {
         let what = match &args.workload {
             Some(WorkloadCmd::Pingpong(_)) => format!(
