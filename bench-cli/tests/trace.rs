@@ -700,9 +700,21 @@ fn a_path_that_is_not_a_cgroup_v2_directory_is_one_line_and_exit_2() {
 fn helper_named(name: &str) -> PathBuf {
     let p = tmp(name);
     if !p.exists() {
-        std::fs::copy(helper(), &p).unwrap();
+        copy_exe(helper(), &p);
     }
     p
+}
+
+/// Copies an executable with cp(1): a write descriptor opened in this multi-threaded
+/// test process could be inherited by a child another test forks at that moment, and
+/// exec of the copy then fails with ETXTBSY (as a CI run saw); cp holds it instead.
+fn copy_exe(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(st.success(), "cp {} {}", from.display(), to.display());
 }
 
 #[test]
@@ -1102,7 +1114,7 @@ fn wakeups_and_voluntary_switches_match_bpftrace_on_the_same_threads_within_1_pe
     // A copy under a name no other test uses, so bpftrace can pick its threads by name
     // (the forked child's tid is not known before it exists).
     let exe = tmp("xchk_helper");
-    std::fs::copy(helper(), &exe).unwrap();
+    copy_exe(helper(), &exe);
     let mut target = Reaped(
         Command::new(&exe)
             .args(["5000", "fork", "wait", "idle"])
