@@ -118,6 +118,44 @@ fn binomial(n: u64, k: u64) -> u64 {
     r
 }
 
+/// The share of the ways to split `pooled` into its first `n1` values' group size and
+/// the rest whose U (first group against the rest) satisfies `extreme`; `None` beyond
+/// `EXACT_LIMIT` splits (the caller then approximates).
+fn exact_share(pooled: &[f64], n1: usize, extreme: impl Fn(f64) -> bool) -> Option<f64> {
+    let n = pooled.len();
+    if binomial(n as u64, n1 as u64) > EXACT_LIMIT {
+        return None;
+    }
+    let (mut hits, mut total) = (0u64, 0u64);
+    let mut pick: Vec<usize> = (0..n1).collect();
+    let mut mask = vec![false; n];
+    loop {
+        mask.iter_mut().for_each(|m| *m = false);
+        pick.iter().for_each(|&i| mask[i] = true);
+        let a: Vec<f64> = pick.iter().map(|&i| pooled[i]).collect();
+        let b: Vec<f64> = (0..n).filter(|&i| !mask[i]).map(|i| pooled[i]).collect();
+        if extreme(mann_whitney_u(&a, &b)) {
+            hits += 1;
+        }
+        total += 1;
+        // Next combination in lexicographic order.
+        let mut i = n1;
+        loop {
+            if i == 0 {
+                return Some(hits as f64 / total as f64);
+            }
+            i -= 1;
+            if pick[i] < n - n1 + i {
+                pick[i] += 1;
+                for j in i + 1..n1 {
+                    pick[j] = pick[j - 1] + 1;
+                }
+                break;
+            }
+        }
+    }
+}
+
 /// One-sided Mann-Whitney p-value that `x` tends to exceed `y`: the share of splits of
 /// the pooled values with U at least the observed one. Exact (ties included) up to
 /// 200 000 splits, else the normal approximation with tie and continuity corrections.
@@ -129,35 +167,8 @@ pub fn mann_whitney_p_greater(x: &[f64], y: &[f64]) -> f64 {
     }
     let observed = mann_whitney_u(x, y);
     let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
-    let n = pooled.len();
-    if binomial(n as u64, n1 as u64) <= EXACT_LIMIT {
-        let (mut extreme, mut total) = (0u64, 0u64);
-        let mut pick: Vec<usize> = (0..n1).collect();
-        loop {
-            let a: Vec<f64> = pick.iter().map(|&i| pooled[i]).collect();
-            let b: Vec<f64> = (0..n)
-                .filter(|i| !pick.contains(i))
-                .map(|i| pooled[i])
-                .collect();
-            if mann_whitney_u(&a, &b) >= observed - 1e-9 {
-                extreme += 1;
-            }
-            total += 1;
-            let mut i = n1;
-            loop {
-                if i == 0 {
-                    return extreme as f64 / total as f64;
-                }
-                i -= 1;
-                if pick[i] < n - n1 + i {
-                    pick[i] += 1;
-                    for j in i + 1..n1 {
-                        pick[j] = pick[j - 1] + 1;
-                    }
-                    break;
-                }
-            }
-        }
+    if let Some(p) = exact_share(&pooled, n1, |u| u >= observed - 1e-9) {
+        return p;
     }
     let var = u_variance(&pooled, n1, n2);
     if var <= 0.0 {
@@ -198,41 +209,10 @@ pub fn mann_whitney_p(x: &[f64], y: &[f64]) -> f64 {
     let centre = (n1 * n2) as f64 / 2.0;
     let observed = (mann_whitney_u(x, y) - centre).abs();
     let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
-    let n = pooled.len();
-    if binomial(n as u64, n1 as u64) <= EXACT_LIMIT {
-        let (mut extreme, mut total) = (0u64, 0u64);
-        let mut pick: Vec<usize> = (0..n1).collect();
-        let mut mask = vec![false; n];
-        loop {
-            mask.iter_mut().for_each(|m| *m = false);
-            pick.iter().for_each(|&i| mask[i] = true);
-            let (a, b): (Vec<f64>, Vec<f64>) = {
-                let a = pick.iter().map(|&i| pooled[i]).collect();
-                let b = (0..n).filter(|&i| !mask[i]).map(|i| pooled[i]).collect();
-                (a, b)
-            };
-            // A split at least as far from the centre as the one observed (with a
-            // little slack for the halves that ties add).
-            if (mann_whitney_u(&a, &b) - centre).abs() >= observed - 1e-9 {
-                extreme += 1;
-            }
-            total += 1;
-            // Next combination in lexicographic order.
-            let mut i = n1;
-            loop {
-                if i == 0 {
-                    return extreme as f64 / total as f64;
-                }
-                i -= 1;
-                if pick[i] < n - n1 + i {
-                    pick[i] += 1;
-                    for j in i + 1..n1 {
-                        pick[j] = pick[j - 1] + 1;
-                    }
-                    break;
-                }
-            }
-        }
+    // A split at least as far from the centre as the one observed (with a little slack
+    // for the halves that ties add).
+    if let Some(p) = exact_share(&pooled, n1, |u| (u - centre).abs() >= observed - 1e-9) {
+        return p;
     }
     // Normal approximation: variance corrected for ties.
     let var = u_variance(&pooled, n1, n2);
