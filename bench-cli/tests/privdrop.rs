@@ -330,9 +330,17 @@ fn unix_socket_state(inode: &str) -> Option<(String, String)> {
         })
 }
 
-#[test]
-fn run_user_pass_child_is_dropped_before_the_workload_starts() {
-    let u = TempUser::new();
+/// `evbench run pingpong --user` held (EVBENCH_TEST_PAUSE=dropped) once its pass's
+/// child has dropped its privileges: the run, its pid, the guard that kills it if the
+/// test fails, and the thread collecting its stderr.
+fn held_after_the_drop(
+    u: &TempUser,
+) -> (
+    std::process::Child,
+    u32,
+    KillOnPanic,
+    std::thread::JoinHandle<String>,
+) {
     let mut ev = Command::new(EVBENCH)
         .args([
             "run",
@@ -354,7 +362,7 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
         .spawn()
         .unwrap();
     let ev_pid = ev.id();
-    let _kill = KillOnPanic(ev_pid);
+    let kill = KillOnPanic(ev_pid);
     let err = ev.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -370,6 +378,13 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the pass's child holds after its drop");
+    (ev, ev_pid, kill, reader)
+}
+
+#[test]
+fn run_user_pass_child_is_dropped_before_the_workload_starts() {
+    let u = TempUser::new();
+    let (mut ev, ev_pid, _kill, reader) = held_after_the_drop(&u);
     let kids = children(ev_pid);
     assert_eq!(kids.len(), 1, "one child per pass: {kids:?}");
     let child = kids[0];
@@ -422,48 +437,12 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     );
 }
 
-/// A pass's child killed mid-pass: one line naming it, its pid, its user and the
-/// signal; evbench exits 1 and leaves no process behind.
+/// A pass's child killed mid-pass: the pass-failed warning names it, its pid, its user
+/// and the signal; evbench exits 1 with one error line and leaves no process behind.
 #[test]
 fn run_user_a_killed_pass_child_is_named() {
     let u = TempUser::new();
-    let mut ev = Command::new(EVBENCH)
-        .args([
-            "run",
-            "pingpong",
-            "--rounds",
-            "1000",
-            "--repeat",
-            "1",
-            "--warmup-repeats",
-            "0",
-            "--user",
-            &u.name,
-            "-q",
-        ])
-        .env("EVBENCH_TEST_PAUSE", "dropped")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ev_pid = ev.id();
-    let _kill = KillOnPanic(ev_pid);
-    let err = ev.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.contains("test pause at dropped") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the pass's child holds after its drop");
+    let (mut ev, ev_pid, _kill, reader) = held_after_the_drop(&u);
     let child = children(ev_pid)[0];
     // SAFETY: killing the pass's child.
     unsafe { libc::kill(child as i32, libc::SIGKILL) };
