@@ -491,6 +491,23 @@ impl Drop for Mount {
     }
 }
 
+/// A 64 KiB tmpfs mounted at DIR/fs and filled up (writing stopped at ENOSPC), and the
+/// guard that unmounts it.
+fn full_tmpfs(dir: &Path) -> (PathBuf, Mount) {
+    let fs = dir.join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let f = fs.to_str().unwrap();
+    run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", f]);
+    let m = Mount(fs.clone());
+    let filler = std::fs::write(fs.join("filler"), vec![7u8; 1 << 20]);
+    assert_eq!(
+        filler.unwrap_err().raw_os_error(),
+        Some(libc_enospc()),
+        "the tmpfs is full"
+    );
+    (fs, m)
+}
+
 /// A read-only filesystem (a read-only bind mount: root ignores permission bits, not a
 /// read-only mount): refused up front, exit 2.
 #[test]
@@ -522,18 +539,7 @@ fn a_read_only_filesystem_exits_2() {
 #[test]
 fn a_full_filesystem_exits_2_with_the_table_on_stdout() {
     let p = pair("full");
-    let fs = p.dir.join("fs");
-    std::fs::create_dir(&fs).unwrap();
-    let f = fs.to_str().unwrap();
-    run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", f]);
-    let m = Mount(fs.clone());
-    // Fill it: writing stops at ENOSPC.
-    let filler = std::fs::write(fs.join("filler"), vec![7u8; 1 << 20]);
-    assert_eq!(
-        filler.unwrap_err().raw_os_error(),
-        Some(libc_enospc()),
-        "the tmpfs is full"
-    );
+    let (fs, m) = full_tmpfs(&p.dir);
     let target = fs.join("summary.md");
     let (code, out, err) = ev(&[
         "compare",
@@ -1346,13 +1352,7 @@ fn an_output_naming_an_input_is_refused() {
 #[test]
 fn svg_on_a_full_disk_huge_and_negative_figures() {
     let p = pair("svgfull");
-    let fs = p.dir.join("fs");
-    std::fs::create_dir(&fs).unwrap();
-    let f = fs.to_str().unwrap();
-    run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", f]);
-    let m = Mount(fs.clone());
-    let filler = std::fs::write(fs.join("filler"), vec![7u8; 1 << 20]);
-    assert_eq!(filler.unwrap_err().raw_os_error(), Some(libc_enospc()));
+    let (fs, m) = full_tmpfs(&p.dir);
     let plots = fs.join("plots");
     for cmd in [vec!["compare", &p.base, &p.slow], vec!["report", &p.base]] {
         let mut args = cmd.clone();

@@ -213,14 +213,6 @@ impl CaseNoise {
         }
         out
     }
-
-    /// "CPU pressure 41%, steal 0%".
-    pub fn text(&self) -> String {
-        match self.cpu_pressure_pct {
-            Some(p) => format!("CPU pressure {p:.0}%, steal {:.0}%", self.steal_pct),
-            None => format!("steal {:.0}%", self.steal_pct),
-        }
-    }
 }
 
 /// Everything `compare` found.
