@@ -86,6 +86,21 @@ pub mod globals {
     pub const ADOPT_COMM_LABEL: &str = "ADOPT_COMM_LABEL";
     /// evbench's own process id (tgid): never adopted, whatever its cgroup or name.
     pub const SELF_TGID: &str = "SELF_TGID";
+    /// `offsetof(struct task_struct, se) + offsetof(struct sched_entity,
+    /// sum_exec_runtime)`, from the kernel's BTF: a task's CPU time so far (ns).
+    pub const TASK_RUNTIME_OFFSET: &str = "TASK_RUNTIME_OFFSET";
+    /// Interrupt context detection for who-woke-whom (0: off, wakeups are credited to
+    /// the current task). The current CPU's `struct rq` is found through
+    /// `task->se.cfs_rq->rq` (offsets `TASK_CFS_RQ_OFFSET`, `CFS_RQ_RQ_OFFSET`), and its
+    /// `__preempt_count` lies `PREEMPT_FROM_RQ` bytes from it (both per-CPU variables
+    /// of the same CPU: their distance is their distance in the kernel BTF's
+    /// `.data..percpu` DATASEC).
+    pub const IRQ_DETECT: &str = "IRQ_DETECT";
+    pub const TASK_CFS_RQ_OFFSET: &str = "TASK_CFS_RQ_OFFSET";
+    pub const CFS_RQ_RQ_OFFSET: &str = "CFS_RQ_RQ_OFFSET";
+    /// `offsetof(struct rq, cpu)`: the derived runqueue is checked against this CPU.
+    pub const RQ_CPU_OFFSET: &str = "RQ_CPU_OFFSET";
+    pub const PREEMPT_FROM_RQ: &str = "PREEMPT_FROM_RQ";
 }
 
 /// Kernel-side target selections (bits of the `ADOPT` global): a task that is not a
@@ -183,6 +198,10 @@ impl Target {
                 out_flags: 0,
                 cpu: 0,
                 unpaired: 0,
+                runtime_ns: 0,
+                base_ns: 0,
+                dead: 0,
+                _pad: 0,
             },
             syscall: InSyscall {
                 entered_ns: 0,
@@ -196,6 +215,7 @@ impl Target {
                 at_ns: 0,
                 waker_cpu: 0,
                 pending: 0,
+                unpaired: 0,
             },
             syscalls: 0,
             kfunc_entered_ns: 0,
@@ -244,7 +264,25 @@ pub struct ThreadSched {
     /// switched out blocked again with no switch-in observed in between. Counted (and
     /// logged) so a report shows the loss instead of hiding it.
     pub unpaired: u64,
+    /// The task's `se.sum_exec_runtime` (ns on CPU over its life, kernel/sched/fair.c
+    /// `update_curr`) at its last switch-out seen: exact there, since __schedule has
+    /// just brought it up to date (dequeue or put_prev_task call `update_curr` before
+    /// the sched_switch tracepoint). After its last switch-out (`dead`), its final value.
+    pub runtime_ns: u64,
+    /// `se.sum_exec_runtime` when the kernel made it a target: 0 for a child followed
+    /// at fork (sched_fork zeroes it), the current value for a task adopted by
+    /// `--cgroup` / `--comm` (up to one tick stale while it runs). User space keeps its
+    /// own base for the tasks it registered (`/proc/TID/schedstat` at the window's start).
+    pub base_ns: u64,
+    /// 1 once it switched out for the last time (`prev_state` TASK_DEAD): it exited,
+    /// and `runtime_ns` is final.
+    pub dead: u32,
+    pub _pad: u32,
 }
+
+/// `sched_switch`'s `prev_state` of a task switching out for the last time
+/// (include/linux/sched.h `TASK_DEAD`).
+pub const TASK_DEAD: u32 = 0x80;
 
 /// `ThreadSched::out_flags`: the thread blocked (a voluntary switch), rather than being preempted.
 pub const OUT_BLOCKED: u32 = 1;
@@ -275,7 +313,24 @@ pub struct Waking {
     pub at_ns: u64,
     pub waker_cpu: u32,
     pub pending: u32,
+    /// Wakeups inside the window with no latency to record: resolved without a
+    /// switch-in that follows their sched_waking (the wakee was still on its CPU — the
+    /// kernel's `ttwu_runnable` — or woken again first), or a switch-in whose clock is
+    /// not after the waking. Never in the latency histograms.
+    pub unpaired: u64,
 }
+
+/// Pseudo-waker tids for who-woke-whom (above any pid: `PID_MAX_LIMIT` is 2^22): a
+/// wakeup done in hard interrupt (or NMI) context, and one done while serving a
+/// softirq. The interrupted task did not wake anyone.
+pub const WAKER_HARDIRQ: u32 = u32::MAX;
+pub const WAKER_SOFTIRQ: u32 = u32::MAX - 1;
+
+/// Bits of the x86 per-CPU `__preempt_count` (include/linux/preempt.h): NMI and
+/// hardirq nesting, and SOFTIRQ_OFFSET (set while softirqs are being served, not merely
+/// disabled).
+pub const PREEMPT_HARDIRQ_NMI_MASK: u32 = 0x00ff_0000;
+pub const PREEMPT_SOFTIRQ_OFFSET: u32 = 0x100;
 
 /// Each CPU's view of the task running on it, kept by `sched_switch` (value of the
 /// per-CPU `CUR` array), so the syscall programs need no helper and no lookup to learn

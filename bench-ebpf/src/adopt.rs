@@ -34,7 +34,11 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use bench_common::{adopt as mode, prog, rare, Current, Target, COMM_LEN};
 
-use crate::maps::{adopt, bump_gen, cur, current_tid, find, global, lookup_cached, rare_event};
+use crate::maps::{
+    adopt, bump_gen, cur, current_tid, find, global, lookup_cached, measuring, rare_event,
+    target_run, task_runtime,
+};
+use crate::wakeup::set_comm;
 
 /// Enabled selections (`bench_common::adopt`), set at load time.
 #[unsafe(no_mangle)]
@@ -92,14 +96,15 @@ fn comm_matches(c: &[u8; COMM_LEN]) -> bool {
     u64::from_ne_bytes(a) == want[0] && u64::from_ne_bytes(b) == want[1]
 }
 
-/// Adopts `tid` with `label` unless it already is a target; false when the table is
-/// full. Every CPU's cached answer is invalidated, since one may say "not a target".
+/// Adopts `tid` (`task`) with `label` unless it already is a target; false when the
+/// table is full. Every CPU's cached answer is invalidated, since one may say "not a
+/// target". Its CPU time counts from now (`ThreadSched::base_ns`).
 #[inline(always)]
-fn adopt_new(tid: u32, label: u32) -> bool {
+fn adopt_new(tid: u32, task: *const u8, label: u32) -> bool {
     if find(tid).1.is_some() {
         return true;
     }
-    if !adopt(tid, label) {
+    if !adopt(tid, label, task_runtime(task)) {
         return false;
     }
     bump_gen();
@@ -140,13 +145,17 @@ pub fn current(c: *mut Current, tid: u32, p: u32) -> Option<(u32, *mut Target)> 
         }
     }
     let label = label?;
-    if !adopt_new(tid, label) {
+    if !adopt_new(tid, task, label) {
         // Counted (no program context here to log with).
         let _ = rare_event(p, rare::TARGETS_FULL);
         return None;
     }
     let (place, t) = find(tid);
     cr.place = place;
+    // Its name as it is now, kept for the per-thread table after it exits.
+    if let Ok(comm) = bpf_get_current_comm() {
+        set_comm(tid, &comm);
+    }
     t.map(|t| (place, t))
 }
 
@@ -176,10 +185,23 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let Ok(comm) = bpf_get_current_comm() else {
         return 0;
     };
-    if comm_matches(&comm)
-        && !adopt_new(tid, global(&ADOPT_COMM_LABEL))
-        && rare_event(prog::SCHED_PROCESS_EXEC, rare::TARGETS_FULL)
-    {
+    if let (_, Some(_)) = find(tid) {
+        // A target exec'd: its name is the new one from now on.
+        set_comm(tid, &comm);
+        if measuring() {
+            target_run(prog::SCHED_PROCESS_EXEC);
+        }
+        return 0;
+    }
+    if !comm_matches(&comm) {
+        return 0;
+    }
+    if adopt_new(tid, task, global(&ADOPT_COMM_LABEL)) {
+        set_comm(tid, &comm);
+        if measuring() {
+            target_run(prog::SCHED_PROCESS_EXEC);
+        }
+    } else if rare_event(prog::SCHED_PROCESS_EXEC, rare::TARGETS_FULL) {
         warn!(
             &ctx,
             "sched_process_exec: tid {}: target table full: a process named as --comm is not followed",
@@ -201,7 +223,12 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     let task: *const u8 = ctx.arg(0);
     let tid = crate::maps::task_tid(task);
     let tgid = task_tgid(task);
-    if tid != tgid || tgid == global(&SELF_TGID) {
+    if tgid == global(&SELF_TGID) {
+        return 0;
+    }
+    let target = find(tid).1.is_some();
+    // Other threads only matter when they are targets (their name changes).
+    if tid != tgid && !target {
         return 0;
     }
     let name: *const u8 = ctx.arg(1);
@@ -210,10 +237,22 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     if unsafe { bpf_probe_read_kernel_str_bytes(name, &mut buf) }.is_err() {
         return 0;
     }
-    if comm_matches(&buf)
-        && !adopt_new(tid, global(&ADOPT_COMM_LABEL))
-        && rare_event(prog::TASK_RENAME, rare::TARGETS_FULL)
-    {
+    if target {
+        set_comm(tid, &buf);
+        if measuring() {
+            target_run(prog::TASK_RENAME);
+        }
+        return 0;
+    }
+    if !comm_matches(&buf) {
+        return 0;
+    }
+    if adopt_new(tid, task, global(&ADOPT_COMM_LABEL)) {
+        set_comm(tid, &buf);
+        if measuring() {
+            target_run(prog::TASK_RENAME);
+        }
+    } else if rare_event(prog::TASK_RENAME, rare::TARGETS_FULL) {
         warn!(
             &ctx,
             "task_rename: tid {}: target table full: a process renamed to --comm is not followed",

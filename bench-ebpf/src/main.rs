@@ -5,6 +5,7 @@
 
 mod adopt;
 mod doctor;
+mod irq;
 mod kfunc;
 mod maps;
 mod nop;

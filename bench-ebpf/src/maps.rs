@@ -78,6 +78,11 @@ pub static LOGGED: PerCpuArray<u64> = PerCpuArray::with_max_entries(rare::COUNT,
 #[unsafe(no_mangle)]
 static TASK_PID_OFFSET: u32 = 0;
 
+/// `offsetof(task_struct, se) + offsetof(sched_entity, sum_exec_runtime)`, set at load
+/// time from the kernel's BTF.
+#[unsafe(no_mangle)]
+static TASK_RUNTIME_OFFSET: u32 = 0;
+
 /// Enabled probe sets (`bench_common::sets`), set at load time. A constant to the
 /// verifier, so the code of disabled sets is pruned.
 #[unsafe(no_mangle)]
@@ -126,6 +131,15 @@ pub fn measuring() -> bool {
 pub fn task_tid(task: *const u8) -> u32 {
     // SAFETY: a trusted BTF pointer; the offset is the kernel's own.
     unsafe { core::ptr::read_volatile(task.add(global(&TASK_PID_OFFSET) as usize) as *const u32) }
+}
+
+/// A BTF-typed task's `se.sum_exec_runtime` (ns on CPU over its life), read directly.
+#[inline(always)]
+pub fn task_runtime(task: *const u8) -> u64 {
+    // SAFETY: a trusted BTF pointer; the offset is the kernel's own.
+    unsafe {
+        core::ptr::read_volatile(task.add(global(&TASK_RUNTIME_OFFSET) as usize) as *const u64)
+    }
 }
 
 /// Where thread `tid`'s entry is (`Current::place`), and the entry.
@@ -235,15 +249,17 @@ pub fn bump_gen() {
 }
 
 /// Makes `tid` (a child of a target) a target with `label`: its own slot when free,
-/// else the `TARGETS` hash. Returns false when `TARGETS` is full.
+/// else the `TARGETS` hash. `base_ns`: its `se.sum_exec_runtime` now (see
+/// `ThreadSched::base_ns`). Returns false when `TARGETS` is full.
 #[inline(always)]
-pub fn adopt(tid: u32, label: u32) -> bool {
+pub fn adopt(tid: u32, label: u32, base_ns: u64) -> bool {
     let idx = tid & global(&SLOT_MASK);
     if let Some(slot) = SLOTS.get_ptr_mut(idx) {
         // SAFETY: an array element; a free slot is all zeroes (user space zeroes it).
         unsafe {
             if (*slot).tid == 0 {
                 (*slot).label = label;
+                (*slot).sched.base_ns = base_ns;
                 (*slot).tid = tid;
                 // Two CPUs claiming the same free slot at once: the loser sees the
                 // other's tag and takes the hash instead.
@@ -259,6 +275,7 @@ pub fn adopt(tid: u32, label: u32) -> bool {
     // SAFETY: this CPU's scratch element.
     unsafe {
         *t = Target::new(tid, label);
+        (*t).sched.base_ns = base_ns;
         if TARGETS.insert(tid, &*t, BPF_NOEXIST as u64).is_err() {
             return false;
         }

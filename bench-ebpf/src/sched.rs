@@ -2,19 +2,19 @@
 //! entry point that hands the event to the sets that are enabled; the per-set logic
 //! lives in that set's file.
 use aya_ebpf::{
-    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_comm, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use aya_log_ebpf::warn;
-use bench_common::{prog, rare, sets, PLACE_NONE};
+use bench_common::{prog, rare, sets, PLACE_NONE, TASK_DEAD};
 
 use crate::{
     maps::{
         adopt, cur, current_tid, enabled, find, lookup_cached, measuring, rare_event, set_current,
-        target_run, task_tid,
+        target_run, task_runtime, task_tid,
     },
-    offcpu, syscalls, wakestacks, wakeup,
+    irq, offcpu, syscalls, wakestacks, wakeup,
 };
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -27,7 +27,8 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     };
     // Both ids straight from the BTF-typed arguments; prev's entry usually from this
     // CPU's cache (it was the last next here).
-    let prev_tid = task_tid(ctx.arg(1));
+    let prev_task: *const u8 = ctx.arg(1);
+    let prev_tid = task_tid(prev_task);
     let (mut prev_place, mut prev) = lookup_cached(c, prev_tid);
     if prev.is_none() {
         // prev is the current task here: `--cgroup` / `--comm` may adopt it (its
@@ -66,7 +67,17 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
             );
         }
         if enabled(sets::WAKEUP) {
-            wakeup::switched_out(t, blocked, cpu);
+            wakeup::switched_out(t, blocked);
+        }
+        // Its CPU time so far, exact here (see `ThreadSched::runtime_ns`): the targets'
+        // CPU time of a thread that exits is its value at the last switch-out.
+        t.sched.runtime_ns = task_runtime(prev_task);
+        if prev_state as u32 & TASK_DEAD != 0 {
+            t.sched.dead = 1;
+            // prev is still the current task here: its final name, kept after exit.
+            if let Ok(comm) = bpf_get_current_comm() {
+                wakeup::set_comm(prev_tid, &comm);
+            }
         }
     }
     if let Some(t) = next {
@@ -96,7 +107,8 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
         target_run(prog::SCHED_WAKING);
     }
     if enabled(sets::WAKEUP) {
-        let waker = current_tid();
+        // In interrupt context the current task did not wake anyone: a pseudo-waker.
+        let waker = irq::waker(current_tid());
         let now = unsafe { bpf_ktime_get_ns() };
         let cpu = unsafe { bpf_get_smp_processor_id() };
         // SAFETY: the target's entry.
@@ -130,7 +142,17 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let label = unsafe { (*p).label };
     let child: *const u8 = ctx.arg(1);
     let ctid = task_tid(child);
-    if !adopt(ctid, label) && rare_event(prog::SCHED_PROCESS_FORK, rare::TARGETS_FULL) {
+    if measuring() {
+        target_run(prog::SCHED_PROCESS_FORK);
+    }
+    // The child's CPU time starts at 0 (sched_fork); its name is its parent's, which
+    // is the current task here. Kept for the per-thread table, also after it exits.
+    if let Ok(comm) = bpf_get_current_comm() {
+        wakeup::set_comm(ctid, &comm);
+    }
+    if !adopt(ctid, label, task_runtime(child))
+        && rare_event(prog::SCHED_PROCESS_FORK, rare::TARGETS_FULL)
+    {
         warn!(
             &ctx,
             "sched_process_fork: tid {}: target table full: child {} of a target is not followed",

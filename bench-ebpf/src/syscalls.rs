@@ -55,8 +55,11 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     };
     // SAFETY: only the thread itself touches its `syscall` and `sys_counts` parts.
     let t = unsafe { &mut *t };
-    // Entered before the window opened is fine: what counts is returning inside it (so
-    // sys_exit counts the target runs; this program's are not counted, to stay lean).
+    // Entered before the window opened is fine: what counts is returning inside it.
+    // This program's own runs count inside the window (the session's cost estimate).
+    if measuring() {
+        target_run(prog::SYS_ENTER);
+    }
     let id: i64 = ctx.arg(1);
     let nr = id as u32;
     let idx = cell(t, nr);

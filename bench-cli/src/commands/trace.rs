@@ -44,7 +44,7 @@ use crate::{
     cli::{CommonArgs, TraceArgs},
     engine::{kernel::record_kernel, prepare_probes_adopting},
     export, files,
-    output::{self, count, ns},
+    output::{self, count, ns, plural},
     privdrop,
     probes::{
         calibrate,
@@ -755,6 +755,19 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     // Children and threads the kernel follows on its own are nobody's registered
     // tasks: list them too.
     probes.list_followed(true);
+    // Tasks the kernel adopts for --cgroup / --comm (and their children) carry that
+    // target's label: they are listed under its role, as the ones found at the start.
+    probes.label_roles(
+        named
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match n {
+                Named::Cgroup(_) => Some((i as u32, "cgroup")),
+                Named::Comm(_) => Some((i as u32, "comm")),
+                _ => None,
+            })
+            .collect(),
+    );
     let mut child = None;
     let mut threads = 0;
     for (index, n) in named.iter().enumerate() {
@@ -799,18 +812,12 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         },
         None => None,
     };
-    let mut cpu = CpuMeter::new(
-        args.pids
-            .iter()
-            .copied()
-            .chain(child.as_ref().map(|(c, _)| c.pid as u32))
-            .collect(),
-    );
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
     let noise = NoiseMeter::start();
-    let cpu_start = cpu.sample();
+    // Every target's CPU time so far, as the window opens.
+    let cpu = CpuMeter::start(&probes);
     let t0 = Instant::now();
     probes.measuring(true);
     if let Some((c, argv0)) = &child {
@@ -822,8 +829,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let served = listener.as_ref().and_then(|l| l.local_addr().ok());
     if !args.quiet {
         eprintln!(
-            "evbench: tracing {} ({threads} threads at start; probes {}){}; Ctrl-C ends",
+            "evbench: tracing {} ({} at start; probes {}){}; Ctrl-C ends",
             describe(&named),
+            plural(threads as u64, "thread", "threads"),
             status.sets,
             served.map_or_else(String::new, |a| format!("; metrics on http://{a}/metrics"))
         );
@@ -841,7 +849,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let mut intervals: Vec<Interval> = Vec::new();
     let mut prev: Option<Kernel> = None;
     let mut last_cut = Duration::ZERO;
-    let mut cpu_at_cut = cpu_start;
+    let mut cpu_at_cut = 0;
     let mut exit = None;
     let mut signalled = false;
     let mut ended_by = "";
@@ -874,8 +882,6 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                         unsafe { libc::kill(c.pid, sig) };
                     }
                     if c.exited() {
-                        // Its CPU times are final now, and gone once it is reaped.
-                        cpu.sample();
                         if let Some(code) = c.try_wait() {
                             exit = Some(code);
                             ended_by = "the command exited";
@@ -887,8 +893,6 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                     ended_by = "interrupted";
                     return Ok(());
                 } else {
-                    // Also keeps each target's last CPU times before it is reaped.
-                    cpu.sample();
                     // --cgroup and --comm targets may still appear: those sessions run
                     // until a signal or --duration.
                     if args.cgroup.is_none()
@@ -907,7 +911,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                     if now >= last_cut + iv {
                         let k = raise(probes.snapshot().map_err(fail)?, prev.as_ref());
                         let d = minus(&k, prev.as_ref());
-                        let c = cpu.sample();
+                        let c = cpu.of(&k);
                         emit_interval(args, &mut jsonl, now, now - last_cut, &d);
                         intervals.push(Interval::new(
                             last_cut,
@@ -934,7 +938,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let end = t0.elapsed();
     probes.measuring(false);
     let total = probes.collect().map_err(fail)?;
-    let cpu_end = cpu.sample();
+    let cpu_end = cpu.of(&total);
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
         emit_interval(args, &mut jsonl, end, end - last_cut, &d);
@@ -950,7 +954,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             Duration::ZERO,
             end,
             total.clone(),
-            cpu_end.saturating_sub(cpu_start),
+            cpu_end,
             rates,
         ));
     }
@@ -982,7 +986,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             "intervals are differences of cumulative reads taken while counting went on (no pause): the CPUs' maps are read one after another, so an event at an interval's edge may be counted in the neighbouring interval; the intervals add up to the session's totals".into(),
         );
     }
-    let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end.saturating_sub(cpu_start)));
+    let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end));
     let mut failed = false;
     if let Some(p) = &args.output {
         if let Err(e) = doc.write(p) {
@@ -1049,43 +1053,66 @@ impl Interval {
     }
 }
 
-/// The targets' CPU time: `utime + stime + cutime + cstime` of each named process
-/// (`/proc/PID/stat`, proc(5): every thread of it, and the children it reaped), in
-/// clock ticks (`sysconf(_SC_CLK_TCK)`, 10 ms here) turned into ns. The last value read
-/// stands for a process that has gone (read before reaping: [`Child::exited`]).
+/// The targets' CPU time (ns): for every thread the probes held as a target, its
+/// `se.sum_exec_runtime` (the scheduler's exact ns on CPU, kernel/sched/fair.c
+/// `update_curr`) at the end minus at its start — the window's opening for a thread
+/// that was a target then (`/proc/TID/schedstat`, read here), else when the kernel made
+/// it one (`ThreadSched::base_ns`: 0 for a child followed at fork). The end is
+/// `/proc/TID/schedstat` while it lives; for a thread that exited, the value the
+/// kernel kept at its last switch-out (`ThreadSched::runtime_ns`, exact there), so
+/// exited threads count whatever the target kind (`--pid`, `--cgroup`, `--comm`, a
+/// command). Chosen over utime+stime (whole 10 ms ticks per process, gone once a
+/// thread is reaped) and over the probes' own on-CPU sums (a thread alone on a CPU
+/// may not switch for seconds). What it leaves out: a thread adopted while running is
+/// charged from its runtime's last update (at most one tick earlier).
 struct CpuMeter {
-    last: BTreeMap<u32, u64>,
-    ns_per_tick: u64,
+    /// The window's start per thread that was a target then (`None`: it had already
+    /// exited, so none of its time is in the window).
+    base: BTreeMap<u32, Option<u64>>,
+}
+
+/// `se.sum_exec_runtime` of thread `tid` (the first field of /proc/TID/schedstat, ns).
+fn schedstat_ns(tid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{tid}/schedstat"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl CpuMeter {
-    fn new(pids: Vec<u32>) -> Self {
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Self {
-            last: pids.into_iter().map(|p| (p, 0)).collect(),
-            ns_per_tick: 1_000_000_000 / hz,
-        }
+    /// Takes every current target's runtime as the window opens.
+    fn start(probes: &Probes) -> Self {
+        let base = probes
+            .target_labels()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(tid, _)| (tid, schedstat_ns(tid)))
+            .collect();
+        Self { base }
     }
 
-    /// Reads every process still there; returns the sum (ns).
-    fn sample(&mut self) -> u64 {
-        for (pid, v) in self.last.iter_mut() {
-            if let Some(ticks) = proc_cpu_ticks(*pid) {
-                *v = ticks * self.ns_per_tick;
-            }
-        }
-        self.last.values().sum()
+    /// The targets' CPU time from the window's start to now, for a cumulative read `k`
+    /// of the probes (which lists every target: `Probes::list_followed`).
+    fn of(&self, k: &Kernel) -> u64 {
+        k.threads
+            .iter()
+            .map(|t| {
+                let base = match self.base.get(&t.tid) {
+                    Some(Some(b)) => *b,
+                    Some(None) => return 0,
+                    None => t.base_ns,
+                };
+                let end = if t.exited {
+                    t.runtime_ns
+                } else {
+                    schedstat_ns(t.tid).map_or(t.runtime_ns, |v| v.max(t.runtime_ns))
+                };
+                end.saturating_sub(base)
+            })
+            .sum()
     }
-}
-
-/// Fields 14–17 of `/proc/PID/stat` (utime, stime, cutime, cstime), summed.
-fn proc_cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which may hold spaces and parentheses:
-    // the first is field 3 (state), so field N is at N - 3.
-    let rest: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    (11..=14).map(|i| rest.get(i)?.parse::<u64>().ok()).sum()
 }
 
 /// Each nop program's ns per run by tracepoint name (`sched_switch` for
@@ -1322,6 +1349,10 @@ pub fn minus(cur: &Kernel, prev: Option<&Kernel>) -> Kernel {
                 wakeups: s(|x| x.wakeups),
                 syscalls: s(|x| x.syscalls),
                 unpaired: s(|x| x.unpaired),
+                wakeups_unpaired: s(|x| x.wakeups_unpaired),
+                runtime_ns: t.runtime_ns,
+                base_ns: t.base_ns,
+                exited: t.exited,
             }
         })
         // A thread idle all interval (or long gone) is left out of it.
@@ -1517,8 +1548,9 @@ pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
     if k.sets.contains("wakeup") {
         out.push(match &wake {
             Some(h) => format!(
-                "{t} wakeup   {:>9} wakeups  p50 {:>8}  p99 {:>8}  max {:>8}",
+                "{t} wakeup   {:>9} {}  p50 {:>8}  p99 {:>8}  max {:>8}",
                 count(h.len()),
+                if h.len() == 1 { "wakeup " } else { "wakeups" },
                 ns(h.value_at_quantile(0.5) as f64),
                 ns(h.value_at_quantile(0.99) as f64),
                 ns(h.max() as f64)
@@ -1545,8 +1577,9 @@ pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
             .map(|(s, t)| top_entry(s, t))
             .collect();
         out.push(format!(
-            "{t} syscalls {:>9} calls    top by total time (timed mean × exact count): {}",
+            "{t} syscalls {:>9} {}    top by total time (timed mean × exact count): {}",
             count(k.syscall_count()),
+            if k.syscall_count() == 1 { "call " } else { "calls" },
             top.join(", ")
         ));
     }
@@ -1586,6 +1619,7 @@ pub fn interval_json(at: Duration, len: Duration, k: &Kernel) -> Value {
         "involuntary": k.involuntary(),
         "syscalls": k.syscall_count(),
         "unpaired": k.unpaired(),
+        "wakeups_unpaired": k.wakeups_unpaired(),
         "drops": k.drops(),
         "wakeup_ns": wake,
         "offcpu_ns": k.offcpu_ns.as_ref().map(|h| pct(&h.summary)),
@@ -1738,20 +1772,29 @@ fn report(
         ));
     }
     out.push_str(&format!(
-        "  totals: {} wakeups, {} syscalls, {} voluntary + {} involuntary switches, {} drops, {} unpaired\n",
-        count(total.wakeups()),
-        count(total.syscall_count()),
+        "  totals: {}, {}, switches {} voluntary + {} involuntary, {}, {} unpaired\n",
+        plural(total.wakeups(), "wakeup", "wakeups"),
+        plural(total.syscall_count(), "syscall", "syscalls"),
         count(total.voluntary()),
         count(total.involuntary()),
-        total.drops(),
-        total.unpaired()
+        plural(total.drops(), "drop", "drops"),
+        plural(total.unpaired(), "blocked interval", "blocked intervals"),
     ));
+    if total.sets.contains("wakeup") {
+        // wakeups = histogram samples + unpaired + pending (bench-ebpf wakeup.rs).
+        out.push_str(&format!(
+            "  wakeups: {} with a latency in the histograms, {} unpaired (no switch-in followed: no latency, not in the histograms), {} pending at the end\n",
+            count(total.wakeup_samples()),
+            count(total.wakeups_unpaired()),
+            count(total.wakeups_pending)
+        ));
+    }
     if let Some(c) = cost {
         let share = c
             .share_pct
             .map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"));
         out.push_str(&format!(
-            "  session's own cost (ESTIMATE): {} CPU time, {share} of the targets' {} CPU time (utime+stime, /proc)
+            "  session's own cost (ESTIMATE): {} CPU time, {share} of the targets' {} CPU time (every traced thread's scheduler runtime in the session, exited ones included)
     basis: {}
 ",
             ns(c.cpu_ns),

@@ -103,6 +103,7 @@ pub fn record_kernel(r: &mut Repeat, k: &Kernel, ops: u64) {
     r.counter("kernel.drops", k.drops())
         .counter("kernel.recursion_misses", k.recursion_misses())
         .counter("kernel.wakeups_pending", k.wakeups_pending)
+        .counter("kernel.wakeups_unpaired", k.wakeups_unpaired())
         .counter("kernel.wakeup_samples", k.wakeup_samples());
     for key in crate::probes::collect::RARE_KEYS {
         r.counter(&format!("kernel.rare.{key}"), k.rare(key));

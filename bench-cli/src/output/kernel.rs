@@ -3,7 +3,10 @@ use std::io::{self, Write};
 
 use crate::{
     output::{count, ns},
-    probes::{collect::KernelHist, Kernel},
+    probes::{
+        collect::{KernelHist, WAKER_HARDIRQ_NAME, WAKER_SOFTIRQ_NAME},
+        Kernel,
+    },
 };
 
 fn hist_row(out: &mut impl Write, name: &str, h: &KernelHist) -> io::Result<()> {
@@ -155,11 +158,27 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
             }
         )?;
     }
+    if !k.woke.is_empty() {
+        match &k.irq_limit {
+            None => writeln!(
+                out,
+                "    who woke whom (a wakeup in interrupt context is credited to {WAKER_HARDIRQ_NAME} or {WAKER_SOFTIRQ_NAME}, not to the task interrupted):"
+            )?,
+            Some(why) => writeln!(
+                out,
+                "    who woke whom (LIMIT: a wakeup in interrupt context is credited to the task it interrupted; this kernel does not let the probes tell: {why}):"
+            )?,
+        }
+    }
     for w in k.woke.iter().take(4) {
-        let waker = w.waker_role.map_or_else(
-            || format!("{} ({})", w.waker_comm, w.waker_tid),
-            str::to_string,
-        );
+        let waker = match w.waker_tid {
+            // A pseudo-waker has no tid of its own.
+            bench_common::WAKER_HARDIRQ | bench_common::WAKER_SOFTIRQ => w.waker_comm.clone(),
+            _ => w.waker_role.map_or_else(
+                || format!("{} ({})", w.waker_comm, w.waker_tid),
+                str::to_string,
+            ),
+        };
         writeln!(
             out,
             "    the {} was woken {} by {}",
@@ -218,16 +237,16 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
     if misses > 0 || drops > 0 {
         writeln!(
             out,
-            "    LOST EVENTS: {} recursion misses, {} drops: the figures above undercount",
-            count(misses),
-            count(drops)
+            "    LOST EVENTS: {}, {}: the figures above undercount",
+            plural(misses, "recursion miss", "recursion misses"),
+            plural(drops, "drop", "drops")
         )?;
     }
     if k.unpaired() > 0 {
         writeln!(
             out,
-            "    note: {} blocked intervals ended unseen (no sched_switch named the thread; off-CPU histogram omits them)",
-            k.unpaired()
+            "    note: {} ended unseen (no sched_switch named the thread; off-CPU histogram omits them)",
+            plural(k.unpaired(), "blocked interval", "blocked intervals")
         )?;
     }
     for w in &k.warnings {

@@ -7,6 +7,8 @@ use anyhow::{bail, Context, Result};
 const BTF_MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_FUNC: u32 = 12;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
 
 pub struct KernelBtf {
     data: Vec<u8>,
@@ -104,6 +106,40 @@ impl KernelBtf {
             }
         }
         bail!("struct {name} has no member '{member}' in this kernel's BTF")
+    }
+
+    /// Offsets of the per-CPU variables `names` inside the `.data..percpu` section (the
+    /// kernel BTF's DATASEC of that name: `btf_var_secinfo.offset`), in that order.
+    /// Two variables of one CPU lie as far apart as their offsets here. Errors: a
+    /// variable absent from the section (pahole emits only per-CPU variables there).
+    pub fn percpu_offsets(&self, names: &[&str]) -> Result<Vec<u32>> {
+        // Type ids are 1-based positions in the type section.
+        let mut ids = vec![None; names.len()];
+        let mut sec = None;
+        for (i, (n, info, data)) in self.types().enumerate() {
+            let kind = (info >> 24) & 0x1f;
+            if kind == KIND_VAR {
+                if let Some(k) = names.iter().position(|x| self.name(n) == x.as_bytes()) {
+                    ids[k].get_or_insert(i as u32 + 1);
+                }
+            } else if kind == KIND_DATASEC && self.name(n) == b".data..percpu" {
+                sec = Some((info & 0xffff, data));
+            }
+        }
+        let (vlen, data) = sec.context("the kernel's BTF has no .data..percpu section")?;
+        names
+            .iter()
+            .zip(ids)
+            .map(|(name, id)| {
+                let id = id.with_context(|| format!("per-CPU variable {name} is not in this kernel's BTF"))?;
+                for v in 0..vlen as usize {
+                    if u32_at(&self.data, data + v * 12)? == id {
+                        return u32_at(&self.data, data + v * 12 + 4);
+                    }
+                }
+                bail!("{name} is not in the kernel BTF's .data..percpu section")
+            })
+            .collect()
     }
 
     /// Whether the kernel has a function (BTF_KIND_FUNC) named `name`: what fentry needs.

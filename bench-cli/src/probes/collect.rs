@@ -15,7 +15,7 @@ use aya::{
 };
 use bench_common::{
     fixed, hist, metric, prog, rare, FixedRow, SysCount, SysRow, SyscallKey, Target, WokeCell,
-    WokeKey, COMM_LEN, SYS_NRS, WOKE_CACHE_CELLS,
+    WokeKey, COMM_LEN, SYS_NRS, WAKER_HARDIRQ, WAKER_SOFTIRQ, WOKE_CACHE_CELLS,
 };
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -84,10 +84,22 @@ pub struct ThreadFigures {
     pub oncpu_ns: u64,
     /// Times it was woken inside the window (sched_waking), when `wakeup` is on.
     pub wakeups: u64,
+    /// Of those, the wakeups with no latency to record (bench-ebpf `wakeup.rs`: no
+    /// switch-in followed them), kept out of the wakeup-latency histograms.
+    pub wakeups_unpaired: u64,
     /// Syscalls it completed inside the window, when `syscalls` is on.
     pub syscalls: u64,
     /// Blocked intervals whose switch-in was never observed (see `ThreadSched::unpaired`).
     pub unpaired: u64,
+    /// Its `se.sum_exec_runtime` (ns) at its last switch-out seen (`ThreadSched::runtime_ns`).
+    #[serde(skip)]
+    pub runtime_ns: u64,
+    /// Its `se.sum_exec_runtime` when the kernel made it a target (`ThreadSched::base_ns`).
+    #[serde(skip)]
+    pub base_ns: u64,
+    /// It switched out for the last time: it exited, `runtime_ns` is final.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exited: bool,
 }
 
 /// One syscall number's figures.
@@ -183,7 +195,8 @@ pub struct Kernel {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wakeup_cross_cpu_ns: Option<KernelHist>,
     /// Wakeups counted inside the window whose latency sample is not recorded yet (the
-    /// wakee had not run again when the figures were read). Wakeups = samples + this.
+    /// wakee had not run again when the figures were read). Wakeups = samples +
+    /// [`Kernel::wakeups_unpaired`] + this.
     pub wakeups_pending: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offcpu_ns: Option<KernelHist>,
@@ -204,6 +217,11 @@ pub struct Kernel {
     /// What the kernel programs logged about them (aya-log, rate-limited), one line each.
     pub messages: Vec<String>,
     pub warnings: Vec<String>,
+    /// `None`: who-woke-whom credits wakeups done in interrupt context to the
+    /// pseudo-wakers [`WAKER_HARDIRQ_NAME`] / [`WAKER_SOFTIRQ_NAME`]. Else why it cannot
+    /// on this kernel, and then they are credited to the task the interrupt landed on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub irq_limit: Option<String>,
 }
 
 /// Keys of `Kernel::rare_events`, by `bench_common::rare` index.
@@ -239,6 +257,11 @@ impl Kernel {
     }
     pub fn unpaired(&self) -> u64 {
         self.threads.iter().map(|t| t.unpaired).sum()
+    }
+    /// Wakeups with no latency to record (none of them is in the histograms):
+    /// wakeups = `wakeup_samples()` + this + `wakeups_pending`.
+    pub fn wakeups_unpaired(&self) -> u64 {
+        self.threads.iter().map(|t| t.wakeups_unpaired).sum()
     }
     pub fn recursion_misses(&self) -> u64 {
         self.programs.iter().map(|p| p.recursion_misses).sum()
@@ -276,7 +299,17 @@ pub struct Sources<'a> {
     /// threads the kernel's `sched_process_fork` program followed on its own, which user
     /// space never registered (role "child") — with each thread's command name.
     pub followed: bool,
+    /// Roles of the targets the kernel found by itself, by label (`Target::label`):
+    /// e.g. "cgroup" / "comm" for `trace --cgroup` / `--comm`; "child" for the others.
+    pub roles: &'a [(u32, &'static str)],
+    /// Why who-woke-whom cannot tell interrupt context apart here (`None`: it does).
+    pub irq_limit: Option<&'a str>,
 }
+
+/// Pseudo-waker names (bench-ebpf `irq.rs`): a wakeup in hardirq/NMI context, and one
+/// done while serving a softirq.
+pub const WAKER_HARDIRQ_NAME: &str = "[irq]";
+pub const WAKER_SOFTIRQ_NAME: &str = "[softirq]";
 
 fn prog_index(name: &str) -> Option<u32> {
     Some(match name {
@@ -438,21 +471,33 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     let sets = src.sets;
     let role_of = |tid: u32| src.tasks.iter().find(|t| t.tid == tid).map(|t| t.role);
     let all = all_targets(src.slots, src.targets)?;
+    // A target nobody registered: the role its label stands for, else "child".
+    let followed_role = |tid: u32| -> &'static str {
+        all.iter()
+            .find(|t| t.tid == tid)
+            .and_then(|t| src.roles.iter().find(|r| r.0 == t.label))
+            .map_or("child", |r| r.1)
+    };
 
     // Who woke whom, and each target's wakeups.
     let mut woke = Vec::new();
     if sets.contains(ProbeSet::Wakeup) {
         let comms: HashMap<&MapData, u32, [u8; COMM_LEN]> = HashMap::try_from(map(ebpf, "COMMS")?)?;
         for ((waker, wakee), count) in woke_pairs(ebpf)? {
-            woke.push(WokeFigures {
-                waker_tid: waker,
-                waker_comm: comms
+            let waker_comm = match waker {
+                WAKER_HARDIRQ => WAKER_HARDIRQ_NAME.to_string(),
+                WAKER_SOFTIRQ => WAKER_SOFTIRQ_NAME.to_string(),
+                _ => comms
                     .get(&waker, 0)
                     .map(|c| comm_str(&c))
                     .unwrap_or_default(),
+            };
+            woke.push(WokeFigures {
+                waker_tid: waker,
+                waker_comm,
                 waker_role: role_of(waker),
                 wakee_tid: wakee,
-                wakee_role: role_of(wakee).unwrap_or("child"),
+                wakee_role: role_of(wakee).unwrap_or_else(|| followed_role(wakee)),
                 count,
             });
         }
@@ -488,14 +533,22 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
     } else {
         None
     };
-    let comm_of = |tid: u32| -> String {
+    let comm_of = |tid: u32, dead: bool| -> String {
         let Some(comms) = &comms else {
             return String::new();
         };
-        // The live name first (it may have exec'd since it last woke a target).
+        // A thread that exited: the name the kernel kept at its last switch-out (its
+        // tid may name another task in /proc by now). A live one: /proc, else what the
+        // kernel kept (at fork, adoption, exec, rename, or as a waker).
+        let kept = || comms.get(&tid, 0).map(|c| comm_str(&c));
+        if dead {
+            if let Ok(c) = kept() {
+                return c;
+            }
+        }
         std::fs::read_to_string(format!("/proc/{tid}/comm"))
             .map(|s| s.trim_end().to_string())
-            .or_else(|_| comms.get(&tid, 0).map(|c| comm_str(&c)))
+            .or_else(|_| kept())
             .unwrap_or_default()
     };
     let figures = |tid: u32, role: &'static str| {
@@ -507,11 +560,15 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
         ThreadFigures {
             tid,
             role,
-            comm: comm_of(tid),
+            comm: comm_of(tid, t.sched.dead != 0),
             voluntary: t.sched.voluntary,
             involuntary: t.sched.involuntary,
             oncpu_ns: t.sched.oncpu_ns,
             unpaired: t.sched.unpaired,
+            wakeups_unpaired: t.waking.unpaired,
+            runtime_ns: t.sched.runtime_ns,
+            base_ns: t.sched.base_ns,
+            exited: t.sched.dead != 0,
             wakeups: woke
                 .iter()
                 .filter(|w| w.wakee_tid == tid)
@@ -532,7 +589,11 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
             .map(|t| t.tid)
             .filter(|tid| !known.contains(tid))
             .collect();
-        threads.extend(others.into_iter().map(|tid| figures(tid, "child")));
+        threads.extend(
+            others
+                .into_iter()
+                .map(|tid| figures(tid, followed_role(tid))),
+        );
     }
     let wakeups_pending = if sets.contains(ProbeSet::Wakeup) {
         all.iter().filter(|t| t.waking.pending != 0).count() as u64
@@ -625,6 +686,7 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
             .collect(),
         messages: Vec::new(),
         warnings: src.warnings.to_vec(),
+        irq_limit: src.irq_limit.map(str::to_string),
     })
 }
 

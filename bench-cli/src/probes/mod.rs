@@ -240,6 +240,10 @@ pub struct Probes {
     delegated: AtomicBool,
     /// Figures list every target the maps hold ([`Probes::list_followed`]).
     followed: AtomicBool,
+    /// Roles of targets the kernel found by itself, by label ([`Probes::label_roles`]).
+    roles: Mutex<Vec<(u32, &'static str)>>,
+    /// Why interrupt context cannot be told apart in who-woke-whom (`None`: it is).
+    irq_limit: Option<String>,
     warnings: Vec<String>,
     /// The tracepoint programs' links while attached (a probed pass); empty while
     /// detached, so a clean pass runs with no evbench program on any tracepoint.
@@ -297,6 +301,13 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
     ];
     let self_tgid = std::process::id();
     let bits = a.bits();
+    let runtime_off =
+        kbtf.member_offset("task_struct", "se")? + kbtf.member_offset("sched_entity", "sum_exec_runtime")?;
+    let irq = irq_offsets(&kbtf);
+    let (irq_on, irq) = match irq {
+        Ok(o) => (1u32, o),
+        Err(_) => (0, IrqOffsets::default()),
+    };
     loader
         .override_global(globals::TASK_TGID_OFFSET, &tgid_off, true)
         .override_global(globals::SELF_TGID, &self_tgid, true)
@@ -305,7 +316,13 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
         .override_global(globals::ADOPT_CGROUP_LEVEL, &cg_level, true)
         .override_global(globals::ADOPT_CGROUP_LABEL, &cg_label, true)
         .override_global(globals::ADOPT_COMM, &comm_words, true)
-        .override_global(globals::ADOPT_COMM_LABEL, &comm_label, true);
+        .override_global(globals::ADOPT_COMM_LABEL, &comm_label, true)
+        .override_global(globals::TASK_RUNTIME_OFFSET, &runtime_off, true)
+        .override_global(globals::IRQ_DETECT, &irq_on, true)
+        .override_global(globals::TASK_CFS_RQ_OFFSET, &irq.task_cfs_rq, true)
+        .override_global(globals::CFS_RQ_RQ_OFFSET, &irq.cfs_rq_rq, true)
+        .override_global(globals::RQ_CPU_OFFSET, &irq.rq_cpu, true)
+        .override_global(globals::PREEMPT_FROM_RQ, &irq.preempt_from_rq, true);
     for (name, size) in &opts.max_entries {
         loader.map_max_entries(name, *size);
     }
@@ -314,6 +331,31 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
         .map_err(|e| anyhow!("{}", chain(&e)))
         .context("cannot create the BPF maps")?;
     Ok((ebpf, mask))
+}
+
+/// What the kernel programs need to tell interrupt context apart (bench-ebpf `irq.rs`).
+#[derive(Default)]
+struct IrqOffsets {
+    task_cfs_rq: u32,
+    cfs_rq_rq: u32,
+    rq_cpu: u32,
+    /// `__preempt_count`'s section offset minus `runqueues`'s (two's complement).
+    preempt_from_rq: u64,
+}
+
+/// The offsets of [`IrqOffsets`] from the kernel's BTF. Errors: a kernel without
+/// `CONFIG_FAIR_GROUP_SCHED` (no `cfs_rq.rq`), or without a per-CPU `__preempt_count`
+/// (not x86); who-woke-whom then credits the interrupted task, and says so
+/// (`Kernel::irq_limit`).
+fn irq_offsets(kbtf: &btf::KernelBtf) -> Result<IrqOffsets> {
+    let off = kbtf.percpu_offsets(&["__preempt_count", "runqueues"])?;
+    Ok(IrqOffsets {
+        task_cfs_rq: kbtf.member_offset("task_struct", "se")?
+            + kbtf.member_offset("sched_entity", "cfs_rq")?,
+        cfs_rq_rq: kbtf.member_offset("cfs_rq", "rq")?,
+        rq_cpu: kbtf.member_offset("rq", "cpu")?,
+        preempt_from_rq: u64::from(off[0]).wrapping_sub(u64::from(off[1])),
+    })
 }
 
 fn prog_fd(prog: &Program) -> Result<OwnedFd> {
@@ -357,6 +399,8 @@ impl Probes {
             }
         }
         let (mut ebpf, slot_mask) = open_with(sets.kernel_bits(), opts)?;
+        // Set as `open_with` set IRQ_DETECT.
+        let irq_limit = irq_offsets(&kbtf).err().map(|e| format!("{e:#}"));
         let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
         let mut warnings = Vec::new();
         let stats = if opts.bpf_stats {
@@ -484,6 +528,8 @@ impl Probes {
             window: Mutex::new(Window::default()),
             delegated: AtomicBool::new(false),
             followed: AtomicBool::new(false),
+            roles: Mutex::new(Vec::new()),
+            irq_limit,
             warnings,
             links,
             notes: Mutex::new(Vec::new()),
@@ -613,6 +659,13 @@ impl Probes {
         self.followed.store(on, Ordering::SeqCst);
     }
 
+    /// The role of each target the kernel found by itself and nobody registered, by
+    /// its label: (label, role), e.g. the tasks `trace --cgroup` / `--comm` adopt and
+    /// their children are "cgroup" / "comm". Labels not named here: "child".
+    pub fn label_roles(&self, roles: Vec<(u32, &'static str)>) {
+        *self.roles.lock().expect("not poisoned") = roles;
+    }
+
     /// Reads the cumulative figures since the measured window opened *while counting
     /// goes on*: nothing is paused, so no event is lost between two reads, and the
     /// figures of a stretch of time are the difference of two reads. Each per-CPU map
@@ -682,6 +735,8 @@ impl Probes {
             counters,
             warnings: &warnings,
             followed: self.followed.load(Ordering::SeqCst),
+            roles: &self.roles.lock().expect("not poisoned"),
+            irq_limit: self.irq_limit.as_deref(),
         })
     }
 
