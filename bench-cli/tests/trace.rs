@@ -1506,3 +1506,237 @@ print(os.waitstatus_to_exitcode(st))
     assert_eq!(seen, 2, "the command saw both: {err}");
     assert_eq!(read_doc(&doc)["cases"][0]["id"], "trace/cmd=python3");
 }
+
+/// utime + stime of process `pid` (fields 14 and 15 of /proc/PID/stat), in ns.
+fn proc_cpu_ns(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    let ticks: u64 = rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+    ticks * (1_000_000_000 / hz)
+}
+
+/// A program's target events in the cost estimate of the document's first repeat.
+fn cost_events(d: &Value, program: &str) -> u64 {
+    let cost = &d["cases"][0]["repeats"][0]["details"]["session_cost_estimate"];
+    cost["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["program"] == program)
+        .unwrap_or_else(|| panic!("{program} in {cost}"))["events"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Issue 14 (tester's findings 1–3): for a --comm and a --cgroup session on a busy
+/// helper (two threads, 100,000 pipe round trips, then idle), the cost estimate counts
+/// the sys_enter program's runs — exactly the helper's syscalls as bpftrace counts them
+/// on the same tracepoint — and the targets' CPU time matches the helper's utime+stime
+/// from /proc within 3 ticks (utime and stime are each whole ticks, truncated, and the
+/// helper's start-up before the session is at most one more). Threads the kernel
+/// followed are listed under the target's role with their names, also the thread that
+/// exited before the end; every wakeup is a histogram sample, unpaired or pending, and
+/// no sample is 0 ns.
+#[test]
+fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions() {
+    let bpftrace = Path::new("/usr/bin/bpftrace");
+    assert!(bpftrace.exists(), "bpftrace is needed (apt-get install bpftrace)");
+    for mode in ["comm", "cgroup"] {
+        let name = format!("evbk{}{}", std::process::id(), &mode[..2]);
+        let exe = helper_named(&name);
+        let mut target = Reaped(
+            Command::new(&exe)
+                .args(["100000", "thread", "wait", "idle"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let pid = target.0.id();
+        blocked_in_read(pid);
+        let cg = (mode == "cgroup").then(|| TestCgroup::new("cost"));
+        let sel = match &cg {
+            Some(cg) => {
+                move_into(&cg.0, pid);
+                ["--cgroup".to_string(), cg.0.to_str().unwrap().to_string()]
+            }
+            None => ["--comm".to_string(), name.clone()],
+        };
+        let doc = tmp(&format!("cost-{mode}.json"));
+        let (ev, ready, errh) = start(&[
+            "trace",
+            &sel[0],
+            &sel[1],
+            "--probes",
+            "wakeup,offcpu,syscalls",
+            "-o",
+            doc.to_str().unwrap(),
+        ]);
+        let mut ev = Reaped(ev);
+        let report = drain_stdout(&mut ev.0);
+        ready
+            .recv_timeout(Duration::from_secs(20))
+            .expect("evbench says it is tracing");
+        let script = format!(
+            "BEGIN {{ printf(\"ready\\n\"); }}\ntracepoint:raw_syscalls:sys_enter /comm == \"{name}\"/ {{ @enter[tid] = count(); }}\n"
+        );
+        let mut bt = Reaped(
+            Command::new(bpftrace)
+                .args(["-B", "none", "-e", &script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let out = bt.0.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line == "ready" {
+                    let _ = tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("bpftrace attached its probes");
+        target.0.stdin.take().unwrap().write_all(b"g").unwrap();
+        wait_for("the helper idles", Duration::from_secs(60), || in_pause(pid));
+        let proc_ns = proc_cpu_ns(pid);
+        // SAFETY: signalling our own children; both print their figures on SIGINT.
+        unsafe {
+            libc::kill(ev.0.id() as i32, libc::SIGINT);
+            libc::kill(bt.0.id() as i32, libc::SIGINT);
+        }
+        let st = wait_within(&mut ev.0, Duration::from_secs(10));
+        let err = errh.join().unwrap();
+        let report = report.join().unwrap();
+        assert_eq!(st.code(), Some(0), "{mode}: {err}");
+        let _ = wait_within(&mut bt.0, Duration::from_secs(20));
+        let bt_enter: u64 = bpftrace_map(&reader.join().unwrap(), "enter").values().sum();
+        let d = read_doc(&doc);
+        assert_eq!(counter(&d, "kernel.syscall.read"), 200_000, "{mode}: {err}");
+        // sys_enter counts its runs: every syscall the helper entered in the session
+        // (its thread's exit and the main thread's pause never return, so they are
+        // not among sys_exit's).
+        assert_eq!(cost_events(&d, "sys_enter"), bt_enter, "{mode}: {report}");
+        assert_eq!(cost_events(&d, "sys_exit"), counter(&d, "kernel.syscalls"));
+        assert_eq!(cost_events(&d, "sys_enter"), counter(&d, "kernel.syscalls") + 2);
+        // The targets' CPU time, against /proc's utime+stime of the helper.
+        let ours = counter(&d, "targets.cpu_ns");
+        // SAFETY: sysconf has no preconditions.
+        let tick = 1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        eprintln!("{mode}: targets' CPU {ours} ns, /proc utime+stime {proc_ns} ns");
+        assert_ne!(proc_ns, 0, "the helper was busy");
+        assert!(
+            ours.abs_diff(proc_ns) <= 3 * tick,
+            "{mode}: evbench {ours} ns, /proc {proc_ns} ns"
+        );
+        // Both threads under the target's role, named, the exited one included.
+        let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(threads.len(), 2, "{mode}: {threads:?}");
+        for t in &threads {
+            assert_eq!(t["role"], mode, "{mode}: {threads:?}");
+            assert_eq!(t["comm"], name.as_str(), "{mode}: {threads:?}");
+        }
+        assert_eq!(
+            threads.iter().filter(|t| t["exited"] == true).count(),
+            1,
+            "the pong thread exited: {threads:?}"
+        );
+        assert_eq!(report.matches(&format!("  {name}\n")).count(), 2, "{report}");
+        // Every wakeup is accounted once; none is a 0 ns sample.
+        let k = &d["cases"][0]["repeats"][0]["details"]["kernel"];
+        assert_eq!(
+            counter(&d, "kernel.wakeups"),
+            counter(&d, "kernel.wakeup_samples")
+                + counter(&d, "kernel.wakeups_unpaired")
+                + counter(&d, "kernel.wakeups_pending"),
+            "{mode}"
+        );
+        for h in ["wakeup_same_cpu_ns", "wakeup_cross_cpu_ns"] {
+            if let Some(min) = k[h]["min"].as_u64() {
+                assert_ne!(min, 0, "{mode}: a 0 ns wakeup sample in {h}");
+            }
+        }
+        drop(target);
+    }
+}
+
+/// Issue 14 (tester's finding 2): a command that execs keeps its new name in the
+/// per-thread table after it and its child have exited (the kernel keeps each
+/// target's name at its last switch-out), and one thread is "1 thread".
+#[test]
+fn names_after_exec_are_kept_after_exit_and_one_thread_is_singular() {
+    let name = format!("evbx{}", std::process::id());
+    let exe = helper_named(&name);
+    let doc = tmp("exec-names.json");
+    let script = format!("exec {} 200 fork", exe.display());
+    let (code, _, err) = trace(&["-o", doc.to_str().unwrap(), "--", "sh", "-c", &script]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("(1 thread at start;"), "{err}");
+    let d = read_doc(&doc);
+    let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let got: Vec<(&str, &str, bool)> = threads
+        .iter()
+        .map(|t| {
+            (
+                t["role"].as_str().unwrap(),
+                t["comm"].as_str().unwrap(),
+                t["exited"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("cmd", name.as_str(), true), ("child", name.as_str(), true)],
+        "{threads:?}"
+    );
+}
+
+/// Issue 14 (tester's finding 4): a timer's wakeups run in hard interrupt context, on
+/// whatever task the interrupt landed on; who-woke-whom credits them to "[irq]". The
+/// helper sleeps 50 times for 1 ms (nanosleep: an hrtimer wakes it from its interrupt),
+/// so [irq] woke it exactly 50 times; the only other wakeup is evbench opening its gate.
+#[test]
+fn timer_wakeups_are_credited_to_irq_not_to_the_interrupted_task() {
+    let doc = tmp("irq.json");
+    let (code, _, err) = trace(&[
+        "--probes",
+        "wakeup",
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        helper().to_str().unwrap(),
+        "50",
+        "nap",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let woke = d["cases"][0]["repeats"][0]["details"]["kernel"]["woke"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by = |comm: &str| -> u64 {
+        woke.iter()
+            .filter(|w| w["waker_comm"] == comm)
+            .map(|w| w["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(by("[irq]"), 50, "{woke:?}");
+    assert_eq!(by("evbench"), 1, "{woke:?}");
+    assert_eq!(counter(&d, "kernel.wakeups"), 51, "{woke:?}");
+    assert!(err.contains("the cmd was woken 50 times by [irq]"), "{err}");
+}

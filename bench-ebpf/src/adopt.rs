@@ -150,12 +150,14 @@ pub fn current(c: *mut Current, tid: u32, p: u32) -> Option<(u32, *mut Target)> 
         let _ = rare_event(p, rare::TARGETS_FULL);
         return None;
     }
-    let (place, t) = find(tid);
-    cr.place = place;
-    // Its name as it is now, kept for the per-thread table after it exits.
+    // Its name as it is now, kept for the per-thread table after it exits. (Before
+    // the lookup: an entry held across a helper call spills an undefined register
+    // the verifier refuses.)
     if let Ok(comm) = bpf_get_current_comm() {
         set_comm(tid, &comm);
     }
+    let (place, t) = find(tid);
+    cr.place = place;
     t.map(|t| (place, t))
 }
 
