@@ -191,9 +191,9 @@ fn default_sets_count_exactly_what_the_ping_pong_does_and_nothing_of_a_decoy() {
     // counted on independent paths (who-woke-whom counts, histogram totals).
     assert!(k.wakeup_cross_cpu_ns.is_some(), "cross-CPU wakeups");
     assert_eq!(
-        k.wakeup_samples() + k.wakeups_pending,
+        k.wakeup_samples() + k.wakeups_unpaired() + k.wakeups_pending,
         k.wakeups(),
-        "latency samples + pending vs wakeups"
+        "latency samples + unpaired + pending vs wakeups"
     );
     assert!(k.wakeups_pending <= tasks.len() as u64);
 
@@ -240,7 +240,10 @@ fn pin_same_and_split_fill_the_histogram_the_placement_implies() {
         .expect("same-CPU wakeups")
         .summary
         .count;
-    assert_eq!(same + k.wakeups_pending, k.wakeups());
+    assert_eq!(
+        same + k.wakeups_unpaired() + k.wakeups_pending,
+        k.wakeups()
+    );
     drop(probes);
 
     let probes = load("wakeup");
@@ -255,8 +258,11 @@ fn pin_same_and_split_fill_the_histogram_the_placement_implies() {
         .expect("cross-CPU wakeups")
         .summary
         .count;
-    // Each wakeup has one sample, here always on the other CPU.
-    assert_eq!(cross + k.wakeups_pending, k.wakeups());
+    // Each wakeup is a sample, here always on the other CPU, or unpaired (no latency).
+    assert_eq!(
+        cross + k.wakeups_unpaired() + k.wakeups_pending,
+        k.wakeups()
+    );
 }
 
 /// The kernel path that woke the reader, on a kernel without function probes: a pipe
@@ -390,7 +396,7 @@ fn counts_exactly(tasks: Tasks, rounds: u64) {
         assert_eq!(w.waker_role, Some(other), "{what}: {w:?}");
     }
     assert_eq!(
-        k.wakeup_samples() + k.wakeups_pending,
+        k.wakeup_samples() + k.wakeups_unpaired() + k.wakeups_pending,
         k.wakeups(),
         "{what}"
     );

@@ -1740,3 +1740,73 @@ fn timer_wakeups_are_credited_to_irq_not_to_the_interrupted_task() {
     assert_eq!(counter(&d, "kernel.wakeups"), 51, "{woke:?}");
     assert!(err.contains("the cmd was woken 50 times by [irq]"), "{err}");
 }
+
+/// Issue 14 (tester's finding 4): a datagram sent over loopback is delivered by the
+/// NET_RX softirq (run where the sender re-enables bottom halves, or in ksoftirqd),
+/// which wakes the receiver: who-woke-whom credits "[softirq]", not the sender. The
+/// test sends 20 datagrams, each once the traced receiver blocks in recvfrom(2), so
+/// each is exactly one wakeup; the only other wakeup is evbench opening its gate.
+#[test]
+fn loopback_receive_wakeups_are_credited_to_softirq_not_to_the_sender() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let doc = tmp("softirq.json");
+    let (ev, ready, errh) = start(&[
+        "trace",
+        "--probes",
+        "wakeup",
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        helper().to_str().unwrap(),
+        "20",
+        "udp",
+        &port.to_string(),
+    ]);
+    let mut ev = Reaped(ev);
+    // The receiver's stdout (evbench's, inherited): one line per datagram taken.
+    let mut got = BufReader::new(ev.0.stdout.take().unwrap()).lines();
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("evbench says it is tracing");
+    let mut rx_pid = 0;
+    wait_for("the receiver starts", Duration::from_secs(10), || {
+        rx_pid = children(ev.0.id()).first().copied().unwrap_or(0);
+        rx_pid != 0
+    });
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let in_recv = || {
+        std::fs::read_to_string(format!("/proc/{rx_pid}/syscall"))
+            .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_recvfrom)))
+    };
+    for _ in 0..20 {
+        let t = Instant::now();
+        while !in_recv() {
+            assert!(t.elapsed() < Duration::from_secs(10), "the receiver never blocked");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        tx.send_to(b"x", ("127.0.0.1", port)).unwrap();
+        // Until it has taken this one.
+        assert_eq!(got.next().unwrap().unwrap(), "got");
+    }
+    let st = wait_within(&mut ev.0, Duration::from_secs(20));
+    let err = errh.join().unwrap();
+    assert_eq!(st.code(), Some(0), "{err}");
+    let d = read_doc(&doc);
+    let woke = d["cases"][0]["repeats"][0]["details"]["kernel"]["woke"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by = |comm: &str| -> u64 {
+        woke.iter()
+            .filter(|w| w["waker_comm"] == comm)
+            .map(|w| w["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(by("[softirq]"), 20, "{woke:?}");
+    assert_eq!(by("evbench"), 1, "{woke:?}");
+    assert_eq!(counter(&d, "kernel.wakeups"), 21, "{woke:?}");
+}
