@@ -240,10 +240,7 @@ fn pin_same_and_split_fill_the_histogram_the_placement_implies() {
         .expect("same-CPU wakeups")
         .summary
         .count;
-    assert_eq!(
-        same + k.wakeups_unpaired() + k.wakeups_pending,
-        k.wakeups()
-    );
+    assert_eq!(same + k.wakeups_unpaired() + k.wakeups_pending, k.wakeups());
     drop(probes);
 
     let probes = load("wakeup");

@@ -1544,7 +1544,10 @@ fn cost_events(d: &Value, program: &str) -> u64 {
 #[test]
 fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions() {
     let bpftrace = Path::new("/usr/bin/bpftrace");
-    assert!(bpftrace.exists(), "bpftrace is needed (apt-get install bpftrace)");
+    assert!(
+        bpftrace.exists(),
+        "bpftrace is needed (apt-get install bpftrace)"
+    );
     for mode in ["comm", "cgroup"] {
         let name = format!("evbk{}{}", std::process::id(), &mode[..2]);
         let exe = helper_named(&name);
@@ -1607,7 +1610,9 @@ fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions()
         rx.recv_timeout(Duration::from_secs(60))
             .expect("bpftrace attached its probes");
         target.0.stdin.take().unwrap().write_all(b"g").unwrap();
-        wait_for("the helper idles", Duration::from_secs(60), || in_pause(pid));
+        wait_for("the helper idles", Duration::from_secs(60), || {
+            in_pause(pid)
+        });
         let proc_ns = proc_cpu_ns(pid);
         // SAFETY: signalling our own children; both print their figures on SIGINT.
         unsafe {
@@ -1619,7 +1624,9 @@ fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions()
         let report = report.join().unwrap();
         assert_eq!(st.code(), Some(0), "{mode}: {err}");
         let _ = wait_within(&mut bt.0, Duration::from_secs(20));
-        let bt_enter: u64 = bpftrace_map(&reader.join().unwrap(), "enter").values().sum();
+        let bt_enter: u64 = bpftrace_map(&reader.join().unwrap(), "enter")
+            .values()
+            .sum();
         let d = read_doc(&doc);
         assert_eq!(counter(&d, "kernel.syscall.read"), 200_000, "{mode}: {err}");
         // sys_enter counts its runs: every syscall the helper entered in the session
@@ -1627,7 +1634,10 @@ fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions()
         // not among sys_exit's).
         assert_eq!(cost_events(&d, "sys_enter"), bt_enter, "{mode}: {report}");
         assert_eq!(cost_events(&d, "sys_exit"), counter(&d, "kernel.syscalls"));
-        assert_eq!(cost_events(&d, "sys_enter"), counter(&d, "kernel.syscalls") + 2);
+        assert_eq!(
+            cost_events(&d, "sys_enter"),
+            counter(&d, "kernel.syscalls") + 2
+        );
         // The targets' CPU time, against /proc's utime+stime of the helper.
         let ours = counter(&d, "targets.cpu_ns");
         // SAFETY: sysconf has no preconditions.
@@ -1653,7 +1663,11 @@ fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions()
             1,
             "the pong thread exited: {threads:?}"
         );
-        assert_eq!(report.matches(&format!("  {name}\n")).count(), 2, "{report}");
+        assert_eq!(
+            report.matches(&format!("  {name}\n")).count(),
+            2,
+            "{report}"
+        );
         // Every wakeup is accounted once; none is a 0 ns sample.
         let k = &d["cases"][0]["repeats"][0]["details"]["kernel"];
         assert_eq!(
@@ -1785,7 +1799,10 @@ fn loopback_receive_wakeups_are_credited_to_softirq_not_to_the_sender() {
     for _ in 0..20 {
         let t = Instant::now();
         while !in_recv() {
-            assert!(t.elapsed() < Duration::from_secs(10), "the receiver never blocked");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the receiver never blocked"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         tx.send_to(b"x", ("127.0.0.1", port)).unwrap();

@@ -14,6 +14,11 @@
 //!   a process's main thread named NAME; its other threads are adopted at their next
 //!   stint (their process's main thread is a target).
 //!
+//! An adopted task's name is recorded in `COMMS` when it is adopted, and a target's
+//! name again when it execs or is renamed (these two programs also count their runs on
+//! targets for the session's cost estimate), so the per-thread table names it after
+//! it exits. Its CPU time counts from its adoption (`ThreadSched::base_ns`).
+//!
 //! Adoption is sticky, as a child of a target stays a target: a task that leaves the
 //! cgroup or changes its name later stays a target until it exits. Re-checking targets
 //! would add a helper call to every traced event; the figures a task gathered live in

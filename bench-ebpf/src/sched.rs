@@ -10,11 +10,12 @@ use aya_log_ebpf::warn;
 use bench_common::{prog, rare, sets, PLACE_NONE, TASK_DEAD};
 
 use crate::{
+    irq,
     maps::{
         adopt, cur, current_tid, enabled, find, lookup_cached, measuring, rare_event, set_current,
         target_run, task_runtime, task_tid,
     },
-    irq, offcpu, syscalls, wakestacks, wakeup,
+    offcpu, syscalls, wakestacks, wakeup,
 };
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,

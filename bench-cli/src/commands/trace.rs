@@ -1159,10 +1159,11 @@ fn pingpong(rounds: u32) -> Result<()> {
 /// The session's own cost, an ESTIMATE: for each program, the runs that passed the
 /// target filter while counting (`TARGET_RUNS`: the targets' events it handled) × the
 /// ns per run of its empty twin from the nop calibration ([`nop_rates`]); as CPU time
-/// and as a share of the targets' CPU time ([`CpuMeter`]). Left out, so it is a floor:
-/// the programs' work beyond an empty program's (results/bench-overhead.md measured
-/// 1.1–2.2x nop's ns per run for the per-event programs), and their runs on other threads' events, which the
-/// filter drops but which cost too.
+/// and as a share of the targets' CPU time ([`CpuMeter`]). Every program counts its
+/// target runs (sys_enter, fork, exec and rename included). Left out, so it is a
+/// floor: the programs' work beyond an empty program's (results/bench-overhead.md
+/// measured 1.1–2.2x nop's ns per run for the per-event programs), and their runs on
+/// other threads' events, which the filter drops but which cost too.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SessionCost {
     /// Always true: the figures are estimated, not measured.
@@ -1579,7 +1580,11 @@ pub fn interval_lines(at: Duration, k: &Kernel) -> Vec<String> {
         out.push(format!(
             "{t} syscalls {:>9} {}    top by total time (timed mean × exact count): {}",
             count(k.syscall_count()),
-            if k.syscall_count() == 1 { "call " } else { "calls" },
+            if k.syscall_count() == 1 {
+                "call "
+            } else {
+                "calls"
+            },
             top.join(", ")
         ));
     }
@@ -1592,7 +1597,9 @@ fn pct(h: &HistSummary) -> Value {
 
 /// One interval as a JSON object (one line of --interval-json): `t_s` (end, seconds
 /// since the session started), `interval_s`, counts (`wakeups`, `voluntary`,
-/// `involuntary`, `syscalls`), `wakeup_ns` / `offcpu_ns` (`{count, p50, p99, max}`), and
+/// `involuntary`, `syscalls`, `unpaired` blocked intervals, `wakeups_unpaired`: wakeups
+/// with no latency, kept out of `wakeup_ns`), `wakeup_ns` / `offcpu_ns` (`{count, p50,
+/// p99, max}`), and
 /// `syscall.NAME` (`{count, timed, p99_ns, total_ns}`: `count` exact, `timed` the calls
 /// whose latency was measured, `p99_ns` from those, `total_ns` their mean × `count`
 /// ([`syscall_total_ns`]); both `null` when `timed` is 0).

@@ -131,7 +131,9 @@ impl KernelBtf {
             .iter()
             .zip(ids)
             .map(|(name, id)| {
-                let id = id.with_context(|| format!("per-CPU variable {name} is not in this kernel's BTF"))?;
+                let id = id.with_context(|| {
+                    format!("per-CPU variable {name} is not in this kernel's BTF")
+                })?;
                 for v in 0..vlen as usize {
                     if u32_at(&self.data, data + v * 12)? == id {
                         return u32_at(&self.data, data + v * 12 + 4);

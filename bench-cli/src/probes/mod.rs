@@ -301,8 +301,8 @@ fn open_with(enabled: u32, opts: &ProbeOptions) -> Result<(Ebpf, u32)> {
     ];
     let self_tgid = std::process::id();
     let bits = a.bits();
-    let runtime_off =
-        kbtf.member_offset("task_struct", "se")? + kbtf.member_offset("sched_entity", "sum_exec_runtime")?;
+    let runtime_off = kbtf.member_offset("task_struct", "se")?
+        + kbtf.member_offset("sched_entity", "sum_exec_runtime")?;
     let irq = irq_offsets(&kbtf);
     let (irq_on, irq) = match irq {
         Ok(o) => (1u32, o),
