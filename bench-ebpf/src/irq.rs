@@ -9,7 +9,9 @@
 //! task, the idle one included, by set_task_rq), and two per-CPU variables of one CPU
 //! are as far apart as in the `.data..percpu` section (`PREEMPT_FROM_RQ`, from the
 //! kernel's BTF). Worked out once per CPU, checked against `rq->cpu`, and cached; each
-//! wakeup of a target then costs one bpf_probe_read_kernel of 4 bytes.
+//! wakeup of a target then costs one bpf_probe_read_kernel of 4 bytes. Where the
+//! kernel lacks what this needs, user space leaves `IRQ_DETECT` at 0 and the report
+//! says that interrupt-context wakeups are credited to the interrupted task.
 use aya_ebpf::{
     helpers::{bpf_get_current_task_btf, bpf_get_smp_processor_id, bpf_probe_read_kernel},
     macros::map,
@@ -37,7 +39,7 @@ static RQ_CPU_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 static PREEMPT_FROM_RQ: u64 = 0;
 
-/// This CPU's `__preempt_count` address (0: not worked out yet; 1: cannot be).
+/// This CPU's `__preempt_count` address (0: not worked out yet).
 #[map]
 static PREEMPT_ADDR: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
@@ -77,12 +79,14 @@ pub fn waker(current: u32) -> u32 {
     // SAFETY: this CPU's element; tracing programs do not nest on a CPU.
     let mut addr = unsafe { *slot };
     if addr == 0 {
-        addr = preempt_addr().unwrap_or(1);
+        // Not cached when it fails (a read refused, or a runqueue of another CPU):
+        // tried again at the next wakeup rather than given up on this CPU.
+        let Some(a) = preempt_addr() else {
+            return current;
+        };
+        addr = a;
         // SAFETY: as above.
         unsafe { *slot = addr };
-    }
-    if addr == 1 {
-        return current;
     }
     let Some(pc) = read::<u32>(addr) else {
         return current;

@@ -74,9 +74,10 @@ impl KernelHist {
 pub struct ThreadFigures {
     pub tid: u32,
     pub role: &'static str,
-    /// Its command name (`evbench trace` only, [`Sources::followed`]): `/proc/TID/comm`
-    /// while it lives, else the name the `COMMS` map recorded when it first woke a
-    /// target, else empty (it exited without waking one).
+    /// Its command name (`evbench trace` only, [`Sources::followed`]): for a thread that
+    /// exited, the name the kernel kept in `COMMS` at its last switch-out; for a live
+    /// one `/proc/TID/comm`, else what `COMMS` holds (recorded at fork, adoption, exec,
+    /// rename, or as a waker); empty only when neither has it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub comm: String,
     pub voluntary: u64,
