@@ -1064,7 +1064,9 @@ impl Interval {
 /// command). Chosen over utime+stime (whole 10 ms ticks per process, gone once a
 /// thread is reaped) and over the probes' own on-CPU sums (a thread alone on a CPU
 /// may not switch for seconds). What it leaves out: a thread adopted while running is
-/// charged from its runtime's last update (at most one tick earlier).
+/// charged from its runtime's last update (at most one tick earlier); with a probe
+/// set that attaches no sched_switch (`--probes wakestacks` alone on --pid or a
+/// command) nothing is kept at exit, so a thread that exited adds nothing.
 struct CpuMeter {
     /// The window's start per thread that was a target then (`None`: it had already
     /// exited, so none of its time is in the window).

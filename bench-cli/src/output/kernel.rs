@@ -249,6 +249,14 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
             plural(k.unpaired(), "blocked interval", "blocked intervals")
         )?;
     }
+    if k.wakeups_unpaired() > 0 {
+        writeln!(
+            out,
+            "    note: {} of {} had no latency (no switch-in followed: the wakee was still on its CPU, or woken again first); the wakeup histograms leave them out",
+            plural(k.wakeups_unpaired(), "wakeup", "wakeups"),
+            count(k.wakeups())
+        )?;
+    }
     for w in &k.warnings {
         writeln!(out, "    note: {w}")?;
     }
