@@ -664,7 +664,9 @@ fn a_cgroup_subtree_is_counted_exactly_with_a_later_joiner_and_a_decoy_is_not() 
     assert!(tids.contains(&u64::from(early.id())));
     assert!(tids.contains(&u64::from(late.id())));
     assert!(!tids.contains(&u64::from(decoy.id())));
-    assert_eq!(counter(&d, "kernel.drops"), 0);
+    assert_eq!(counter(&d, "kernel.drops"), 0); // Every task, found at the start, adopted later or followed at fork, is listed
+                                                // under the target's role with its name, though all have exited by now.
+    assert_roles_and_names(&d, "cgroup", "trace_helper");
 }
 
 #[test]
@@ -693,6 +695,21 @@ fn a_path_that_is_not_a_cgroup_v2_directory_is_one_line_and_exit_2() {
                 "names the cgroup2 mount: {err}"
             );
         }
+    }
+}
+
+/// Every thread of the document's per-thread table has `role` and is named `comm`, and
+/// has exited.
+fn assert_roles_and_names(d: &Value, role: &str, comm: &str) {
+    let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(threads.len(), 4, "{threads:?}");
+    for t in &threads {
+        assert_eq!(t["role"], role, "{threads:?}");
+        assert_eq!(t["comm"], comm, "{threads:?}");
+        assert_eq!(t["exited"], true, "{threads:?}");
     }
 }
 
@@ -759,7 +776,9 @@ fn a_comm_is_counted_exactly_with_processes_started_later_and_a_decoy_is_not() {
     assert!(tids.contains(&u64::from(early.id())));
     assert!(tids.contains(&u64::from(late.id())));
     assert!(!tids.contains(&u64::from(decoy.id())));
-    assert_eq!(counter(&d, "kernel.drops"), 0);
+    assert_eq!(counter(&d, "kernel.drops"), 0); // Every task, found at the start, adopted later or followed at fork, is listed
+                                                // under the target's role with its name, though all have exited by now.
+    assert_roles_and_names(&d, "comm", &name);
 }
 
 #[test]
