@@ -43,6 +43,7 @@ use workloads::{Observer, TaskInfo};
 use crate::{
     cli::{CommonArgs, TraceArgs},
     engine::{kernel::record_kernel, prepare_probes_adopting},
+    commands::run::{write_document, Kept},
     export, files,
     output::{self, count, ns},
     privdrop,
@@ -91,6 +92,11 @@ fn open_interval_json(p: &Path) -> Result<std::fs::File, String> {
 
 /// evbench's own failure in the command mode (as timeout(1) and env(1)).
 pub const EXIT_FAILED: u8 = 125;
+/// Without a command: an output (`-o`, `--interval-json`) that could not be written,
+/// as for `evbench run`. In the command mode the same failure is [`EXIT_FAILED`] when
+/// the command succeeded, and the command's own status when it failed (its failure is
+/// the news; the message names the file either way).
+pub const EXIT_OUTPUT: u8 = 2;
 /// Whether evbench's arguments (`argv` without the program name) ask for the command
 /// mode of `trace`: the word `trace` before a `--` that has a command after it. Used
 /// to give usage errors there [`EXIT_FAILED`] rather than clap's 2 (as timeout(1)).
@@ -147,10 +153,29 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     }
 }
 
-fn install_signals() -> Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a plain sigaction with an async-signal-safe handler.
+/// SIGINT and SIGTERM as evbench found them: whether each was ignored (SIG_IGN) when
+/// evbench started, in the order of [`HANDLED`].
+static IGNORED_AT_START: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// The signals the session handles.
+const HANDLED: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+/// Installs [`on_signal`] for SIGINT and SIGTERM, remembering how evbench found them.
+/// In the command mode a signal ignored at start (`nohup`, a background job of a
+/// non-interactive shell: POSIX sh "Signals ignored on entry ... cannot be trapped")
+/// stays ignored, in evbench and, through [`restore_signals`], in the command, as
+/// env(1), nice(1) and timeout(1) leave it; the other signals (SIGQUIT, SIGHUP...)
+/// evbench never touches, so exec passes them on as they are.
+fn install_signals(command_mode: bool) -> Result<()> {
+    for (i, sig) in HANDLED.into_iter().enumerate() {
+        // SAFETY: plain sigaction calls with an async-signal-safe handler.
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 {
+                IGNORED_AT_START[i].store(old.sa_sigaction == libc::SIG_IGN, Ordering::SeqCst);
+            }
+            if command_mode && IGNORED_AT_START[i].load(Ordering::SeqCst) {
+                continue;
+            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
@@ -164,6 +189,21 @@ fn install_signals() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// In the forked command, before exec: SIGINT and SIGTERM back to how evbench found
+/// them (an exec resets a handler to SIG_DFL but keeps SIG_IGN, so a handler left in
+/// place would turn an ignored signal into a fatal one). Async-signal-safe.
+fn restore_signals() {
+    for (i, sig) in HANDLED.into_iter().enumerate() {
+        let was = if IGNORED_AT_START[i].load(Ordering::SeqCst) {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        // SAFETY: signal(2) is async-signal-safe.
+        unsafe { libc::signal(sig, was) };
+    }
 }
 
 /// A refusal or failure: the message (one line) and the exit status.
@@ -497,9 +537,9 @@ fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child,
             libc::close(gate[1]);
             libc::close(errs[0]);
             // The session's signal handlers are ours, not the command's: while waiting
-            // at the gate, a signal acts on the child as it would on the command.
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            // at the gate, a signal acts on the child as it would on the command, and
+            // one evbench found ignored stays ignored.
+            restore_signals();
             // Dropped before the gate: the drop's system calls happen before the child
             // is a target. Its failure is reported once the gate opens (the parent then
             // reads the error pipe).
@@ -721,7 +761,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
     COMMAND_MODE.store(!args.command.is_empty(), Ordering::SeqCst);
-    install_signals().map_err(fail)?;
+    install_signals(!args.command.is_empty()).map_err(fail)?;
     // Bound before anything else starts, so a taken port is one line and nothing ran.
     let listener = match args.prometheus {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
@@ -845,6 +885,8 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let mut exit = None;
     let mut signalled = false;
     let mut ended_by = "";
+    // An output that could not be written (the interval stream, then -o).
+    let mut failed = false;
     // The last figures served: counters a scrape sees never go down (see `raise`), or
     // Prometheus would take it for a restart.
     let served_last: std::sync::Mutex<Option<Kernel>> = std::sync::Mutex::new(None);
@@ -908,7 +950,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                         let k = raise(probes.snapshot().map_err(fail)?, prev.as_ref());
                         let d = minus(&k, prev.as_ref());
                         let c = cpu.sample();
-                        emit_interval(args, &mut jsonl, now, now - last_cut, &d);
+                        emit_interval(args, &mut jsonl, &mut failed, now, now - last_cut, &d);
                         intervals.push(Interval::new(
                             last_cut,
                             now - last_cut,
@@ -937,7 +979,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let cpu_end = cpu.sample();
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
-        emit_interval(args, &mut jsonl, end, end - last_cut, &d);
+        emit_interval(args, &mut jsonl, &mut failed, end, end - last_cut, &d);
         intervals.push(Interval::new(
             last_cut,
             end - last_cut,
@@ -983,22 +1025,29 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         );
     }
     let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end.saturating_sub(cpu_start)));
-    let mut failed = false;
+    // A file that cannot be written: one line naming it, the report still shown and
+    // the document kept, as `evbench run -o` does (the same code); exit 2 (see below).
+    let jsonl_on_stdout = args.interval_json.as_deref() == Some(Path::new("-"));
+    let mut kept = Kept::Written;
     if let Some(p) = &args.output {
-        if let Err(e) = doc.write(p) {
-            eprintln!("evbench: error: {e:#}");
+        let (k, e) = write_document(&doc, p, args.json, child.is_none() && !jsonl_on_stdout);
+        kept = k;
+        if let Some(e) = e {
+            eprintln!("evbench: error: {e}");
             failed = true;
         }
     }
-    if args.json {
+    if args.json || kept == Kept::InsteadOfReport {
         let _ = std::io::stdout()
             .lock()
             .write_all(doc.to_json().unwrap_or_default().as_bytes());
-    } else if !args.quiet {
+    }
+    if !args.json && !args.quiet {
         let text = report(&doc, &total, cost.as_ref(), ended_by, end);
         // The command's stdout is its own: the report goes to stderr in command mode.
-        // So does it when stdout carries the --interval-json lines (one format there).
-        if child.is_some() || args.interval_json.as_deref() == Some(Path::new("-")) {
+        // So does it when stdout carries the --interval-json lines or the results
+        // document (one format there).
+        if child.is_some() || jsonl_on_stdout || kept == Kept::InsteadOfReport {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         } else {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -1014,8 +1063,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             code
         });
     }
-    // Ctrl-C is how a --pid session normally ends: not a failure.
-    Ok(u8::from(failed))
+    // Ctrl-C is how a --pid session normally ends: not a failure. An output not
+    // written is 2, as for `evbench run`.
+    Ok(if failed { EXIT_OUTPUT } else { 0 })
 }
 
 /// One interval of the session (the whole session without --interval): where it
@@ -1477,10 +1527,15 @@ enum JsonLines {
     File(std::fs::File),
 }
 
-/// One interval: compact lines on stderr (unless -q) and one JSON line.
+/// One interval: compact lines on stderr (unless -q) and one JSON line. A line that
+/// cannot be written ends the stream: the error is printed at once (one line naming
+/// the file and the cause), `failed` is set (the session goes on and exits
+/// [`EXIT_OUTPUT`], or [`EXIT_FAILED`] in the command mode), and no further line is
+/// tried.
 fn emit_interval(
     args: &TraceArgs,
     jsonl: &mut Option<JsonLines>,
+    failed: &mut bool,
     at: Duration,
     len: Duration,
     k: &Kernel,
@@ -1502,7 +1557,15 @@ fn emit_interval(
             JsonLines::File(f) => f.write_all(line.as_bytes()).and_then(|()| f.flush()),
         };
         if let Err(e) = r {
-            output::warn(&format!("--interval-json: {e}; no more interval lines"));
+            let what = match (out, &args.interval_json) {
+                (JsonLines::File(_), Some(p)) => p.display().to_string(),
+                _ => "stdout".into(),
+            };
+            eprintln!(
+                "evbench: error: --interval-json: cannot write {what}: {}; no more interval lines (the session goes on)",
+                files::cause(&e)
+            );
+            *failed = true;
             *jsonl = None;
         }
     }
