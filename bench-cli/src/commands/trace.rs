@@ -153,29 +153,22 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     }
 }
 
-/// SIGINT and SIGTERM as evbench found them: whether each was ignored (SIG_IGN) when
-/// evbench started, in the order of [`HANDLED`].
-static IGNORED_AT_START: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 /// The signals the session handles.
 const HANDLED: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
 
-/// Installs [`on_signal`] for SIGINT and SIGTERM, remembering how evbench found them.
-/// In the command mode a signal ignored at start (`nohup`, a background job of a
-/// non-interactive shell: POSIX sh "Signals ignored on entry ... cannot be trapped")
-/// stays ignored, in evbench and, through [`restore_signals`], in the command, as
-/// env(1), nice(1) and timeout(1) leave it; the other signals (SIGQUIT, SIGHUP...)
-/// evbench never touches, so exec passes them on as they are.
+/// Installs [`on_signal`] for SIGINT and SIGTERM. In the command mode a signal ignored
+/// when evbench started (`nohup`, a background job of a non-interactive shell: POSIX
+/// sh, "Signals that were ignored on entry to a non-interactive shell cannot be trapped")
+/// stays ignored, in evbench and in the command ([`crate::signal::restore_ignored_for_exec`]
+/// in the child, for every signal ignored at start), as env(1), nice(1) and timeout(1)
+/// leave them.
 fn install_signals(command_mode: bool) -> Result<()> {
-    for (i, sig) in HANDLED.into_iter().enumerate() {
-        // SAFETY: plain sigaction calls with an async-signal-safe handler.
+    for sig in HANDLED {
+        if command_mode && crate::signal::ignored_at_start(sig) {
+            continue;
+        }
+        // SAFETY: a plain sigaction with an async-signal-safe handler.
         unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 {
-                IGNORED_AT_START[i].store(old.sa_sigaction == libc::SIG_IGN, Ordering::SeqCst);
-            }
-            if command_mode && IGNORED_AT_START[i].load(Ordering::SeqCst) {
-                continue;
-            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
@@ -189,21 +182,6 @@ fn install_signals(command_mode: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// In the forked command, before exec: SIGINT and SIGTERM back to how evbench found
-/// them (an exec resets a handler to SIG_DFL but keeps SIG_IGN, so a handler left in
-/// place would turn an ignored signal into a fatal one). Async-signal-safe.
-fn restore_signals() {
-    for (i, sig) in HANDLED.into_iter().enumerate() {
-        let was = if IGNORED_AT_START[i].load(Ordering::SeqCst) {
-            libc::SIG_IGN
-        } else {
-            libc::SIG_DFL
-        };
-        // SAFETY: signal(2) is async-signal-safe.
-        unsafe { libc::signal(sig, was) };
-    }
 }
 
 /// A refusal or failure: the message (one line) and the exit status.
@@ -539,7 +517,7 @@ fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child,
             // The session's signal handlers are ours, not the command's: while waiting
             // at the gate, a signal acts on the child as it would on the command, and
             // one evbench found ignored stays ignored.
-            restore_signals();
+            crate::signal::restore_ignored_for_exec(&HANDLED);
             // Dropped before the gate: the drop's system calls happen before the child
             // is a target. Its failure is reported once the gate opens (the parent then
             // reads the error pipe).
