@@ -32,7 +32,12 @@ pub struct WriteError {
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot write {}: {}", self.path.display(), cause(&self.source))
+        write!(
+            f,
+            "cannot write {}: {}",
+            self.path.display(),
+            cause(&self.source)
+        )
     }
 }
 

@@ -497,7 +497,7 @@ pub fn dropped_env(
             continue;
         }
         let value = v.as_bytes();
-        let names_private = inside(value) || value.split(|&b| b == b':').any(|p| inside(p));
+        let names_private = inside(value) || value.split(|&b| b == b':').any(&inside);
         if !names_private {
             out.push((k.clone(), v.clone()));
             continue;
@@ -521,56 +521,6 @@ pub fn dropped_env(
         out.push((k.into(), v.to_os_string()));
     }
     out
-}
-
-#[cfg(test)]
-mod env_tests {
-    use super::*;
-
-    #[test]
-    fn the_dropped_environment_keeps_nothing_of_the_invokers_private_places() {
-        let acct = Account {
-            name: "nobody".into(),
-            uid: 65534,
-            gid: 65534,
-            groups: vec![65534],
-            home: "/nonexistent".into(),
-            shell: "/usr/sbin/nologin".into(),
-        };
-        let vars = [
-            ("HOME", "/root"),
-            ("USER", "root"),
-            ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
-            ("CARGO_HOME", "/root/.cargo"),
-            ("ROOTFS", "/rootfs/x"),
-            ("XDG_RUNTIME_DIR", "/run/user/0"),
-            ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
-            ("XDG_SESSION_ID", "3"),
-            ("SUDO_USER", "alice"),
-            ("LANG", "C.UTF-8"),
-            ("ONLY_PRIVATE", "/root/a:/root/b"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-        let got: Vec<(String, String)> = dropped_env(vars, &acct, 0)
-            .into_iter()
-            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
-            .collect();
-        let want: Vec<(String, String)> = [
-            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            ("ROOTFS", "/rootfs/x"),
-            ("LANG", "C.UTF-8"),
-            ("HOME", "/nonexistent"),
-            ("USER", "nobody"),
-            ("LOGNAME", "nobody"),
-            ("SHELL", "/usr/sbin/nologin"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(got, want);
-    }
 }
 
 /// `PR_SET_MM_MAP` (include/uapi/linux/prctl.h): set every field of the mm at once.
@@ -672,4 +622,54 @@ unsafe fn close_range(first: u32, last: u32) -> Result<(), ()> {
         libc::close(fd as c_int);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn the_dropped_environment_keeps_nothing_of_the_invokers_private_places() {
+        let acct = Account {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            groups: vec![65534],
+            home: "/nonexistent".into(),
+            shell: "/usr/sbin/nologin".into(),
+        };
+        let vars = [
+            ("HOME", "/root"),
+            ("USER", "root"),
+            ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
+            ("CARGO_HOME", "/root/.cargo"),
+            ("ROOTFS", "/rootfs/x"),
+            ("XDG_RUNTIME_DIR", "/run/user/0"),
+            ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
+            ("XDG_SESSION_ID", "3"),
+            ("SUDO_USER", "alice"),
+            ("LANG", "C.UTF-8"),
+            ("ONLY_PRIVATE", "/root/a:/root/b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+        let got: Vec<(String, String)> = dropped_env(vars, &acct, 0)
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("ROOTFS", "/rootfs/x"),
+            ("LANG", "C.UTF-8"),
+            ("HOME", "/nonexistent"),
+            ("USER", "nobody"),
+            ("LOGNAME", "nobody"),
+            ("SHELL", "/usr/sbin/nologin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
 }

@@ -132,7 +132,11 @@ pub fn record_ignored_at_start() {
     let mask = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            let v = s.lines().find_map(|l| l.strip_prefix("SigIgn:"))?.trim().to_string();
+            let v = s
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))?
+                .trim()
+                .to_string();
             u64::from_str_radix(&v, 16).ok()
         })
         .unwrap_or(0);

@@ -356,19 +356,44 @@ fn dev_full_is_one_line_naming_it_and_the_cause_everywhere() {
     let line = "evbench: error: cannot write /dev/full: No space left on device";
     let runs: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
         (
-            ["run", "pingpong", "--rounds", "2000", "--probes", "none", "-q", "-o", "/dev/full"]
-                .map(std::ffi::OsStr::new)
-                .to_vec(),
+            [
+                "run",
+                "pingpong",
+                "--rounds",
+                "2000",
+                "--probes",
+                "none",
+                "-q",
+                "-o",
+                "/dev/full",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
             "-o",
         ),
         (
-            ["run", "pingpong", "--rounds", "2000", "--probes", "none", "-q", "--hlog", "/dev/full"]
-                .map(std::ffi::OsStr::new)
-                .to_vec(),
+            [
+                "run",
+                "pingpong",
+                "--rounds",
+                "2000",
+                "--probes",
+                "none",
+                "-q",
+                "--hlog",
+                "/dev/full",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
             "--hlog",
         ),
         (
-            vec!["report".as_ref(), doc.as_os_str(), "--html".as_ref(), "/dev/full".as_ref()],
+            vec![
+                "report".as_ref(),
+                doc.as_os_str(),
+                "--html".as_ref(),
+                "/dev/full".as_ref(),
+            ],
             "--html",
         ),
         (
@@ -382,14 +407,27 @@ fn dev_full_is_one_line_naming_it_and_the_cause_everywhere() {
             "--markdown",
         ),
         (
-            ["trace", "--probes", "offcpu", "-q", "-o", "/dev/full", "--", "true"]
-                .map(std::ffi::OsStr::new)
-                .to_vec(),
+            [
+                "trace",
+                "--probes",
+                "offcpu",
+                "-q",
+                "-o",
+                "/dev/full",
+                "--",
+                "true",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
             "trace -o",
         ),
     ];
     for (args, what) in runs {
-        let out = evbench().args(&args).env("TMPDIR", &fallback).output().unwrap();
+        let out = evbench()
+            .args(&args)
+            .env("TMPDIR", &fallback)
+            .output()
+            .unwrap();
         let err = text(&out.stderr);
         let hits: Vec<&str> = err.lines().filter(|l| l.starts_with(line)).collect();
         assert_eq!(hits.len(), 1, "{what}: {err}");
@@ -410,7 +448,11 @@ fn dev_full_is_one_line_naming_it_and_the_cause_everywhere() {
                 "{what}"
             );
             let v: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
-            let id = if what == "-o" { "pingpong/pipe/block/pin=none" } else { "trace/cmd=true" };
+            let id = if what == "-o" {
+                "pingpong/pipe/block/pin=none"
+            } else {
+                "trace/cmd=true"
+            };
             assert_eq!(v["cases"][0]["id"], id, "{what}");
             fs::remove_file(kept).unwrap();
         } else if what == "--markdown" {
@@ -446,7 +488,10 @@ fn a_document_without_a_home_takes_stdout_alone_and_the_report_goes_to_stderr() 
     // stdout is one JSON document and nothing else.
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cases"][0]["repeats"].as_array().unwrap().len(), 3);
-    assert!(err.contains("round trip  p50"), "the report is on stderr: {err}");
+    assert!(
+        err.contains("round trip  p50"),
+        "the report is on stderr: {err}"
+    );
     let line = err
         .lines()
         .find(|l| l.starts_with("evbench: error: "))
@@ -478,7 +523,15 @@ fn trace_on_a_full_disk_names_each_file_keeps_the_document_and_exits_2() {
     let mut target = Command::new("sleep").arg("30").spawn().unwrap();
     let pid = target.id().to_string();
     let out = evbench()
-        .args(["trace", "--probes", "offcpu", "--pid", &pid, "--duration", "1s"])
+        .args([
+            "trace",
+            "--probes",
+            "offcpu",
+            "--pid",
+            &pid,
+            "--duration",
+            "1s",
+        ])
         .args(["--interval", "250ms", "-o"])
         .arg(&t)
         .arg("--interval-json")
@@ -523,7 +576,16 @@ fn trace_on_a_full_disk_names_each_file_keeps_the_document_and_exits_2() {
 
     // --json: the document is on stdout, no fallback file.
     let out = evbench()
-        .args(["trace", "--probes", "offcpu", "--pid", &pid, "--duration", "300ms", "-q"])
+        .args([
+            "trace",
+            "--probes",
+            "offcpu",
+            "--pid",
+            &pid,
+            "--duration",
+            "300ms",
+            "-q",
+        ])
         .args(["--json", "-o"])
         .arg(&t)
         .env("TMPDIR", &fallback)

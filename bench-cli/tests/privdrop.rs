@@ -397,9 +397,15 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     // run's child gets the same environment rule as trace's command (privdrop::dropped_env).
     let env = environ(child);
     for gone in ["XDG_RUNTIME_DIR=", "SUDO_USER=", "CARGO_HOME="] {
-        assert!(!env.iter().any(|e| e.starts_with(gone)), "{gone} in {env:?}");
+        assert!(
+            !env.iter().any(|e| e.starts_with(gone)),
+            "{gone} in {env:?}"
+        );
     }
-    assert!(env.contains(&"SHELL=/usr/sbin/nologin".to_string()), "{env:?}");
+    assert!(
+        env.contains(&"SHELL=/usr/sbin/nologin".to_string()),
+        "{env:?}"
+    );
     // 0-2 and fd 3, the connected end of its socketpair to evbench; nothing of the probes.
     let open = fds(child);
     assert_eq!(
@@ -774,7 +780,14 @@ fn trace_user_environment_is_sus_without_the_invokers_private_places() {
 fn a_numeric_user_is_a_known_uid_and_an_unknown_one_is_refused() {
     let u = TempUser::new();
     let out = Command::new(EVBENCH)
-        .args(["trace", "--user", &u.uid.to_string(), "--probes", "offcpu", "-q"])
+        .args([
+            "trace",
+            "--user",
+            &u.uid.to_string(),
+            "--probes",
+            "offcpu",
+            "-q",
+        ])
         .args(["--", "sh", "-c", "id -u; id -g; echo $USER"])
         .output()
         .unwrap();
@@ -790,7 +803,14 @@ fn a_numeric_user_is_a_known_uid_and_an_unknown_one_is_refused() {
         .collect();
     let free = (4242..).find(|n| !taken.contains(n)).unwrap();
     let mut c = Command::new(EVBENCH);
-    c.args(["trace", "--user", &free.to_string(), "--", "touch", "/tmp/evbench-must-not-exist"]);
+    c.args([
+        "trace",
+        "--user",
+        &free.to_string(),
+        "--",
+        "touch",
+        "/tmp/evbench-must-not-exist",
+    ]);
     let (code, err) = refusal(&mut c);
     assert_eq!(code, Some(125), "{err}");
     assert_eq!(
@@ -799,7 +819,14 @@ fn a_numeric_user_is_a_known_uid_and_an_unknown_one_is_refused() {
     );
     assert!(!std::path::Path::new("/tmp/evbench-must-not-exist").exists());
     let mut c = Command::new(EVBENCH);
-    c.args(["run", "pingpong", "--rounds", "100", "--user", &free.to_string()]);
+    c.args([
+        "run",
+        "pingpong",
+        "--rounds",
+        "100",
+        "--user",
+        &free.to_string(),
+    ]);
     let (code, _) = refusal(&mut c);
     assert_eq!(code, Some(2));
 }
@@ -816,7 +843,9 @@ fn run_user_with_the_default_suite_skips_only_the_cases_that_need_privileges() {
     std::fs::create_dir_all(&dir).unwrap();
     let doc = dir.join("suite.json");
     let out = Command::new(EVBENCH)
-        .args(["run", "--user", &u.name, "--probes", "none", "--repeat", "1", "-q", "-o"])
+        .args([
+            "run", "--user", &u.name, "--probes", "none", "--repeat", "1", "-q", "-o",
+        ])
         .arg(&doc)
         .env("EVBENCH_SUITE_SIZE", "quick")
         .output()
@@ -842,7 +871,13 @@ fn run_user_with_the_default_suite_skips_only_the_cases_that_need_privileges() {
             want.insert(format!("pipetest/{m}/{w}"));
         }
     }
-    for m in ["pipe/block", "eventfd/block", "futex/block", "efd-mask-socketpair/block", "pipe/kevent"] {
+    for m in [
+        "pipe/block",
+        "eventfd/block",
+        "futex/block",
+        "efd-mask-socketpair/block",
+        "pipe/kevent",
+    ] {
         for pin in ["same", "split"] {
             want.insert(format!("pingpong/{m}/pin={pin}"));
         }

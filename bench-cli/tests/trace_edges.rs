@@ -205,6 +205,10 @@ fn a_sigint_ignored_at_start_is_not_forwarded() {
     };
     assert_eq!(status.code(), Some(0));
     let mut out = String::new();
-    ev.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    ev.0.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert_eq!(out, "x");
 }

@@ -42,8 +42,8 @@ use workloads::{Observer, TaskInfo};
 
 use crate::{
     cli::{CommonArgs, TraceArgs},
-    engine::{kernel::record_kernel, prepare_probes_adopting},
     commands::run::{write_document, Kept},
+    engine::{kernel::record_kernel, prepare_probes_adopting},
     export, files,
     output::{self, count, ns},
     privdrop,
