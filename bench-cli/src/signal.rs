@@ -121,7 +121,7 @@ pub fn test_pause_pass(warmup: bool, pass: &str, stop: &Stop) {
 /// The signals ignored (SIG_IGN) when evbench started, as a mask (bit N-1 for signal
 /// N), from the kernel's `SigIgn` line of /proc/self/status; SIGPIPE left out (Rust's
 /// runtime ignores it before `main`, so its state at start cannot be known; `main`
-/// restores the default). Set once by [`record_ignored_at_start`].
+/// restores the default, and a command gets the default). Set once by [`record_ignored_at_start`].
 static IGNORED_AT_START: AtomicU64 = AtomicU64::new(0);
 
 /// Records which signals evbench was started with ignored (nohup, a background job of

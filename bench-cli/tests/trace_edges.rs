@@ -212,3 +212,65 @@ fn a_sigint_ignored_at_start_is_not_forwarded() {
         .unwrap();
     assert_eq!(out, "x");
 }
+
+/// The interval stream's reader going away (a FIFO whose reader read one line and
+/// quit) ends the stream, not the session: one line naming the file and the cause,
+/// the session runs to its --duration, the document has every interval, exit 2
+/// (before: SIGPIPE killed evbench, 141, and the report and document were lost).
+#[test]
+fn a_stream_reader_that_goes_away_ends_the_stream_not_the_session() {
+    let dir = std::env::temp_dir().join(format!("evbench-edges-{}-fifo", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("lines.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = Command::new("head")
+        .arg("-n1")
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut target = KillOnDrop(Command::new("sleep").arg("60").spawn().unwrap());
+    let doc = dir.join("t.json");
+    let out = Command::new(EVBENCH)
+        .args([
+            "trace",
+            "--probes",
+            "offcpu",
+            "--pid",
+            &target.0.id().to_string(),
+        ])
+        .args(["--interval", "200ms", "--duration", "1500ms", "-o"])
+        .arg(&doc)
+        .arg("--interval-json")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let first = reader.wait_with_output().unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(line.is_object(), "one whole JSON line reached the reader");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "evbench: error: --interval-json: cannot write {}: Broken pipe; no more interval lines (the session goes on)",
+            fifo.display()
+        )]
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ended because --duration is over"),
+        "the report"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&doc).unwrap()).unwrap();
+    let printed = err
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("s] offcpu "))
+        .count();
+    assert_eq!(v["cases"][0]["repeats"].as_array().unwrap().len(), printed);
+    let _ = target.0.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -117,8 +117,8 @@ evbench itself fails, 126 not executable, 127 not found). The report goes to std
 so it never mixes with the command's output. A signal ignored when evbench started (nohup,
 a background job of a script) stays ignored, in evbench and in the command.
 
-Outputs that cannot be written (-o, --interval-json): one line naming the file and the
-cause, the session goes on and its report and other outputs are still written; a results
+Outputs that cannot be written (-o, --interval-json, including a stream whose reader went
+away): one line naming the file and the cause, the session goes on and its report and other outputs are still written; a results
 document -o could not take is kept in $TMPDIR (path printed) or, with --json, on stdout.
 Exit status then: 2 without a command (as `evbench run`); with a command, 125 if the
 command exited 0, else the command's own status.

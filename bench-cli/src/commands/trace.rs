@@ -517,7 +517,7 @@ fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child,
             // The session's signal handlers are ours, not the command's: while waiting
             // at the gate, a signal acts on the child as it would on the command, and
             // one evbench found ignored stays ignored.
-            crate::signal::restore_ignored_for_exec(&HANDLED);
+            crate::signal::restore_ignored_for_exec(&[libc::SIGINT, libc::SIGTERM, libc::SIGPIPE]);
             // Dropped before the gate: the drop's system calls happen before the child
             // is a target. Its failure is reported once the gate opens (the parent then
             // reads the error pipe).
@@ -740,6 +740,12 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
     COMMAND_MODE.store(!args.command.is_empty(), Ordering::SeqCst);
     install_signals(!args.command.is_empty()).map_err(fail)?;
+    // A reader of the interval stream that goes away (a FIFO's, a pipe's) must end the
+    // stream, not the session with its report and document (SIGPIPE's default): the
+    // write then fails with EPIPE, said in one line like a full disk. The command gets
+    // SIGPIPE's default back before exec.
+    // SAFETY: setting a disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // Bound before anything else starts, so a taken port is one line and nothing ran.
     let listener = match args.prometheus {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
