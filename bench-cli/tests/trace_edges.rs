@@ -90,6 +90,45 @@ fn a_silent_client_does_not_delay_a_scrape_and_help_lines_name_real_flags() {
     );
     drop(idle);
 
+    // A flood beyond the responder's 32 connections (40 silent ones), then 34 clients
+    // that trickle their request a byte every 300 ms (7.5 s for the line): each delays
+    // a scrape by about 2 s at most, since each connection has one deadline for its
+    // whole request head and the ones beyond 32 wait in the backlog, not dropped.
+    let flood: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let timed_scrape = |what: &str| {
+        let t = Instant::now();
+        let (status, _) = scrape(port).expect("an answer");
+        let took = t.elapsed();
+        assert_eq!(status, 200, "{what}");
+        assert!(
+            took < Duration::from_secs(5),
+            "a scrape waited {took:?} behind {what}"
+        );
+    };
+    timed_scrape("a flood of silent connections");
+    drop(flood);
+    let trickle: Vec<std::thread::JoinHandle<()>> = (0..34)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                for b in b"GET /metrics HTTP/1.0\r\n" {
+                    if c.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    timed_scrape("clients trickling their request");
+    for h in trickle {
+        h.join().unwrap();
+    }
+
     let help: Vec<&str> = body.lines().filter(|l| l.starts_with("# HELP ")).collect();
     assert!(help.contains(
         &"# HELP evbench_syscall_latency_seconds Latency of the timed system calls, by name: 1 call in 8 per thread and syscall is timed, so _count is the timed calls (evbench_syscalls_total has them all)."

@@ -77,7 +77,7 @@ fn open_interval_json(p: &Path) -> Result<std::fs::File, String> {
                     p.display()
                 )
             } else {
-                format!("--interval-json {}: {e}", p.display())
+                format!("--interval-json {}: {}", p.display(), files::cause(&e))
             }
         })?;
     // SAFETY: F_GETFL/F_SETFL on an fd we own.

@@ -284,7 +284,7 @@ impl MetricsServer<'_> {
     }
 }
 
-/// Most connections read at once; one more is closed at once (a scraper retries).
+/// Most connections served at once; more wait, unaccepted, in the listen backlog.
 const MAX_CONNECTIONS: usize = 32;
 
 /// How long a client has to send its request head, and to take the answer.
@@ -300,9 +300,10 @@ type BodyRequest = mpsc::Sender<Result<String, String>>;
 /// starts).
 ///
 /// Connections are served concurrently: each is read and answered by a thread of its
-/// own (at most [`MAX_CONNECTIONS`] at once), with [`CLIENT_TIMEOUT`] to send its request
-/// and take the answer, so a client that connects and says nothing (a port scanner, a
-/// stuck proxy) delays no other scrape. `body` itself runs on the responder's one
+/// own (at most [`MAX_CONNECTIONS`] at once; more wait in the listen backlog until one
+/// ends), with [`CLIENT_TIMEOUT`] to send its whole request head and as much to take the
+/// answer, so a client that connects and says nothing (a port scanner, a stuck proxy)
+/// delays no other scrape, and a flood of them at most [`CLIENT_TIMEOUT`]. `body` itself runs on the responder's one
 /// thread (it reads the probes' maps), called once per `/metrics` request. Polls for
 /// connections and requests every 20 ms, so [`MetricsServer::stop`] is prompt without
 /// another wake-up mechanism.
@@ -322,25 +323,24 @@ where
         let open = Arc::new(AtomicUsize::new(0));
         while !flag.load(Ordering::SeqCst) {
             let mut idle = true;
-            match listener.accept() {
-                Ok((conn, _)) => {
+            let room = open.load(Ordering::SeqCst) < MAX_CONNECTIONS;
+            match room.then(|| listener.accept()) {
+                None => {}
+                Some(Ok((conn, _))) => {
                     idle = false;
-                    if open.load(Ordering::SeqCst) < MAX_CONNECTIONS {
-                        open.fetch_add(1, Ordering::SeqCst);
-                        let (ask, done) = (ask.clone(), open.clone());
-                        let spawned = std::thread::Builder::new()
-                            .name("evbench-metrics".into())
-                            .spawn(move || {
-                                let _ = answer(conn, &ask);
-                                done.fetch_sub(1, Ordering::SeqCst);
-                            });
-                        if spawned.is_err() {
-                            open.fetch_sub(1, Ordering::SeqCst);
-                        }
+                    open.fetch_add(1, Ordering::SeqCst);
+                    let (ask, done) = (ask.clone(), open.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("evbench-metrics".into())
+                        .spawn(move || {
+                            let _ = answer(conn, &ask);
+                            done.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    if spawned.is_err() {
+                        open.fetch_sub(1, Ordering::SeqCst);
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => {}
+                Some(Err(_)) => {}
             }
             while let Ok(reply) = asked.try_recv() {
                 idle = false;
@@ -358,11 +358,18 @@ where
 /// figures come from the responder through `ask`.
 fn answer(mut conn: TcpStream, ask: &mpsc::Sender<BodyRequest>) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     conn.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    // One deadline for the whole head, not per read: a client trickling a byte now and
+    // then cannot keep its thread (and, 32 of them, every slot) for long.
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        conn.set_read_timeout(Some(left))?;
         let n = conn.read(&mut buf)?;
         if n == 0 {
             break;
