@@ -211,12 +211,12 @@ impl Step {
 }
 
 impl Failure {
-    /// One line: "--user NAME: cannot set the user id: Operation not permitted (os error 1)".
+    /// One line: "--user NAME: cannot set the user id: Operation not permitted".
     pub fn message(&self, user: &str) -> String {
         format!(
             "--user {user}: cannot {}: {}",
             self.step.what(),
-            std::io::Error::from_raw_os_error(self.errno)
+            crate::files::cause(&std::io::Error::from_raw_os_error(self.errno))
         )
     }
 }

@@ -58,7 +58,7 @@ fn write_output(
     if is_stdout(path) {
         let mut out = std::io::stdout().lock();
         if let Err(e) = f(&mut out).and_then(|()| out.flush()) {
-            failed.push(format!("cannot write to stdout: {e}"));
+            failed.push(format!("cannot write to stdout: {}", files::cause(&e)));
         }
         return;
     }
@@ -89,7 +89,10 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     if !to_stdout {
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            failed.push(format!("cannot write the report to stdout: {e}"));
+            failed.push(format!(
+                "cannot write the report to stdout: {}",
+                files::cause(&e)
+            ));
         }
     }
     if let Some(dir) = &args.svg {
