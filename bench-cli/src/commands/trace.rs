@@ -24,7 +24,9 @@
 //! `--user NAME` runs the command as NAME ([`crate::privdrop`]): the child drops
 //! (groups, gid, uid, every capability, no_new_privs, every fd of evbench's beyond 0–2
 //! but its two close-on-exec pipes) before it waits at the gate, so none of the drop's
-//! system calls is counted, and execs with NAME's HOME, USER and LOGNAME.
+//! system calls is counted, and execs with the environment `su NAME` would give
+//! (`privdrop::dropped_env`: NAME's HOME/USER/LOGNAME/SHELL, none of the invoker's
+//! private places).
 use std::{
     collections::BTreeMap,
     ffi::CString,
