@@ -2,12 +2,13 @@
 use std::{error::Error, io};
 
 /// "outer: inner: innermost" in one line, without repeating a source that its parent
-/// already quoted.
+/// already quoted, and without std's " (os error N)" tails (the words say it; see
+/// `files::cause`).
 pub fn chain(e: &(dyn Error + 'static)) -> String {
-    let mut out = e.to_string();
+    let mut out = without_errno(e.to_string());
     let mut src = e.source();
     while let Some(s) = src {
-        let t = s.to_string();
+        let t = without_errno(s.to_string());
         if !out.contains(&t) {
             out.push_str(": ");
             out.push_str(&t);
@@ -15,6 +16,16 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
         src = s.source();
     }
     out
+}
+
+/// `t` without a trailing " (os error N)" (std's `io::Error` display of an errno).
+fn without_errno(mut t: String) -> String {
+    if let Some(i) = t.rfind(" (os error ") {
+        if t[i..].ends_with(')') && t[i + 11..t.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
+            t.truncate(i);
+        }
+    }
+    t
 }
 
 /// The first OS error number found in an error's chain.

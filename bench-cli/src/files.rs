@@ -32,7 +32,22 @@ pub struct WriteError {
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot write {}: {}", self.path.display(), self.source)
+        write!(
+            f,
+            "cannot write {}: {}",
+            self.path.display(),
+            cause(&self.source)
+        )
+    }
+}
+
+/// The system's reason alone, for a one-line message: "No space left on device" rather
+/// than std's "No space left on device (os error 28)" (the number says nothing more).
+pub fn cause(e: &io::Error) -> String {
+    let s = e.to_string();
+    match (e.raw_os_error(), s.rfind(" (os error ")) {
+        (Some(_), Some(i)) => s[..i].to_string(),
+        _ => s,
     }
 }
 
@@ -183,6 +198,75 @@ pub fn write_with(
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(err(e));
+    }
+    Ok(())
+}
+
+/// Writes several files as one: each `(path, bytes)` first to a temporary file beside
+/// its final target (flushed to disk), and only when every one is complete are they
+/// renamed into place. On the first failure every temporary file made so far is
+/// removed and no final name is touched; `Err` names that file (as given) and the
+/// cause. A path that is not a regular file (a device, a FIFO) cannot be written
+/// atomically: it is written in place after every regular file is ready. Used for
+/// `--svg DIR`, whose plots belong together.
+pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
+    let mut ready: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut in_place = Vec::new();
+    let undo = |ready: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in ready {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for (path, bytes) in files {
+        let err = |source| WriteError {
+            path: path.clone(),
+            source,
+        };
+        let real = match target(path) {
+            Ok(Target::Regular(p)) if !path.is_dir() => p,
+            Ok(Target::InPlace) => {
+                in_place.push((path, bytes));
+                continue;
+            }
+            Ok(Target::Regular(_)) => {
+                undo(&ready);
+                return Err(err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "it is a directory",
+                )));
+            }
+            Err(e) => {
+                undo(&ready);
+                return Err(err(e));
+            }
+        };
+        let tmp = temp_name(&real);
+        let r = (|| {
+            let file = File::create(&tmp)?;
+            let mut w = io::BufWriter::new(&file);
+            w.write_all(bytes)?;
+            w.flush()?;
+            drop(w);
+            file.sync_all()
+        })();
+        if let Err(e) = r {
+            let _ = fs::remove_file(&tmp);
+            undo(&ready);
+            return Err(err(e));
+        }
+        ready.push((tmp, real));
+    }
+    for (i, (tmp, real)) in ready.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, real) {
+            undo(&ready[i..]);
+            return Err(WriteError {
+                path: real.clone(),
+                source: e,
+            });
+        }
+    }
+    for (path, bytes) in in_place {
+        write_atomic(path, bytes)?;
     }
     Ok(())
 }
@@ -344,6 +428,27 @@ mod tests {
         assert!(e.to_string().contains("a.json"), "{e}");
         assert_eq!(fs::read(&p).unwrap(), b"old");
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_set_of_files_is_written_whole_or_not_at_all() {
+        let d = dir("set");
+        let (a, b) = (d.join("a.svg"), d.join("b.svg"));
+        write_all_or_nothing(&[(a.clone(), b"A".to_vec()), (b.clone(), b"B".to_vec())]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"A");
+        assert_eq!(fs::read(&b).unwrap(), b"B");
+        // The second cannot be written (its directory is missing): the first keeps its
+        // old contents and no temporary file stays.
+        let bad = d.join("no/such/c.svg");
+        let e = write_all_or_nothing(&[(a.clone(), b"new".to_vec()), (bad, b"C".to_vec())])
+            .unwrap_err();
+        assert!(e.to_string().starts_with(&format!(
+            "cannot write {}: No such file or directory",
+            d.join("no/such/c.svg").display()
+        )));
+        assert_eq!(fs::read(&a).unwrap(), b"A");
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 2);
         fs::remove_dir_all(&d).unwrap();
     }
 

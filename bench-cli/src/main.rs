@@ -8,6 +8,9 @@ use evbench::{
 };
 
 fn main() -> ExitCode {
+    // Before any handler exists: which signals the parent left ignored, for a command
+    // `evbench trace` starts (it inherits them, as under env(1)).
+    signal::record_ignored_at_start();
     // A fixed mmap threshold: glibc otherwise raises it after each large free (up to
     // 32 MiB), so the multi-MiB buffers of reading the probes' maps then come from
     // per-thread arenas that keep them; a looped suite grew from 42 to 140 MiB over 32

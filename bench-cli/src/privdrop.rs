@@ -12,7 +12,8 @@
 //!   bounding set dropped (PR_CAPBSET_DROP, where CAP_SETPCAP allows it);
 //! - `no_new_privs` is set (PR_SET_NO_NEW_PRIVS, Documentation/userspace-api/no_new_privs.rst):
 //!   no set-uid binary or file capability gives anything back after an exec;
-//! - its environment has NAME's HOME, USER and LOGNAME;
+//! - its environment is evbench's as `su NAME` (without `-`) would leave it, minus
+//!   whatever points into the invoking user's private places ([`dropped_env`]);
 //! - it has no file descriptor of evbench's beyond 0–2 (close_range(2)): no BPF map,
 //!   program or link, no listening socket, no /dev/fuse. The caller names the few it
 //!   needs itself (the exec-error pipe of `trace`, close-on-exec; the control socket of a
@@ -22,7 +23,11 @@
 //! environment) happens in [`Account::lookup`] and [`Plan::new`], before the fork;
 //! [`Plan::apply`] makes only async-signal-safe system calls, so it is safe between
 //! fork and exec of a multi-threaded process.
-use std::{ffi::CString, os::unix::ffi::OsStrExt, path::PathBuf};
+use std::{
+    ffi::CString,
+    os::unix::ffi::{OsStrExt, OsStringExt},
+    path::PathBuf,
+};
 
 use libc::{c_char, c_int};
 
@@ -47,6 +52,8 @@ pub struct Account {
     pub groups: Vec<u32>,
     /// Its home directory (HOME of the dropped process).
     pub home: PathBuf,
+    /// Its login shell (SHELL of the dropped process).
+    pub shell: PathBuf,
 }
 
 impl Account {
@@ -54,12 +61,34 @@ impl Account {
     /// that this process may switch to it: root, or CAP_SETUID and CAP_SETGID effective.
     /// `flag` names the option for the messages (`--user`). Errors: one line naming the
     /// cause (no such user, the privileges missing, the database unreadable).
+    ///
+    /// `name` may also be a numeric user id (`--user 65534`): a name is looked up first,
+    /// then an all-digit one as a uid. A uid must have an entry in the user database —
+    /// one without is refused (its group, home and groups would be guesses, and a
+    /// made-up gid could be someone's real group), as `su` and `runuser` refuse it.
     pub fn lookup(flag: &str, name: &str) -> Result<Self, String> {
         let user = match nix::unistd::User::from_name(name) {
             Ok(Some(u)) => u,
+            Ok(None) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) => {
+                let Ok(uid) = name.parse::<u32>() else {
+                    return Err(format!("{flag} {name}: no such user id"));
+                };
+                match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+                    Ok(Some(u)) => u,
+                    Ok(None) => {
+                        return Err(format!(
+                            "{flag} {name}: no user with uid {uid} in the user database (a uid without an entry has no group, home or groups to take: add one, or name an existing user)"
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(format!("{flag} {name}: cannot read the user database: {e}"))
+                    }
+                }
+            }
             Ok(None) => return Err(format!("{flag} {name}: no such user")),
             Err(e) => return Err(format!("{flag} {name}: cannot read the user database: {e}")),
         };
+        let name = user.name.as_str();
         let cname = CString::new(name).map_err(|_| format!("{flag}: a NUL byte in the name"))?;
         let groups = nix::unistd::getgrouplist(&cname, user.gid)
             .map_err(|e| format!("{flag} {name}: cannot list the user's groups: {e}"))?
@@ -76,11 +105,12 @@ impl Account {
             ));
         }
         Ok(Self {
-            name: user.name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             groups,
             home: user.dir,
+            shell: user.shell,
+            name: user.name,
         })
     }
 }
@@ -181,12 +211,12 @@ impl Step {
 }
 
 impl Failure {
-    /// One line: "--user NAME: cannot set the user id: Operation not permitted (os error 1)".
+    /// One line: "--user NAME: cannot set the user id: Operation not permitted".
     pub fn message(&self, user: &str) -> String {
         format!(
             "--user {user}: cannot {}: {}",
             self.step.what(),
-            std::io::Error::from_raw_os_error(self.errno)
+            crate::files::cause(&std::io::Error::from_raw_os_error(self.errno))
         )
     }
 }
@@ -198,7 +228,7 @@ pub struct Plan {
     groups: Vec<libc::gid_t>,
     /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
     last_cap: u32,
-    /// The dropped process's environment: evbench's, with NAME's HOME, USER, LOGNAME.
+    /// The dropped process's environment ([`dropped_env`]), `NAME=VALUE` each.
     env: Vec<CString>,
     /// `env` as execve(2)'s NULL-terminated array (pointers into `env`).
     envp: Vec<*const c_char>,
@@ -212,14 +242,16 @@ unsafe impl Sync for Plan {}
 
 impl Plan {
     /// Prepares the drop to `account`: its group list, the kernel's capability count
-    /// and the environment (evbench's own, HOME/USER/LOGNAME replaced by NAME's).
+    /// and the environment ([`dropped_env`] of evbench's own).
     pub fn new(account: Account) -> Self {
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(63);
-        let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| !matches!(k.as_bytes(), b"HOME" | b"USER" | b"LOGNAME"))
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let env: Vec<CString> = dropped_env(std::env::vars_os().collect(), &account, uid)
+            .into_iter()
             .filter_map(|(k, v)| {
                 let mut e = k.as_bytes().to_vec();
                 e.push(b'=');
@@ -227,14 +259,6 @@ impl Plan {
                 CString::new(e).ok()
             })
             .collect();
-        for (k, v) in Self::identity_of(&account) {
-            let mut e = k.as_bytes().to_vec();
-            e.push(b'=');
-            e.extend_from_slice(&v);
-            if let Ok(c) = CString::new(e) {
-                env.push(c);
-            }
-        }
         let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
         envp.push(std::ptr::null());
         Self {
@@ -244,14 +268,6 @@ impl Plan {
             env,
             envp,
         }
-    }
-
-    fn identity_of(a: &Account) -> [(&'static str, Vec<u8>); 3] {
-        [
-            ("HOME", a.home.as_os_str().as_bytes().to_vec()),
-            ("USER", a.name.as_bytes().to_vec()),
-            ("LOGNAME", a.name.as_bytes().to_vec()),
-        ]
     }
 
     /// The dropped environment for execve(2): a NULL-terminated array of `NAME=VALUE`.
@@ -268,8 +284,25 @@ impl Plan {
     /// is not thread-safe). Returns whether the kernel's view was moved (a kernel
     /// without it leaves `/proc/PID/environ` at evbench's; `std::env` is set anyway).
     pub fn adopt_environment(&self) -> bool {
-        for (k, v) in Self::identity_of(&self.account) {
-            std::env::set_var(k, std::ffi::OsStr::from_bytes(&v));
+        let keep: Vec<(&[u8], &[u8])> = self
+            .env
+            .iter()
+            .filter_map(|e| {
+                let b = e.as_bytes();
+                let eq = b.iter().position(|&c| c == b'=')?;
+                Some((&b[..eq], &b[eq + 1..]))
+            })
+            .collect();
+        for (k, _) in std::env::vars_os() {
+            if !keep.iter().any(|(n, _)| *n == k.as_bytes()) {
+                std::env::remove_var(k);
+            }
+        }
+        for (k, v) in &keep {
+            std::env::set_var(
+                std::ffi::OsStr::from_bytes(k),
+                std::ffi::OsStr::from_bytes(v),
+            );
         }
         // One NUL-separated block, as an exec lays it out; it lives as long as the
         // process (the kernel reads it on every /proc/PID/environ).
@@ -391,6 +424,105 @@ impl Plan {
     }
 }
 
+/// Variables that name the invoking user's session or private places whatever their
+/// value looks like (a socket address, an agent's pid): removed.
+const PRIVATE_VARS: [&str; 14] = [
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_STATE_HOME",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "MAIL",
+    "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID",
+    "GPG_AGENT_INFO",
+    "GNUPGHOME",
+    "XAUTHORITY",
+    "KRB5CCNAME",
+    "OLDPWD",
+];
+
+/// The environment a `--user` child gets, from evbench's `vars` (the invoking user is
+/// `uid`); evbench's order is kept, the identity comes last:
+///
+/// - HOME, USER, LOGNAME and SHELL are `account`'s (the user database's), as `su NAME`
+///   (without `-`) sets them;
+/// - removed: [`PRIVATE_VARS`], every `XDG_SESSION_*` and `SUDO_*` (the invoker's
+///   session and identity), and any variable whose value names a path inside the
+///   invoker's home directory or runtime directory (`$XDG_RUNTIME_DIR`,
+///   `/run/user/UID`), e.g. `CARGO_HOME=/root/.cargo` or
+///   `PULSE_SERVER=unix:/run/user/0/pulse/native`: NAME cannot read there, and must not
+///   be sent there;
+/// - a list of absolute paths (PATH, LD_LIBRARY_PATH: colon-separated) loses only its
+///   entries inside those places (`/root/.cargo/bin:/usr/bin` → `/usr/bin`), and goes
+///   when none is left;
+/// - everything else (LANG, TERM, PATH's system entries) stays.
+///
+/// The invoker's home is no private place when it is `/` or `account`'s own.
+pub fn dropped_env(
+    vars: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    account: &Account,
+    uid: u32,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    use std::{ffi::OsString, path::Path};
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| PathBuf::from(v))
+    };
+    let mut private: Vec<PathBuf> = Vec::new();
+    if let Some(h) = get("HOME") {
+        if h.is_absolute() && h != Path::new("/") && h != account.home {
+            private.push(h);
+        }
+    }
+    if let Some(r) = get("XDG_RUNTIME_DIR").filter(|r| r.is_absolute()) {
+        private.push(r);
+    }
+    private.push(PathBuf::from(format!("/run/user/{uid}")));
+    // Whole components compare: /root does not contain /rootfs.
+    let inside = |p: &[u8]| {
+        let p = Path::new(std::ffi::OsStr::from_bytes(p));
+        p.is_absolute() && private.iter().any(|d| p.starts_with(d))
+    };
+    let mut out: Vec<(OsString, OsString)> = Vec::new();
+    for (k, v) in &vars {
+        let name = k.to_string_lossy();
+        if matches!(&*name, "HOME" | "USER" | "LOGNAME" | "SHELL")
+            || PRIVATE_VARS.contains(&&*name)
+            || name.starts_with("XDG_SESSION_")
+            || name.starts_with("SUDO_")
+        {
+            continue;
+        }
+        let value = v.as_bytes();
+        let names_private = inside(value) || value.split(|&b| b == b':').any(&inside);
+        if !names_private {
+            out.push((k.clone(), v.clone()));
+            continue;
+        }
+        let parts: Vec<&[u8]> = value.split(|&b| b == b':').collect();
+        let path_list = parts.iter().all(|p| p.is_empty() || p.starts_with(b"/"));
+        if !path_list {
+            continue;
+        }
+        let kept: Vec<&[u8]> = parts.into_iter().filter(|p| !inside(p)).collect();
+        if kept.iter().any(|p| !p.is_empty()) {
+            out.push((k.clone(), OsString::from_vec(kept.join(&b':'))));
+        }
+    }
+    for (k, v) in [
+        ("HOME", account.home.as_os_str()),
+        ("USER", std::ffi::OsStr::new(&account.name)),
+        ("LOGNAME", std::ffi::OsStr::new(&account.name)),
+        ("SHELL", account.shell.as_os_str()),
+    ] {
+        out.push((k.into(), v.to_os_string()));
+    }
+    out
+}
+
 /// `PR_SET_MM_MAP` (include/uapi/linux/prctl.h): set every field of the mm at once.
 const PR_SET_MM_MAP: libc::c_ulong = 14;
 
@@ -490,4 +622,54 @@ unsafe fn close_range(first: u32, last: u32) -> Result<(), ()> {
         libc::close(fd as c_int);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn the_dropped_environment_keeps_nothing_of_the_invokers_private_places() {
+        let acct = Account {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            groups: vec![65534],
+            home: "/nonexistent".into(),
+            shell: "/usr/sbin/nologin".into(),
+        };
+        let vars = [
+            ("HOME", "/root"),
+            ("USER", "root"),
+            ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
+            ("CARGO_HOME", "/root/.cargo"),
+            ("ROOTFS", "/rootfs/x"),
+            ("XDG_RUNTIME_DIR", "/run/user/0"),
+            ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
+            ("XDG_SESSION_ID", "3"),
+            ("SUDO_USER", "alice"),
+            ("LANG", "C.UTF-8"),
+            ("ONLY_PRIVATE", "/root/a:/root/b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+        let got: Vec<(String, String)> = dropped_env(vars, &acct, 0)
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("ROOTFS", "/rootfs/x"),
+            ("LANG", "C.UTF-8"),
+            ("HOME", "/nonexistent"),
+            ("USER", "nobody"),
+            ("LOGNAME", "nobody"),
+            ("SHELL", "/usr/sbin/nologin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
 }

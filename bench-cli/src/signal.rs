@@ -117,3 +117,80 @@ pub fn test_pause(phase: &str, stop: &Stop) {
 pub fn test_pause_pass(warmup: bool, pass: &str, stop: &Stop) {
     test_pause(if warmup { "warmup" } else { pass }, stop);
 }
+
+/// The signals ignored (SIG_IGN) when evbench started, as a mask (bit N-1 for signal
+/// N), from the kernel's `SigIgn` line of /proc/self/status; SIGPIPE left out (Rust's
+/// runtime ignores it before `main`, so its state at start cannot be known; `main`
+/// restores the default, and a command gets the default). Set once by [`record_ignored_at_start`].
+static IGNORED_AT_START: AtomicU64 = AtomicU64::new(0);
+
+/// Records which signals evbench was started with ignored (nohup, a background job of
+/// a non-interactive shell, a supervisor): call first thing in `main`, before any
+/// handler is installed. A command evbench execs gets them back through
+/// [`restore_ignored_for_exec`], as env(1) or nice(1) would pass them on.
+pub fn record_ignored_at_start() {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let v = s
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))?
+                .trim()
+                .to_string();
+            u64::from_str_radix(&v, 16).ok()
+        })
+        .unwrap_or(0);
+    let pipe = 1u64 << (libc::SIGPIPE - 1);
+    IGNORED_AT_START.store(mask & !pipe, Ordering::SeqCst);
+}
+
+/// Whether signal `sig` was ignored when evbench started.
+pub fn ignored_at_start(sig: libc::c_int) -> bool {
+    (1..=64).contains(&sig) && IGNORED_AT_START.load(Ordering::SeqCst) & (1 << (sig - 1)) != 0
+}
+
+/// In a forked child about to exec a command: every signal evbench was started with
+/// ignored is ignored again (an exec keeps SIG_IGN but resets a handler to SIG_DFL, so
+/// a handler evbench or its libc installed since would make an ignored signal fatal in
+/// the command), and `handled` (the signals evbench installed handlers for) that were
+/// not ignored go back to SIG_DFL. Raw rt_sigaction(2): glibc's sigaction refuses the
+/// two real-time signals it reserves for itself (32, 33), which a parent may still have
+/// ignored. Async-signal-safe, no allocation.
+pub fn restore_ignored_for_exec(handled: &[libc::c_int]) {
+    /// `struct sigaction` as the kernel takes it (x86-64 and aarch64 layout).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let set = |sig: libc::c_int, handler: usize| {
+        let sa = KernelSigaction {
+            handler,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size (8).
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &sa as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    };
+    for &sig in handled {
+        if !ignored_at_start(sig) {
+            set(sig, libc::SIG_DFL);
+        }
+    }
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP && ignored_at_start(sig) {
+            set(sig, libc::SIG_IGN);
+        }
+    }
+}

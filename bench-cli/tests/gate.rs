@@ -1068,7 +1068,7 @@ fn a_full_stdout_is_one_line_and_exit_2() {
         let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("node ")).collect();
         assert_eq!(
             lines,
-            ["evbench: error: cannot write the verdict to stdout: No space left on device (os error 28)"],
+            ["evbench: error: cannot write the verdict to stdout: No space left on device"],
             "{err}"
         );
         assert_eq!(std::fs::read_to_string(&md).unwrap(), want);
@@ -1409,4 +1409,63 @@ fn svg_on_a_full_disk_huge_and_negative_figures() {
         )
     );
     std::fs::remove_dir_all(&p.dir).unwrap();
+}
+
+/// A trace case (`evbench trace`, workload "trace") with one value of us_per_event per
+/// interval.
+fn trace_case(us: &[f64]) -> Case {
+    let mut c = Case::new("trace", None, None, Some("cmd=server"));
+    for &v in us {
+        let mut r = Repeat::new(Duration::from_millis(1000));
+        r.metric("us_per_event", Metric::lower("µs/event"), v);
+        c.push_repeat(r);
+    }
+    c
+}
+
+/// Issue 14: in a trace document each --interval is a repeat, so the advice for too few
+/// repeats names --interval, never `--repeat` (a flag `evbench trace` does not have),
+/// and the probed-passes cause (a run's 3 probed rounds) never applies; an inconclusive
+/// trace row counts what would decide it in intervals.
+#[test]
+fn trace_documents_are_advised_intervals_never_repeat() {
+    let settings = Settings {
+        threshold: 0.05,
+        percentiles: false,
+    };
+    let rows = |base: Case, cur: Case| -> Vec<compare::Row> {
+        compare::compare_with(&doc(vec![base]), &doc(vec![cur]), settings)
+            .unwrap()
+            .rows
+    };
+    let r = rows(trace_case(&[5.0]), trace_case(&BASE));
+    assert_eq!(
+        r[0].no_verdict.as_deref(),
+        Some("the baseline has 1 repeat of it (trace it with --interval (each interval is a repeat: e.g. --interval 1s over 3 s or more), or pool more files per side)")
+    );
+    let mut cur = trace_case(&BASE[..2]);
+    cur.repeats[1].interrupted = true;
+    cur.refresh();
+    let r = rows(trace_case(&BASE), cur);
+    assert_eq!(
+        r[0].no_verdict.as_deref(),
+        Some("the current's repeat 2 was interrupted, leaving 1 repeat of its 2 (measure it again, with --interval (each interval is a repeat: e.g. --interval 1s over 3 s or more))")
+    );
+    // The same documents as a run still advise --repeat.
+    let r = rows(us_case("pipe", &[5.0]), us_case("pipe", &BASE));
+    assert!(r[0]
+        .no_verdict
+        .as_deref()
+        .is_some_and(|w| w.contains("(run it with --repeat 3 or more")));
+    // Inconclusive (a_straddling_interval_is_inconclusive_never_unchanged's values).
+    let r = rows(
+        trace_case(&BASE),
+        trace_case(&[10.0, 10.1, 9.9, 4.9, 10.2, 5.0]),
+    );
+    assert_eq!(r[0].verdict, Verdict::Inconclusive);
+    let text = evbench::export::compare::repeats_text(&r[0]);
+    match r[0].repeats_to_decide {
+        Some(n) => assert_eq!(text, format!("~{n} intervals")),
+        None => assert_eq!(text, "more than 100"),
+    }
 }

@@ -278,7 +278,9 @@ fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
         "no partial file, no temporary file"
     );
 
-    // SVG plots: the directory fits (an inode), the plots do not; none is left partial.
+    // SVG plots, all or none: the directory fits (an inode), the plots do not; no plot,
+    // no temporary file and no directory made for them stays, and one line names the
+    // first plot that could not be written.
     let out = evbench()
         .arg("report")
         .arg(doc)
@@ -289,25 +291,335 @@ fn report_on_a_full_disk_prints_the_report_and_leaves_no_partial_file() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert_eq!(out.stdout, plain.stdout);
-    // The directory made for the plots is removed again when no plot fitted in it.
-    let kept = if svg.exists() {
-        names(&svg)
-    } else {
-        Vec::new()
-    };
-    assert_eq!(svg.exists(), !kept.is_empty(), "no empty directory left");
-    for f in kept {
-        // A plot that fitted is whole SVG; none is a temporary or partial file.
-        let body = fs::read_to_string(svg.join(&f)).unwrap();
-        assert!(
-            f.ends_with(".svg") && body.trim_end().ends_with("</svg>"),
-            "{f}"
-        );
-    }
-    assert!(
-        err.contains("cannot write") && err.contains(".svg"),
+    assert!(!svg.exists(), "no directory left: {:?}", names(&full));
+    assert_eq!(names(&full), ["filler"]);
+    assert_one_svg_failure(&err, &svg);
+    // A directory that was there stays, empty as it was.
+    fs::create_dir(&svg).unwrap();
+    let out = evbench()
+        .arg("report")
+        .arg(doc)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_svg_failure(&text(&out.stderr), &svg);
+    assert_eq!(names(&svg), Vec::<String>::new());
+    // compare --svg writes its plots the same way (against a second run: compare
+    // refuses one run on both sides).
+    let copy = document(&tmp.0.join("second").tap_create());
+    let out = evbench()
+        .arg("compare")
+        .arg(doc)
+        .arg(&copy)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains(".svg")).count(),
+        1,
         "{err}"
     );
+    assert!(
+        err.contains(&format!("evbench: error: cannot write {}/", svg.display()))
+            && err.contains(".svg: No space left on device\n"),
+        "{err}"
+    );
+    assert_eq!(names(&svg), Vec::<String>::new());
+}
+
+/// Exactly one error line, naming a plot in `svg` and the cause, and nothing else
+/// said about plots (no "wrote" line, no second error).
+fn assert_one_svg_failure(err: &str, svg: &Path) {
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let l = lines[0];
+    let prefix = format!("evbench: error: cannot write {}/", svg.display());
+    assert!(l.starts_with(&prefix), "{l}");
+    assert!(l.ends_with(".svg: No space left on device"), "{l}");
+    assert!(!l[prefix.len()..].contains('/'), "{l}");
+}
+
+/// A device that takes no data (`/dev/full`) is named in one line with the cause,
+/// for every subcommand that writes files; the results document is kept.
+#[test]
+fn dev_full_is_one_line_naming_it_and_the_cause_everywhere() {
+    let tmp = TempDir::new("dev-full");
+    let doc = &document(&tmp.0);
+    let copy = document(&tmp.0.join("second").tap_create());
+    let fallback = tmp.0.join("tmpdir");
+    fs::create_dir(&fallback).unwrap();
+    let line = "evbench: error: cannot write /dev/full: No space left on device";
+    let runs: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            [
+                "run",
+                "pingpong",
+                "--rounds",
+                "2000",
+                "--probes",
+                "none",
+                "-q",
+                "-o",
+                "/dev/full",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
+            "-o",
+        ),
+        (
+            [
+                "run",
+                "pingpong",
+                "--rounds",
+                "2000",
+                "--probes",
+                "none",
+                "-q",
+                "--hlog",
+                "/dev/full",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
+            "--hlog",
+        ),
+        (
+            vec![
+                "report".as_ref(),
+                doc.as_os_str(),
+                "--html".as_ref(),
+                "/dev/full".as_ref(),
+            ],
+            "--html",
+        ),
+        (
+            vec![
+                "compare".as_ref(),
+                doc.as_os_str(),
+                copy.as_os_str(),
+                "--markdown".as_ref(),
+                "/dev/full".as_ref(),
+            ],
+            "--markdown",
+        ),
+        (
+            [
+                "trace",
+                "--probes",
+                "offcpu",
+                "-q",
+                "-o",
+                "/dev/full",
+                "--",
+                "true",
+            ]
+            .map(std::ffi::OsStr::new)
+            .to_vec(),
+            "trace -o",
+        ),
+    ];
+    for (args, what) in runs {
+        let out = evbench()
+            .args(&args)
+            .env("TMPDIR", &fallback)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        let hits: Vec<&str> = err.lines().filter(|l| l.starts_with(line)).collect();
+        assert_eq!(hits.len(), 1, "{what}: {err}");
+        assert!(!err.contains("os error"), "{what}: {err}");
+        // The command mode's own failure is 125 (`true` exited 0); else 2.
+        let want = if what == "trace -o" { 125 } else { 2 };
+        assert_eq!(out.status.code(), Some(want), "{what}: {err}");
+        if what.ends_with("-o") {
+            let kept = names(&fallback);
+            assert_eq!(kept.len(), 1, "{what}: {kept:?}");
+            let kept = fallback.join(&kept[0]);
+            assert_eq!(
+                hits[0],
+                format!(
+                    "{line}; the results document is kept in {} instead",
+                    kept.display()
+                ),
+                "{what}"
+            );
+            let v: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
+            let id = if what == "-o" {
+                "pingpong/pipe/block/pin=none"
+            } else {
+                "trace/cmd=true"
+            };
+            assert_eq!(v["cases"][0]["id"], id, "{what}");
+            fs::remove_file(kept).unwrap();
+        } else if what == "--markdown" {
+            assert_eq!(
+                hits[0],
+                format!("{line} (the verdict above is complete; exit 2)")
+            );
+        } else {
+            assert_eq!(hits[0], line, "{what}");
+        }
+    }
+}
+
+/// Issue 17 (item H): when neither -o nor the $TMPDIR fallback can take the results
+/// document, it goes to stdout alone and the human report to stderr: the two never mix
+/// on one stream.
+#[test]
+fn a_document_without_a_home_takes_stdout_alone_and_the_report_goes_to_stderr() {
+    let tmp = TempDir::new("no-home");
+    let full = tmp.0.join("full");
+    let _m = Mount::full_tmpfs(&full);
+    let c = full.join("c.json");
+    let out = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "2000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
+        .arg(&c)
+        .env("TMPDIR", &full)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // stdout is one JSON document and nothing else.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cases"][0]["repeats"].as_array().unwrap().len(), 3);
+    assert!(
+        err.contains("round trip  p50"),
+        "the report is on stderr: {err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("evbench: error: "))
+        .unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "evbench: error: cannot write {}: No space left on device; nor in $TMPDIR (cannot write {}/evbench-",
+            c.display(),
+            full.display()
+        )) && line.ends_with("No space left on device): the results document is on stdout, the report on stderr"),
+        "{line}"
+    );
+    assert_eq!(names(&full), ["filler"]);
+}
+
+/// Issue 14/17 (items A, B): `trace -o` and `--interval-json` on a full disk. The
+/// stream stops at its first line with one line naming the file and the cause; the
+/// session goes on; the report still reaches the terminal; the document is kept in
+/// $TMPDIR (path printed) or, with --json, on stdout; exit 2 without a command, and in
+/// the command mode 125 when the command exited 0, else the command's status.
+#[test]
+fn trace_on_a_full_disk_names_each_file_keeps_the_document_and_exits_2() {
+    let tmp = TempDir::new("trace-full");
+    let full = tmp.0.join("full");
+    let _m = Mount::full_tmpfs(&full);
+    let fallback = tmp.0.join("tmpdir");
+    fs::create_dir(&fallback).unwrap();
+    let (t, jl) = (full.join("t.json"), full.join("t.jsonl"));
+    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = target.id().to_string();
+    let out = evbench()
+        .args([
+            "trace",
+            "--probes",
+            "offcpu",
+            "--pid",
+            &pid,
+            "--duration",
+            "1s",
+        ])
+        .args(["--interval", "250ms", "-o"])
+        .arg(&t)
+        .arg("--interval-json")
+        .arg(&jl)
+        .env("TMPDIR", &fallback)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let stream = format!(
+        "evbench: error: --interval-json: cannot write {}: No space left on device; no more interval lines (the session goes on)",
+        jl.display()
+    );
+    assert_eq!(err.lines().filter(|l| *l == stream).count(), 1, "{err}");
+    let kept = names(&fallback);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept = fallback.join(&kept[0]);
+    let doc_line = format!(
+        "evbench: error: cannot write {}: No space left on device; the results document is kept in {} instead",
+        t.display(),
+        kept.display()
+    );
+    assert_eq!(err.lines().filter(|l| *l == doc_line).count(), 1, "{err}");
+    assert!(text(&out.stdout).contains("evbench trace: "), "the report");
+    // The intervals after the stream stopped are still in the document: one repeat per
+    // interval, each printed as one offcpu line on stderr.
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
+    let printed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("s] offcpu "))
+        .collect();
+    assert_eq!(v["cases"][0]["id"], "trace/comm=sleep");
+    assert_eq!(
+        v["cases"][0]["repeats"].as_array().unwrap().len(),
+        printed.len(),
+        "{err}"
+    );
+    // The stream is the one file written in place: it holds only whole lines (none fit).
+    assert_eq!(names(&full), ["filler", "t.jsonl"]);
+    assert_eq!(fs::read(&jl).unwrap(), b"");
+    fs::remove_file(&kept).unwrap();
+
+    // --json: the document is on stdout, no fallback file.
+    let out = evbench()
+        .args([
+            "trace",
+            "--probes",
+            "offcpu",
+            "--pid",
+            &pid,
+            "--duration",
+            "300ms",
+            "-q",
+        ])
+        .args(["--json", "-o"])
+        .arg(&t)
+        .env("TMPDIR", &fallback)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "evbench: error: cannot write {}: No space left on device; the results document is on stdout (--json)",
+            t.display()
+        )]
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cases"][0]["id"], "trace/comm=sleep");
+    assert_eq!(names(&fallback), Vec::<String>::new());
+    let _ = target.kill();
+    let _ = target.wait();
+
+    // The command mode: 125 when the command succeeded, its own status when not.
+    for (cmd, want) in [("exit 0", 125), ("exit 3", 3)] {
+        let out = evbench()
+            .args(["trace", "--probes", "offcpu", "-q", "--interval-json"])
+            .arg(&jl)
+            .args(["--", "sh", "-c", cmd])
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "{cmd}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors, [stream.as_str()], "{cmd}");
+    }
 }
 
 #[test]

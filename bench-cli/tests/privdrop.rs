@@ -356,6 +356,11 @@ fn held_after_the_drop(
             "-q",
         ])
         .env("EVBENCH_TEST_PAUSE", "dropped")
+        // The invoker's private places, which the pass's child must not get.
+        .env("HOME", "/root")
+        .env("XDG_RUNTIME_DIR", "/run/user/0")
+        .env("SUDO_USER", "alice")
+        .env("CARGO_HOME", "/root/.cargo")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -389,6 +394,18 @@ fn run_user_pass_child_is_dropped_before_the_workload_starts() {
     assert_eq!(kids.len(), 1, "one child per pass: {kids:?}");
     let child = kids[0];
     assert_dropped(child, &u);
+    // run's child gets the same environment rule as trace's command (privdrop::dropped_env).
+    let env = environ(child);
+    for gone in ["XDG_RUNTIME_DIR=", "SUDO_USER=", "CARGO_HOME="] {
+        assert!(
+            !env.iter().any(|e| e.starts_with(gone)),
+            "{gone} in {env:?}"
+        );
+    }
+    assert!(
+        env.contains(&"SHELL=/usr/sbin/nologin".to_string()),
+        "{env:?}"
+    );
     // 0-2 and fd 3, the connected end of its socketpair to evbench; nothing of the probes.
     let open = fds(child);
     assert_eq!(
@@ -691,7 +708,6 @@ fn workloads_that_cannot_run_as_a_user_are_refused_naming_why() {
             &["run", "pipetest", "-m", "efd-mask-fuse", "--user", "nobody"][..],
             "needs CAP_SYS_ADMIN",
         ),
-        (&["run", "--user", "nobody"][..], "--user"),
     ] {
         let mut c = Command::new(EVBENCH);
         c.args(args);
@@ -699,4 +715,188 @@ fn workloads_that_cannot_run_as_a_user_are_refused_naming_why() {
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(why), "{args:?}: {err}");
     }
+}
+
+/// Issue 17 (item F): the command's environment is evbench's as `su NAME` (without `-`)
+/// leaves it, minus the invoker's session and private places: exactly these variables,
+/// read from the kernel's /proc/PID/environ of the command (`cat /proc/self/environ`).
+#[test]
+fn trace_user_environment_is_sus_without_the_invokers_private_places() {
+    let u = TempUser::new();
+    let out = Command::new(EVBENCH)
+        .args(["trace", "--user", &u.name, "--probes", "offcpu", "-q", "--"])
+        .args(["cat", "/proc/self/environ"])
+        .env_clear()
+        .envs([
+            ("HOME", "/root"),
+            ("USER", "root"),
+            ("LOGNAME", "root"),
+            ("SHELL", "/bin/bash"),
+            ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
+            ("XDG_RUNTIME_DIR", "/run/user/0"),
+            ("XDG_SESSION_ID", "4"),
+            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/0/bus"),
+            ("MAIL", "/var/mail/root"),
+            ("SUDO_USER", "alice"),
+            ("SUDO_UID", "1000"),
+            ("SUDO_COMMAND", "/bin/sh"),
+            ("SSH_AUTH_SOCK", "/tmp/ssh-evbench/agent.1"),
+            ("CARGO_HOME", "/root/.cargo"),
+            ("LANG", "C.UTF-8"),
+            ("TERM", "dumb"),
+            ("EVBENCH_TEST_KEEP", "1"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: BTreeSet<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    let want: BTreeSet<String> = [
+        "PATH=/usr/local/bin:/usr/bin:/bin".to_string(),
+        "LANG=C.UTF-8".into(),
+        "TERM=dumb".into(),
+        "EVBENCH_TEST_KEEP=1".into(),
+        format!("HOME={}", u.home),
+        format!("USER={}", u.name),
+        format!("LOGNAME={}", u.name),
+        "SHELL=/usr/sbin/nologin".into(),
+    ]
+    .into();
+    assert_eq!(got, want);
+}
+
+/// A numeric `--user` is a uid of the user database (the same drop as its name); a
+/// uid without an entry is refused in one line (125: the command mode), nothing run.
+#[test]
+fn a_numeric_user_is_a_known_uid_and_an_unknown_one_is_refused() {
+    let u = TempUser::new();
+    let out = Command::new(EVBENCH)
+        .args([
+            "trace",
+            "--user",
+            &u.uid.to_string(),
+            "--probes",
+            "offcpu",
+            "-q",
+        ])
+        .args(["--", "sh", "-c", "id -u; id -g; echo $USER"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n{}\n{}\n", u.uid, u.gid, u.name)
+    );
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let taken: BTreeSet<u32> = passwd
+        .lines()
+        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .collect();
+    let free = (4242..).find(|n| !taken.contains(n)).unwrap();
+    let mut c = Command::new(EVBENCH);
+    c.args([
+        "trace",
+        "--user",
+        &free.to_string(),
+        "--",
+        "touch",
+        "/tmp/evbench-must-not-exist",
+    ]);
+    let (code, err) = refusal(&mut c);
+    assert_eq!(code, Some(125), "{err}");
+    assert_eq!(
+        err,
+        format!("evbench: error: --user {free}: no user with uid {free} in the user database (a uid without an entry has no group, home or groups to take: add one, or name an existing user)\n")
+    );
+    assert!(!std::path::Path::new("/tmp/evbench-must-not-exist").exists());
+    let mut c = Command::new(EVBENCH);
+    c.args([
+        "run",
+        "pingpong",
+        "--rounds",
+        "100",
+        "--user",
+        &free.to_string(),
+    ]);
+    let (code, _) = refusal(&mut c);
+    assert_eq!(code, Some(2));
+}
+
+/// Issue 17 (item G): `run --user` with the default suite runs every case a user
+/// without capabilities can run and skips the others (efd-mask-fuse mounts FUSE; http
+/// is two processes), one warning line per reason naming them, kept in the document's
+/// warnings too; exit 0.
+#[test]
+fn run_user_with_the_default_suite_skips_only_the_cases_that_need_privileges() {
+    let u = TempUser::new();
+    let dir = std::env::temp_dir().join(format!("evbench-privdrop-suite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("suite.json");
+    let out = Command::new(EVBENCH)
+        .args([
+            "run", "--user", &u.name, "--probes", "none", "--repeat", "1", "-q", "-o",
+        ])
+        .arg(&doc)
+        .env("EVBENCH_SUITE_SIZE", "quick")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let fuse = format!("evbench: warning: --user {}: skipped pipetest/efd-mask-fuse/epoll, pipetest/efd-mask-fuse/kevent, pipetest/efd-mask-fuse/kevent-ring, pingpong/efd-mask-fuse/block/pin=same, pingpong/efd-mask-fuse/block/pin=split (they cannot run as a user without capabilities): the efd-mask-fuse mechanism mounts a FUSE filesystem, which needs CAP_SYS_ADMIN", u.name);
+    let http = format!("evbench: warning: --user {}: skipped http/epoll, http/kevent, http/tokio (they cannot run as a user without capabilities): not available for http", u.name);
+    let skips: Vec<&str> = err.lines().filter(|l| l.contains(": skipped ")).collect();
+    assert_eq!(skips.len(), 2, "{err}");
+    assert!(skips[0].starts_with(&fuse), "{}", skips[0]);
+    assert!(skips[1].starts_with(&http), "{}", skips[1]);
+    let v: Value = serde_json::from_slice(&std::fs::read(&doc).unwrap()).unwrap();
+    let ids: BTreeSet<String> = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut want = BTreeSet::new();
+    for m in ["pipe", "eventfd", "eventfd-sem", "efd-mask-socketpair"] {
+        for w in ["epoll", "kevent", "kevent-ring"] {
+            want.insert(format!("pipetest/{m}/{w}"));
+        }
+    }
+    for m in [
+        "pipe/block",
+        "eventfd/block",
+        "futex/block",
+        "efd-mask-socketpair/block",
+        "pipe/kevent",
+    ] {
+        for pin in ["same", "split"] {
+            want.insert(format!("pingpong/{m}/pin={pin}"));
+        }
+    }
+    assert_eq!(ids, want);
+    // Every case ran whole, as the user.
+    for c in v["cases"].as_array().unwrap() {
+        assert_eq!(c["repeats"].as_array().unwrap().len(), 1, "{}", c["id"]);
+        assert_eq!(c["repeats"][0]["interrupted"], false, "{}", c["id"]);
+    }
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains(": skipped "))
+        .collect();
+    assert_eq!(warnings.len(), 2);
+    assert_eq!(format!("evbench: warning: {}", warnings[0]), skips[0]);
+    assert_eq!(format!("evbench: warning: {}", warnings[1]), skips[1]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -114,7 +114,14 @@ The command mode behaves like the command: it stays in the terminal's foreground
 group (Ctrl-C reaches it as without evbench), a SIGINT or SIGTERM sent to evbench alone is
 forwarded to it, and evbench exits with its status (128+N when killed by signal N; 125 when
 evbench itself fails, 126 not executable, 127 not found). The report goes to stderr there,
-so it never mixes with the command's output.
+so it never mixes with the command's output. A signal ignored when evbench started (nohup,
+a background job of a script) stays ignored, in evbench and in the command.
+
+Outputs that cannot be written (-o, --interval-json, including a stream whose reader went
+away): one line naming the file and the cause, the session goes on and its report and other outputs are still written; a results
+document -o could not take is kept in $TMPDIR (path printed) or, with --json, on stdout.
+Exit status then: 2 without a command (as `evbench run`); with a command, 125 if the
+command exited 0, else the command's own status.
 
 Examples:
   evbench trace -- make -j2                         trace a build and its children
@@ -192,9 +199,12 @@ pub struct TraceArgs {
     /// No interval lines on stderr and no final report (files are still written).
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Run the command as NAME: its uid, gid and groups, no capabilities, no_new_privs,
-    /// NAME's HOME/USER/LOGNAME, no fd of evbench's beyond 0-2. Needs root
-    /// (CAP_SETUID, CAP_SETGID).
+    /// Run the command as NAME (a name, or a uid the user database knows): its uid, gid
+    /// and groups, no capabilities, no_new_privs, no fd of evbench's beyond 0-2, and the
+    /// environment `su NAME` would give: NAME's HOME/USER/LOGNAME/SHELL, without the
+    /// invoker's session and private places (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS,
+    /// MAIL, SUDO_*, SSH_AUTH_SOCK, ..., any path inside the invoker's home; README's
+    /// "Privileges"). Needs root (CAP_SETUID, CAP_SETGID).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// Serve the live counters and histograms on http://ADDR/metrics in the Prometheus
@@ -289,9 +299,12 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(0, u64::MAX))]
     pub seed: Option<u64>,
-    /// Run the workload in a child process as NAME (its uid, gid and groups, no
-    /// capabilities, no_new_privs, none of evbench's fds) while evbench keeps the
-    /// probes. Needs root (CAP_SETUID, CAP_SETGID). Not for http or efd-mask-fuse.
+    /// Run the workload in a child process as NAME (a name, or a uid the user database
+    /// knows: its uid, gid and groups, no capabilities, no_new_privs, none of evbench's
+    /// fds, the environment `su NAME` would give without the invoker's private places:
+    /// README's "Privileges") while evbench keeps the probes. Needs root (CAP_SETUID,
+    /// CAP_SETGID). Not for http or efd-mask-fuse: named, they are refused; the default
+    /// suite skips them, saying so.
     #[arg(long, global = true, value_name = "NAME")]
     pub user: Option<String>,
     /// Measure the workload at several values of one numeric option, each value a case

@@ -58,7 +58,7 @@ fn write_output(
     if is_stdout(path) {
         let mut out = std::io::stdout().lock();
         if let Err(e) = f(&mut out).and_then(|()| out.flush()) {
-            failed.push(format!("cannot write to stdout: {e}"));
+            failed.push(format!("cannot write to stdout: {}", files::cause(&e)));
         }
         return;
     }
@@ -89,7 +89,10 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     if !to_stdout {
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            failed.push(format!("cannot write the report to stdout: {e}"));
+            failed.push(format!(
+                "cannot write the report to stdout: {}",
+                files::cause(&e)
+            ));
         }
     }
     if let Some(dir) = &args.svg {
@@ -121,28 +124,17 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     })
 }
 
-/// Writes every plot into `dir` (created if missing), each file whole or not at all;
-/// a file that cannot be written is named in `failed` and the others are still tried.
+/// Writes every plot into `dir` (created if missing), all or none
+/// (`export::svg::write_plots`): a failure is one line naming the first file that could
+/// not be written, and leaves no plot of this invocation behind.
 fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()> {
-    let created = !dir.exists();
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        failed.push(format!("cannot create {}: {e}", dir.display()));
-        return Ok(());
-    }
-    let mut wrote = 0;
-    for (stem, _, svg) in export::svg::plots(r)? {
-        let p = dir.join(format!("{}.svg", export::svg::safe_stem(&stem)));
-        match files::write_atomic(&p, svg.as_bytes()) {
-            Ok(()) => {
-                eprintln!("evbench: wrote {}", p.display());
-                wrote += 1;
+    match export::svg::write_dir(r, dir) {
+        Ok(files) => {
+            for f in files {
+                eprintln!("evbench: wrote {}", f.display());
             }
-            Err(e) => failed.push(e.to_string()),
         }
-    }
-    // A directory made here that took no file is not left behind.
-    if created && wrote == 0 {
-        let _ = std::fs::remove_dir(dir);
+        Err(e) => failed.push(crate::errors::chain(e.as_ref())),
     }
     Ok(())
 }

@@ -57,7 +57,7 @@ fn scan_specs(
 pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let common = &args.common;
     let mut scan_plan = None;
-    let specs: Vec<Spec> = match (&common.scan, &args.workload) {
+    let mut specs: Vec<Spec> = match (&common.scan, &args.workload) {
         (Some(scan), cmd) => match scan_specs(scan, cmd.as_ref()) {
             Ok((specs, plan)) => {
                 scan_plan = Some(plan);
@@ -96,26 +96,35 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             }
         }
     }
+    let suite = args.workload.is_none();
     // --user: checked before anything runs (the user, the privileges to switch, and
-    // that every case can run as a user without capabilities).
+    // that every case can run as a user without capabilities). A case named on the
+    // command line that cannot is refused; the default suite skips such cases instead,
+    // one line per reason naming them (and the document's warnings keep the lines).
+    let mut skipped = Vec::new();
     let user = match &common.user {
         None => None,
         Some(name) => {
-            if let Some(why) = specs.iter().find_map(Spec::refuses_user) {
+            let plan = match privdrop::Account::lookup("--user", name) {
+                Ok(a) => privdrop::Plan::new(a),
+                Err(e) => return Ok(usage_error(&e)),
+            };
+            if suite && scan_plan.is_none() {
+                skipped = skip_for_user(&mut specs, name);
+                for line in &skipped {
+                    crate::output::warn(line);
+                }
+            } else if let Some(why) = specs.iter().find_map(Spec::refuses_user) {
                 return Ok(usage_error(&why));
             }
-            match privdrop::Account::lookup("--user", name) {
-                Ok(a) => Some(privdrop::Plan::new(a)),
-                Err(e) => return Ok(usage_error(&e)),
-            }
+            Some(plan)
         }
     };
-    let suite = args.workload.is_none();
     let workload = args.workload.as_ref().map_or("suite", WorkloadCmd::name);
     // A scan prints a line per case as the suite does: its report is the curve.
     let scanning = scan_plan.is_some();
     let print_lines = (suite || scanning) && !common.quiet && !common.json;
-    let (doc, runs) = engine::run_scan(
+    let (mut doc, runs) = engine::run_scan(
         &specs,
         scan_plan.as_ref(),
         common,
@@ -128,6 +137,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
             }
         },
     )?;
+    doc.warnings.extend(skipped);
     let status = engine::ProbeStatus {
         on: doc.probes.on,
         sets: doc.probes.sets.clone(),
@@ -234,6 +244,33 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     })
 }
 
+/// Removes from `specs` the cases that cannot run as a user without capabilities
+/// (`Spec::refuses_user`) and returns one line per reason naming them:
+/// "--user NAME: skipped pipetest/efd-mask-fuse/epoll, ...: WHY".
+fn skip_for_user(specs: &mut Vec<Spec>, name: &str) -> Vec<String> {
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    specs.retain(|s| {
+        let Some(why) = s.refuses_user() else {
+            return true;
+        };
+        let why = why.trim_start_matches("--user: ").to_string();
+        match by_reason.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, ids)) => ids.push(s.id()),
+            None => by_reason.push((why, vec![s.id()])),
+        }
+        false
+    });
+    by_reason
+        .into_iter()
+        .map(|(why, ids)| {
+            format!(
+                "--user {name}: skipped {} (they cannot run as a user without capabilities): {why}",
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// One line per finished case in the default suite, every line in one format: the id
 /// (padded to 48), the headline's median (right-aligned in 10, `output::figure`'s three
 /// significant digits), its unit and how many repeats it is the median of; "—" and
@@ -286,41 +323,93 @@ pub(crate) fn check_outputs(common: &CommonArgs) -> Result<(), String> {
     files::check_distinct(&outs)
 }
 
+/// Where the results document goes when `-o FILE` could not take it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// `-o` wrote it.
+    Written,
+    /// `--json`: it goes to stdout anyway.
+    OnStdout,
+    /// In this fallback file (named in the error line).
+    Fallback(std::path::PathBuf),
+    /// The fallback failed too: the caller puts the document alone on stdout, in place of
+    /// the human report (which then goes to stderr), so the two never mix on one stream.
+    InsteadOfReport,
+    /// Nowhere (stdout belongs to a traced command and the fallback failed too): said
+    /// in the error line.
+    Lost,
+}
+
+/// Writes the results document to `path` (whole or not at all) and, when that fails,
+/// keeps it (issue 17 item 1): with `json` it is on its way to stdout; otherwise in
+/// `$TMPDIR/evbench-PID-START.json`; if that fails too, on stdout instead of the human
+/// report when `stdout_free` (else it is lost). The `String` is then one line for the
+/// caller to print as an error (it exits 2, or 125 in trace's command mode): the file,
+/// the cause, and where the document went ("cannot write full/c.json: No space left on
+/// device; the results document is kept in /tmp/evbench-41-1796013506.json instead").
+/// Shared by `run -o` and `trace -o`.
+pub(crate) fn write_document(
+    doc: &RunResult,
+    path: &std::path::Path,
+    json: bool,
+    stdout_free: bool,
+) -> (Kept, Option<String>) {
+    let Err(e) = doc.write(path) else {
+        return (Kept::Written, None);
+    };
+    let why = crate::errors::chain(e.as_ref());
+    if json {
+        return (
+            Kept::OnStdout,
+            Some(format!("{why}; the results document is on stdout (--json)")),
+        );
+    }
+    let fallback = std::env::temp_dir().join(format!(
+        "evbench-{}-{}.json",
+        std::process::id(),
+        doc.started_unix as u64
+    ));
+    match doc.write(&fallback) {
+        Ok(()) => (
+            Kept::Fallback(fallback.clone()),
+            Some(format!(
+                "{why}; the results document is kept in {} instead",
+                fallback.display()
+            )),
+        ),
+        Err(e2) if stdout_free => (
+            Kept::InsteadOfReport,
+            Some(format!(
+                "{why}; nor in $TMPDIR ({}): the results document is on stdout, the report on stderr",
+                crate::errors::chain(e2.as_ref())
+            )),
+        ),
+        Err(e2) => (
+            Kept::Lost,
+            Some(format!(
+                "{why}; nor in $TMPDIR ({}): the results document is lost (stdout is the command's)",
+                crate::errors::chain(e2.as_ref())
+            )),
+        ),
+    }
+}
+
 /// Writes the results document to `-o FILE` and the interval log to `--hlog FILE` if
 /// asked (each whole or not at all), and either the document (`--json`) or the human
 /// report on stdout. A file that cannot be written does not lose the measurement: the
-/// report still reaches the terminal and the document goes to stdout (`--json`) or to
-/// a fallback file in the temporary directory, named on stderr; the returned list
-/// names what failed (the run then exits 2).
+/// report still reaches the terminal and the document is kept ([`write_document`]);
+/// the returned list names what failed (the run then exits 2).
 pub(crate) fn emit(
     doc: &RunResult,
     common: &CommonArgs,
     human: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<Vec<String>> {
     let mut failed = Vec::new();
+    let mut kept = Kept::Written;
     if let Some(path) = &common.output {
-        if let Err(e) = doc.write(path) {
-            failed.push(format!("{e:#}"));
-            if !common.json {
-                let fallback = std::env::temp_dir().join(format!(
-                    "evbench-{}-{}.json",
-                    std::process::id(),
-                    doc.started_unix as u64
-                ));
-                match doc.write(&fallback) {
-                    Ok(()) => eprintln!(
-                        "evbench: the results document is kept in {} instead",
-                        fallback.display()
-                    ),
-                    Err(e2) => {
-                        eprintln!("evbench: {e2:#}; the results document follows on stdout");
-                        std::io::stdout()
-                            .lock()
-                            .write_all(doc.to_json()?.as_bytes())?;
-                    }
-                }
-            }
-        }
+        let (k, e) = write_document(doc, path, common.json, true);
+        kept = k;
+        failed.extend(e);
     }
     if let Some(path) = &common.hlog {
         if let Err(e) = files::write_with(path, |w| {
@@ -336,11 +425,15 @@ pub(crate) fn emit(
             failed.push(e.to_string());
         }
     }
-    let mut out = std::io::stdout().lock();
-    if common.json {
-        out.write_all(doc.to_json()?.as_bytes())?;
-    } else {
-        human(&mut out)?;
+    if common.json || kept == Kept::InsteadOfReport {
+        std::io::stdout()
+            .lock()
+            .write_all(doc.to_json()?.as_bytes())?;
+    }
+    if kept == Kept::InsteadOfReport {
+        human(&mut std::io::stderr().lock())?;
+    } else if !common.json {
+        human(&mut std::io::stdout().lock())?;
     }
     Ok(failed)
 }

@@ -24,7 +24,9 @@
 //! `--user NAME` runs the command as NAME ([`crate::privdrop`]): the child drops
 //! (groups, gid, uid, every capability, no_new_privs, every fd of evbench's beyond 0–2
 //! but its two close-on-exec pipes) before it waits at the gate, so none of the drop's
-//! system calls is counted, and execs with NAME's HOME, USER and LOGNAME.
+//! system calls is counted, and execs with the environment `su NAME` would give
+//! (`privdrop::dropped_env`: NAME's HOME/USER/LOGNAME/SHELL, none of the invoker's
+//! private places).
 use std::{
     collections::BTreeMap,
     ffi::CString,
@@ -42,6 +44,7 @@ use workloads::{Observer, TaskInfo};
 
 use crate::{
     cli::{CommonArgs, TraceArgs},
+    commands::run::{write_document, Kept},
     engine::{kernel::record_kernel, prepare_probes_adopting},
     export, files,
     output::{self, count, ns, plural},
@@ -76,7 +79,7 @@ fn open_interval_json(p: &Path) -> Result<std::fs::File, String> {
                     p.display()
                 )
             } else {
-                format!("--interval-json {}: {e}", p.display())
+                format!("--interval-json {}: {}", p.display(), files::cause(&e))
             }
         })?;
     // SAFETY: F_GETFL/F_SETFL on an fd we own.
@@ -91,6 +94,11 @@ fn open_interval_json(p: &Path) -> Result<std::fs::File, String> {
 
 /// evbench's own failure in the command mode (as timeout(1) and env(1)).
 pub const EXIT_FAILED: u8 = 125;
+/// Without a command: an output (`-o`, `--interval-json`) that could not be written,
+/// as for `evbench run`. In the command mode the same failure is [`EXIT_FAILED`] when
+/// the command succeeded, and the command's own status when it failed (its failure is
+/// the news; the message names the file either way).
+pub const EXIT_OUTPUT: u8 = 2;
 /// Whether evbench's arguments (`argv` without the program name) ask for the command
 /// mode of `trace`: the word `trace` before a `--` that has a command after it. Used
 /// to give usage errors there [`EXIT_FAILED`] rather than clap's 2 (as timeout(1)).
@@ -147,8 +155,20 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     }
 }
 
-fn install_signals() -> Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+/// The signals the session handles.
+const HANDLED: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+/// Installs [`on_signal`] for SIGINT and SIGTERM. In the command mode a signal ignored
+/// when evbench started (`nohup`, a background job of a non-interactive shell: POSIX
+/// sh, "Signals that were ignored on entry to a non-interactive shell cannot be trapped")
+/// stays ignored, in evbench and in the command ([`crate::signal::restore_ignored_for_exec`]
+/// in the child, for every signal ignored at start), as env(1), nice(1) and timeout(1)
+/// leave them.
+fn install_signals(command_mode: bool) -> Result<()> {
+    for sig in HANDLED {
+        if command_mode && crate::signal::ignored_at_start(sig) {
+            continue;
+        }
         // SAFETY: a plain sigaction with an async-signal-safe handler.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
@@ -497,9 +517,9 @@ fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child,
             libc::close(gate[1]);
             libc::close(errs[0]);
             // The session's signal handlers are ours, not the command's: while waiting
-            // at the gate, a signal acts on the child as it would on the command.
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            // at the gate, a signal acts on the child as it would on the command, and
+            // one evbench found ignored stays ignored.
+            crate::signal::restore_ignored_for_exec(&[libc::SIGINT, libc::SIGTERM, libc::SIGPIPE]);
             // Dropped before the gate: the drop's system calls happen before the child
             // is a target. Its failure is reported once the gate opens (the parent then
             // reads the error pipe).
@@ -721,7 +741,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let own = if usage == 2 { 1 } else { usage };
     let fail = |e: anyhow::Error| Fail(format!("{e:#}"), own);
     COMMAND_MODE.store(!args.command.is_empty(), Ordering::SeqCst);
-    install_signals().map_err(fail)?;
+    install_signals(!args.command.is_empty()).map_err(fail)?;
+    // A reader of the interval stream that goes away (a FIFO's, a pipe's) must end the
+    // stream, not the session with its report and document (SIGPIPE's default): the
+    // write then fails with EPIPE, said in one line like a full disk. The command gets
+    // SIGPIPE's default back before exec.
+    // SAFETY: setting a disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // Bound before anything else starts, so a taken port is one line and nothing ran.
     let listener = match args.prometheus {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
@@ -853,6 +879,8 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let mut exit = None;
     let mut signalled = false;
     let mut ended_by = "";
+    // An output that could not be written (the interval stream, then -o).
+    let mut failed = false;
     // The last figures served: counters a scrape sees never go down (see `raise`), or
     // Prometheus would take it for a restart.
     let served_last: std::sync::Mutex<Option<Kernel>> = std::sync::Mutex::new(None);
@@ -912,7 +940,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
                         let k = raise(probes.snapshot().map_err(fail)?, prev.as_ref());
                         let d = minus(&k, prev.as_ref());
                         let c = cpu.of(&k);
-                        emit_interval(args, &mut jsonl, now, now - last_cut, &d);
+                        emit_interval(args, &mut jsonl, &mut failed, now, now - last_cut, &d);
                         intervals.push(Interval::new(
                             last_cut,
                             now - last_cut,
@@ -941,7 +969,7 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let cpu_end = cpu.of(&total);
     if interval.is_some() {
         let d = minus(&total, prev.as_ref());
-        emit_interval(args, &mut jsonl, end, end - last_cut, &d);
+        emit_interval(args, &mut jsonl, &mut failed, end, end - last_cut, &d);
         intervals.push(Interval::new(
             last_cut,
             end - last_cut,
@@ -987,22 +1015,29 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         );
     }
     let cost = rates.map(|r| SessionCost::of(&total, r, cpu_end));
-    let mut failed = false;
+    // A file that cannot be written: one line naming it, the report still shown and
+    // the document kept, as `evbench run -o` does (the same code); exit 2 (see below).
+    let jsonl_on_stdout = args.interval_json.as_deref() == Some(Path::new("-"));
+    let mut kept = Kept::Written;
     if let Some(p) = &args.output {
-        if let Err(e) = doc.write(p) {
-            eprintln!("evbench: error: {e:#}");
+        let (k, e) = write_document(&doc, p, args.json, child.is_none() && !jsonl_on_stdout);
+        kept = k;
+        if let Some(e) = e {
+            eprintln!("evbench: error: {e}");
             failed = true;
         }
     }
-    if args.json {
+    if args.json || kept == Kept::InsteadOfReport {
         let _ = std::io::stdout()
             .lock()
             .write_all(doc.to_json().unwrap_or_default().as_bytes());
-    } else if !args.quiet {
+    }
+    if !args.json && !args.quiet {
         let text = report(&doc, &total, cost.as_ref(), ended_by, end);
         // The command's stdout is its own: the report goes to stderr in command mode.
-        // So does it when stdout carries the --interval-json lines (one format there).
-        if child.is_some() || args.interval_json.as_deref() == Some(Path::new("-")) {
+        // So does it when stdout carries the --interval-json lines or the results
+        // document (one format there).
+        if child.is_some() || jsonl_on_stdout || kept == Kept::InsteadOfReport {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         } else {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -1018,8 +1053,9 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
             code
         });
     }
-    // Ctrl-C is how a --pid session normally ends: not a failure.
-    Ok(u8::from(failed))
+    // Ctrl-C is how a --pid session normally ends: not a failure. An output not
+    // written is 2, as for `evbench run`.
+    Ok(if failed { EXIT_OUTPUT } else { 0 })
 }
 
 /// One interval of the session (the whole session without --interval): where it
@@ -1511,10 +1547,15 @@ enum JsonLines {
     File(std::fs::File),
 }
 
-/// One interval: compact lines on stderr (unless -q) and one JSON line.
+/// One interval: compact lines on stderr (unless -q) and one JSON line. A line that
+/// cannot be written ends the stream: the error is printed at once (one line naming
+/// the file and the cause), `failed` is set (the session goes on and exits
+/// [`EXIT_OUTPUT`], or [`EXIT_FAILED`] in the command mode), and no further line is
+/// tried.
 fn emit_interval(
     args: &TraceArgs,
     jsonl: &mut Option<JsonLines>,
+    failed: &mut bool,
     at: Duration,
     len: Duration,
     k: &Kernel,
@@ -1536,7 +1577,15 @@ fn emit_interval(
             JsonLines::File(f) => f.write_all(line.as_bytes()).and_then(|()| f.flush()),
         };
         if let Err(e) = r {
-            output::warn(&format!("--interval-json: {e}; no more interval lines"));
+            let what = match (out, &args.interval_json) {
+                (JsonLines::File(_), Some(p)) => p.display().to_string(),
+                _ => "stdout".into(),
+            };
+            eprintln!(
+                "evbench: error: --interval-json: cannot write {what}: {}; no more interval lines (the session goes on)",
+                files::cause(&e)
+            );
+            *failed = true;
             *jsonl = None;
         }
     }

@@ -70,9 +70,13 @@ pub fn interval_text(r: &Row) -> String {
     }
 }
 
-/// Repeats per side that would likely decide an inconclusive row.
+/// Repeats per side that would likely decide an inconclusive row; for a trace case
+/// (`trace/...`, where each `--interval` is a repeat) said in intervals.
 pub fn repeats_text(r: &Row) -> String {
     match (r.verdict, r.repeats_to_decide) {
+        (Verdict::Inconclusive, Some(n)) if r.case.starts_with("trace/") => {
+            format!("~{n} intervals")
+        }
         (Verdict::Inconclusive, Some(n)) => format!("~{n}"),
         (Verdict::Inconclusive, None) => "more than 100".into(),
         _ => String::new(),

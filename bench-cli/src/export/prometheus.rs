@@ -22,8 +22,8 @@ use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
     sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc, Arc,
     },
     thread::{Scope, ScopedJoinHandle},
     time::Duration,
@@ -162,8 +162,9 @@ fn hist_of(h: &Option<KernelHist>) -> Option<&Histogram<u64>> {
 /// - `offcpu`: `evbench_voluntary_switches_total`, `evbench_involuntary_switches_total`,
 ///   `evbench_oncpu_seconds_total` and the histogram `evbench_offcpu_seconds`;
 /// - `syscalls`: `evbench_syscalls_total{syscall="NAME"}` (exact) and the histogram
-///   `evbench_syscall_latency_seconds{syscall="NAME"}` (1 call in `--syscall-sample` per
-///   thread is timed: its `_count` is the timed calls);
+///   `evbench_syscall_latency_seconds{syscall="NAME"}` (1 call in `k.syscall_sample`
+///   per thread and syscall is timed — 8 unless `evbench run --syscall-sample` or
+///   `EVBENCH_SYSCALL_SAMPLE` says otherwise: its `_count` is the timed calls);
 /// - always: `evbench_target_threads` (gauge), `evbench_drops_total`,
 ///   `evbench_unpaired_total`.
 pub fn exposition(k: &Kernel, case: &str) -> String {
@@ -233,7 +234,10 @@ pub fn exposition(k: &Kernel, case: &str) -> String {
         x.family(
             "evbench_syscall_latency_seconds",
             "histogram",
-            "Latency of the timed system calls (1 in --syscall-sample per thread and syscall), by name.",
+            &format!(
+                "Latency of the timed system calls, by name: 1 call in {} per thread and syscall is timed, so _count is the timed calls (evbench_syscalls_total has them all).",
+                k.syscall_sample
+            ),
         );
         for s in &k.syscalls {
             x.histogram(
@@ -246,7 +250,7 @@ pub fn exposition(k: &Kernel, case: &str) -> String {
     x.family(
         "evbench_target_threads",
         "gauge",
-        "Threads the probes hold as targets (named, and followed by the kernel since).",
+        "Target threads the probes have figures for since the session began: named ones and those the kernel followed since, exited ones included.",
     );
     x.sample("evbench_target_threads", &[], k.threads.len());
     x.family(
@@ -271,19 +275,38 @@ pub struct MetricsServer<'scope> {
 }
 
 impl MetricsServer<'_> {
-    /// Ends the responder (within one poll, 20 ms) and waits for it.
+    /// Ends the responder (within one poll, 20 ms) and waits for it. Connections still
+    /// being read end on their own (their 2 s timeout, or their request then finds no
+    /// figures to answer with and closes).
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.handle.join();
     }
 }
 
-/// Serves `body()` on `GET /metrics` (and `HEAD`) from one thread of `scope`, one
-/// connection at a time (`Connection: close`); any other path is 404, any other method
-/// 405; a body that fails is a 500 with its one-line reason. `listener` is bound by the
-/// caller (so a bad address fails before the session starts). A client gets 2 s to send
-/// its request. Polls for new connections every 20 ms so [`MetricsServer::stop`] is
-/// prompt without another wake-up mechanism.
+/// Most connections served at once; more wait, unaccepted, in the listen backlog.
+const MAX_CONNECTIONS: usize = 32;
+
+/// How long a client has to send its request head, and to take the answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a connection's thread asks the responder for: the figures, answered on the
+/// channel it sends along.
+type BodyRequest = mpsc::Sender<Result<String, String>>;
+
+/// Serves `body()` on `GET /metrics` (and `HEAD`), `Connection: close`; any other
+/// path is 404, any other method 405; a body that fails is a 500 with its one-line
+/// reason. `listener` is bound by the caller (so a bad address fails before the session
+/// starts).
+///
+/// Connections are served concurrently: each is read and answered by a thread of its
+/// own (at most [`MAX_CONNECTIONS`] at once; more wait in the listen backlog until one
+/// ends), with [`CLIENT_TIMEOUT`] to send its whole request head and as much to take the
+/// answer, so a client that connects and says nothing (a port scanner, a stuck proxy)
+/// delays no other scrape, and a flood of them at most [`CLIENT_TIMEOUT`]. `body` itself runs on the responder's one
+/// thread (it reads the probes' maps), called once per `/metrics` request. Polls for
+/// connections and requests every 20 ms, so [`MetricsServer::stop`] is prompt without
+/// another wake-up mechanism.
 pub fn serve<'scope, 'env, F>(
     scope: &'scope Scope<'scope, 'env>,
     listener: TcpListener,
@@ -296,29 +319,57 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let handle = scope.spawn(move || {
+        let (ask, asked) = mpsc::channel::<BodyRequest>();
+        let open = Arc::new(AtomicUsize::new(0));
         while !flag.load(Ordering::SeqCst) {
-            match listener.accept() {
-                Ok((conn, _)) => {
-                    let _ = answer(conn, &body);
+            let mut idle = true;
+            let room = open.load(Ordering::SeqCst) < MAX_CONNECTIONS;
+            match room.then(|| listener.accept()) {
+                None => {}
+                Some(Ok((conn, _))) => {
+                    idle = false;
+                    open.fetch_add(1, Ordering::SeqCst);
+                    let (ask, done) = (ask.clone(), open.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("evbench-metrics".into())
+                        .spawn(move || {
+                            let _ = answer(conn, &ask);
+                            done.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    if spawned.is_err() {
+                        open.fetch_sub(1, Ordering::SeqCst);
+                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                Some(Err(_)) => {}
+            }
+            while let Ok(reply) = asked.try_recv() {
+                idle = false;
+                let _ = reply.send(body());
+            }
+            if idle {
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     });
     Ok(MetricsServer { stop, handle })
 }
 
-/// Reads one request's head and answers it.
-fn answer(mut conn: TcpStream, body: &dyn Fn() -> Result<String, String>) -> std::io::Result<()> {
+/// Reads one request's head and answers it (on the connection's own thread); the
+/// figures come from the responder through `ask`.
+fn answer(mut conn: TcpStream, ask: &mpsc::Sender<BodyRequest>) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(2)))?;
+    conn.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    // One deadline for the whole head, not per read: a client trickling a byte now and
+    // then cannot keep its thread (and, 32 of them, every slot) for long.
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        conn.set_read_timeout(Some(left))?;
         let n = conn.read(&mut buf)?;
         if n == 0 {
             break;
@@ -338,12 +389,22 @@ fn answer(mut conn: TcpStream, body: &dyn Fn() -> Result<String, String>) -> std
     } else if path != "/metrics" {
         ("404 Not Found", "text/plain", "try /metrics\n".to_string())
     } else {
-        match body() {
-            Ok(b) => ("200 OK", CONTENT_TYPE, b),
-            Err(e) => (
+        let (reply, figures) = mpsc::channel();
+        let got = ask
+            .send(reply)
+            .ok()
+            .and_then(|()| figures.recv_timeout(CLIENT_TIMEOUT).ok());
+        match got {
+            Some(Ok(b)) => ("200 OK", CONTENT_TYPE, b),
+            Some(Err(e)) => (
                 "500 Internal Server Error",
                 "text/plain",
                 format!("{}\n", e.replace('\n', " ")),
+            ),
+            None => (
+                "503 Service Unavailable",
+                "text/plain",
+                "the session is ending\n".to_string(),
             ),
         }
     };

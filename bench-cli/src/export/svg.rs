@@ -909,26 +909,31 @@ pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
     write_plots(&plots(r)?, dir)
 }
 
-/// Writes (stem, title, SVG) plots into `dir` (created if missing), each whole or not at
-/// all; stops at the first file that cannot be written (`Err` names it), removing `dir`
-/// again if this call created it and it is still empty.
+/// Writes (stem, title, SVG) plots into `dir` (created if missing) all or none
+/// ([`crate::files::write_all_or_nothing`]: each to a temporary file, renamed into
+/// place when every one is complete), so a full disk never leaves a partial set of
+/// plots. `Err` names the first file that could not be written; `dir` is then removed
+/// again if this call created it.
 pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec<PathBuf>> {
     let created = !dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = Vec::new();
-    for (stem, _, svg) in plots {
-        let p = dir.join(format!("{}.svg", safe_stem(stem)));
-        if let Err(e) = crate::files::write_atomic(&p, svg.as_bytes()) {
-            // A directory this call made and could not fill is not left behind
-            // (remove_dir only removes it if empty: what was written stays).
-            if created {
-                let _ = std::fs::remove_dir(dir);
-            }
-            return Err(e.into());
+    let files: Vec<(PathBuf, Vec<u8>)> = plots
+        .iter()
+        .map(|(stem, _, svg)| {
+            (
+                dir.join(format!("{}.svg", safe_stem(stem))),
+                svg.as_bytes().to_vec(),
+            )
+        })
+        .collect();
+    if let Err(e) = crate::files::write_all_or_nothing(&files) {
+        // remove_dir only removes it if empty: nothing of the user's is lost.
+        if created {
+            let _ = std::fs::remove_dir(dir);
         }
-        files.push(p);
+        return Err(e.into());
     }
-    Ok(files)
+    Ok(files.into_iter().map(|(p, _)| p).collect())
 }
 
 #[cfg(test)]

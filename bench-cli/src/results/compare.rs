@@ -565,6 +565,15 @@ fn few_cause(side: &str, c: &Case, s: &Series) -> Option<String> {
     }
     let total = c.repeats.len();
     let counted = c.counted().count();
+    // What makes more repeats: `evbench run --repeat N`, but for a trace document
+    // (`evbench trace`, workload "trace") each --interval is a repeat, and every
+    // interval is probed whole.
+    let trace = c.workload == "trace";
+    let more = if trace {
+        "with --interval (each interval is a repeat: e.g. --interval 1s over 3 s or more)"
+    } else {
+        "with --repeat 3 or more"
+    };
     // Interrupted repeats come first as the cause: "has 2 repeats" when one of the two
     // was cut short named the wrong one.
     let cut: Vec<String> = c
@@ -584,17 +593,18 @@ fn few_cause(side: &str, c: &Case, s: &Series) -> Option<String> {
             },
             repeats_word(counted),
             if total < MIN_REPEATS {
-                ", with --repeat 3 or more"
+                format!(", {more}")
             } else {
-                ""
+                String::new()
             }
         )
     } else if total < MIN_REPEATS {
         format!(
-            "the {side} has {} of it (run it with --repeat 3 or more, or pool more files per side)",
-            repeats_word(total)
+            "the {side} has {} of it ({} {more}, or pool more files per side)",
+            repeats_word(total),
+            if trace { "trace it" } else { "run it" }
         )
-    } else if s.probed_only {
+    } else if s.probed_only && !trace {
         format!(
             "{} comes from probed passes, which only {have} of the {side}'s {counted} repeats had (a run probes at most 3 rounds: pool more files per side)",
             s.source
