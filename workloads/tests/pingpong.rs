@@ -330,10 +330,10 @@ fn bad_input_is_refused_with_one_line() {
         ),
         (
             Config {
-                topology: Topology::Fanout(1),
+                topology: Topology::Fanout(0),
                 ..base.clone()
             },
-            "at least 2 waiters",
+            "at least 1 waiter",
         ),
         (
             Config {

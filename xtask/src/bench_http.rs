@@ -65,7 +65,7 @@ const CONF: &str = "results/lighttpd-bench.conf";
 const PATH: &str = "/index.html";
 
 /// The body `evbench serve --body-size N` sends (workloads::http::body_bytes).
-fn body(n: usize) -> Vec<u8> {
+pub(crate) fn body(n: usize) -> Vec<u8> {
     b"evbench-http-body\n"
         .iter()
         .copied()
@@ -74,7 +74,7 @@ fn body(n: usize) -> Vec<u8> {
         .collect()
 }
 
-fn ensure_tool(bin: &str, package: &str) -> Result<()> {
+pub(crate) fn ensure_tool(bin: &str, package: &str) -> Result<()> {
     if which(bin) {
         return Ok(());
     }
@@ -100,10 +100,11 @@ fn which(bin: &str) -> bool {
 }
 
 /// A server process, stopped with SIGTERM on drop.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Server {
-    fn start(cmd: &mut Command) -> Result<Self> {
+    /// Starts `cmd` and waits (10 s at most) until something listens on loopback `port`.
+    pub(crate) fn start_on(cmd: &mut Command, port: u16) -> Result<Self> {
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -111,13 +112,17 @@ impl Server {
             .context("cannot start the server")?;
         let s = Server(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", PORT)).is_err() {
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
-                bail!("the server did not listen on port {PORT} within 10 s");
+                bail!("the server did not listen on port {port} within 10 s");
             }
             thread::sleep(Duration::from_millis(20));
         }
         Ok(s)
+    }
+
+    fn start(cmd: &mut Command) -> Result<Self> {
+        Self::start_on(cmd, PORT)
     }
 }
 

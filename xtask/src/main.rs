@@ -173,7 +173,9 @@ fn real_main() -> Result<()> {
             bench_gate::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Bench(BenchCmd::Scaling(a)) => {
-            build(&root)?;
+            if !a.render_only {
+                build(&root)?;
+            }
             bench_scaling::run(&root, &root.join(BIN_PATH), &a)
         }
         Cmd::Fuzz(a) => {

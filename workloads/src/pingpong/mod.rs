@@ -239,10 +239,12 @@ pub fn validate(cfg: &Config) -> io::Result<()> {
         Topology::Ring(n) if n < 2 => {
             return Err(invalid(format!("ring:{n}: a ring needs at least 2 tasks")));
         }
-        Topology::Fanout(n) if n < 2 => {
-            return Err(invalid(format!(
-                "fanout:{n}: a fanout needs at least 2 waiters (one waiter is --topology pair)"
-            )));
+        // fanout:1 is kept (not folded into pair): it is the herd-free end of a
+        // fanout curve, one waker and one waiter on the shared fd.
+        Topology::Fanout(0) => {
+            return Err(invalid(
+                "fanout:0: a fanout needs at least 1 waiter".to_string(),
+            ));
         }
         _ => {}
     }
