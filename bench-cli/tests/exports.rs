@@ -343,7 +343,12 @@ fn csv_names_each_scan_point() {
     let f = write(&d, &dir);
     let csv = dir.join("scan.csv");
     for (repeats, rows) in [(false, 2 * 2), (true, 2 * 2)] {
-        let mut args = vec!["report", f.to_str().unwrap(), "--csv", csv.to_str().unwrap()];
+        let mut args = vec![
+            "report",
+            f.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+        ];
         if repeats {
             args.push("--csv-repeats");
         }
@@ -357,7 +362,10 @@ fn csv_names_each_scan_point() {
             let want = if l.starts_with("pingpong/pipe/block/pin=same/think=1us,") {
                 ",think,1000"
             } else {
-                assert!(l.starts_with("pingpong/pipe/block/pin=same/think=10s,"), "{l}");
+                assert!(
+                    l.starts_with("pingpong/pipe/block/pin=same/think=10s,"),
+                    "{l}"
+                );
                 ",think,10000000000"
             };
             assert!(l.ends_with(want), "{l}");

@@ -565,7 +565,13 @@ mod tests {
 
     /// A case `workload/pipe/WAIT/NAME=LABEL` at scanned value `x`, one repeat per
     /// entry of `reps`, each with its metrics (name, declaration, value).
-    fn point(wait: &str, name: &str, x: f64, label: &str, reps: &[Vec<(&str, Metric, f64)>]) -> Case {
+    fn point(
+        wait: &str,
+        name: &str,
+        x: f64,
+        label: &str,
+        reps: &[Vec<(&str, Metric, f64)>],
+    ) -> Case {
         let mut c = Case::new("pingpong", Some("pipe"), Some(wait), None);
         c.set_scan(ScanPoint {
             name: name.into(),
@@ -616,7 +622,10 @@ mod tests {
         let refs: Vec<&Case> = cases.iter().collect();
         let figs = figures(&refs);
         let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["ops_per_sec", "syscalls_per_op", "wakeups_per_event"]);
+        assert_eq!(
+            names,
+            ["ops_per_sec", "syscalls_per_op", "wakeups_per_event"]
+        );
         assert_eq!(figs[2].unit, "wakeups/event");
         let scan = Scan {
             name: "fanout".into(),

@@ -212,14 +212,20 @@ mod tests {
         // All zero counts: flat at 0 (no log-log fit: no logarithm of 0).
         let zeros: Vec<(f64, f64)> = xs.iter().map(|&x| (x, 0.0)).collect();
         let f = linear(&zeros).unwrap();
-        assert_eq!((f.slope, f.intercept, f.slope_ci), (0.0, 0.0, Some((0.0, 0.0))));
+        assert_eq!(
+            (f.slope, f.intercept, f.slope_ci),
+            (0.0, 0.0, Some((0.0, 0.0)))
+        );
         assert!(log_log(&zeros).is_none());
         // Two points: flat, but no interval (no degree of freedom).
         let f = linear(&[(1.0, 5.0), (2.0, 5.0)]).unwrap();
         assert_eq!((f.slope, f.slope_ci, f.intercept_ci), (0.0, None, None));
         // A real difference of one part in 10^9 is a slope, not rounding.
         let f = linear(&[(1.0, 1.0), (2.0, 1.0 + 1e-9), (3.0, 1.0 + 2e-9)]).unwrap();
-        assert!((f.slope - 1e-9).abs() < 1e-14 && (f.r2 - 1.0).abs() < 1e-6, "{f:?}");
+        assert!(
+            (f.slope - 1e-9).abs() < 1e-14 && (f.r2 - 1.0).abs() < 1e-6,
+            "{f:?}"
+        );
         assert!(!is_flat([1.0, 1.0 + 1e-9]) && is_flat([3.0, 3.0 + 1e-15]));
     }
 }
