@@ -1190,7 +1190,10 @@ mod tests {
         let svg = scan_plot("t", &think, &fig, &[line]).unwrap().unwrap();
         assert!(!svg.contains("(ns)") && !svg.contains("log scale"), "{svg}");
         // plotters writes each label on a line of its own.
-        assert!(svg.contains("\n10 µs\n") && svg.contains("\n20 µs\n"), "{svg}");
+        assert!(
+            svg.contains("\n10 µs\n") && svg.contains("\n20 µs\n"),
+            "{svg}"
+        );
     }
 
     #[test]
