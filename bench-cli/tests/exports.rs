@@ -10,7 +10,7 @@ use std::{
 
 use evbench::{
     export,
-    results::{Case, Metric, ProbesState, Repeat, RunResult},
+    results::{Case, Metric, ProbesState, Repeat, RunResult, Scan, ScanPoint},
 };
 use hdrhistogram::Histogram;
 
@@ -283,6 +283,9 @@ fn csv_per_case_and_per_repeat() {
     );
     assert_eq!(pipe[10], "95000");
     assert!(pipe[12].starts_with("7071.06"), "{}", pipe[12]);
+    // Not a scan: the last two cells, scan_name and scan_value, are empty.
+    assert_eq!(pipe.len(), export::csv::CASE_HEADER.len());
+    assert_eq!(&pipe[20..], &["", ""]);
     // One repeat: sd and cv empty, not 0.
     let ev: Vec<&str> = lines[3].split(',').collect();
     assert_eq!(&ev[9..14], &["1", "50000", "50000", "", ""]);
@@ -305,12 +308,100 @@ fn csv_per_case_and_per_repeat() {
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines[0], export::csv::REPEAT_HEADER.join(","));
     assert_eq!(lines.len(), 1 + 8, "{body}");
-    assert!(lines.contains(&"pingpong/pipe/block/pin=same,pingpong,pipe,block,pin=same,3,false,clean,true,metric,ops_per_sec,round trips/s,110000"));
-    assert!(lines.contains(&"pingpong/pipe/block/pin=same,pingpong,pipe,block,pin=same,1,false,clean,false,counter,rounds,,1000"));
+    // Not a scan: scan_name and scan_value empty.
+    assert!(lines.contains(&"pingpong/pipe/block/pin=same,pingpong,pipe,block,pin=same,3,false,clean,true,metric,ops_per_sec,round trips/s,110000,,"));
+    assert!(lines.contains(&"pingpong/pipe/block/pin=same,pingpong,pipe,block,pin=same,1,false,clean,false,counter,rounds,,1000,,"));
     // --csv-repeats alone is a usage error, one line.
     let o = evbench(&["report", f.to_str().unwrap(), "--csv-repeats"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(text(&o.stderr).lines().count(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Issue 19: the CSV names each case's point of a parameter scan (`scan_name`,
+/// `scan_value` in the document's unit: ns for `think`), in both shapes.
+#[test]
+fn csv_names_each_scan_point() {
+    let mut cases = Vec::new();
+    for (ns, label) in [(1000.0, "think=1us"), (1e10, "think=10s")] {
+        let mut c = case("pipe", &[85_000.0], 10_000);
+        c.set_scan(ScanPoint {
+            name: "think".into(),
+            value: ns,
+            label: label.into(),
+        });
+        cases.push(c);
+    }
+    let mut d = doc(cases);
+    d.scan = Some(Scan {
+        name: "think".into(),
+        unit: "ns".into(),
+        values: vec![1000.0, 1e10],
+        spec: "think=1us,10s".into(),
+    });
+    let dir = tmpdir("csvscan");
+    let f = write(&d, &dir);
+    let csv = dir.join("scan.csv");
+    for (repeats, rows) in [(false, 2 * 2), (true, 2 * 2)] {
+        let mut args = vec![
+            "report",
+            f.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+        ];
+        if repeats {
+            args.push("--csv-repeats");
+        }
+        let o = evbench(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let body = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        assert!(lines[0].ends_with(",scan_name,scan_value"), "{}", lines[0]);
+        assert_eq!(lines.len(), 1 + rows, "{body}");
+        for l in &lines[1..] {
+            let want = if l.starts_with("pingpong/pipe/block/pin=same/think=1us,") {
+                ",think,1000"
+            } else {
+                assert!(
+                    l.starts_with("pingpong/pipe/block/pin=same/think=10s,"),
+                    "{l}"
+                );
+                ",think,10000000000"
+            };
+            assert!(l.ends_with(want), "{l}");
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Issue 19 (tester item 5): `report --svg DIR` on a document with nothing to plot
+/// (its one case interrupted) says so in one line, writes nothing, creates no DIR, and
+/// exits 0 (the report itself is complete).
+#[test]
+fn svg_with_nothing_to_plot_says_so() {
+    let mut gone = case("futex", &[70_000.0], 20_000);
+    gone.repeats[0].interrupted = true;
+    gone.refresh();
+    let d = doc(vec![gone]);
+    assert!(export::svg::plots(&d).unwrap().is_empty());
+    let dir = tmpdir("noplot");
+    let f = write(&d, &dir);
+    let plots = dir.join("plots");
+    let o = evbench(&[
+        "report",
+        f.to_str().unwrap(),
+        "--svg",
+        plots.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "evbench: --svg {}: nothing to plot (no case has a measured figure); no file written\n",
+            plots.display()
+        )
+    );
+    assert!(!plots.exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

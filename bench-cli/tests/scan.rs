@@ -346,8 +346,124 @@ fn report_fits_and_plots_a_scan() {
         text.contains("channels (channels), log scale"),
         "64/4 > 10: log x"
     );
+    assert!(
+        text.contains("marker: median of the repeats; whisker: 95% CI"),
+        "the marker is the table's median"
+    );
     let _ = std::fs::remove_file(&doc);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A real fanout scan (tester item 4): pingpong's wakeups per event is a scan figure,
+/// its table's median at each value is exactly the median of that case's repeats in
+/// the document, and it has its own plot.
+#[test]
+fn a_fanout_scan_reports_wakeups_per_event() {
+    let doc = tmp("fanout.json");
+    let dir = tmp("fanout-svg");
+    let (code, _, err) = evbench(&[
+        "run",
+        "pingpong",
+        "-m",
+        "eventfd",
+        "-W",
+        "epoll",
+        "-r",
+        "300",
+        "--warmup-rounds",
+        "10",
+        "--scan",
+        "fanout=4,2",
+        "--probes",
+        "none",
+        "--repeat",
+        "3",
+        "-q",
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&doc).unwrap()).unwrap();
+    let (code, out, err) = evbench(&[
+        "report",
+        doc.to_str().unwrap(),
+        "--svg",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Scan of fanout (waiters): 2, 4 (2 values, --scan fanout=4,2)"),
+        "{out}"
+    );
+    let table = out
+        .split("wakeups_per_event (wakeups/event) against fanout: median of the repeats")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no wakeups_per_event table: {out}"));
+    // Rows ascending in x (the scan was typed 4,2), each the median of its repeats.
+    let rows: Vec<&str> = table.lines().skip(3).take(2).collect();
+    let cases = v["cases"].as_array().unwrap();
+    for (row, n) in rows.iter().zip([2u64, 4]) {
+        let c = cases
+            .iter()
+            .find(|c| c["scan"]["value"] == f64::from(n as u32))
+            .unwrap();
+        let ws: Vec<f64> = c["repeats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["metrics"]["wakeups_per_event"].as_f64().unwrap())
+            .collect();
+        let want = [
+            n.to_string(),
+            evbench::export::scan::num(evbench::results::stats::median(&ws)),
+            format!("({})", ws.len()),
+        ];
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), want, "{row}");
+    }
+    assert!(dir
+        .join("pingpong-scan-fanout-wakeups_per_event.svg")
+        .exists());
+    let _ = std::fs::remove_file(&doc);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A duration scan typed out of order (tester item 5): the header and the tables read
+/// its values ascending in µs, as the ids do, never in raw ns.
+#[test]
+fn a_think_scan_reads_in_time_units_ascending() {
+    let doc = tmp("think.json");
+    let (code, _, err) = evbench(&[
+        "run",
+        "pipetest",
+        "-w",
+        "100",
+        "--scan",
+        "think=2us,0",
+        "--probes",
+        "none",
+        "--repeat",
+        "2",
+        "-q",
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = evbench(&["report", doc.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Scan of think: 0, 2 µs (2 values, --scan think=2us,0)"),
+        "{out}"
+    );
+    let table = out
+        .split("us_per_event (µs/event) against think: median of the repeats (repeats)\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("think "), "{}", lines[0]);
+    assert!(lines[2].trim_start().starts_with("0 "), "{}", lines[2]);
+    assert!(lines[3].trim_start().starts_with("2 µs "), "{}", lines[3]);
+    assert!(!out.contains("think (ns)"), "{out}");
+    let _ = std::fs::remove_file(&doc);
 }
 
 /// y = 5 + 0.25·x plus residuals orthogonal to 1 and x (so least squares returns the

@@ -104,6 +104,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     }
     if let Some(dir) = &args.svg {
         match crate::export::compare_svg::write_dir(&c, dir) {
+            Ok(files) if files.is_empty() => {
+                eprintln!("{}", super::report::nothing_to_plot(dir));
+            }
             Ok(files) => {
                 for f in files {
                     eprintln!("evbench: wrote {}", f.display());

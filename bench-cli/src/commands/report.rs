@@ -4,7 +4,9 @@
 //! output path (`--svg DIR`, `--html`, `--hlog`, `--csv`) is checked before anything is
 //! read or rendered, and every file is written whole or not at all (`crate::files`): a
 //! full disk leaves no partial file under a final name, the report on stdout is still
-//! printed, and the command exits 2 naming each file it could not write.
+//! printed, and the command exits 2 naming each file it could not write. A document
+//! with nothing to plot (every case interrupted, no figure) makes `--svg DIR` say so
+//! in one line on stderr and write nothing (exit 0: the report itself is complete).
 use std::{io::Write, path::Path, process::ExitCode};
 
 use anyhow::Result;
@@ -124,11 +126,21 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     })
 }
 
+/// The one line `--svg DIR` prints when a document has no figure to draw (`report` and
+/// `compare` alike).
+pub fn nothing_to_plot(dir: &Path) -> String {
+    format!(
+        "evbench: --svg {}: nothing to plot (no case has a measured figure); no file written",
+        dir.display()
+    )
+}
+
 /// Writes every plot into `dir` (created if missing), all or none
 /// (`export::svg::write_plots`): a failure is one line naming the first file that could
 /// not be written, and leaves no plot of this invocation behind.
 fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()> {
     match export::svg::write_dir(r, dir) {
+        Ok(files) if files.is_empty() => eprintln!("{}", nothing_to_plot(dir)),
         Ok(files) => {
             for f in files {
                 eprintln!("evbench: wrote {}", f.display());

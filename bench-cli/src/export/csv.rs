@@ -6,6 +6,11 @@
 //! - per repeat (`--csv-repeats`): one row per repeat, pass and figure (`kind`
 //!   `metric` or `counter`), warm-up and interrupted repeats included and marked.
 //!
+//! Every row ends with the case's point of a parameter scan (`scan_name`, the
+//! scanned option's long name, and `scan_value`, its value in the document's
+//! `scan.unit`: ns for a duration such as `think`), both empty outside a scan, so a
+//! curve is one pivot away.
+//!
 //! Empty cells mean "not measured" (a metric with no repeat, an sd of one repeat),
 //! never 0.
 use std::io::Write;
@@ -39,6 +44,8 @@ pub const CASE_HEADER: &[&str] = &[
     "p90",
     "p99",
     "p999",
+    "scan_name",
+    "scan_value",
 ];
 
 /// The per-repeat header.
@@ -56,6 +63,8 @@ pub const REPEAT_HEADER: &[&str] = &[
     "name",
     "unit",
     "value",
+    "scan_name",
+    "scan_value",
 ];
 
 fn ident(c: &Case) -> Vec<String> {
@@ -66,6 +75,14 @@ fn ident(c: &Case) -> Vec<String> {
         c.wait.clone().unwrap_or_default(),
         c.variant.clone().unwrap_or_default(),
     ]
+}
+
+/// The case's `scan_name` and `scan_value` cells: empty outside a scan.
+fn scan_cells(c: &Case) -> [String; 2] {
+    match &c.scan {
+        Some(p) => [p.name.clone(), num(p.value)],
+        None => [String::new(), String::new()],
+    }
 }
 
 fn num(v: f64) -> String {
@@ -108,6 +125,7 @@ pub fn write_cases(r: &RunResult, out: impl Write) -> Result<()> {
                 String::new(),
                 String::new(),
             ]);
+            row.extend(scan_cells(c));
             w.write_record(&row)?;
         }
         for (name, h) in &c.histograms {
@@ -132,6 +150,7 @@ pub fn write_cases(r: &RunResult, out: impl Write) -> Result<()> {
                 opt(s.p99),
                 opt(s.p999),
             ]);
+            row.extend(scan_cells(c));
             w.write_record(&row)?;
         }
     }
@@ -158,6 +177,7 @@ fn repeat_rows(
             unit.to_string(),
             value,
         ]);
+        row.extend(scan_cells(c));
         row
     };
     for (name, v) in &rep.metrics {

@@ -1,4 +1,5 @@
-//! One self-contained HTML page: provenance, the tables, and the SVG plots inline
+//! One self-contained HTML page: provenance, a parameter scan's curve and fit tables
+//! (`scan::tables`, as in the terminal report), the tables, and the SVG plots inline
 //! (no scripts, no fonts, nothing fetched).
 use std::fmt::Write as _;
 
@@ -33,6 +34,9 @@ pub fn render(r: &RunResult) -> Result<String> {
             "<div class=\"warn\">warning: interrupted: the figures cover what was measured</div>\n",
         );
     }
+    // The scan's curve and fit tables, the same as the terminal's and Markdown's; its
+    // plots stand in the workload's section below.
+    out.push_str(&super::scan::render_html(r));
     let plots = svg::plots(r)?;
     for (workload, cases) in groups(r) {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&workload));

@@ -5,9 +5,15 @@
 //! its own R² (not comparable with each other, so neither is preferred).
 //!
 //! Figures: the headline (µs/event, round trips/s, req/s), the per-operation kernel
-//! counts (syscalls, wakeups, switches per op, from the probed passes), p99 of the main
-//! latency histogram when the workload has one, and the probes' added time per
-//! operation, (probed − clean) in ns, which should not grow with the scan.
+//! counts (syscalls, wakeups, switches per op, from the probed passes), the workload's
+//! own per-event counts ([`PER_EVENT`]: pingpong's wakeups per event, the fanout
+//! figure of issue 19), p99 of the main latency histogram when the workload has one,
+//! and the probes' added time per operation, (probed − clean) in ns, which should not
+//! grow with the scan.
+//!
+//! Every table lists the scanned values ascending (a list scan may be typed in any
+//! order); a duration scan (`think`, recorded in ns) shows its values in ns, µs, ms or s
+//! as the ids do.
 use std::fmt::Write as _;
 
 use super::{headline, main_histogram, Table, PER_OP};
@@ -100,7 +106,15 @@ pub fn scan_cases(r: &RunResult) -> Vec<&Case> {
     r.cases.iter().filter(|c| c.scan.is_some()).collect()
 }
 
-/// The figures a scan's cases are drawn with, in report order.
+/// Per-event counts a workload measures itself (not the probes), drawn and fitted
+/// like the per-op kernel counts when the cases have them: pingpong's
+/// `wakeups_per_event`, the thundering herd's figure (issue 19: fanout wakeups per
+/// event against waiters).
+pub const PER_EVENT: &[&str] = &["wakeups_per_event"];
+
+/// The figures a scan's cases are drawn with, in report order: the headline, the per-op
+/// kernel counts ([`PER_OP`]), the workload's per-event counts ([`PER_EVENT`]), p99 of
+/// the main histogram, the probes' cost.
 pub fn figures(cases: &[&Case]) -> Vec<Figure> {
     let mut out = Vec::new();
     let head = headline(cases);
@@ -116,6 +130,15 @@ pub fn figures(cases: &[&Case]) -> Vec<Figure> {
             out.push(Figure {
                 name: m.to_string(),
                 unit: unit.to_string(),
+                source: Source::Metric(m.to_string()),
+            });
+        }
+    }
+    for m in PER_EVENT {
+        if let Some(s) = cases.iter().find_map(|c| c.metrics.get(*m)) {
+            out.push(Figure {
+                name: m.to_string(),
+                unit: s.metric.unit.clone(),
                 source: Source::Metric(m.to_string()),
             });
         }
@@ -220,6 +243,59 @@ pub fn tick(v: f64) -> String {
     }
 }
 
+/// A duration in nanoseconds in the unit a person reads (`750 ns`, `2.5 µs`, `10 s`,
+/// `0`), four significant digits at most ([`tick`]): how a duration scan (`think`)
+/// shows its values, as its ids (`think=10s`) do.
+pub fn duration(ns: f64) -> String {
+    if ns == 0.0 {
+        return "0".into();
+    }
+    let (div, unit) = crate::output::time_scale(ns.abs());
+    format!("{} {unit}", tick(ns / div))
+}
+
+/// Whether a scan's values are durations (recorded in ns).
+fn is_duration(unit: &str) -> bool {
+    unit == "ns"
+}
+
+/// A scanned value as tables and headers show it: a duration in its unit
+/// ([`duration`]), else [`num`].
+pub fn scanned(v: f64, unit: &str) -> String {
+    if is_duration(unit) {
+        duration(v)
+    } else {
+        num(v)
+    }
+}
+
+/// A scanned value as an axis tick: a duration in its unit, else [`tick`].
+pub fn scanned_tick(v: f64, unit: &str) -> String {
+    if is_duration(unit) {
+        duration(v)
+    } else {
+        tick(v)
+    }
+}
+
+/// The scanned option as a column or axis names it: `channels (channels)`; a
+/// duration's name alone (`think`: each value carries its unit).
+pub fn axis_name(scan: &Scan) -> String {
+    if is_duration(&scan.unit) {
+        scan.name.clone()
+    } else {
+        format!("{} ({})", scan.name, scan.unit)
+    }
+}
+
+/// The scan's values ascending: the order of every table and header (a list scan
+/// runs in the order typed: `rate=1e3,500.5,2000`).
+pub fn sorted_values(scan: &Scan) -> Vec<f64> {
+    let mut v = scan.values.clone();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
 fn interval(ci: Option<(f64, f64)>) -> String {
     match ci {
         Some((a, b)) => format!("[{}, {}]", num(a), num(b)),
@@ -297,15 +373,14 @@ pub fn unit_one(unit: &str) -> String {
     }
 }
 
-/// Median of each line at each scanned value, the repeats in brackets.
+/// Median of each line at each scanned value (ascending), the repeats in brackets.
 pub fn curve_table(scan: &Scan, fig: &Figure, lines: &[Line]) -> Table {
-    let mut header = vec![format!("{} ({})", scan.name, scan.unit)];
+    let mut header = vec![axis_name(scan)];
     header.extend(lines.iter().map(|l| l.id.clone()));
-    let rows = scan
-        .values
+    let rows = sorted_values(scan)
         .iter()
         .map(|x| {
-            let mut row = vec![num(*x)];
+            let mut row = vec![scanned(*x, &scan.unit)];
             for l in lines {
                 row.push(match l.points.iter().find(|(px, _)| px == x) {
                     Some((_, ys)) => {
@@ -329,31 +404,56 @@ pub fn curve_table(scan: &Scan, fig: &Figure, lines: &[Line]) -> Table {
     }
 }
 
-/// The scan section of the terminal report: what was scanned, then per figure the
-/// curve and both fits per line. Empty when the document has no scan.
-pub fn render_text(r: &RunResult) -> String {
-    let Some(scan) = &r.scan else {
-        return String::new();
-    };
-    let cases = scan_cases(r);
-    let mut out = String::new();
-    let vals: Vec<String> = scan.values.iter().map(|v| num(*v)).collect();
-    let _ = writeln!(
-        out,
-        "\nScan of {} ({}): {} ({} values, --scan {})",
-        scan.name,
-        scan.unit,
+/// One line saying what was scanned: `Scan of channels (channels): 4, 16, 64 (3
+/// values, --scan channels=4,16,64)`, values ascending, durations in their units.
+pub fn summary(scan: &Scan) -> String {
+    let vals: Vec<String> = sorted_values(scan)
+        .iter()
+        .map(|v| scanned(*v, &scan.unit))
+        .collect();
+    format!(
+        "Scan of {}: {} ({} values, --scan {})",
+        axis_name(scan),
         vals.join(", "),
         scan.values.len(),
         scan.spec
-    );
+    )
+}
+
+/// The scan's tables, every format's (text, Markdown, HTML): per figure with a line,
+/// the curve ([`curve_table`]) then both fits per line ([`fit_table`]). Empty when the
+/// document has no scan.
+pub fn tables(r: &RunResult) -> Vec<Table> {
+    let Some(scan) = &r.scan else {
+        return Vec::new();
+    };
+    let cases = scan_cases(r);
+    let mut out = Vec::new();
     for fig in figures(&cases) {
         let ls = lines(&cases, &fig);
         if ls.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{}", curve_table(scan, &fig, &ls).text());
-        let _ = writeln!(out, "{}", fit_table(scan, &fig, &ls).text());
+        out.push(curve_table(scan, &fig, &ls));
+        out.push(fit_table(scan, &fig, &ls));
+    }
+    out
+}
+
+/// The scan section of the terminal report: what was scanned ([`summary`]), then per
+/// figure the curve and both fits per line ([`tables`]). Empty when the document has
+/// no scan.
+pub fn render_text(r: &RunResult) -> String {
+    let Some(scan) = &r.scan else {
+        return String::new();
+    };
+    let mut out = format!("\n{}\n", summary(scan));
+    for (i, t) in tables(r).iter().enumerate() {
+        // A blank line before each figure's pair of tables.
+        if i % 2 == 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", t.text());
     }
     out
 }
@@ -369,26 +469,30 @@ pub fn render_markdown(r: &RunResult) -> String {
     let Some(scan) = &r.scan else {
         return String::new();
     };
-    let cases = scan_cases(r);
-    let mut out = format!(
-        "\n{MARKDOWN_BEGIN}\n### Scan of {} ({}), --scan {}\n\n",
-        scan.name, scan.unit, scan.spec
-    );
-    for fig in figures(&cases) {
-        let ls = lines(&cases, &fig);
-        if ls.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "{}", curve_table(scan, &fig, &ls).markdown());
-        let _ = writeln!(out, "{}", fit_table(scan, &fig, &ls).markdown());
+    let mut out = format!("\n{MARKDOWN_BEGIN}\n### {}\n\n", summary(scan));
+    for t in tables(r) {
+        let _ = writeln!(out, "{}", t.markdown());
     }
     let _ = writeln!(out, "{MARKDOWN_END}");
+    out
+}
+
+/// The scan section as HTML: a heading with [`summary`], then the same tables.
+pub fn render_html(r: &RunResult) -> String {
+    let Some(scan) = &r.scan else {
+        return String::new();
+    };
+    let mut out = format!("<h2>{}</h2>\n", super::escape(&summary(scan)));
+    for t in tables(r) {
+        out.push_str(&t.html());
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::{Metric, Repeat, ScanPoint};
 
     #[test]
     fn numbers_keep_four_significant_digits() {
@@ -412,7 +516,6 @@ mod tests {
     /// the fits find a = 1 and b = 0.02, and the probe cost is 500 ns/op.
     #[test]
     fn lines_group_by_id_without_the_label() {
-        use crate::results::{Metric, Repeat, ScanPoint};
         let mut cases = Vec::new();
         for wait in ["epoll", "poll"] {
             for x in [10.0, 100.0] {
@@ -458,6 +561,205 @@ mod tests {
                 assert!((y - 500.0).abs() < 1e-6, "{y}");
             }
         }
+    }
+
+    /// A case `workload/pipe/WAIT/NAME=LABEL` at scanned value `x`, one repeat per
+    /// entry of `reps`, each with its metrics (name, declaration, value).
+    fn point(
+        wait: &str,
+        name: &str,
+        x: f64,
+        label: &str,
+        reps: &[Vec<(&str, Metric, f64)>],
+    ) -> Case {
+        let mut c = Case::new("pingpong", Some("pipe"), Some(wait), None);
+        c.set_scan(ScanPoint {
+            name: name.into(),
+            value: x,
+            label: format!("{name}={label}"),
+        });
+        for ms in reps {
+            let mut r = Repeat::new(std::time::Duration::from_millis(1));
+            for (m, d, v) in ms {
+                r.metric(m, d.clone(), *v);
+            }
+            c.push_repeat(r);
+        }
+        c
+    }
+
+    fn doc(scan: Scan, cases: Vec<Case>) -> RunResult {
+        let mut d = RunResult::new(
+            vec!["evbench".into()],
+            serde_json::json!({}),
+            crate::results::ProbesState::off("synthetic"),
+            b"",
+        );
+        for c in cases {
+            d.push_case(c);
+        }
+        d.scan = Some(scan);
+        d
+    }
+
+    /// Tester items 3 and 4: a fanout scan (waiters 1, 2, 4, 8; two repeats each) has
+    /// the figure "wakeups per event" (every waiter woken: x wakeups per event), drawn
+    /// and fitted (b = 1, k = 1); a constant syscalls_per_op of 3 fits flat in both
+    /// models and the table says k = 0 [0, 0] with no R², not -1.6e-31.
+    #[test]
+    fn fanout_scans_fit_wakeups_per_event_and_constants_flat() {
+        let cases: Vec<Case> = [1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&x| {
+                let rep = vec![
+                    ("ops_per_sec", Metric::higher("round trips/s"), 150e3),
+                    ("syscalls_per_op", Metric::lower("syscalls/op"), 3.0),
+                    ("wakeups_per_event", Metric::lower("wakeups/event"), x),
+                ];
+                point("epoll", "fanout", x, &format!("{x}"), &[rep.clone(), rep])
+            })
+            .collect();
+        let refs: Vec<&Case> = cases.iter().collect();
+        let figs = figures(&refs);
+        let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["ops_per_sec", "syscalls_per_op", "wakeups_per_event"]
+        );
+        assert_eq!(figs[2].unit, "wakeups/event");
+        let scan = Scan {
+            name: "fanout".into(),
+            unit: "waiters".into(),
+            values: vec![1.0, 2.0, 4.0, 8.0],
+            spec: "fanout=1,2,4,8".into(),
+        };
+        let ls = lines(&refs, &figs[2]);
+        let t = curve_table(&scan, &figs[2], &ls);
+        assert_eq!(t.header, ["fanout (waiters)", "pingpong/pipe/epoll"]);
+        let rows: Vec<Vec<&str>> = t
+            .rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["1", "1 (2)"],
+                ["2", "2 (2)"],
+                ["4", "4 (2)"],
+                ["8", "8 (2)"]
+            ]
+        );
+        let f = LineFits::of(&ls[0]);
+        let lin = f.linear.unwrap();
+        let (ll, _) = f.log_log.unwrap();
+        assert!((lin.slope - 1.0).abs() < 1e-12 && lin.intercept.abs() < 1e-12);
+        assert!((ll.slope - 1.0).abs() < 1e-12 && ll.intercept.abs() < 1e-12);
+        // The constant: both fits flat, exactly.
+        let ls = lines(&refs, &figs[1]);
+        let t = fit_table(&scan, &figs[1], &ls);
+        assert_eq!(
+            t.rows,
+            [[
+                "pingpong/pipe/epoll",
+                "8",
+                "3",
+                "[3, 3]",
+                "0",
+                "[0, 0]",
+                "—",
+                "0",
+                "[0, 0]",
+                "—"
+            ]]
+        );
+        // The headline constant too (150k round trips/s at every fanout).
+        let t = fit_table(&scan, &figs[0], &lines(&refs, &figs[0]));
+        assert_eq!(t.rows[0][4..], ["0", "[0, 0]", "—", "0", "[0, 0]", "—"]);
+    }
+
+    /// Tester item 5: a list scan typed out of order (`rate=1e3,500.5,2000`) lists its
+    /// values ascending in the header and the table; a duration scan (`think`,
+    /// recorded in ns) shows them in ns/µs/ms/s as its ids do, never `1.000e10`.
+    #[test]
+    fn scan_values_read_ascending_and_durations_in_their_units() {
+        let rate = Scan {
+            name: "rate".into(),
+            unit: "req/s".into(),
+            values: vec![1000.0, 500.5, 2000.0],
+            spec: "rate=1e3,500.5,2000".into(),
+        };
+        let cases: Vec<Case> = rate
+            .values
+            .iter()
+            .map(|&x| {
+                let rep = vec![("requests_per_sec", Metric::higher("req/s"), x)];
+                point("epoll", "rate", x, &format!("{x}"), &[rep])
+            })
+            .collect();
+        assert_eq!(
+            summary(&rate),
+            "Scan of rate (req/s): 500.5, 1000, 2000 (3 values, --scan rate=1e3,500.5,2000)"
+        );
+        let d = doc(rate.clone(), cases);
+        let ts = tables(&d);
+        assert_eq!(ts.len(), 2, "one figure: its curve and its fits");
+        let rows: Vec<Vec<&str>> = ts[0]
+            .rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["500.5", "500.5 (1)"],
+                ["1000", "1000 (1)"],
+                ["2000", "2000 (1)"]
+            ]
+        );
+        // The HTML report has the same tables (curve and fits) under the summary.
+        let page = crate::export::html::render(&d).unwrap();
+        assert!(page.contains(
+            "<h2>Scan of rate (req/s): 500.5, 1000, 2000 (3 values, --scan rate=1e3,500.5,2000)</h2>"
+        ));
+        for t in &ts {
+            assert!(page.contains(&t.html()), "{}", t.title);
+        }
+        assert!(page.contains("<td class=\"n\">500.5 (1)</td>"));
+        assert!(page.contains("requests_per_sec: fits against rate"));
+        // Durations.
+        let think = Scan {
+            name: "think".into(),
+            unit: "ns".into(),
+            values: vec![1e10, 1000.0, 0.0, 2500.0],
+            spec: "think=10s,1us,0,2500ns".into(),
+        };
+        assert_eq!(
+            summary(&think),
+            "Scan of think: 0, 1 µs, 2.5 µs, 10 s (4 values, --scan think=10s,1us,0,2500ns)"
+        );
+        let fig = Figure {
+            name: "us_per_event".into(),
+            unit: "µs/event".into(),
+            source: Source::Metric("us_per_event".into()),
+        };
+        let t = curve_table(&think, &fig, &[]);
+        assert_eq!(t.header, ["think"]);
+        let first: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(first, ["0", "1 µs", "2.5 µs", "10 s"]);
+        for (ns, want) in [
+            (0.0, "0"),
+            (750.0, "750 ns"),
+            (1000.0, "1 µs"),
+            (1.5e6, "1.5 ms"),
+            (2e9, "2 s"),
+            (1e10, "10 s"),
+        ] {
+            assert_eq!(duration(ns), want);
+            assert_eq!(scanned_tick(ns, "ns"), want);
+        }
+        assert_eq!(scanned(800.0, "channels"), "800");
+        assert_eq!(scanned_tick(2.5, "req/s"), "2.5");
     }
 
     #[test]

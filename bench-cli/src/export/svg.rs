@@ -5,7 +5,9 @@
 //!   axis; y: share of the samples, so cases with different counts compare);
 //! - headline bars (mean of the judged repeats, whisker: the 95% confidence interval of
 //!   the mean, Student's t; a log axis when the values span more than 10×);
-//! - in a parameter scan, each scan figure against the scanned value ([`scan_plot`]).
+//! - in a parameter scan, each scan figure against the scanned value ([`scan_plot`]):
+//!   the median of each value's repeats with its 95% interval, log axes only where
+//!   [`scan_axes`] allows.
 //!
 //! Every series has its own colour and its own marker/dash pattern (12 distinct styles
 //! before colours shift), the legend sits beside the plotting area, and a series of one
@@ -680,29 +682,48 @@ pub fn bar_plot(title: &str, name: &str, cases: &[&Case]) -> Result<Option<Strin
     Ok(Some(svg))
 }
 
-/// A point of a scan line: the geometric mean of positive repeats with its 95%
-/// interval ([`geo_ci95`]); with a zero or negative repeat (a per-op count of 0, a
-/// probe cost within noise) the arithmetic mean with Student's t interval.
-fn scan_centre(ys: &[f64]) -> Option<(f64, Option<(f64, f64)>)> {
-    if let Some(g) = geo_ci95(ys) {
-        return Some(g);
-    }
-    let a = Across::of(ys);
-    if a.n == 0 {
+/// A point of a scan line: the median of its repeats (the number the curve table
+/// shows) and a 95% interval: the geometric mean's ([`geo_ci95`]) for positive
+/// repeats, else (a per-op count of 0, a probe cost within noise) the arithmetic
+/// mean's, Student's t. `None` without a finite repeat; no interval for one.
+pub fn scan_centre(ys: &[f64]) -> Option<(f64, Option<(f64, f64)>)> {
+    let ys: Vec<f64> = ys.iter().copied().filter(|y| y.is_finite()).collect();
+    if ys.is_empty() {
         return None;
     }
+    let median = crate::results::stats::median(&ys);
+    if let Some((_, ci)) = geo_ci95(&ys) {
+        return Some((median, ci));
+    }
+    let a = Across::of(&ys);
     if a.n < 2 {
-        return Some((a.mean, None));
+        return Some((median, None));
     }
     let h = t95(a.n - 1) * a.stddev / (a.n as f64).sqrt();
-    Some((a.mean, Some((a.mean - h, a.mean + h))))
+    Some((median, Some((a.mean - h, a.mean + h))))
+}
+
+/// Which axes of a scan plot are logarithmic, (x, y): x when the scanned values `xs`
+/// are all > 0 and span 10× or more; y only when x is log and the plotted `medians`
+/// (not their intervals) are all > 0 and span 10× or more. Else linear. A log y over a
+/// linear x bends a straight line (a linear cost against `think` would look curved),
+/// and an interval's ends say nothing of the curve's own range.
+pub fn scan_axes(xs: &[f64], medians: &[f64]) -> (bool, bool) {
+    let wide = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        !v.is_empty() && lo > 0.0 && hi.is_finite() && hi >= 10.0 * lo
+    };
+    let logx = wide(xs);
+    (logx, logx && wide(medians))
 }
 
 /// Figure `fig` against the scanned value: one line per mechanism × wait mode (`lines`,
-/// from [`scans::lines`]), a marker per value at the geometric mean of its repeats with
-/// a whisker for the 95% interval ([`scan_centre`]); each axis logarithmic when its
-/// values span more than 10× (and are all positive). The legend gives each line's
-/// linear slope b and log-log slope k. `None` when no line has a point.
+/// from [`scans::lines`]), a marker per value at the median of its repeats with a
+/// whisker for the 95% interval ([`scan_centre`]); the axes as [`scan_axes`] chooses
+/// (whiskers beyond a log axis' decades are cut at its edge). A duration scan's ticks
+/// read in ns, µs, ms or s. The legend gives each line's linear slope b and log-log
+/// slope k. `None` when no line has a point.
 pub fn scan_plot(
     title: &str,
     scan: &Scan,
@@ -727,22 +748,14 @@ pub fn scan_plot(
     }
     let all = || series.iter().flat_map(|(_, p)| p.iter());
     let xs: Vec<f64> = all().map(|p| p.0).collect();
-    let ys: Vec<f64> = all()
-        .flat_map(|p| [Some(p.1), p.2.map(|c| c.0), p.2.map(|c| c.1)])
-        .flatten()
-        .collect();
+    let medians: Vec<f64> = all().map(|p| p.1).collect();
     let span = |v: &[f64]| {
         let lo = v.iter().copied().fold(f64::MAX, f64::min);
         let hi = v.iter().copied().fold(f64::MIN, f64::max);
         (lo, hi)
     };
+    let (logx, logy) = scan_axes(&xs, &medians);
     let (xlo, xhi) = span(&xs);
-    let (ylo, yhi) = span(&ys);
-    let logx = xlo > 0.0 && xhi / xlo > 10.0;
-    let logy = ylo > 0.0 && yhi / ylo > 10.0;
-    // Log axes are drawn as log10 of the value on a linear axis, labelled with values.
-    let tx = |v: f64| if logx { v.log10() } else { v };
-    let ty = |v: f64| if logy { v.max(ylo).log10() } else { v };
     let (x0, x1) = if logx {
         (xlo.log10().floor(), xhi.log10().ceil())
     } else {
@@ -751,13 +764,42 @@ pub fn scan_plot(
         (xlo - pad, xhi + pad)
     };
     let (y0, y1) = if logy {
-        (ylo.log10().floor(), yhi.log10().ceil())
+        // Whole decades around the medians.
+        let (lo, hi) = span(&medians);
+        (lo.log10().floor(), hi.log10().ceil())
     } else {
-        // From zero when nothing is negative: a flat line then looks flat.
-        // All zero (no wakeups at all): a unit range, not a nano one.
+        // A linear axis is set by the medians; the intervals may widen it by at most
+        // the medians' own span either side (a wide interval of 2 repeats would
+        // otherwise squash the curve flat) and are cut at its edge beyond. From zero
+        // when nothing is negative (a flat line then looks flat); all zero (no
+        // wakeups at all): a unit range.
+        let (mlo, mhi) = span(&medians);
+        let room = (mhi - mlo).max(mhi.abs() * 0.05);
+        let ends: Vec<f64> = all()
+            .flat_map(|p| [Some(p.1), p.2.map(|c| c.0), p.2.map(|c| c.1)])
+            .flatten()
+            .filter(|v| v.is_finite())
+            .map(|v| v.clamp(mlo - room, mhi + room))
+            .collect();
+        let (ylo, yhi) = span(&ends);
         let pad = ((yhi - ylo) * 0.08).max(yhi.abs() * 0.05);
         let pad = if pad > 0.0 { pad } else { 1.0 };
         (if ylo >= 0.0 { 0.0 } else { ylo - pad }, yhi + pad)
+    };
+    // Log axes are drawn as log10 of the value on a linear axis, labelled with values;
+    // a whisker end beyond the axis (or ≤ 0 on a log one) stops at its edge.
+    let tx = |v: f64| if logx { v.log10() } else { v };
+    let ty = |v: f64| {
+        let t = if logy {
+            if v > 0.0 {
+                v.log10()
+            } else {
+                y0
+            }
+        } else {
+            v
+        };
+        t.clamp(y0, y1)
     };
     let fits: Vec<LineFits> = lines.iter().map(LineFits::of).collect();
     let mut svg = String::new();
@@ -776,20 +818,19 @@ pub fn scan_plot(
         chart
             .configure_mesh()
             .x_desc(format!(
-                "{} ({}){}",
-                scan.name,
-                scan.unit,
+                "{}{}",
+                scans::axis_name(scan),
                 if logx { ", log scale" } else { "" }
             ))
             .y_desc(format!(
-                "{} ({}){}; 95% CI",
+                "{} ({}){}: median of the repeats, 95% CI",
                 fig.name,
                 fig.unit,
                 if logy { ", log scale" } else { "" }
             ))
             .x_labels(if logx { (x1 - x0) as usize + 1 } else { 10 })
             .y_labels(if logy { (y1 - y0) as usize + 1 } else { 10 })
-            .x_label_formatter(&|x| scans::tick(value(*x, logx)))
+            .x_label_formatter(&|x| scans::scanned_tick(value(*x, logx), &scan.unit))
             .y_label_formatter(&|y| scans::tick(value(*y, logy)))
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
@@ -843,6 +884,14 @@ pub fn scan_plot(
                 )
             })
             .collect();
+        // What a marker and a whisker are, above the lines' rows.
+        legend
+            .draw(&Text::new(
+                "marker: median of the repeats; whisker: 95% CI",
+                (8, 24),
+                ("sans-serif", 14).into_font().color(&BLACK),
+            ))
+            .map_err(draw_err)?;
         draw_legend(&legend, &labels)?;
         root.present().map_err(draw_err)?;
     }
@@ -913,8 +962,12 @@ pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
 /// ([`crate::files::write_all_or_nothing`]: each to a temporary file, renamed into
 /// place when every one is complete), so a full disk never leaves a partial set of
 /// plots. `Err` names the first file that could not be written; `dir` is then removed
-/// again if this call created it.
+/// again if this call created it. No plots: nothing is written or created (an empty
+/// list back; the caller says so).
 pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec<PathBuf>> {
+    if plots.is_empty() {
+        return Ok(Vec::new());
+    }
     let created = !dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let files: Vec<(PathBuf, Vec<u8>)> = plots
@@ -1031,6 +1084,116 @@ mod tests {
         // 7..=99 by 1 (93), 100..=990 by 10 (90), 1000..=1500 by 100 (6).
         assert_eq!(b.len(), 93 + 90 + 6);
         assert_eq!(b.iter().map(|x| x.2).sum::<u64>(), 7);
+    }
+
+    /// Tester item 1: a scan marker is the median of the repeats (the curve table's
+    /// number), not their geometric mean; the whisker stays the 95% interval.
+    #[test]
+    fn scan_markers_are_the_median() {
+        // 1, 2, 10: median 2 (geometric mean 20^(1/3) = 2.714).
+        let (m, ci) = scan_centre(&[10.0, 1.0, 2.0]).unwrap();
+        assert_eq!(m, 2.0);
+        assert_eq!(ci, geo_ci95(&[10.0, 1.0, 2.0]).unwrap().1);
+        // Even count: the middle two's mean, as the tables' median.
+        assert_eq!(scan_centre(&[4.0, 1.0, 3.0, 2.0]).unwrap().0, 2.5);
+        // A zero repeat: median 1; Student's t around the mean 2 (sd √7, t(2) = 4.303).
+        let (m, ci) = scan_centre(&[0.0, 1.0, 5.0]).unwrap();
+        assert_eq!(m, 1.0);
+        let h = 4.303 * 7f64.sqrt() / 3f64.sqrt();
+        let (lo, hi) = ci.unwrap();
+        assert!((lo - (2.0 - h)).abs() < 1e-12 && (hi - (2.0 + h)).abs() < 1e-12);
+        assert_eq!(scan_centre(&[7.0]), Some((7.0, None)));
+        assert_eq!(scan_centre(&[]), None);
+    }
+
+    /// Tester item 2: log axes follow the scanned values and the medians, never the
+    /// whiskers, and y is log only on a log x.
+    #[test]
+    fn scan_axes_follow_the_data_not_the_whiskers() {
+        let fanout = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+        // fanout-exclusive ops/s, 145k–154k: linear y on the log x.
+        let ops = [154e3, 152e3, 150e3, 149e3, 147e3, 146e3, 145e3];
+        assert_eq!(scan_axes(&fanout, &ops), (true, false));
+        // us_per_event 1.0–1.4 µs: linear.
+        let us = [1.0, 1.05, 1.1, 1.2, 1.25, 1.3, 1.4];
+        assert_eq!(scan_axes(&fanout, &us), (true, false));
+        // think 0..20us (a 0: no log x), y 1 → 21 (21×): both linear, a line stays
+        // straight.
+        let think = [0.0, 5e3, 10e3, 15e3, 20e3];
+        assert_eq!(
+            scan_axes(&think, &[1.0, 6.0, 11.0, 16.0, 21.0]),
+            (false, false)
+        );
+        // think 1..20us, y 1 → 20: both log (x 20×, y 20×).
+        assert_eq!(scan_axes(&[1e3, 20e3], &[1.0, 20.0]), (true, true));
+        // poll's µs/event over channels 200 → 9000, 2 → 60: log-log.
+        assert_eq!(scan_axes(&[200.0, 9000.0], &[2.0, 60.0]), (true, true));
+        // 10× exactly is wide; 9.99× is not.
+        assert_eq!(scan_axes(&[1.0, 10.0], &[1.0, 10.0]), (true, true));
+        assert_eq!(scan_axes(&[1.0, 9.99], &[1.0, 100.0]), (false, false));
+        // A zero median (no wakeups at one point): linear y.
+        assert_eq!(scan_axes(&[1.0, 64.0], &[0.0, 63.0]), (true, false));
+        // x narrow: y linear whatever its span.
+        assert_eq!(scan_axes(&[100.0, 800.0], &[1.0, 1000.0]), (false, false));
+    }
+
+    /// The plots themselves: a fanout line whose medians span 145k–154k while its
+    /// whiskers span 10k–1M is drawn on a linear y with "median" in the axis caption
+    /// and the legend; a think scan has µs ticks and no "(ns)".
+    #[test]
+    fn scan_plots_draw_medians_on_the_chosen_axes() {
+        let fig = scans::Figure {
+            name: "ops_per_sec".into(),
+            unit: "round trips/s".into(),
+            source: scans::Source::Metric("ops_per_sec".into()),
+        };
+        let scan = Scan {
+            name: "fanout".into(),
+            unit: "waiters".into(),
+            values: vec![1.0, 8.0, 64.0],
+            spec: "fanout=1,8,64".into(),
+        };
+        let line = scans::Line {
+            id: "pingpong/eventfd/epoll-exclusive/pin=none".into(),
+            points: vec![
+                (1.0, vec![1e4, 154e3, 1e6]),
+                (8.0, vec![1e4, 150e3, 1e6]),
+                (64.0, vec![1e4, 145e3, 1e6]),
+            ],
+        };
+        let svg = scan_plot("t", &scan, &fig, &[line]).unwrap().unwrap();
+        assert!(svg.contains("fanout (waiters), log scale"), "log x");
+        assert!(
+            svg.contains("ops_per_sec (round trips/s): median of the repeats, 95% CI"),
+            "linear y, median: {svg}"
+        );
+        assert!(svg.contains("marker: median of the repeats; whisker: 95% CI"));
+        let think = Scan {
+            name: "think".into(),
+            unit: "ns".into(),
+            values: vec![0.0, 10e3, 20e3],
+            spec: "think=0..20us:3".into(),
+        };
+        let line = scans::Line {
+            id: "pipetest/pipe/epoll-et".into(),
+            points: vec![
+                (0.0, vec![1.0, 1.0]),
+                (10e3, vec![11.0, 11.0]),
+                (20e3, vec![21.0, 21.0]),
+            ],
+        };
+        let fig = scans::Figure {
+            name: "us_per_event".into(),
+            unit: "µs/event".into(),
+            source: scans::Source::Metric("us_per_event".into()),
+        };
+        let svg = scan_plot("t", &think, &fig, &[line]).unwrap().unwrap();
+        assert!(!svg.contains("(ns)") && !svg.contains("log scale"), "{svg}");
+        // plotters writes each label on a line of its own.
+        assert!(
+            svg.contains("\n10 µs\n") && svg.contains("\n20 µs\n"),
+            "{svg}"
+        );
     }
 
     #[test]
