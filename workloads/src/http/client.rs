@@ -214,8 +214,10 @@ impl LoadConfig {
             if need > limit {
                 return Err(format!(
                     "{} connections need {need} fds ({open} already open, {FD_RESERVE} kept free) \
-                     but the fd limit (RLIMIT_NOFILE) is {limit}; raise it (ulimit -n) or use fewer connections",
-                    self.connections
+                     but the fd limit (RLIMIT_NOFILE) is {limit}: at most {} connections here; \
+                     raise it (ulimit -n) or use fewer connections",
+                    self.connections,
+                    limit.saturating_sub(open + FD_RESERVE)
                 ));
             }
         }
