@@ -439,16 +439,56 @@ fn a_scanned_option_given_too_is_refused_naming_both() {
         )
     };
     for (args, scan, given, flag) in [
-        (&["pipetest", "-w", "2000", "-n", "300"][..], "channels=10,20", "-n 300", "-n"),
+        (
+            &["pipetest", "-w", "2000", "-n", "300"][..],
+            "channels=10,20",
+            "-n 300",
+            "-n",
+        ),
         (&["pipetest", "-a", "2"][..], "active=1,3", "-a 2", "-a"),
-        (&["pipetest", "--think", "2us"][..], "think=0,1us", "--think 2us", "--think"),
-        (&["pingpong", "--topology", "fanout:4"][..], "fanout=1,2", "--topology fanout:4", "--topology"),
-        (&["pingpong", "--topology", "pair"][..], "ring=2,3", "--topology pair", "--topology"),
-        (&["pingpong", "--think", "1ms"][..], "think=0,1us", "--think 1ms", "--think"),
+        (
+            &["pipetest", "--think", "2us"][..],
+            "think=0,1us",
+            "--think 2us",
+            "--think",
+        ),
+        (
+            &["pingpong", "--topology", "fanout:4"][..],
+            "fanout=1,2",
+            "--topology fanout:4",
+            "--topology",
+        ),
+        (
+            &["pingpong", "--topology", "pair"][..],
+            "ring=2,3",
+            "--topology pair",
+            "--topology",
+        ),
+        (
+            &["pingpong", "--think", "1ms"][..],
+            "think=0,1us",
+            "--think 1ms",
+            "--think",
+        ),
         (&["http", "-c", "5"][..], "connections=10,20", "-c 5", "-c"),
-        (&["http", "--rate", "100"][..], "rate=1..2:4", "--rate 100", "--rate"),
-        (&["http", "--body-size", "64"][..], "body-size=0,10", "--body-size 64", "--body-size"),
-        (&["http", "--workers", "2"][..], "workers=1,2", "--workers 2", "--workers"),
+        (
+            &["http", "--rate", "100"][..],
+            "rate=1..2:4",
+            "--rate 100",
+            "--rate",
+        ),
+        (
+            &["http", "--body-size", "64"][..],
+            "body-size=0,10",
+            "--body-size 64",
+            "--body-size",
+        ),
+        (
+            &["http", "--workers", "2"][..],
+            "workers=1,2",
+            "--workers 2",
+            "--workers",
+        ),
     ] {
         let mut a = vec!["run"];
         a.extend_from_slice(args);
@@ -605,8 +645,18 @@ fn ran_pipetest(r: (i32, String, String), what: &str) {
 fn select_channels_refused_up_front_exactly_past_the_most_that_run() {
     for probes in ["default", "none"] {
         let base = [
-            "run", "pipetest", "-W", "select", "-w", "200", "--repeat", "1",
-            "--warmup-repeats", "0", "--probes", probes,
+            "run",
+            "pipetest",
+            "-W",
+            "select",
+            "-w",
+            "200",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--probes",
+            probes,
         ];
         let with = |extra: &[&str]| -> Vec<String> {
             base.iter().chain(extra).map(|s| s.to_string()).collect()
@@ -624,7 +674,10 @@ fn select_channels_refused_up_front_exactly_past_the_most_that_run() {
         );
         // Pipes take two fds each, numbered upwards from the lowest free one.
         let over = max + 1;
-        let line = refused(run(&["--scan", &format!("channels=100,{over}"), "--json"]), probes);
+        let line = refused(
+            run(&["--scan", &format!("channels=100,{over}"), "--json"]),
+            probes,
+        );
         assert!(
             line.starts_with(&format!(
                 "evbench: error: --scan channels={over}: --wait select: -n {over} would put its fds up to fd "
@@ -652,14 +705,28 @@ fn pipe_channels_refused_up_front_exactly_past_the_fd_limit() {
         let run = |n: &str| {
             evbench_nofile(
                 &[
-                    "run", "pipetest", "-n", n, "-w", "200", "--repeat", "1",
-                    "--warmup-repeats", "0", "--probes", probes, "--json",
+                    "run",
+                    "pipetest",
+                    "-n",
+                    n,
+                    "-w",
+                    "200",
+                    "--repeat",
+                    "1",
+                    "--warmup-repeats",
+                    "0",
+                    "--probes",
+                    probes,
+                    "--json",
                 ],
                 2048,
             )
         };
         let far = refused(run("5000"), probes);
-        assert!(far.contains("but the RLIMIT_NOFILE hard limit is 2048: at most "), "{far}");
+        assert!(
+            far.contains("but the RLIMIT_NOFILE hard limit is 2048: at most "),
+            "{far}"
+        );
         let max = number_after(&far, "at most ");
         let line = refused(run(&(max + 1).to_string()), probes);
         assert_eq!(number_after(&line, "at most "), max, "{line}");
@@ -676,14 +743,32 @@ fn http_connections_refused_up_front_exactly_past_the_fd_limit() {
         let run = |c: &str| {
             evbench_nofile(
                 &[
-                    "run", "http", "-W", "epoll", "-c", c, "-d", "300ms", "--warmup-time", "0",
-                    "--repeat", "1", "--warmup-repeats", "0", "--probes", probes, "--json",
+                    "run",
+                    "http",
+                    "-W",
+                    "epoll",
+                    "-c",
+                    c,
+                    "-d",
+                    "1s",
+                    "--warmup-time",
+                    "0",
+                    "--repeat",
+                    "1",
+                    "--warmup-repeats",
+                    "0",
+                    "--probes",
+                    probes,
+                    "--json",
                 ],
                 2048,
             )
         };
         let far = refused(run("5000"), probes);
-        assert!(far.contains("but the fd limit (RLIMIT_NOFILE) is 2048: at most "), "{far}");
+        assert!(
+            far.contains("but the fd limit (RLIMIT_NOFILE) is 2048: at most "),
+            "{far}"
+        );
         let max = number_after(&far, "at most ");
         let line = refused(run(&(max + 1).to_string()), probes);
         assert_eq!(number_after(&line, "at most "), max, "{line}");
@@ -692,7 +777,10 @@ fn http_connections_refused_up_front_exactly_past_the_fd_limit() {
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["interrupted"], false);
         let rep = &v["cases"][0]["repeats"][0];
-        assert_eq!(rep["details"]["client"]["peak_connections"], max, "{probes}");
+        assert_eq!(
+            rep["details"]["client"]["peak_connections"], max,
+            "{probes}"
+        );
         assert_eq!(rep["counters"]["errors"], 0, "{probes}");
     }
 }
@@ -708,7 +796,11 @@ fn sigterm_after(args: &[&str], after: std::time::Duration) -> (Option<i32>, std
         .spawn()
         .unwrap();
     std::thread::sleep(after);
-    assert_eq!(child.try_wait().unwrap(), None, "{args:?} ended before the signal");
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "{args:?} ended before the signal"
+    );
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let t = Instant::now();
@@ -733,8 +825,18 @@ fn sigterm_ends_a_long_think_spin_promptly() {
     let secs = std::time::Duration::from_secs;
     let (code, took) = sigterm_after(
         &[
-            "run", "pipetest", "-w", "2000", "--scan", "think=29days,1us", "--probes", "none",
-            "--warmup-repeats", "0", "--repeat", "1",
+            "run",
+            "pipetest",
+            "-w",
+            "2000",
+            "--scan",
+            "think=29days,1us",
+            "--probes",
+            "none",
+            "--warmup-repeats",
+            "0",
+            "--repeat",
+            "1",
         ],
         secs(2),
     );
@@ -742,8 +844,20 @@ fn sigterm_ends_a_long_think_spin_promptly() {
     assert!(took < secs(5), "{took:?}");
     let (code, took) = sigterm_after(
         &[
-            "run", "pingpong", "--think", "1h", "-r", "5", "--warmup-rounds", "0",
-            "--warmup-repeats", "0", "--repeat", "1", "--probes", "none",
+            "run",
+            "pingpong",
+            "--think",
+            "1h",
+            "-r",
+            "5",
+            "--warmup-rounds",
+            "0",
+            "--warmup-repeats",
+            "0",
+            "--repeat",
+            "1",
+            "--probes",
+            "none",
         ],
         secs(2),
     );

@@ -24,7 +24,7 @@ use crate::{
     observer::{gettid, Observer, TaskInfo},
     stats::middle_mean_sigma,
     stop::Stop,
-    sys::{cvt, now_ns},
+    sys::now_ns,
     Channel, Event, Interest, Mechanism, WaitMode,
 };
 

@@ -648,7 +648,7 @@ fn configurations_that_cannot_run_are_refused_in_one_line_before_anything_starts
     assert!(
         e.ends_with(&format!(
             "but the fd limit (RLIMIT_NOFILE) is {too_many}: at most {} connections here; raise it (ulimit -n) or use fewer connections",
-            too_many - open - http::client::FD_RESERVE
+            too_many as u64 - open - http::client::FD_RESERVE
         )),
         "{e}"
     );

@@ -162,12 +162,23 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().try_get_matches_from(args)?;
+    let command = Cli::command();
+    let matches = command.clone().try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     if let (Command::Run(run), Some(("run", m))) = (&mut cli.command, matches.subcommand()) {
-        if let Some((_, w)) = m.subcommand() {
-            run.given = w
-                .ids()
+        if let Some((name, w)) = m.subcommand() {
+            // The workload's own options (the unbuilt command holds no global ones).
+            let own = command
+                .find_subcommand("run")
+                .and_then(|r| r.find_subcommand(name))
+                .map(|c| {
+                    c.get_arguments()
+                        .map(|a| a.get_id().clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            run.given = own
+                .iter()
                 .filter(|id| {
                     matches!(
                         w.value_source(id.as_str()),

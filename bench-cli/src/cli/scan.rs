@@ -321,12 +321,6 @@ impl ScanArg {
         let mut note = None;
         let vals: Vec<f64> = match &self.0.values {
             Values::List(items) => {
-                if let [one] = items.as_slice() {
-                    return Err(bad(format!(
-                        "a scan needs at least 2 values (got only {one}); to measure one value give the option itself ({})",
-                        as_option(opt, one)
-                    )));
-                }
                 let mut out: Vec<f64> = Vec::new();
                 for i in items {
                     let v = number(opt.kind, i).map_err(bad)?;
@@ -334,6 +328,12 @@ impl ScanArg {
                         return Err(bad(format!("the value {i} is given twice")));
                     }
                     out.push(v);
+                }
+                if let [one] = items.as_slice() {
+                    return Err(bad(format!(
+                        "a scan needs at least 2 values (got only {one}); to measure one value give the option itself ({})",
+                        as_option(opt, one)
+                    )));
                 }
                 out
             }
@@ -646,8 +646,10 @@ mod tests {
     /// The scanned option given as well would be dropped: refused, naming both.
     #[test]
     fn a_scanned_option_given_too_is_refused_naming_both() {
-        let mut pp = super::super::PingpongArgs::default();
-        pp.topology = Topology::Fanout(4);
+        let pp = super::super::PingpongArgs {
+            topology: Topology::Fanout(4),
+            ..Default::default()
+        };
         let s: ScanArg = "fanout=1,2".parse().unwrap();
         assert_eq!(
             s.expand(&WorkloadCmd::Pingpong(pp.clone()), &["topology".into()])
@@ -659,5 +661,42 @@ mod tests {
             .expand(&WorkloadCmd::Pingpong(pp), &["think".into()])
             .unwrap();
         assert_eq!(e.cases.len(), 2);
+    }
+
+    /// `given` holds exactly the workload options typed, never a default.
+    #[test]
+    fn given_records_the_typed_workload_options_only() {
+        let given = |argv: &[&str]| -> Vec<String> {
+            match super::super::parse_from(argv).unwrap().command {
+                super::super::Command::Run(r) => {
+                    let mut g = r.given;
+                    g.sort();
+                    g
+                }
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(
+            given(&[
+                "evbench",
+                "run",
+                "pipetest",
+                "-n",
+                "200",
+                "--think=1us",
+                "--probes",
+                "none"
+            ]),
+            ["channels", "think"]
+        );
+        assert_eq!(
+            given(&["evbench", "run", "pipetest", "--scan", "channels=2,4"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            given(&["evbench", "run", "http", "-c", "9", "--body-size", "1"]),
+            ["body_size", "connections"]
+        );
+        assert_eq!(given(&["evbench", "run"]), Vec::<String>::new());
     }
 }

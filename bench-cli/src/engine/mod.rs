@@ -123,7 +123,7 @@ impl Session {
         if let Some(p) = self.probes.as_mut() {
             p.detach()?;
         }
-        refused.map_err(|e| Refused(e).into())
+        refused.map_err(|e| anyhow::Error::new(Refused(e)))
     }
 
     /// Prints the probes' load warnings, held back by [`Session::start`] so that a run
