@@ -864,3 +864,30 @@ fn sigterm_ends_a_long_think_spin_promptly() {
     assert_eq!(code, Some(143), "pingpong: ended after {took:?}");
     assert!(took < secs(5), "{took:?}");
 }
+
+/// A --think longer than pingpong's stall timeout (10 s without a round trip) is slow
+/// progress, not a stuck task: a pair's round trip of 2 × 6 s completes, exactly the
+/// one round asked for, instead of failing part-way as "stalled".
+#[test]
+fn a_think_longer_than_the_stall_timeout_completes() {
+    let v = json_of(&[
+        "run",
+        "pingpong",
+        "--think",
+        "6s",
+        "-r",
+        "1",
+        "--warmup-rounds",
+        "0",
+        "--warmup-repeats",
+        "0",
+        "--repeat",
+        "1",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert_eq!(v["interrupted"], false);
+    assert_eq!(v["cases"][0]["repeats"][0]["counters"]["rounds"], 1);
+    assert_eq!(v["cases"][0]["options"]["think_ns"], 6_000_000_000u64);
+}
