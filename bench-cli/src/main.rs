@@ -1,6 +1,5 @@
 use std::{io::Write as _, process::ExitCode};
 
-use clap::Parser;
 use evbench::{
     cli::{Cli, Command},
     commands::{compare, doctor, list, load, report, run, serve, trace},
@@ -22,7 +21,7 @@ fn main() -> ExitCode {
     // SAFETY: restoring a default disposition before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     stdout_errors_are_one_line();
-    let cli = match Cli::try_parse() {
+    let cli = match evbench::cli::parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
@@ -82,7 +81,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 // One idle second between runs: the soak samples the process then, at the
                 // same point of every run.
                 std::thread::sleep(std::time::Duration::from_secs(1));
-                let Command::Run(again) = Cli::try_parse()?.command else {
+                let Command::Run(again) = evbench::cli::parse()?.command else {
                     return Ok(code);
                 };
                 args = again;

@@ -246,11 +246,11 @@ fn bad_scans_are_one_line_and_exit_2() {
         ),
         (
             &["run", "pingpong", "--topology", "ring:3", "--scan", "fanout=2,4"][..],
-            "--topology ring:3 contradicts a fanout scan",
+            "--scan fanout=2,4: --topology ring:3 is given too, but the scan sets --topology for every case (the value given would be dropped); leave --topology out",
         ),
         (
             &["run", "pipetest", "-W", "select", "--scan", "channels=100,600"][..],
-            "at most 510 pipe channels",
+            "--scan channels=600: --wait select: -n 600 would put its fds up to fd ",
         ),
     ] {
         let (code, out, err) = evbench(args);
@@ -543,4 +543,467 @@ fn the_log_log_slope_recovers_a_known_exponent() {
     assert_eq!(f.n, 4);
     assert!(close(f.slope, 0.0) && close(f.intercept, 2f64.ln()));
     assert!(f.r2.is_nan(), "nothing to explain: no R²");
+}
+
+/// The scanned option given as well would be silently dropped: refused in one exact
+/// line naming both, exit 2, nothing run. Each scannable option of each workload.
+#[test]
+fn a_scanned_option_given_too_is_refused_naming_both() {
+    let tail = |flag: &str| {
+        format!(
+            " is given too, but the scan sets {flag} for every case (the value given would be dropped); leave {flag} out (see --help)"
+        )
+    };
+    for (args, scan, given, flag) in [
+        (
+            &["pipetest", "-w", "2000", "-n", "300"][..],
+            "channels=10,20",
+            "-n 300",
+            "-n",
+        ),
+        (&["pipetest", "-a", "2"][..], "active=1,3", "-a 2", "-a"),
+        (
+            &["pipetest", "--think", "2us"][..],
+            "think=0,1us",
+            "--think 2us",
+            "--think",
+        ),
+        (
+            &["pingpong", "--topology", "fanout:4"][..],
+            "fanout=1,2",
+            "--topology fanout:4",
+            "--topology",
+        ),
+        (
+            &["pingpong", "--topology", "pair"][..],
+            "ring=2,3",
+            "--topology pair",
+            "--topology",
+        ),
+        (
+            &["pingpong", "--think", "1ms"][..],
+            "think=0,1us",
+            "--think 1ms",
+            "--think",
+        ),
+        (&["http", "-c", "5"][..], "connections=10,20", "-c 5", "-c"),
+        (
+            &["http", "--rate", "100"][..],
+            "rate=1..2:4",
+            "--rate 100",
+            "--rate",
+        ),
+        (
+            &["http", "--body-size", "64"][..],
+            "body-size=0,10",
+            "--body-size 64",
+            "--body-size",
+        ),
+        (
+            &["http", "--workers", "2"][..],
+            "workers=1,2",
+            "--workers 2",
+            "--workers",
+        ),
+    ] {
+        let mut a = vec!["run"];
+        a.extend_from_slice(args);
+        a.extend(["--scan", scan, "--probes", "none"]);
+        let (code, out, err) = evbench(&a);
+        assert_eq!(code, 2, "{a:?}: {err}");
+        assert_eq!(out, "", "{a:?}");
+        assert_eq!(
+            err,
+            format!("evbench: error: --scan {scan}: {given}{}\n", tail(flag)),
+            "{a:?}"
+        );
+    }
+}
+
+/// A scan of one value is not a scan: refused in one line naming the option to give
+/// instead, exit 2, nothing run.
+#[test]
+fn a_scan_of_one_value_is_refused() {
+    for (args, want) in [
+        (
+            &["run", "pipetest", "--scan", "channels=800"][..],
+            "--scan channels=800: a scan needs at least 2 values (got only 800); to measure one value give the option itself (-n 800)",
+        ),
+        (
+            &["run", "pingpong", "--scan", "fanout=8"][..],
+            "--scan fanout=8: a scan needs at least 2 values (got only 8); to measure one value give the option itself (--topology fanout:8)",
+        ),
+    ] {
+        let (code, out, err) = evbench(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "");
+        assert_eq!(err, format!("evbench: error: {want} (see --help)\n"));
+    }
+}
+
+/// A range that rounding leaves fewer values than its STEPS runs the values it has
+/// and says how many, once on stderr and once in the document's warnings.
+#[test]
+fn a_range_reduced_by_rounding_warns_once_and_runs_what_remains() {
+    let args = [
+        "run",
+        "pipetest",
+        "-w",
+        "100",
+        "--scan",
+        "channels=4..6:5",
+        "--probes",
+        "none",
+        "--repeat",
+        "1",
+        "--warmup-repeats",
+        "0",
+        "--json",
+    ];
+    let (code, out, err) = evbench(&args);
+    assert_eq!(code, 0, "{err}");
+    let want = "--scan channels=4..6:5: rounding leaves only 3 distinct values of the 5 STEPS asked for (4 to 6), so the scan has 3 cases";
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("rounding")).collect();
+    assert_eq!(warnings, [format!("evbench: warning: {want}")], "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        ids(&v),
+        [
+            "pipetest/pipe/epoll-et/channels=4",
+            "pipetest/pipe/epoll-et/channels=5",
+            "pipetest/pipe/epoll-et/channels=6"
+        ]
+    );
+    let doc: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.contains("rounding"))
+        .collect();
+    assert_eq!(doc, [want]);
+    for c in v["cases"].as_array().unwrap() {
+        assert_eq!(c["repeats"][0]["counters"]["messages"], 16 * 101);
+    }
+}
+
+/// evbench with RLIMIT_NOFILE set to (soft, hard) before it starts (root may lower the
+/// hard limit of its child), so the fd boundary is the same on every machine.
+fn evbench_nofile(args: &[&str], hard: u64) -> (i32, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evbench"));
+    cmd.args(args);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child first.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: hard.min(1024),
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("evbench starts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The number after `before` in `text` (up to the next non-digit).
+fn number_after(text: &str, before: &str) -> u64 {
+    let at = text
+        .find(before)
+        .unwrap_or_else(|| panic!("no '{before}' in: {text}"));
+    text[at + before.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after '{before}' in: {text}"))
+}
+
+/// A refusal: exit 2, nothing on stdout, one line; returns the line.
+fn refused(r: (i32, String, String), what: &str) -> String {
+    let (code, out, err) = r;
+    assert_eq!(code, 2, "{what}: {err}");
+    assert_eq!(out, "", "{what}");
+    assert_eq!(err.lines().count(), 1, "{what}: {err}");
+    assert!(err.starts_with("evbench: error: "), "{what}: {err}");
+    err
+}
+
+/// A whole run: exit 0, every case measured (16 runs × (200 writes + 1 fired) messages
+/// each), nothing interrupted, no pass failed.
+fn ran_pipetest(r: (i32, String, String), what: &str) {
+    let (code, out, err) = r;
+    assert_eq!(code, 0, "{what}: {err}");
+    assert!(!err.contains("a pass failed"), "{what}: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{what}: {e}: {out}"));
+    assert_eq!(v["interrupted"], false, "{what}");
+    for c in v["cases"].as_array().unwrap() {
+        for r in c["repeats"].as_array().unwrap() {
+            assert_eq!(r["counters"]["messages"], 16 * 201, "{what}: {}", c["id"]);
+        }
+    }
+}
+
+/// select(2) watches fds below FD_SETSIZE (1024), and the channels' fds come after
+/// every fd evbench holds during a probed pass (the probes' 30-odd with the default
+/// sets). The refusal names the most channels that fit; that many run, every pass
+/// whole (the probed one included), and one more is refused before anything runs, in
+/// one line naming the fd it would reach: with the default probes and without.
+#[test]
+fn select_channels_refused_up_front_exactly_past_the_most_that_run() {
+    for probes in ["default", "none"] {
+        let base = [
+            "run",
+            "pipetest",
+            "-W",
+            "select",
+            "-w",
+            "200",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--probes",
+            probes,
+        ];
+        let with = |extra: &[&str]| -> Vec<String> {
+            base.iter().chain(extra).map(|s| s.to_string()).collect()
+        };
+        let run = |extra: &[&str]| {
+            let a = with(extra);
+            evbench(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let far = refused(run(&["-n", "1000"]), probes);
+        let max = number_after(&far, "at most ");
+        let top_far = number_after(&far, "up to fd ");
+        assert!(
+            far.ends_with(" pipe channels; use --wait poll or epoll for more (see --help)\n"),
+            "{far}"
+        );
+        // Pipes take two fds each, numbered upwards from the lowest free one.
+        let over = max + 1;
+        let line = refused(
+            run(&["--scan", &format!("channels=100,{over}"), "--json"]),
+            probes,
+        );
+        assert!(
+            line.starts_with(&format!(
+                "evbench: error: --scan channels={over}: --wait select: -n {over} would put its fds up to fd "
+            )),
+            "{line}"
+        );
+        let top = number_after(&line, "up to fd ");
+        assert!((1024..=1025).contains(&top), "{line}");
+        assert_eq!(top_far - top, 2 * (1000 - over), "{far} / {line}");
+        assert_eq!(number_after(&line, "at most "), max, "{line}");
+        ran_pipetest(
+            run(&["--scan", &format!("channels=100,{max}"), "--json"]),
+            &format!("{probes}: {max} channels"),
+        );
+    }
+}
+
+/// RLIMIT_NOFILE: the refusal names the most pipe channels the hard limit holds beside
+/// the fds evbench really has open during a probed pass; that many run whole, one more
+/// is refused up front (the hard limit set to 2048 for the child, so the boundary is
+/// small and the same on every machine).
+#[test]
+fn pipe_channels_refused_up_front_exactly_past_the_fd_limit() {
+    for probes in ["default", "none"] {
+        let run = |n: &str| {
+            evbench_nofile(
+                &[
+                    "run",
+                    "pipetest",
+                    "-n",
+                    n,
+                    "-w",
+                    "200",
+                    "--repeat",
+                    "1",
+                    "--warmup-repeats",
+                    "0",
+                    "--probes",
+                    probes,
+                    "--json",
+                ],
+                2048,
+            )
+        };
+        let far = refused(run("5000"), probes);
+        assert!(
+            far.contains("but the RLIMIT_NOFILE hard limit is 2048: at most "),
+            "{far}"
+        );
+        let max = number_after(&far, "at most ");
+        let line = refused(run(&(max + 1).to_string()), probes);
+        assert_eq!(number_after(&line, "at most "), max, "{line}");
+        ran_pipetest(run(&max.to_string()), &format!("{probes}: {max} channels"));
+    }
+}
+
+/// http: the load client's connections count against this process's fds as they are
+/// with the probes loaded; the refusal names the most that fit, that many run (every
+/// connection open at once), one more is refused up front.
+#[test]
+fn http_connections_refused_up_front_exactly_past_the_fd_limit() {
+    for probes in ["default", "none"] {
+        let run = |c: &str| {
+            evbench_nofile(
+                &[
+                    "run",
+                    "http",
+                    "-W",
+                    "epoll",
+                    "-c",
+                    c,
+                    "-d",
+                    "1s",
+                    "--warmup-time",
+                    "0",
+                    "--repeat",
+                    "1",
+                    "--warmup-repeats",
+                    "0",
+                    "--probes",
+                    probes,
+                    "--json",
+                ],
+                2048,
+            )
+        };
+        let far = refused(run("5000"), probes);
+        assert!(
+            far.contains("but the fd limit (RLIMIT_NOFILE) is 2048: at most "),
+            "{far}"
+        );
+        let max = number_after(&far, "at most ");
+        let line = refused(run(&(max + 1).to_string()), probes);
+        assert_eq!(number_after(&line, "at most "), max, "{line}");
+        let (code, out, err) = run(&max.to_string());
+        assert_eq!(code, 0, "{probes}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["interrupted"], false);
+        let rep = &v["cases"][0]["repeats"][0];
+        assert_eq!(
+            rep["details"]["client"]["peak_connections"], max,
+            "{probes}"
+        );
+        assert_eq!(rep["counters"]["errors"], 0, "{probes}");
+    }
+}
+
+/// Runs evbench, sends it SIGTERM after `after`, and returns its exit code and how long
+/// it took to end after the signal.
+fn sigterm_after(args: &[&str], after: std::time::Duration) -> (Option<i32>, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "{args:?} ended before the signal"
+    );
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let t = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s.code(), t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A stop ends a long --think spin at once: SIGTERM in the middle of a 29-day think
+/// (pipetest's, in a scan) or a 1-hour one (pingpong's) ends the run within 5 s with
+/// exit 143, instead of when the spin would have ended.
+#[test]
+fn sigterm_ends_a_long_think_spin_promptly() {
+    let secs = std::time::Duration::from_secs;
+    let (code, took) = sigterm_after(
+        &[
+            "run",
+            "pipetest",
+            "-w",
+            "2000",
+            "--scan",
+            "think=29days,1us",
+            "--probes",
+            "none",
+            "--warmup-repeats",
+            "0",
+            "--repeat",
+            "1",
+        ],
+        secs(2),
+    );
+    assert_eq!(code, Some(143), "pipetest: ended after {took:?}");
+    assert!(took < secs(5), "{took:?}");
+    let (code, took) = sigterm_after(
+        &[
+            "run",
+            "pingpong",
+            "--think",
+            "1h",
+            "-r",
+            "5",
+            "--warmup-rounds",
+            "0",
+            "--warmup-repeats",
+            "0",
+            "--repeat",
+            "1",
+            "--probes",
+            "none",
+        ],
+        secs(2),
+    );
+    assert_eq!(code, Some(143), "pingpong: ended after {took:?}");
+    assert!(took < secs(5), "{took:?}");
+}
+
+/// A --think longer than pingpong's stall timeout (10 s without a round trip) is slow
+/// progress, not a stuck task: a pair's round trip of 2 × 6 s completes, exactly the
+/// one round asked for, instead of failing part-way as "stalled".
+#[test]
+fn a_think_longer_than_the_stall_timeout_completes() {
+    let v = json_of(&[
+        "run",
+        "pingpong",
+        "--think",
+        "6s",
+        "-r",
+        "1",
+        "--warmup-rounds",
+        "0",
+        "--warmup-repeats",
+        "0",
+        "--repeat",
+        "1",
+        "--probes",
+        "none",
+        "--json",
+    ]);
+    assert_eq!(v["interrupted"], false);
+    assert_eq!(v["cases"][0]["repeats"][0]["counters"]["rounds"], 1);
+    assert_eq!(v["cases"][0]["options"]["think_ns"], 6_000_000_000u64);
 }

@@ -6,6 +6,7 @@
 //! workload (pipetest, pingpong, ...) is what the tasks do with them. Workloads tell an
 //! [`Observer`] about every task they start, so a probe set can follow exactly them.
 pub mod efd_mask;
+pub mod fds;
 pub mod http;
 pub mod kevent;
 pub mod mechanism;

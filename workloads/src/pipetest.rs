@@ -15,15 +15,16 @@
 //!
 //! The loop only sees [`Channel`] and [`Waiter`], so later mechanisms and wait modes plug
 //! in without touching it.
-use std::{io, time::Duration};
+use std::{io, os::fd::RawFd, time::Duration};
 
 use serde::Serialize;
 
 use crate::{
+    fds,
     observer::{gettid, Observer, TaskInfo},
     stats::middle_mean_sigma,
     stop::Stop,
-    sys::{cvt, now_ns},
+    sys::now_ns,
     Channel, Event, Interest, Mechanism, WaitMode,
 };
 
@@ -139,74 +140,83 @@ pub fn validate(cfg: &Config) -> io::Result<()> {
             cfg.mechanism
         )));
     }
+    Ok(())
+}
+
+/// fds pipetest opens beyond what it finds: its channels', the mechanism's shared
+/// ones ([`Mechanism::shared_fds`]) and the waiter's ([`WaitMode::fds_held`]).
+pub fn fds_needed(cfg: &Config) -> usize {
+    cfg.channels * cfg.mechanism.fds_per_channel()
+        + cfg.mechanism.shared_fds()
+        + cfg.wait.fds_held()
+}
+
+/// Checks, before anything is opened, that pipetest with `cfg` can open its fds in
+/// this process as it is now ([`check_fds_beside`] with the fds open now and nothing
+/// reserved).
+pub fn check_fds(cfg: &Config) -> io::Result<()> {
+    check_fds_beside(cfg, &fds::open_fds()?, 0)
+}
+
+/// Checks that pipetest with `cfg` can open its fds beside `open` (the fds open when it
+/// starts, ascending: [`fds::open_fds`]) and `reserved` more the caller opens before it
+/// (they take the lowest free numbers first). Two limits (see [`fds`]):
+///
+/// - RLIMIT_NOFILE: the soft limit is raised as far as needed (open + reserved +
+///   [`fds_needed`] + [`FD_SLACK`]), up to the hard limit, which is never changed (an
+///   unprivileged process could not raise it back);
+/// - with `--wait select`, the highest fd number its channels get must be below
+///   FD_SETSIZE (1024): new fds take the lowest free numbers, so what is already open
+///   below 1024 counts, not only how much is open.
+///
+/// Errors (InvalidInput, one line): either limit exceeded, naming the most channels
+/// that fit here; or setrlimit's.
+pub fn check_fds_beside(cfg: &Config, open: &[RawFd], reserved: usize) -> io::Result<()> {
+    let per = cfg.mechanism.fds_per_channel().max(1);
+    let channel_fds = cfg.channels * cfg.mechanism.fds_per_channel();
+    // Opened before the channels' fds (the caller's, the mechanism's shared ones).
+    let before = reserved + cfg.mechanism.shared_fds();
     if cfg.wait == WaitMode::Select {
-        // select(2)'s fd_set holds fds below FD_SETSIZE; the channels' fds come after
-        // stdin, stdout and stderr at best, so more cannot work (fewer may not either
-        // when the process holds other fds: the waiter refuses those at run time).
-        let per = cfg.mechanism.fds_per_channel().max(1);
-        let room = libc::FD_SETSIZE - 3;
-        if cfg.channels * per > room {
+        let setsize = libc::FD_SETSIZE as RawFd;
+        let highest = fds::nth_free(open, before + channel_fds);
+        if highest >= setsize {
+            let free = fds::free_below(open, setsize);
             return Err(invalid(format!(
-                "--wait select: -n {} needs {} fds but select(2) watches only fds below FD_SETSIZE ({}): \
-                 at most {} {} channels; use --wait poll or epoll for more",
+                "--wait select: -n {} would put its fds up to fd {highest}, but select(2) watches only fds below FD_SETSIZE ({setsize}) and {} of those are already open here: at most {} {} channels; use --wait poll or epoll for more",
                 cfg.channels,
-                cfg.channels * per,
-                libc::FD_SETSIZE,
-                room / per,
+                setsize as usize - free,
+                free.saturating_sub(before) / per,
                 cfg.mechanism
             )));
         }
     }
-    Ok(())
-}
-
-/// Makes sure `needed` more descriptors can be opened: raises the RLIMIT_NOFILE soft
-/// limit as far as needed, up to the hard limit, which it never lowers (an unprivileged
-/// process could not raise it back). Errors when even the hard limit is too low.
-pub fn ensure_fd_room(needed: usize, what: &str) -> io::Result<()> {
-    let open = open_fd_count();
-    let want = (open + needed + FD_SLACK) as u64;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid rlimit to write into.
-    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    if want <= lim.rlim_cur {
+    let needed = fds_needed(cfg);
+    let held = open.len() + reserved;
+    let want = (held + needed + FD_SLACK) as u64;
+    let (soft, hard) = fds::nofile_limit()?;
+    if want <= soft {
         return Ok(());
     }
-    if want > lim.rlim_max {
+    if want > hard {
+        let room = (hard as usize).saturating_sub(held + FD_SLACK + needed - channel_fds);
         return Err(invalid(format!(
-            "{what} needs about {want} file descriptors ({needed} for its channels, {open} already open) \
-             but the RLIMIT_NOFILE hard limit is {}; use fewer channels or raise the hard limit",
-            lim.rlim_max
+            "-n {} needs {want} file descriptors ({needed} for its channels and waiter, {held} already open, {FD_SLACK} kept free) but the RLIMIT_NOFILE hard limit is {hard}: at most {} {} channels here; use fewer channels or raise the hard limit",
+            cfg.channels,
+            room / per,
+            cfg.mechanism
         )));
     }
-    lim.rlim_cur = want;
-    // SAFETY: lim is a valid rlimit; only the soft limit changes.
-    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot raise the RLIMIT_NOFILE soft limit to {want}: {e}"),
-        )
-    })?;
-    Ok(())
+    fds::raise_soft_limit(want)
 }
 
-/// Room for stdio, the waiter and whatever else the process opens meanwhile.
-const FD_SLACK: usize = 32;
-
-fn open_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
+/// Fds kept free beside the workload's own: stdio and whatever else the process opens
+/// for a moment during a run (reading /proc, a progress line).
+pub const FD_SLACK: usize = 32;
 
 /// Runs one measurement (16 runs) on the calling thread.
 pub fn run(cfg: &Config, observer: &dyn Observer, stop: &Stop) -> io::Result<Outcome> {
     validate(cfg)?;
-    ensure_fd_room(
-        cfg.channels * cfg.mechanism.fds_per_channel() + 1,
-        &format!("-n {}", cfg.channels),
-    )?;
+    check_fds(cfg)?;
     let chans = (0..cfg.channels)
         .map(|_| cfg.mechanism.open(true))
         .collect::<io::Result<Vec<Box<dyn Channel>>>>()
@@ -312,7 +322,7 @@ fn one_run(
                 continue;
             }
             reads += got;
-            crate::sys::think(think_ns.saturating_mul(got));
+            crate::sys::think(think_ns.saturating_mul(got), || stop.is_set());
             if writes < cfg.writes {
                 chans[(i + cfg.active + 1) % n].signal()?;
                 writes += 1;

@@ -68,15 +68,38 @@ pub fn now_ns() -> u64 {
 /// Busy work for `ns` nanoseconds: spins on CLOCK_MONOTONIC (vDSO) without yielding,
 /// the `--think` of pingpong and pipetest (a known amount of CPU per message handled,
 /// so a benchmark can add a regression of known size). `0` returns at once.
-pub fn think(ns: u64) {
+///
+/// `stopped` is asked at the start and then every [`THINK_STOP_CHECK_NS`] of spinning:
+/// a stop request (SIGINT, SIGTERM, a failed peer) ends even a `--think 29days` spin
+/// within that bound instead of when the spin would have ended. Returns false when it
+/// was cut short so.
+pub fn think(ns: u64, stopped: impl Fn() -> bool) -> bool {
     if ns == 0 {
-        return;
+        return true;
     }
-    let end = now_ns().saturating_add(ns);
-    while now_ns() < end {
+    let start = now_ns();
+    let end = start.saturating_add(ns);
+    let mut check = start;
+    loop {
+        let now = now_ns();
+        if now >= end {
+            return true;
+        }
+        // Asked once a millisecond, not per iteration: the flag's cache line may be
+        // written by another core, and the spin's cost per nanosecond stays that of
+        // the clock read alone.
+        if now >= check {
+            if stopped() {
+                return false;
+            }
+            check = now.saturating_add(THINK_STOP_CHECK_NS);
+        }
         std::hint::spin_loop();
     }
 }
+
+/// How often [`think`] asks whether to stop: 1 ms.
+pub const THINK_STOP_CHECK_NS: u64 = 1_000_000;
 
 /// Serialises a `Duration` as whole nanoseconds (the results document's time unit).
 pub fn serialize_ns<S: serde::Serializer>(

@@ -639,9 +639,16 @@ fn configurations_that_cannot_run_are_refused_in_one_line_before_anything_starts
         e.starts_with(&format!("{too_many} connections need ")),
         "{e}"
     );
+    // The most that fit is the limit less what is open and the 16 kept free.
+    let open: u64 = e
+        .split_once(" fds (")
+        .and_then(|(_, r)| r.split_once(" already open"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{e}"));
     assert!(
         e.ends_with(&format!(
-            "but the fd limit (RLIMIT_NOFILE) is {too_many}; raise it (ulimit -n) or use fewer connections"
+            "but the fd limit (RLIMIT_NOFILE) is {too_many}: at most {} connections here; raise it (ulimit -n) or use fewer connections",
+            too_many as u64 - open - http::client::FD_RESERVE
         )),
         "{e}"
     );

@@ -146,6 +146,55 @@ pub struct RunArgs {
     pub workload: Option<WorkloadCmd>,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// The workload's options given on the command line (clap ids: `channels`,
+    /// `topology`, `body_size`, ...), as [`parse`] fills it: a scan refuses to set one of
+    /// them (it would silently drop the value given). Not an option itself.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// Parses the command line as [`Cli`] does, and records in `run`'s [`RunArgs::given`]
+/// which workload options were typed (clap's derive keeps only the values, so `-n 200`
+/// and the default 200 look alike). Errors: clap's.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command();
+    let matches = command.clone().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Run(run), Some(("run", m))) = (&mut cli.command, matches.subcommand()) {
+        if let Some((name, w)) = m.subcommand() {
+            // The workload's own options (the unbuilt command holds no global ones).
+            let own = command
+                .find_subcommand("run")
+                .and_then(|r| r.find_subcommand(name))
+                .map(|c| {
+                    c.get_arguments()
+                        .map(|a| a.get_id().clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            run.given = own
+                .iter()
+                .filter(|id| {
+                    matches!(
+                        w.value_source(id.as_str()),
+                        Some(clap::parser::ValueSource::CommandLine)
+                    )
+                })
+                .map(|id| id.as_str().to_string())
+                .collect();
+        }
+    }
+    Ok(cli)
+}
+
+/// [`parse_from`] of this process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
 }
 
 /// Options of `evbench trace`.
@@ -309,9 +358,12 @@ pub struct CommonArgs {
     pub user: Option<String>,
     /// Measure the workload at several values of one numeric option, each value a case
     /// (`.../channels=800`): NAME=V1,V2,... or NAME=START..END[:STEPS][log] (STEPS
-    /// values, default 5, both ends included; `log`: evenly spaced in log space).
-    /// `evbench list` names each workload's scannable options; `evbench report` fits
-    /// and plots the curves. One scan per run.
+    /// values, default 5, both ends included; `log`: evenly spaced in log space; values
+    /// between the ends rounded to whole units, rates to 4 significant digits: when
+    /// that leaves fewer than STEPS distinct values, a warning says how many remain).
+    /// At least 2 values (for one, give the option itself); the scanned option cannot
+    /// be given too. `evbench list` names each workload's scannable options; `evbench
+    /// report` fits and plots the curves. One scan per run.
     #[arg(
         long,
         global = true,

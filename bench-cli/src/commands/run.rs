@@ -32,6 +32,7 @@ fn specs_of(cmd: &WorkloadCmd) -> Result<Vec<Spec>> {
 fn scan_specs(
     scan: &crate::cli::ScanArg,
     cmd: Option<&WorkloadCmd>,
+    given: &[String],
 ) -> Result<(Vec<Spec>, engine::ScanPlan), String> {
     let Some(cmd) = cmd else {
         return Err(format!(
@@ -39,13 +40,14 @@ fn scan_specs(
             scan.spec()
         ));
     };
-    let (record, points) = scan.expand(cmd)?;
+    let expanded = scan.expand(cmd, given)?;
     let mut specs = Vec::new();
     let mut plan = engine::ScanPlan {
-        scan: record,
+        scan: expanded.scan,
         points: Vec::new(),
+        warnings: expanded.note.into_iter().collect(),
     };
-    for (c, point) in points {
+    for (c, point) in expanded.cases {
         for s in specs_of(&c).map_err(|e| format!("{e:#}"))? {
             specs.push(s);
             plan.points.push(point.clone());
@@ -58,7 +60,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     let common = &args.common;
     let mut scan_plan = None;
     let mut specs: Vec<Spec> = match (&common.scan, &args.workload) {
-        (Some(scan), cmd) => match scan_specs(scan, cmd.as_ref()) {
+        (Some(scan), cmd) => match scan_specs(scan, cmd.as_ref(), &args.given) {
             Ok((specs, plan)) => {
                 scan_plan = Some(plan);
                 specs
@@ -124,7 +126,7 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     // A scan prints a line per case as the suite does: its report is the curve.
     let scanning = scan_plan.is_some();
     let print_lines = (suite || scanning) && !common.quiet && !common.json;
-    let (mut doc, runs) = engine::run_scan(
+    let measured = engine::run_scan(
         &specs,
         scan_plan.as_ref(),
         common,
@@ -136,7 +138,15 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
                 session.progress.println(&one_line(case));
             }
         },
-    )?;
+    );
+    let (mut doc, runs) = match measured {
+        Ok(v) => v,
+        // A case whose fds do not fit beside the loaded probes: refused before any pass.
+        Err(e) => match e.downcast_ref::<engine::Refused>() {
+            Some(r) => return Ok(usage_error(&r.0)),
+            None => return Err(e),
+        },
+    };
     doc.warnings.extend(skipped);
     let status = engine::ProbeStatus {
         on: doc.probes.on,

@@ -255,15 +255,36 @@ pub fn specs(args: &HttpArgs) -> Result<Vec<Spec>> {
 pub fn validate(args: &HttpArgs) -> std::io::Result<()> {
     let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     args.modes().map_err(|e| bad(format!("{e:#}")))?;
-    http::raise_nofile_limit()?;
-    let cfg = args
+    let mut cfg = args
         .client
         .config(SocketAddr::from(([127, 0, 0, 1], 1)), None)
         .map_err(|e| bad(format!("{e:#}")))?;
+    // Everything but the connections' fds: those are checked by `check_fds` once the
+    // probes (30-odd fds of this process) are loaded, or the most that fit is wrong.
+    cfg.connections = 1;
     cfg.validate().map_err(bad)?;
     // The server child would refuse the same way, but only after it started.
     server_args(args, &HttpWait::all()[0]).config().validate()
 }
+
+/// Checks that the load client's connections fit in this process's fds as they are now
+/// (the probes loaded and attached, see `Session::check_fds`) with the client's own
+/// reserve and the server child's stdin and stdout pipes ([`SERVER_PIPE_FDS`], opened
+/// before the client starts); the soft RLIMIT_NOFILE is first raised to the hard one.
+/// The server child is a process of its own with its own fd table (and http never runs
+/// under `--user`). Errors: one line naming the most connections that fit here.
+pub fn check_fds(args: &HttpArgs) -> std::io::Result<()> {
+    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    http::raise_nofile_limit()?;
+    args.client
+        .config(SocketAddr::from(([127, 0, 0, 1], 1)), None)
+        .map_err(|e| bad(format!("{e:#}")))?
+        .validate_beside(SERVER_PIPE_FDS)
+        .map_err(bad)
+}
+
+/// fds this process holds per pass for its server child: the child's stdin and stdout.
+const SERVER_PIPE_FDS: u64 = 2;
 
 /// What `evbench serve` is told by `run http` (its own options, as ServeArgs).
 fn server_args(args: &HttpArgs, wait: &HttpWait) -> crate::cli::ServeArgs {

@@ -72,13 +72,16 @@ pub struct Session {
     verbose: bool,
     /// `--user NAME`: every pass runs in a child process that has become NAME.
     pub user: Option<Plan>,
+    /// The probes' load warnings, not yet printed ([`Session::show_load_warnings`]).
+    load_warnings: Vec<String>,
 }
 
 impl Session {
     /// Loads the probes `common` asks for; `steps` is the number of passes to run in all
     /// (the progress bar's length).
     pub fn start(common: &CommonArgs, steps: u64, user: Option<Plan>) -> Result<Self> {
-        let (mut probes, status) = prepare_probes(common)?;
+        let (mut probes, status, load_warnings) =
+            load_probes(common, probes::select::Adopt::default())?;
         // Nothing stays attached between passes: only a probed pass attaches them.
         if let Some(p) = probes.as_mut() {
             p.detach()?;
@@ -91,7 +94,44 @@ impl Session {
             used: false,
             verbose: common.verbose,
             user,
+            load_warnings,
         })
+    }
+
+    /// Checks every case's fds ([`Spec::check_fds`]) against what this process holds
+    /// during a probed pass: the probes loaded and attached (their programs' and maps'
+    /// fds, and one link per attached program), the state the workload's own fds are
+    /// opened in; under `--user`, the pass's socketpair too (the child holds fewer, so
+    /// the check errs on the safe side). `label(i)` prefixes case `i`'s refusal (a scan
+    /// names its value). Errors: [`Refused`] with the first case's refusal; the probes'
+    /// attach or detach failing.
+    pub fn check_fds(&mut self, specs: &[Spec], label: impl Fn(usize) -> String) -> Result<()> {
+        if let Some(p) = self.probes.as_mut() {
+            p.attach()?;
+            // Whatever ran while attached is forgotten before the first probed pass.
+            self.used = true;
+        }
+        let reserved = if self.user.is_some() { 2 } else { 0 };
+        let refused = workloads::fds::open_fds()
+            .map_err(|e| format!("cannot list this process's fds in /proc/self/fd: {e}"))
+            .and_then(|open| {
+                specs.iter().enumerate().try_for_each(|(i, s)| {
+                    s.check_fds(&open, reserved)
+                        .map_err(|e| format!("{}{e}", label(i)))
+                })
+            });
+        if let Some(p) = self.probes.as_mut() {
+            p.detach()?;
+        }
+        refused.map_err(|e| anyhow::Error::new(Refused(e)))
+    }
+
+    /// Prints the probes' load warnings, held back by [`Session::start`] so that a run
+    /// refused by [`Session::check_fds`] says one line only.
+    pub fn show_load_warnings(&mut self) {
+        for w in std::mem::take(&mut self.load_warnings) {
+            warn(&w);
+        }
     }
 
     /// Readies one pass and names it on the progress bar; returns its start offset. A
@@ -159,6 +199,20 @@ impl Session {
     }
 }
 
+/// A run refused after the probes loaded and before any pass (a case whose fds would
+/// not fit beside them): one line, which `evbench run` prints as a usage error (exit 2,
+/// nothing measured, no document).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// Loads the probes `common` asks for. A mistake in what was asked (an unknown
 /// `--kfunc`) is an error; when the probes cannot load here, says so in one sentence and
 /// returns `None`: the workload still runs, with userspace timing only.
@@ -172,6 +226,20 @@ pub fn prepare_probes_adopting(
     common: &CommonArgs,
     adopt: probes::select::Adopt,
 ) -> Result<(Option<Probes>, ProbeStatus)> {
+    let (probes, status, lines) = load_probes(common, adopt)?;
+    for l in &lines {
+        warn(l);
+    }
+    Ok((probes, status))
+}
+
+/// [`prepare_probes_adopting`] without printing: the warning lines come back for the
+/// caller to print.
+fn load_probes(
+    common: &CommonArgs,
+    adopt: probes::select::Adopt,
+) -> Result<(Option<Probes>, ProbeStatus, Vec<String>)> {
+    let mut lines = Vec::new();
     let mut sets = common.probes;
     if common.kfunc.is_some() {
         sets = sets.with(ProbeSet::Kfunc);
@@ -184,7 +252,7 @@ pub fn prepare_probes_adopting(
             sets: sets.to_string(),
             reason: Some("turned off with --probes none".into()),
         };
-        return Ok((None, status));
+        return Ok((None, status, lines));
     }
     if let Some(name) = &common.kfunc {
         // A name the kernel does not have is the user's mistake, not a missing feature.
@@ -206,7 +274,7 @@ pub fn prepare_probes_adopting(
             };
             Probes::load_with(sets, common.kfunc.as_deref(), &opts)
         });
-    Ok(match loaded {
+    let (probes, status) = match loaded {
         Ok(p) if p.sets().is_empty() => {
             // Everything asked for was refused (fentry on this kernel): no probe ran.
             let reason = p
@@ -214,7 +282,7 @@ pub fn prepare_probes_adopting(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "no probe set could be attached".into());
-            warn(&format!("probes off: {reason}"));
+            lines.push(format!("probes off: {reason}"));
             (
                 None,
                 ProbeStatus {
@@ -225,9 +293,7 @@ pub fn prepare_probes_adopting(
             )
         }
         Ok(p) => {
-            for w in p.warnings() {
-                warn(w);
-            }
+            lines.extend(p.warnings().iter().cloned());
             let status = ProbeStatus {
                 on: true,
                 sets: p.sets().to_string(),
@@ -237,7 +303,7 @@ pub fn prepare_probes_adopting(
         }
         Err(e) => {
             let reason = format!("{e:#}");
-            warn(&format!(
+            lines.push(format!(
                 "probes off: {reason}; measuring with userspace timing only (`evbench doctor` says more)"
             ));
             (
@@ -249,7 +315,8 @@ pub fn prepare_probes_adopting(
                 },
             )
         }
-    })
+    };
+    Ok((probes, status, lines))
 }
 
 /// Records every field of a serialisable options struct as the case's options.
@@ -275,17 +342,23 @@ impl Spec {
     pub fn validate(&self) -> std::io::Result<()> {
         match self {
             Spec::Pingpong(c) => workloads::pingpong::validate(c),
-            Spec::Pipetest(c) => {
-                workloads::pipetest::validate(c)?;
-                // Checked (and the soft RLIMIT_NOFILE raised toward the hard one) before
-                // anything runs, so a channel count that cannot fit is refused in one
-                // line rather than failing mid-run (a scan to 9,000 pipes needs 18,000).
-                workloads::pipetest::ensure_fd_room(
-                    c.channels * c.mechanism.fds_per_channel() + 1,
-                    &format!("-n {}", c.channels),
-                )
-            }
+            Spec::Pipetest(c) => workloads::pipetest::validate(c),
             Spec::Http(h) => http::validate(h),
+        }
+    }
+
+    /// Checks that the case's fds fit beside the `open` fds (ascending) and `reserved`
+    /// more opened before the workload's: RLIMIT_NOFILE (the soft limit raised toward
+    /// the hard one as needed) and, for select(2), FD_SETSIZE on the highest fd number.
+    /// [`Session::check_fds`] calls it with the fds a probed pass holds, after the
+    /// probes loaded: checked before that, the probes' 30-odd fds were not counted and
+    /// values just under a limit passed, then failed part-way through the run.
+    /// Errors: one line naming the limit and the most that fit here.
+    pub fn check_fds(&self, open: &[std::os::fd::RawFd], reserved: usize) -> std::io::Result<()> {
+        match self {
+            Spec::Pingpong(_) => Ok(()), // at most MAX_TASKS tasks: a few hundred fds
+            Spec::Pipetest(c) => workloads::pipetest::check_fds_beside(c, open, reserved),
+            Spec::Http(h) => http::check_fds(h), // never under --user: no socketpair
         }
     }
 
@@ -581,6 +654,9 @@ pub fn run_cases(
 pub struct ScanPlan {
     pub scan: Scan,
     pub points: Vec<ScanPoint>,
+    /// Warnings about the scan itself (a range that rounding left fewer values than
+    /// its STEPS): printed once the run is accepted, and kept in the document.
+    pub warnings: Vec<String>,
 }
 
 /// [`run_cases`] for the cases of a parameter scan (`scan`, one point per spec; `None`:
@@ -609,6 +685,14 @@ pub fn run_scan(
     let user_name = user.as_ref().map(|p| p.user().to_string());
     // Probes are loaded before the plan, since whether they load decides the passes.
     let mut session = Session::start(common, 0, user)?;
+    session.check_fds(specs, |i| {
+        scan.map(|p| format!("--scan {}: ", p.points[i].label))
+            .unwrap_or_default()
+    })?;
+    session.show_load_warnings();
+    for w in scan.iter().flat_map(|p| &p.warnings) {
+        warn(w);
+    }
     crate::signal::test_pause("setup", stop);
     let plan = scheduler::Plan {
         cases: specs.len(),
@@ -645,6 +729,8 @@ pub fn run_scan(
         probes::OBJECT,
     );
     doc.scan = scan.map(|p| p.scan.clone());
+    doc.warnings
+        .extend(scan.iter().flat_map(|p| p.warnings.iter().cloned()));
     if let Some(p) = &session.probes {
         doc.warnings.extend(p.warnings().iter().cloned());
     }

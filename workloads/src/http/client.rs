@@ -136,6 +136,13 @@ impl LoadConfig {
     /// connect concurrency ≥ 1 (threads ≤ [`MAX_THREADS`]); the target and `Host`
     /// visible ASCII (no space or control byte that would split the request).
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_beside(0)
+    }
+
+    /// [`LoadConfig::validate`] for a client that will start with `reserved` more fds
+    /// open than now (a harness's pipes to its server child, opened between this check
+    /// and the run): they count as already open.
+    pub fn validate_beside(&self, reserved: u64) -> Result<(), String> {
         if self.connections == 0 {
             return Err("connections must be at least 1 (got 0)".into());
         }
@@ -210,12 +217,15 @@ impl LoadConfig {
             }
         }
         if let Some((limit, open)) = fd_budget() {
+            let open = open + reserved;
             let need = open + self.connections as u64 + FD_RESERVE;
             if need > limit {
                 return Err(format!(
                     "{} connections need {need} fds ({open} already open, {FD_RESERVE} kept free) \
-                     but the fd limit (RLIMIT_NOFILE) is {limit}; raise it (ulimit -n) or use fewer connections",
-                    self.connections
+                     but the fd limit (RLIMIT_NOFILE) is {limit}: at most {} connections here; \
+                     raise it (ulimit -n) or use fewer connections",
+                    self.connections,
+                    limit.saturating_sub(open + FD_RESERVE)
                 ));
             }
         }

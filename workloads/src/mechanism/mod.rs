@@ -138,6 +138,16 @@ impl Mechanism {
         }
     }
 
+    /// fds the mechanism holds once per process beside its channels' (for RLIMIT_NOFILE
+    /// and FD_SETSIZE sizing): the FUSE server's /dev/fuse and mount fds behind
+    /// efd-mask-fuse (efd_mask/fuse.rs), none for the others.
+    pub fn shared_fds(self) -> usize {
+        match self {
+            Mechanism::EfdMaskFuse => 2,
+            _ => 0,
+        }
+    }
+
     /// Opens one channel for threads of this process. Its fds are close-on-exec and
     /// survive fork.
     pub fn open(self, nonblocking: bool) -> io::Result<Box<dyn Channel>> {

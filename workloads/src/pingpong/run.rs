@@ -323,6 +323,13 @@ impl Run<'_> {
     fn supervise(&mut self, phase: &str, done: impl Fn(&Control) -> bool) -> io::Result<()> {
         let mut seen = self.ctl.progress.0.load(Ordering::Relaxed);
         let mut since = Instant::now();
+        // A round trip spins --think once per message handled, at most once per task:
+        // a long think is slow progress, not a stuck task (a stop still ends it at once).
+        let tasks = u32::try_from(self.cfg.topology.task_count()).unwrap_or(u32::MAX);
+        let stall = self
+            .cfg
+            .stall_timeout
+            .saturating_add(self.cfg.think.saturating_mul(tasks));
         loop {
             if done(&self.ctl) {
                 return Ok(());
@@ -335,12 +342,11 @@ impl Run<'_> {
             if p != seen {
                 seen = p;
                 since = Instant::now();
-            } else if since.elapsed() > self.cfg.stall_timeout {
+            } else if since.elapsed() > stall {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
-                        "{phase} stalled: no round trip completed for {:?} ({} so far); a task is stuck",
-                        self.cfg.stall_timeout, p
+                        "{phase} stalled: no round trip completed for {stall:?} ({p} so far); a task is stuck"
                     ),
                 ));
             }

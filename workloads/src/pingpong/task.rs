@@ -173,7 +173,9 @@ fn driver(
         c.sent += 1;
         let n = rx.receive(role.input)?;
         c.received += n;
-        think(think_ns.saturating_mul(n));
+        think(think_ns.saturating_mul(n), || {
+            ctl.stop.load(Ordering::Relaxed) != 0
+        });
         Ok(())
     };
     let mut total = 0u64;
@@ -262,7 +264,7 @@ fn answer(
         }
         c.received += n;
         for _ in 0..n {
-            think(think_ns);
+            think(think_ns, || ctl.stop.load(Ordering::Relaxed) != 0);
             role.output.signal()?;
             c.sent += 1;
         }

@@ -122,6 +122,17 @@ impl WaitMode {
         }
     }
 
+    /// fds the mode's waiter holds open (for RLIMIT_NOFILE sizing): an epoll instance
+    /// (epoll_create1), the emulated kevent queue's epoll instance and eventfd
+    /// (kevent/queue.rs); poll, select and block none.
+    pub fn fds_held(self) -> usize {
+        match self {
+            WaitMode::Epoll | WaitMode::EpollEt => 1,
+            WaitMode::Kevent | WaitMode::KeventRing => 2,
+            WaitMode::Block | WaitMode::Poll | WaitMode::Select => 0,
+        }
+    }
+
     /// True when the mode reports a readiness change once (the reader must drain).
     pub fn edge_triggered(self) -> bool {
         matches!(self, WaitMode::EpollEt)
