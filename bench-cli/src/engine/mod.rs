@@ -213,15 +213,11 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// Loads the probes `common` asks for. A mistake in what was asked (an unknown
-/// `--kfunc`) is an error; when the probes cannot load here, says so in one sentence and
-/// returns `None`: the workload still runs, with userspace timing only.
-pub fn prepare_probes(common: &CommonArgs) -> Result<(Option<Probes>, ProbeStatus)> {
-    prepare_probes_adopting(common, probes::select::Adopt::default())
-}
-
-/// As [`prepare_probes`], with tasks the kernel programs make targets by themselves
-/// (`evbench trace --cgroup`, `--comm`).
+/// Loads the probes `common` asks for, with tasks the kernel programs make targets by
+/// themselves (`evbench trace --cgroup`, `--comm`; `Adopt::default()`: none). A mistake
+/// in what was asked (an unknown `--kfunc`) is an error; when the probes cannot load
+/// here, says so in one sentence and returns `None`: the workload still runs, with
+/// userspace timing only.
 pub fn prepare_probes_adopting(
     common: &CommonArgs,
     adopt: probes::select::Adopt,
