@@ -449,6 +449,79 @@ impl WorkloadCmd {
             Self::Http(_) => "http",
         }
     }
+
+    /// One command per combination of the listed values — pingpong's and pipetest's
+    /// `-m` × `-W`, http's `-W` (`all` expanded) — each with a single mechanism and a
+    /// single wait mode, in the order given, mechanism first (`-m eventfd,pipe -W
+    /// epoll,block`: eventfd/epoll, eventfd/block, pipe/epoll, pipe/block). Each is one
+    /// case (issue 19: one line per mechanism × wait mode); `--scan` expands them
+    /// further. Errors: one line naming a value given twice (two cases of one id).
+    pub fn combinations(&self) -> Result<Vec<WorkloadCmd>, String> {
+        Ok(match self {
+            Self::Pingpong(a) => {
+                let (ms, ws) = (distinct("-m", &a.mechanism)?, distinct("-W", &a.wait)?);
+                let mut out = Vec::with_capacity(ms.len() * ws.len());
+                for m in &ms {
+                    for w in &ws {
+                        let mut c = a.clone();
+                        c.mechanism = vec![*m];
+                        c.wait = vec![*w];
+                        out.push(Self::Pingpong(c));
+                    }
+                }
+                out
+            }
+            Self::Pipetest(a) => {
+                let (ms, ws) = (distinct("-m", &a.mechanism)?, distinct("-W", &a.wait)?);
+                let mut out = Vec::with_capacity(ms.len() * ws.len());
+                for m in &ms {
+                    for w in &ws {
+                        let mut c = a.clone();
+                        c.mechanism = vec![*m];
+                        c.wait = vec![*w];
+                        out.push(Self::Pipetest(c));
+                    }
+                }
+                out
+            }
+            Self::Http(a) => {
+                distinct("-W", &a.wait)?;
+                if a.wait.len() > 1 && a.wait.iter().any(|w| w == "all") {
+                    return Err(format!(
+                        "-W {}: all already names every wait mode (give all alone, or a list without it)",
+                        a.wait.join(",")
+                    ));
+                }
+                a.modes()
+                    .map_err(|e| format!("-W: {e:#}"))?
+                    .into_iter()
+                    .map(|w| {
+                        let mut c = a.clone();
+                        c.wait = vec![w.name().to_string()];
+                        Self::Http(c)
+                    })
+                    .collect()
+            }
+        })
+    }
+}
+
+/// `items` (the values of one list flag), refused when one is given twice: one line
+/// naming the flag and the value ("-W epoll,poll,epoll: epoll is given twice").
+fn distinct<T: Clone + PartialEq + std::fmt::Display>(
+    flag: &str,
+    items: &[T],
+) -> Result<Vec<T>, String> {
+    for (i, v) in items.iter().enumerate() {
+        if items[..i].contains(v) {
+            let all: Vec<String> = items.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "{flag} {}: {v} is given twice (each value is one case; name it once)",
+                all.join(",")
+            ));
+        }
+    }
+    Ok(items.to_vec())
 }
 
 /// A duration as every time-valued flag takes it: a number with a unit (`500us`, `2s`,
@@ -867,13 +940,17 @@ pub struct PingpongArgs {
     #[arg(long, default_value_t = 1_000, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(0, MAX_ROUNDS))]
     pub warmup_rounds: u64,
-    /// What signals (see `evbench list`).
-    #[arg(long, short = 'm', default_value = "pipe", value_parser = MECHANISMS)]
-    pub mechanism: Mechanism,
+    /// What signals (see `evbench list`); a comma-separated list measures each
+    /// (`-m eventfd,pipe`: one case per mechanism × wait mode).
+    #[arg(long, short = 'm', default_value = "pipe", value_delimiter = ',',
+          value_parser = MECHANISMS)]
+    pub mechanism: Vec<Mechanism>,
     /// How tasks wait: block (in the channel's own read / futex wait), epoll, epoll-et,
-    /// poll, select, kevent or kevent-ring.
-    #[arg(long, short = 'W', default_value = "block", value_parser = WAIT_MODES)]
-    pub wait: WaitMode,
+    /// poll, select, kevent or kevent-ring; a comma-separated list measures each
+    /// (`-W epoll,block`: one case per mechanism × wait mode).
+    #[arg(long, short = 'W', default_value = "block", value_delimiter = ',',
+          value_parser = WAIT_MODES)]
+    pub wait: Vec<WaitMode>,
     /// threads (of this process) or processes (forked).
     #[arg(long, default_value = "threads", value_parser = TASKS)]
     pub tasks: Tasks,
@@ -903,8 +980,8 @@ impl Default for PingpongArgs {
             rounds: 100_000,
             duration: None,
             warmup_rounds: 1_000,
-            mechanism: Mechanism::Pipe,
-            wait: WaitMode::Block,
+            mechanism: vec![Mechanism::Pipe],
+            wait: vec![WaitMode::Block],
             tasks: Tasks::Threads,
             pin: Pin::None,
             topology: Topology::Pair,
@@ -928,12 +1005,18 @@ pub struct PipetestArgs {
     #[arg(long, short = 'w', default_value_t = 50_000, value_name = "N", allow_hyphen_values = true,
           value_parser = whole::<u64>(1, MAX_ROUNDS))]
     pub writes: u64,
-    /// pipe (pipetest-4) or eventfd (eventfd-bench); any mechanism with an fd works.
-    #[arg(long, short = 'm', default_value = "pipe", value_parser = FD_MECHANISMS)]
-    pub mechanism: Mechanism,
-    /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET).
-    #[arg(long, short = 'W', default_value = "epoll-et", value_parser = WAITER_MODES)]
-    pub wait: WaitMode,
+    /// pipe (pipetest-4) or eventfd (eventfd-bench); any mechanism with an fd works. A
+    /// comma-separated list measures each (`-m pipe,eventfd`: one case per mechanism ×
+    /// wait mode).
+    #[arg(long, short = 'm', default_value = "pipe", value_delimiter = ',',
+          value_parser = FD_MECHANISMS)]
+    pub mechanism: Vec<Mechanism>,
+    /// How the loop waits; the originals use epoll-et (EPOLLIN|EPOLLET). A
+    /// comma-separated list measures each (`-W epoll-et,poll`: one case per mechanism ×
+    /// wait mode).
+    #[arg(long, short = 'W', default_value = "epoll-et", value_delimiter = ',',
+          value_parser = WAITER_MODES)]
+    pub wait: Vec<WaitMode>,
     /// Busy work per message read (a duration: `2us`; 0 for none, the default): the loop
     /// spins this long on CLOCK_MONOTONIC for each message before forwarding it. Recorded
     /// in the case's options (`think_ns`), not in its id: `compare` pairs a --think run

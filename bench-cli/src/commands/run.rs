@@ -17,13 +17,19 @@ use crate::{
     signal,
 };
 
-/// The cases of one workload command: one, or one per http wait mode.
+/// The cases of one workload command: one per combination of its listed values
+/// ([`WorkloadCmd::combinations`]: mechanism × wait mode; http's wait modes). `Err`:
+/// one line (a value given twice, an unknown http wait mode).
 fn specs_of(cmd: &WorkloadCmd) -> Result<Vec<Spec>> {
-    Ok(match cmd {
-        WorkloadCmd::Pingpong(pp) => vec![Spec::Pingpong(engine::pingpong::config(pp))],
-        WorkloadCmd::Pipetest(pt) => vec![Spec::Pipetest(engine::pipetest::config(pt))],
-        WorkloadCmd::Http(h) => engine::http::specs(h)?,
-    })
+    let mut out = Vec::new();
+    for c in cmd.combinations().map_err(anyhow::Error::msg)? {
+        match &c {
+            WorkloadCmd::Pingpong(pp) => out.push(Spec::Pingpong(engine::pingpong::config(pp))),
+            WorkloadCmd::Pipetest(pt) => out.push(Spec::Pipetest(engine::pipetest::config(pt))),
+            WorkloadCmd::Http(h) => out.extend(engine::http::specs(h)?),
+        }
+    }
+    Ok(out)
 }
 
 /// The cases of a `--scan`: per value, the workload's cases with the option set to it,
@@ -75,11 +81,8 @@ pub fn run(args: RunArgs, stop: &Stop) -> Result<ExitCode> {
     };
     for (i, s) in specs.iter().enumerate() {
         if let Err(e) = s.validate() {
-            // In a scan, say which value the option refused.
-            let at = scan_plan
-                .as_ref()
-                .map(|p| format!("--scan {}: ", p.points[i].label))
-                .unwrap_or_default();
+            // Say which value of a scan, and which combination of a list, was refused.
+            let at = engine::refusal_label(&specs, scan_plan.as_ref(), i);
             return Ok(usage_error(&format!("{at}{e}")));
         }
     }

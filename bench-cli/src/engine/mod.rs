@@ -358,6 +358,17 @@ impl Spec {
         }
     }
 
+    /// Its mechanism and wait mode as the command line gives them
+    /// (`pipetest -m pipe -W select`, `http -W epoll`): what names it in a refusal when
+    /// a list made several cases ([`refusal_label`]).
+    pub fn combination(&self) -> String {
+        match self {
+            Spec::Pingpong(c) => format!("pingpong -m {} -W {}", c.mechanism, c.wait.as_str()),
+            Spec::Pipetest(c) => format!("pipetest -m {} -W {}", c.mechanism, c.wait.as_str()),
+            Spec::Http(h) => format!("http -W {}", h.wait.join(",")),
+        }
+    }
+
     /// An empty results-document case for it: id and options.
     pub fn case(&self) -> Case {
         match self {
@@ -655,6 +666,25 @@ pub struct ScanPlan {
     pub warnings: Vec<String>,
 }
 
+/// What prefixes case `i`'s refusal (`Spec::validate`, `Session::check_fds`) so that
+/// the one line names the case refused: the scan's point (`--scan channels=800: `) and,
+/// when `specs` hold more than one combination of mechanism and wait mode (`-W
+/// epoll,select`), the combination (`pipetest -m pipe -W select: `). Empty for a single
+/// case.
+pub fn refusal_label(specs: &[Spec], scan: Option<&ScanPlan>, i: usize) -> String {
+    let mut at = scan
+        .and_then(|p| p.points.get(i))
+        .map(|p| format!("--scan {}: ", p.label))
+        .unwrap_or_default();
+    if let Some(s) = specs.get(i) {
+        let this = s.combination();
+        if specs.iter().any(|o| o.combination() != this) {
+            at.push_str(&format!("{this}: "));
+        }
+    }
+    at
+}
+
 /// [`run_cases`] for the cases of a parameter scan (`scan`, one point per spec; `None`:
 /// no scan): each case's id ends with its point's label, and the document records the
 /// scan. Scheduled like any other cases (clean and probed passes, interleaved,
@@ -681,10 +711,7 @@ pub fn run_scan(
     let user_name = user.as_ref().map(|p| p.user().to_string());
     // Probes are loaded before the plan, since whether they load decides the passes.
     let mut session = Session::start(common, 0, user)?;
-    session.check_fds(specs, |i| {
-        scan.map(|p| format!("--scan {}: ", p.points[i].label))
-            .unwrap_or_default()
-    })?;
+    session.check_fds(specs, |i| refusal_label(specs, scan, i))?;
     session.show_load_warnings();
     for w in scan.iter().flat_map(|p| &p.warnings) {
         warn(w);

@@ -14,15 +14,18 @@ use crate::{
 
 use super::{Figures, PassResult};
 
-/// The workload's configuration from the command line.
+/// The workload's configuration from one combination of the command line's options
+/// ([`crate::cli::WorkloadCmd::combinations`]: one mechanism, one wait mode; of a list,
+/// the first of each).
 pub fn config(pp: &PingpongArgs) -> pingpong::Config {
+    let d = pingpong::Config::default();
     pingpong::Config {
-        mechanism: pp.mechanism,
+        mechanism: pp.mechanism.first().copied().unwrap_or(d.mechanism),
         rounds: pp.rounds,
         warmup: pp.warmup_rounds,
         pin: pp.pin,
         tasks: pp.tasks,
-        wait: pp.wait,
+        wait: pp.wait.first().copied().unwrap_or(d.wait),
         topology: pp.topology,
         exclusive: pp.exclusive,
         duration: pp.duration,

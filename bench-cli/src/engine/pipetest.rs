@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use workloads::{pipetest, stop::Stop, Observer};
+use workloads::{pipetest, stop::Stop, Mechanism, Observer, WaitMode};
 
 use crate::{
     cli::PipetestArgs,
@@ -14,14 +14,16 @@ use crate::{
 
 use super::{Figures, PassResult};
 
-/// The workload's configuration from the command line.
+/// The workload's configuration from one combination of the command line's options
+/// ([`crate::cli::WorkloadCmd::combinations`]: one mechanism, one wait mode; of a list,
+/// the first of each).
 pub fn config(args: &PipetestArgs) -> pipetest::Config {
     pipetest::Config {
         channels: args.channels,
         active: args.active,
         writes: args.writes,
-        mechanism: args.mechanism,
-        wait: args.wait,
+        mechanism: args.mechanism.first().copied().unwrap_or(Mechanism::Pipe),
+        wait: args.wait.first().copied().unwrap_or(WaitMode::EpollEt),
         think: args.think,
     }
 }
