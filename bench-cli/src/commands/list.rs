@@ -108,8 +108,14 @@ fn print(json: bool, out: &mut impl Write) -> Result<()> {
     }
     let sections = [
         ("workloads (evbench run WORKLOAD)", &l.workloads),
-        ("mechanisms (--mechanism): what signals", &l.mechanisms),
-        ("wait modes (--wait): how a task waits", &l.wait_modes),
+        (
+            "mechanisms (-m/--mechanism; a comma-separated list runs one case each): what signals",
+            &l.mechanisms,
+        ),
+        (
+            "wait modes (-W/--wait; a comma-separated list runs one case each): how a task waits",
+            &l.wait_modes,
+        ),
         (
             "probe sets (--probes): what the kernel side measures",
             &l.probe_sets,
