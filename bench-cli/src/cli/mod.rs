@@ -408,6 +408,7 @@ Examples:
   evbench run pingpong --pin split         one task per CPU (every wakeup crosses CPUs)
   evbench run pingpong -m futex --tasks processes
   evbench run pingpong -m eventfd --wait epoll --topology fanout:4 --exclusive
+  evbench run pingpong -m eventfd,pipe -W epoll,block   one case per mechanism × wait mode
   evbench run pingpong --duration 5s --repeat 5 --json
 
 One measurement is --rounds round trips (or --duration) after --warmup-rounds discarded
@@ -425,7 +426,9 @@ AVG and SIG lines, as the originals' -q does.
 Examples:
   evbench run pipetest                     pipetest-4: 200 pipes, 1 active, 50,000 writes
   evbench run pipetest -m eventfd          eventfd-bench
-  evbench run pipetest -n 1000 -a 10 -q")]
+  evbench run pipetest -n 1000 -a 10 -q
+  evbench run pipetest -W epoll-et,poll --scan channels=200..2000:3log
+                                           one case per wait mode and channel count")]
     Pipetest(PipetestArgs),
     /// A static HTTP server per wait mode (child process) under the load client.
     #[command(after_help = "\
