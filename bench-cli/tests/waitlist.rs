@@ -311,3 +311,69 @@ fn help_says_mechanism_and_wait_take_lists() {
         }
     }
 }
+
+/// What the lists are for: `report` on one run of `-W epoll,poll --scan` draws one line
+/// per wait mode — a column each in the medians table, a fit row each (3 values × 2
+/// repeats = 6 points) and each named once in the plot's legend.
+#[test]
+fn report_draws_one_line_per_wait_mode() {
+    let tmp =
+        |n: &str| std::env::temp_dir().join(format!("evbench-waitlist-{}-{n}", std::process::id()));
+    let (doc, dir) = (tmp("doc.json"), tmp("svg"));
+    let (code, _, err) = evbench(&[
+        "run",
+        "pipetest",
+        "-W",
+        "epoll,poll",
+        "--scan",
+        "channels=20,40,80",
+        "-w",
+        "200",
+        "--repeat",
+        "2",
+        "--probes",
+        "none",
+        "-q",
+        "-o",
+        doc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = evbench(&[
+        "report",
+        doc.to_str().unwrap(),
+        "--svg",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let header: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("channels (channels)"))
+        .unwrap_or_else(|| panic!("no medians table: {out}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "channels",
+            "(channels)",
+            "pipetest/pipe/epoll",
+            "pipetest/pipe/poll"
+        ]
+    );
+    for line in ["pipetest/pipe/epoll", "pipetest/pipe/poll"] {
+        let rows: Vec<&str> = out
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(line) && l.contains('['))
+            .collect();
+        assert_eq!(rows.len(), 1, "{line}: {out}");
+        assert_eq!(rows[0].split_whitespace().nth(1), Some("6"), "{}", rows[0]);
+    }
+    let svg = dir.join("pipetest-scan-channels-us_per_event.svg");
+    let text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    for line in ["pipetest/pipe/epoll", "pipetest/pipe/poll"] {
+        let named = text.lines().filter(|l| l.trim() == line).count();
+        assert_eq!(named, 1, "{line} in the legend: {text}");
+    }
+    let _ = std::fs::remove_file(&doc);
+    let _ = std::fs::remove_dir_all(&dir);
+}
