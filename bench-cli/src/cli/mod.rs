@@ -1437,4 +1437,61 @@ mod tests {
             assert!(e.contains("a port or IP:PORT"), "{bad}: {e}");
         }
     }
+
+    /// The workload command as typed after `evbench run`, split into its combinations:
+    /// (mechanism, wait mode) of each, in order.
+    fn combos(argv: &[&str]) -> Result<Vec<(String, String)>, String> {
+        let cli = parse_from([&["evbench", "run"][..], argv].concat()).unwrap();
+        let Command::Run(r) = cli.command else {
+            unreachable!()
+        };
+        let cmd = r.workload.unwrap();
+        let one = |m: Vec<String>, w: Vec<String>| {
+            assert_eq!((m.len(), w.len()), (1, 1), "one value each");
+            (m[0].clone(), w[0].clone())
+        };
+        let names = |v: &[Mechanism]| v.iter().map(ToString::to_string).collect();
+        let waits = |v: &[WaitMode]| v.iter().map(ToString::to_string).collect();
+        Ok(cmd
+            .combinations()?
+            .into_iter()
+            .map(|c| match c {
+                WorkloadCmd::Pingpong(a) => one(names(&a.mechanism), waits(&a.wait)),
+                WorkloadCmd::Pipetest(a) => one(names(&a.mechanism), waits(&a.wait)),
+                WorkloadCmd::Http(a) => one(vec![String::new()], a.wait),
+            })
+            .collect())
+    }
+
+    /// Every combination once, mechanism first, each with exactly one value per list;
+    /// http's `all` is every server wait mode; a single value stays one command.
+    #[test]
+    fn combinations_are_the_product_in_the_order_typed() {
+        let pair = |m: &str, w: &str| (m.to_string(), w.to_string());
+        assert_eq!(
+            combos(&["pingpong", "-m", "eventfd,pipe", "-W", "epoll,block"]).unwrap(),
+            [
+                pair("eventfd", "epoll"),
+                pair("eventfd", "block"),
+                pair("pipe", "epoll"),
+                pair("pipe", "block")
+            ]
+        );
+        assert_eq!(
+            combos(&["pipetest", "-W", "poll", "-W", "epoll-et"]).unwrap(),
+            [pair("pipe", "poll"), pair("pipe", "epoll-et")]
+        );
+        assert_eq!(combos(&["pipetest"]).unwrap(), [pair("pipe", "epoll-et")]);
+        let all: Vec<(String, String)> =
+            HttpWait::all().iter().map(|w| pair("", w.name())).collect();
+        assert_eq!(combos(&["http"]).unwrap(), all);
+        assert_eq!(
+            combos(&["http", "-W", "poll,epoll"]).unwrap(),
+            [pair("", "poll"), pair("", "epoll")]
+        );
+        assert_eq!(
+            combos(&["pipetest", "-W", "poll", "-W", "poll"]).unwrap_err(),
+            "-W poll,poll: poll is given twice (each value is one case; name it once)"
+        );
+    }
 }
