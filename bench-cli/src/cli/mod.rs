@@ -58,7 +58,10 @@ Examples:
   evbench run pipetest --hlog run.hlog     the HdrHistogram interval log too
   evbench run pipetest -W poll --scan channels=200..3200:5log -o scan.json
                                            one case per channel count; `evbench report
-                                           scan.json --svg plots/` fits and draws the curve")]
+                                           scan.json --svg plots/` fits and draws the curve
+  evbench run pipetest -W epoll-et,poll --scan channels=200..2000:3log
+                                           -m and -W take comma-separated lists: every
+                                           mechanism × wait mode at every value, a line each")]
     Run(RunArgs),
     /// Check what this machine allows: privileges, BTF, tracefs, programs loaded for real.
     #[command(after_help = "\
