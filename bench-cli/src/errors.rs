@@ -18,14 +18,26 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// `t` without a trailing " (os error N)" (std's `io::Error` display of an errno).
-fn without_errno(mut t: String) -> String {
-    if let Some(i) = t.rfind(" (os error ") {
-        if t[i..].ends_with(')') && t[i + 11..t.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
-            t.truncate(i);
+/// `t` without std's " (os error N)" tails (`io::Error`'s display of an errno),
+/// wherever they stand: a message may quote an io::Error mid-sentence. Every one-line
+/// error and warning evbench prints goes through it.
+pub fn without_errno(t: String) -> String {
+    const TAIL: &str = " (os error ";
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t.as_str();
+    while let Some(i) = rest.find(TAIL) {
+        let after = &rest[i + TAIL.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..i]);
+        if digits > 0 && after[digits..].starts_with(')') {
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(TAIL);
+            rest = after;
         }
     }
-    t
+    out.push_str(rest);
+    out
 }
 
 /// The first OS error number found in an error's chain.
@@ -57,5 +69,27 @@ pub fn errno_name(code: i32) -> &'static str {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         524 => "ENOTSUPP",
         _ => "errno",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_errno;
+
+    #[test]
+    fn errno_tails_go_wherever_they_stand() {
+        assert_eq!(
+            without_errno("x: cannot execute: Permission denied (os error 13)".into()),
+            "x: cannot execute: Permission denied"
+        );
+        assert_eq!(
+            without_errno("a: No space left on device (os error 28); the document is kept".into()),
+            "a: No space left on device; the document is kept"
+        );
+        // Not an errno tail: kept as typed.
+        assert_eq!(
+            without_errno("file (os error x) and (os error 5".into()),
+            "file (os error x) and (os error 5"
+        );
     }
 }

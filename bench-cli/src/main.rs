@@ -107,7 +107,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let mut out = std::io::stdout().lock();
             if let Err(e) = out.write_all(&script).and_then(|()| out.flush()) {
-                eprintln!("evbench: error: cannot write to stdout: {e}");
+                eprintln!(
+                    "evbench: error: cannot write to stdout: {}",
+                    evbench::files::cause(&e)
+                );
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
@@ -165,5 +168,5 @@ fn usage_line(e: &clap::Error) -> String {
 }
 
 fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
+    evbench::errors::without_errno(format!("{e:#}").replace('\n', " "))
 }

@@ -27,9 +27,10 @@ static FIRST_NS: AtomicU64 = AtomicU64::new(0);
 /// A second signal within this long of the first is the same request: `timeout(1)`
 /// sends SIGINT to evbench and again to its process group, and a terminal's Ctrl-C
 /// reaches every process of the foreground group; neither means "exit at once".
-const SAME_REQUEST_NS: u64 = 500_000_000;
+pub(crate) const SAME_REQUEST_NS: u64 = 500_000_000;
 
-fn monotonic_ns() -> u64 {
+/// CLOCK_MONOTONIC in ns; async-signal-safe (for the handlers).
+pub(crate) fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -55,6 +55,21 @@ impl Mount {
         m
     }
 
+    /// A 64 KiB tmpfs at `dir` with one page (4 KiB) left free: a stream of lines
+    /// fills it part-way through a line.
+    fn tmpfs_with_one_page(dir: &Path) -> Self {
+        let m = Self::full_tmpfs(dir);
+        let filler = dir.join("filler");
+        let len = fs::metadata(&filler).unwrap().len();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&filler)
+            .unwrap()
+            .set_len(len - 4096)
+            .unwrap();
+        m
+    }
+
     /// `src` bind-mounted read-only at `dir`.
     fn read_only(src: &Path, dir: &Path) -> Self {
         fs::create_dir_all(dir).unwrap();
@@ -569,9 +584,9 @@ fn trace_on_a_full_disk_names_each_file_keeps_the_document_and_exits_2() {
         printed.len(),
         "{err}"
     );
-    // The stream is the one file written in place: it holds only whole lines (none fit).
-    assert_eq!(names(&full), ["filler", "t.jsonl"]);
-    assert_eq!(fs::read(&jl).unwrap(), b"");
+    // The stream is the one file written in place: no whole line fit, so none is left
+    // (an empty file under the final name says nothing).
+    assert_eq!(names(&full), ["filler"]);
     fs::remove_file(&kept).unwrap();
 
     // --json: the document is on stdout, no fallback file.
@@ -793,4 +808,40 @@ fn run_into_a_fifo_without_a_reader_fails_at_once_and_keeps_the_document() {
     let doc: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(tmp.join(&kept[0])).unwrap()).unwrap();
     assert_eq!(doc["cases"][0]["id"], "pingpong/pipe/block/pin=none");
+}
+
+/// Issue 14: the interval stream keeps whole lines only: when the disk fills part-way
+/// through a line, the part written is taken back (a tester found a 30-byte cut line).
+#[test]
+fn interval_json_on_a_disk_filling_mid_line_keeps_whole_lines_only() {
+    let tmp = TempDir::new("trace-midline");
+    let full = tmp.0.join("full");
+    let _m = Mount::tmpfs_with_one_page(&full);
+    let jl = full.join("iv.jsonl");
+    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = target.id().to_string();
+    let out = evbench()
+        .args(["trace", "-q", "--pid", &pid, "--duration", "3s"])
+        .args(["--interval", "50ms", "--interval-json"])
+        .arg(&jl)
+        .output()
+        .unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let stream = format!(
+        "evbench: error: --interval-json: cannot write {}: No space left on device; no more interval lines (the session goes on)",
+        jl.display()
+    );
+    assert_eq!(err.lines().filter(|l| *l == stream).count(), 1, "{err}");
+    let body = fs::read_to_string(&jl).unwrap();
+    assert!(
+        !body.is_empty() && body.ends_with('\n'),
+        "whole lines only: {body:?}"
+    );
+    for l in body.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["t_s"].is_number(), "{l}");
+    }
 }

@@ -313,3 +313,25 @@ fn a_stream_reader_that_goes_away_ends_the_stream_not_the_session() {
     let _ = target.0.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `--prometheus` address that cannot be used is the user's to change (exit 2, or 125
+/// with a command), one line without std's "(os error N)", and nothing ran.
+#[test]
+fn a_taken_prometheus_port_is_one_line_and_a_usage_exit() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let me = std::process::id().to_string();
+    for (tail, want) in [(vec!["--pid", me.as_str()], 2), (vec!["--", "true"], 125)] {
+        let out = Command::new(EVBENCH)
+            .args(["trace", "-q", "--prometheus", &addr])
+            .args(&tail)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(want), "{err}");
+        assert_eq!(
+            err,
+            format!("evbench: error: --prometheus {addr}: cannot listen there: Address already in use\n")
+        );
+    }
+}

@@ -32,7 +32,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     let (base, cur) = match args.sides() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("evbench: error: {e}");
+            eprintln!(
+                "evbench: error: {}",
+                crate::errors::without_errno(e.to_string())
+            );
             return Ok(exit::UNUSABLE);
         }
     };
@@ -60,7 +63,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
             None => Ok(()),
         });
     if let Err(e) = checked {
-        eprintln!("evbench: error: {e}");
+        eprintln!(
+            "evbench: error: {}",
+            crate::errors::without_errno(e.to_string())
+        );
         return Ok(exit::UNUSABLE);
     }
     let settings = Settings {
@@ -70,7 +76,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     let mut c = match compare_files(&base, &cur, settings) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("evbench: error: unusable input: {e}");
+            eprintln!(
+                "evbench: error: unusable input: {}",
+                crate::errors::without_errno(e.to_string())
+            );
             return Ok(exit::UNUSABLE);
         }
     };
@@ -98,7 +107,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.markdown {
         if let Err(e) = write_atomic(path, render_markdown(&c).as_bytes()) {
-            eprintln!("evbench: error: {e} (the verdict above is complete; exit 2)");
+            eprintln!(
+                "evbench: error: {} (the verdict above is complete; exit 2)",
+                crate::errors::without_errno(e.to_string())
+            );
             could_not_judge = true;
         }
     }
@@ -124,7 +136,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         match write_atomic(p, page.as_bytes()) {
             Ok(()) => eprintln!("evbench: wrote {}", p.display()),
             Err(e) => {
-                eprintln!("evbench: error: {e}");
+                eprintln!(
+                    "evbench: error: {}",
+                    crate::errors::without_errno(e.to_string())
+                );
                 could_not_judge = true;
             }
         }

@@ -93,7 +93,10 @@ pub fn run(json: bool) -> Result<std::process::ExitCode> {
     match print(json, &mut out).and_then(|()| Ok(out.flush()?)) {
         Ok(()) => Ok(std::process::ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("evbench: error: cannot write the list to stdout: {e}");
+            eprintln!(
+                "evbench: error: cannot write the list to stdout: {}",
+                crate::errors::without_errno(format!("{e:#}"))
+            );
             Ok(std::process::ExitCode::from(2))
         }
     }

@@ -17,7 +17,10 @@
 //! child stays in evbench's process group, hence in the terminal's foreground group, so
 //! the terminal's Ctrl-C reaches it directly; a SIGINT or SIGTERM *sent* to evbench (a
 //! `kill(2)`, `si_code <= 0`) is forwarded to it, one from the terminal (`SI_KERNEL`)
-//! is not, since the command got its own. Exit status: the command's, 128+N when signal
+//! is not, since the command got its own. A second ending signal more than
+//! [`crate::signal::SAME_REQUEST_NS`] after the first exits at once (forwarding it to
+//! the command first); one within it is the same request (`timeout(1)` signals evbench
+//! and then its process group). Exit status: the command's, 128+N when signal
 //! N killed it; [`EXIT_FAILED`] when evbench itself fails, [`EXIT_NOT_EXECUTABLE`],
 //! [`EXIT_NOT_FOUND`] (POSIX `command`'s and `env`'s codes).
 //!
@@ -34,7 +37,7 @@ use std::{
     os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -125,6 +128,10 @@ const TICK: Duration = Duration::from_millis(20);
 /// and the last one sent by a process (to forward).
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
 static FORWARD: AtomicI32 = AtomicI32::new(0);
+/// When the first ending signal arrived (CLOCK_MONOTONIC ns; 0: none yet).
+static FIRST_NS: AtomicU64 = AtomicU64::new(0);
+/// The command's pid once started (0: none), for the handler's exit at once.
+static CHILD: AtomicI32 = AtomicI32::new(0);
 /// Whether the session runs a command (set before the handler is installed).
 static COMMAND_MODE: AtomicBool = AtomicBool::new(false);
 
@@ -147,12 +154,29 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     if !counts_as_ending(code, COMMAND_MODE.load(Ordering::SeqCst)) {
         return;
     }
-    let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
-    if n >= 2 {
-        // A second signal: exit at once; closing our fds unloads every program.
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(128 + sig) };
+    let now = crate::signal::monotonic_ns().max(1);
+    let first = FIRST_NS.load(Ordering::SeqCst);
+    if first == 0 {
+        FIRST_NS.store(now, Ordering::SeqCst);
+        SIGNALS.fetch_add(1, Ordering::SeqCst);
+        return;
     }
+    // Within SAME_REQUEST_NS of the first it is the same request: timeout(1) signals
+    // evbench and then its whole process group, a few ms apart.
+    if now.saturating_sub(first) <= crate::signal::SAME_REQUEST_NS {
+        return;
+    }
+    // A second request: exit at once; closing our fds unloads every program. The
+    // command gets the signal first (when it was sent to evbench), so it is not left
+    // running without anyone waiting for it.
+    let child = CHILD.load(Ordering::SeqCst);
+    // SAFETY: kill and _exit are async-signal-safe; `child` is our unreaped child.
+    unsafe {
+        if child > 0 && code <= 0 {
+            libc::kill(child, sig);
+        }
+        libc::_exit(128 + sig)
+    };
 }
 
 /// The signals the session handles.
@@ -201,7 +225,8 @@ pub fn run(args: TraceArgs) -> ExitCode {
     match session(&args, usage) {
         Ok(code) => ExitCode::from(code),
         Err(Fail(msg, code)) => {
-            eprintln!("evbench: error: {}", msg.replace('\n', " "));
+            let msg = crate::errors::without_errno(msg.replace('\n', " "));
+            eprintln!("evbench: error: {msg}");
             ExitCode::from(code)
         }
     }
@@ -559,6 +584,7 @@ fn fork_command(argv: &[String], user: Option<&privdrop::Plan>) -> Result<Child,
         libc::close(gate[0]);
         libc::close(errs[1]);
     }
+    CHILD.store(pid, Ordering::SeqCst);
     Ok(Child {
         pid,
         gate: gate[1],
@@ -752,8 +778,13 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
     let listener = match args.prometheus {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
             Fail(
-                format!("--prometheus {addr}: cannot listen there: {e}"),
-                own,
+                format!(
+                    "--prometheus {addr}: cannot listen there: {}",
+                    files::cause(&e)
+                ),
+                // An address that cannot be used is the user's to change, like an
+                // output path that cannot be written: exit 2 (125 with a command).
+                usage,
             )
         })?),
         None => None,
@@ -1023,7 +1054,10 @@ fn session(args: &TraceArgs, usage: u8) -> Result<u8, Fail> {
         let (k, e) = write_document(&doc, p, args.json, child.is_none() && !jsonl_on_stdout);
         kept = k;
         if let Some(e) = e {
-            eprintln!("evbench: error: {e}");
+            eprintln!(
+                "evbench: error: {}",
+                crate::errors::without_errno(e.to_string())
+            );
             failed = true;
         }
     }
@@ -1574,10 +1608,19 @@ fn emit_interval(
                 let mut o = std::io::stdout().lock();
                 o.write_all(line.as_bytes()).and_then(|()| o.flush())
             }
-            JsonLines::File(f) => f.write_all(line.as_bytes()).and_then(|()| f.flush()),
+            JsonLines::File(f) => {
+                // A line cut short (the disk filled mid-line) is taken back, so the file
+                // keeps whole lines only; not possible (nor needed) on a FIFO or device.
+                let before = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                let r = f.write_all(line.as_bytes()).and_then(|()| f.flush());
+                if let (Err(_), Some(len)) = (&r, before) {
+                    let _ = f.set_len(len);
+                }
+                r
+            }
         };
         if let Err(e) = r {
-            let what = match (out, &args.interval_json) {
+            let what = match (&*out, &args.interval_json) {
                 (JsonLines::File(_), Some(p)) => p.display().to_string(),
                 _ => "stdout".into(),
             };
@@ -1585,6 +1628,12 @@ fn emit_interval(
                 "evbench: error: --interval-json: cannot write {what}: {}; no more interval lines (the session goes on)",
                 files::cause(&e)
             );
+            // A stream that never got a whole line leaves no empty file behind.
+            if let (JsonLines::File(f), Some(p)) = (&*out, &args.interval_json) {
+                if f.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
             *failed = true;
             *jsonl = None;
         }

@@ -4,7 +4,10 @@ pub mod progress;
 
 /// One warning line on stderr.
 pub fn warn(msg: &str) {
-    eprintln!("evbench: warning: {msg}");
+    eprintln!(
+        "evbench: warning: {}",
+        crate::errors::without_errno(msg.to_string())
+    );
 }
 
 /// A nanosecond figure with a unit a person reads at a glance (ns, µs, ms, s).
