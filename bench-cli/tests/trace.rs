@@ -101,12 +101,21 @@ fn calls_by_comm(doc: &Value, name: &str, comm: &str) -> u64 {
 /// Starts evbench with `args`; returns it and a receiver that gets `()` once it says
 /// it is tracing (its stderr is collected in the returned thread).
 fn start(args: &[&str]) -> (Child, mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
-    let mut c = Command::new(EVBENCH)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(EVBENCH);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // These tests signal evbench: it must not inherit SIGINT/SIGTERM ignored from
+    // whatever started the test (a background job of a script ignores SIGINT, and the
+    // command mode keeps a signal ignored at start ignored, as env(1) does).
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut c = cmd.spawn().unwrap();
     let err = c.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let h = std::thread::spawn(move || {

@@ -12,6 +12,22 @@ use std::{
 
 const EVBENCH: &str = env!("CARGO_BIN_EXE_evbench");
 
+/// `c` with SIGINT, SIGTERM and SIGQUIT at their defaults in the child: these tests
+/// signal evbench or compare ignored masks, so nothing may be inherited from whatever
+/// started the test (a script's background job ignores SIGINT and SIGQUIT).
+fn defaults(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        c.pre_exec(|| {
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT] {
+                libc::signal(s, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// A free loopback port: bound, then released for the evbench started next.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -54,7 +70,7 @@ impl Drop for KillOnDrop {
 fn a_silent_client_does_not_delay_a_scrape_and_help_lines_name_real_flags() {
     let port = free_port();
     let mut ev = KillOnDrop(
-        Command::new(EVBENCH)
+        defaults(&mut Command::new(EVBENCH))
             .args(["trace", "--probes", "wakeup,offcpu,syscalls", "-q"])
             .args(["--prometheus", &format!("127.0.0.1:{port}")])
             .args(["--", "sleep", "60"])
@@ -165,7 +181,9 @@ fn a_silent_client_does_not_delay_a_scrape_and_help_lines_name_real_flags() {
 
 /// `sh -c SCRIPT`'s stdout.
 fn sh(script: &str) -> String {
-    let out = Command::new("sh").args(["-c", script]).output().unwrap();
+    let out = defaults(Command::new("sh").args(["-c", script]))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{script}: {out:?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -202,7 +220,7 @@ fn ignored_signals_stay_ignored_in_the_command() {
 #[test]
 fn a_sigint_ignored_at_start_is_not_forwarded() {
     let mut ev = KillOnDrop(
-        Command::new("sh")
+        defaults(&mut Command::new("sh"))
             .args([
                 "-c",
                 &format!("trap '' INT; exec {EVBENCH} trace --probes offcpu -q -- head -c 1"),
