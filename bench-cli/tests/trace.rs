@@ -1131,12 +1131,14 @@ fn the_sessions_own_cost_is_an_estimate_from_target_events_and_the_nop_calibrati
     assert_eq!(events("sched_waking"), counter(&d, "kernel.wakeups"));
     assert_eq!(counter(&d, "kernel.syscall.read"), 8000);
     // CPU time = Σ events × the nop twin's ns per run, as the metric says.
-    let sum: f64 = programs
-        .iter()
-        .map(|p| p["events"].as_u64().unwrap() as f64 * p["nop_ns_per_run"].as_f64().unwrap())
-        .sum();
+    // Each row in whole ns (rounded), the total exactly their sum.
+    for p in programs {
+        let exact = p["events"].as_u64().unwrap() as f64 * p["nop_ns_per_run"].as_f64().unwrap();
+        assert_eq!(p["cpu_ns"].as_u64().unwrap(), exact.round() as u64, "{p}");
+    }
+    let sum: u64 = programs.iter().map(|p| p["cpu_ns"].as_u64().unwrap()).sum();
     let cpu = cost["cpu_ns"].as_f64().unwrap();
-    assert!((cpu - sum).abs() <= 1e-6 * sum, "{cpu} vs {sum}");
+    assert_eq!(cost["cpu_ns"].as_u64().unwrap(), sum, "{cost}");
     assert_eq!(
         r["metrics"]["session_cost_estimate_ns"].as_f64().unwrap(),
         cpu
@@ -1810,7 +1812,180 @@ fn timer_wakeups_are_credited_to_irq_not_to_the_interrupted_task() {
     assert_eq!(by("[irq]"), 50, "{woke:?}");
     assert_eq!(by("evbench"), 1, "{woke:?}");
     assert_eq!(counter(&d, "kernel.wakeups"), 51, "{woke:?}");
-    assert!(err.contains("the cmd was woken 50 times by [irq]"), "{err}");
+    // The pseudo-waker has no tid (null, not the kernel's sentinel) and says its kind;
+    // the wakee is named by role, tid and comm.
+    let cmd = role_tid(&d, "cmd");
+    let irq: Vec<&Value> = woke.iter().filter(|w| w["waker_comm"] == "[irq]").collect();
+    assert_eq!(irq.len(), 1, "{woke:?}");
+    assert_eq!(irq[0]["waker_tid"], Value::Null, "{woke:?}");
+    assert_eq!(irq[0]["waker_kind"], "irq", "{woke:?}");
+    assert_eq!(irq[0]["waker_role"], Value::Null, "{woke:?}");
+    assert_eq!(irq[0]["wakee_tid"], cmd, "{woke:?}");
+    assert_eq!(irq[0]["wakee_comm"], "trace_helper", "{woke:?}");
+    assert!(
+        err.contains(&format!(
+            "    cmd {cmd} (trace_helper) was woken 50 times by [irq]\n"
+        )),
+        "{err}"
+    );
+}
+
+/// The tid of the document's only thread with `role` (first repeat).
+fn role_tid(d: &Value, role: &str) -> u64 {
+    let threads = d["cases"][0]["repeats"][0]["details"]["kernel"]["threads"]
+        .as_array()
+        .unwrap();
+    let t: Vec<&Value> = threads.iter().filter(|t| t["role"] == role).collect();
+    assert_eq!(t.len(), 1, "{threads:?}");
+    t[0]["tid"].as_u64().unwrap()
+}
+
+/// Issue 14 (tester's finding 2): who-woke-whom names wakee and waker by role, tid and
+/// comm, and a waker that is itself a target (here a thread the kernel followed) has
+/// its role. The helper's thread wakes the main thread exactly 200 times (it writes
+/// only once the main thread sleeps in read(2)); the only other wakeup is evbench
+/// opening its gate, a task that is no target (role null, kind "task").
+#[test]
+fn a_target_thread_waking_another_is_named_with_its_role_tid_and_comm() {
+    let doc = tmp("wake.json");
+    let (code, _, err) = trace(&[
+        "--probes",
+        "wakeup",
+        "-o",
+        doc.to_str().unwrap(),
+        "--",
+        helper().to_str().unwrap(),
+        "200",
+        "wake",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    let (cmd, child) = (role_tid(&d, "cmd"), role_tid(&d, "child"));
+    let all = d["cases"][0]["repeats"][0]["details"]["kernel"]["woke"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // The tasks' wakeups, exact. A rare wakeup in interrupt context can come on top (seen
+    // once in about ten runs: one [softirq] wakeup of the main thread); those have no
+    // tid, and kernel.wakeups counts them too.
+    let (woke, irq): (Vec<Value>, Vec<Value>) =
+        all.into_iter().partition(|w| w["waker_kind"] == "task");
+    for w in &irq {
+        assert_eq!(w["waker_tid"], Value::Null, "{irq:?}");
+        assert!(
+            w["waker_comm"] == "[irq]" || w["waker_comm"] == "[softirq]",
+            "{irq:?}"
+        );
+    }
+    let irq_count: u64 = irq.iter().map(|w| w["count"].as_u64().unwrap()).sum();
+    assert_eq!(woke.len(), 2, "{woke:?}");
+    let w = &woke[0];
+    assert_eq!(w["waker_tid"], child, "{woke:?}");
+    assert_eq!(w["waker_kind"], "task", "{woke:?}");
+    assert_eq!(w["waker_role"], "child", "{woke:?}");
+    assert_eq!(w["waker_comm"], "trace_helper", "{woke:?}");
+    assert_eq!(w["wakee_tid"], cmd, "{woke:?}");
+    assert_eq!(w["wakee_role"], "cmd", "{woke:?}");
+    assert_eq!(w["wakee_comm"], "trace_helper", "{woke:?}");
+    assert_eq!(w["count"], 200, "{woke:?}");
+    let g = &woke[1];
+    assert_eq!(g["waker_comm"], "evbench", "{woke:?}");
+    assert_eq!(g["waker_kind"], "task", "{woke:?}");
+    assert_eq!(g["waker_role"], Value::Null, "{woke:?}");
+    assert_eq!(g["wakee_tid"], cmd, "{woke:?}");
+    assert_eq!(g["count"], 1, "{woke:?}");
+    let gate = g["waker_tid"].as_u64().unwrap();
+    assert_eq!(counter(&d, "kernel.wakeups"), 201 + irq_count, "{woke:?}");
+    for line in [
+        format!(
+            "    cmd {cmd} (trace_helper) was woken 200 times by child {child} (trace_helper)\n"
+        ),
+        format!("    cmd {cmd} (trace_helper) was woken 1 time by {gate} (evbench)\n"),
+    ] {
+        assert!(err.contains(&line), "{line} in {err}");
+    }
+}
+
+/// Issue 14 (tester's finding 1): without BPF statistics the trace report's program
+/// table shows what the cost estimate is built from: per program its target events
+/// (counted in the kernel), the nop twin's calibrated ns per run, and the estimated CPU
+/// ns; the rows add up exactly to the total row, to the "session's own cost" line and
+/// to the document's `cpu_ns`. sys_enter's events are exactly the helper's syscalls:
+/// every completed one (`kernel.syscalls`) plus the two that never return (the
+/// thread's exit(2), the process's exit_group(2)).
+#[test]
+fn the_cost_table_shows_events_nop_rates_and_estimates_that_sum_to_the_total() {
+    let h = helper().to_str().unwrap();
+    let doc = tmp("cost-table.json");
+    let (code, _, err) = trace(&["-o", doc.to_str().unwrap(), "--", h, "3000", "thread"]);
+    assert_eq!(code, Some(0), "{err}");
+    let d = read_doc(&doc);
+    assert_eq!(counter(&d, "kernel.syscall.read"), 6000);
+    let cost = &d["cases"][0]["repeats"][0]["details"]["session_cost_estimate"];
+    let programs = cost["programs"].as_array().unwrap();
+    let total = cost["cpu_ns"].as_u64().unwrap();
+    let json_sum: u64 = programs.iter().map(|p| p["cpu_ns"].as_u64().unwrap()).sum();
+    assert_eq!(json_sum, total, "{cost}");
+    assert_eq!(
+        cost_events(&d, "sys_enter"),
+        counter(&d, "kernel.syscalls") + 2,
+        "{cost}"
+    );
+    // The printed table: one row per program, its events and estimate as in the JSON.
+    let n = |s: &str| s.replace(',', "").parse::<u64>().unwrap();
+    let header = err
+        .lines()
+        .position(|l| l.trim_start().starts_with("probe program") && l.contains("target events"))
+        .unwrap_or_else(|| panic!("no estimate table in {err}"));
+    let mut printed = 0;
+    for (i, p) in programs.iter().enumerate() {
+        let row: Vec<&str> = err
+            .lines()
+            .nth(header + 1 + i)
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(row[0], p["program"].as_str().unwrap(), "{err}");
+        assert_eq!(n(row[1]), p["events"].as_u64().unwrap(), "{err}");
+        assert_eq!(
+            row[2],
+            format!("{:.2}", p["nop_ns_per_run"].as_f64().unwrap()),
+            "{err}"
+        );
+        assert_eq!(n(row[3]), p["cpu_ns"].as_u64().unwrap(), "{err}");
+        printed += n(row[3]);
+    }
+    let total_row: Vec<&str> = err
+        .lines()
+        .nth(header + 1 + programs.len())
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&total_row[..2], ["total", "(estimate)"], "{err}");
+    assert_eq!(n(total_row[2]), printed, "{err}");
+    assert_eq!(printed, total, "{err}");
+    let sys_enter = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("sys_enter "))
+        .unwrap();
+    assert_eq!(
+        n(sys_enter.split_whitespace().nth(1).unwrap()),
+        counter(&d, "kernel.syscalls") + 2,
+        "{err}"
+    );
+    let sum_line = format!("CPU time ({} ns, the sum of the rows above)", {
+        let mut s = total.to_string();
+        let mut i = s.len() as isize - 3;
+        while i > 0 {
+            s.insert(i as usize, ',');
+            i -= 3;
+        }
+        s
+    });
+    assert!(err.contains(&sum_line), "{sum_line} in {err}");
+    // The measured table (runs, ns/run from BPF statistics) is not printed: it would
+    // read 0 with the statistics off.
+    assert!(!err.contains("ns/target run"), "{err}");
 }
 
 /// Issue 14 (tester's finding 4): a datagram sent over loopback is delivered by the
@@ -1882,6 +2057,36 @@ fn loopback_receive_wakeups_are_credited_to_softirq_not_to_the_sender() {
             .sum()
     };
     assert_eq!(by("[softirq]"), 20, "{woke:?}");
+    for w in woke.iter().filter(|w| w["waker_comm"] == "[softirq]") {
+        assert_eq!(w["waker_tid"], Value::Null, "{woke:?}");
+        assert_eq!(w["waker_kind"], "softirq", "{woke:?}");
+    }
     assert_eq!(by("evbench"), 1, "{woke:?}");
     assert_eq!(counter(&d, "kernel.wakeups"), 21, "{woke:?}");
+}
+
+/// Issue 14 (tester's finding 3): `trace --help` says that --cgroup and --comm adoption
+/// is sticky, as the README does: a task that leaves the cgroup, or execs or is renamed
+/// to another name, stays traced with its later threads and children.
+#[test]
+fn trace_help_says_cgroup_and_comm_adoption_is_sticky() {
+    let out = Command::new(EVBENCH)
+        .args(["trace", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Joined into one line: clap may wrap the text to the terminal's width, and it
+    // drops the last full stop of a help text.
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Adoption is sticky: a task that later leaves the cgroup stays traced, and so do the threads and children it creates afterwards"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Adoption is sticky: a process that later execs or is renamed to another name stays traced, and so do the threads and children it creates afterwards"),
+        "{text}"
+    );
 }

@@ -210,11 +210,14 @@ pub struct TraceArgs {
     pub pids: Vec<u32>,
     /// Trace every task in this cgroup v2 directory and its descendant cgroups,
     /// including tasks that join later (filtered in the kernel). A cgroup v1 or plain
-    /// directory is refused.
+    /// directory is refused. Adoption is sticky: a task that later leaves the cgroup
+    /// stays traced, and so do the threads and children it creates afterwards.
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<PathBuf>,
     /// Trace the processes named NAME (exact, as `pgrep -x`; at most 15 bytes), with
     /// all their threads, including ones that start, exec or are renamed later.
+    /// Adoption is sticky: a process that later execs or is renamed to another name
+    /// stays traced, and so do the threads and children it creates afterwards.
     #[arg(long, value_name = "NAME")]
     pub comm: Option<String>,
     /// The case id's last part in the results document (`trace/NAME`), stable across

@@ -1243,7 +1243,8 @@ pub struct SessionCost {
     pub basis: &'static str,
     /// Per program: (name, target events, nop ns per run, estimated CPU ns).
     pub programs: Vec<ProgramCostEstimate>,
-    pub cpu_ns: f64,
+    /// The estimated CPU time, ns: exactly the sum of the programs' `cpu_ns`.
+    pub cpu_ns: u64,
     pub targets_cpu_ns: u64,
     /// `cpu_ns` as a percentage of `targets_cpu_ns` (none when that is 0).
     pub share_pct: Option<f64>,
@@ -1257,7 +1258,11 @@ pub struct ProgramCostEstimate {
     pub events: u64,
     /// Its nop twin's ns per run (none: no nop twin, e.g. kfunc's fentry/fexit).
     pub nop_ns_per_run: Option<f64>,
-    pub cpu_ns: f64,
+    /// `events` × `nop_ns_per_run`, rounded to whole ns (0 without a nop twin), so the
+    /// rows add up to [`SessionCost::cpu_ns`] exactly.
+    pub cpu_ns: u64,
+    /// `cpu_ns` as a percentage of the targets' CPU time (none when that is 0).
+    pub share_pct: Option<f64>,
 }
 
 const COST_BASIS: &str = "estimate: target events per program x that program's nop twin's ns per run (calibrated at the session's start with BPF statistics on); leaves out the programs' work beyond an empty program's and their runs on other threads' events";
@@ -1265,17 +1270,21 @@ const COST_BASIS: &str = "estimate: target events per program x that program's n
 impl SessionCost {
     /// The estimate for the figures `k` and the targets' CPU time in the same span.
     pub fn of(k: &Kernel, rates: &BTreeMap<String, f64>, targets_cpu_ns: u64) -> Self {
+        let share =
+            |ns: u64| (targets_cpu_ns > 0).then(|| 100.0 * ns as f64 / targets_cpu_ns as f64);
         let programs: Vec<ProgramCostEstimate> = k
             .programs
             .iter()
             .map(|p| {
                 let name = p.program.strip_prefix("nop_").unwrap_or(&p.program);
                 let ns = rates.get(name).copied();
+                let cpu_ns = ns.map_or(0, |ns| (ns * p.target_runs as f64).round() as u64);
                 ProgramCostEstimate {
                     program: p.program.clone(),
                     events: p.target_runs,
                     nop_ns_per_run: ns,
-                    cpu_ns: ns.map_or(0.0, |ns| ns * p.target_runs as f64),
+                    cpu_ns,
+                    share_pct: share(cpu_ns),
                 }
             })
             .collect();
@@ -1286,7 +1295,7 @@ impl SessionCost {
             programs,
             cpu_ns,
             targets_cpu_ns,
-            share_pct: (targets_cpu_ns > 0).then(|| 100.0 * cpu_ns / targets_cpu_ns as f64),
+            share_pct: share(cpu_ns),
         }
     }
 }
@@ -1801,7 +1810,7 @@ fn document(
             r.metric(
                 "session_cost_estimate_ns",
                 Metric::neither("ns (estimate)"),
-                cost.cpu_ns,
+                cost.cpu_ns as f64,
             );
             if let Some(pct) = cost.share_pct {
                 r.metric(
@@ -1866,7 +1875,9 @@ fn report(
     ));
     out.push_str(&export::terminal::render(doc));
     let mut k = Vec::new();
-    let _ = crate::output::kernel::print(&mut k, total, 0, "");
+    // BPF statistics are off while tracing: the measured program table would read 0;
+    // the estimate table below replaces it.
+    let _ = crate::output::kernel::print_with(&mut k, total, 0, "", false);
     out.push_str(&String::from_utf8_lossy(&k));
     if total.sets.contains("syscalls") && !total.syscalls.is_empty() {
         let top: Vec<String> = top_syscalls(&total.syscalls, 5)
@@ -1896,17 +1907,69 @@ fn report(
             count(total.wakeups_pending)
         ));
     }
+    out.push_str(&cost_table(total, cost));
     if let Some(c) = cost {
         let share = c
             .share_pct
             .map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"));
         out.push_str(&format!(
-            "  session's own cost (ESTIMATE): {} CPU time, {share} of the targets' {} CPU time (every traced thread's scheduler runtime in the session, exited ones included)
+            "  session's own cost (ESTIMATE): {} CPU time ({} ns, the sum of the rows above), {share} of the targets' {} CPU time (every traced thread's scheduler runtime in the session, exited ones included)
     basis: {}
 ",
-            ns(c.cpu_ns),
+            ns(c.cpu_ns as f64),
+            count(c.cpu_ns),
             ns(c.targets_cpu_ns as f64),
             c.basis
+        ));
+    }
+    out
+}
+
+/// The probe programs' table of the trace report: per program the target events it
+/// handled (`TARGET_RUNS`, counted in the kernel), and with a nop calibration the
+/// ESTIMATE built from them ([`SessionCost`]): the nop twin's ns per run, events × that
+/// in whole ns, and its share of the targets' CPU time; then the lost events. The
+/// estimated rows add up to the total line exactly. Without a calibration, "-".
+pub fn cost_table(k: &Kernel, cost: Option<&SessionCost>) -> String {
+    let mut out = format!(
+        "    {:<20} {:>13} {:>12} {:>15} {:>10} {:>9} {:>6}\n",
+        "probe program",
+        "target events",
+        "nop ns/run",
+        "est. CPU ns",
+        "est. share",
+        "rec.miss",
+        "drops"
+    );
+    let pct = |p: Option<f64>| p.map_or_else(|| "-".to_string(), |p| format!("{p:.2}%"));
+    for p in &k.programs {
+        let est = cost.and_then(|c| c.programs.iter().find(|e| e.program == p.program));
+        let rate = est
+            .and_then(|e| e.nop_ns_per_run)
+            .map_or_else(|| "-".to_string(), |r| format!("{r:.2}"));
+        let (cpu, share) = match est {
+            Some(e) if e.nop_ns_per_run.is_some() => (count(e.cpu_ns), pct(e.share_pct)),
+            _ => ("-".to_string(), "-".to_string()),
+        };
+        out.push_str(&format!(
+            "    {:<20} {:>13} {:>12} {:>15} {:>10} {:>9} {:>6}\n",
+            p.program,
+            count(p.target_runs),
+            rate,
+            cpu,
+            share,
+            count(p.recursion_misses),
+            count(p.drops)
+        ));
+    }
+    if let Some(c) = cost {
+        out.push_str(&format!(
+            "    {:<20} {:>13} {:>12} {:>15} {:>10}   (ESTIMATE: target events x the nop twin's calibrated ns per run; BPF statistics are off while tracing)\n",
+            "total (estimate)",
+            "",
+            "",
+            count(c.cpu_ns),
+            pct(c.share_pct)
         ));
     }
     out

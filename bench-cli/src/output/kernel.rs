@@ -63,9 +63,33 @@ pub fn saw_nothing(k: &Kernel) -> bool {
 
 pub use super::plural;
 
+/// A thread as who-woke-whom names it: `ROLE TID (COMM)` (`child 18910 (wn)`), without
+/// the role for a task that is no target and without the name when none is known
+/// (`evbench run` does not name threads).
+pub fn thread_name(role: Option<&str>, tid: u32, comm: &str) -> String {
+    let mut s = role.map_or_else(|| format!("{tid}"), |r| format!("{r} {tid}"));
+    if !comm.is_empty() {
+        s.push_str(&format!(" ({comm})"));
+    }
+    s
+}
+
 /// Prints the kernel figures of one case; `ops` is the number of measured operations
 /// (round trips, events) that the per-operation figures divide by.
 pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::Result<()> {
+    print_with(out, k, ops, op_name, true)
+}
+
+/// [`print`], with the probe programs' measured table (runs, ns/run, CPU share from BPF
+/// statistics) only when `measured_programs`: `evbench trace` runs without BPF
+/// statistics, so those columns would read 0, and it prints its own estimate table.
+pub fn print_with(
+    out: &mut impl Write,
+    k: &Kernel,
+    ops: u64,
+    op_name: &str,
+    measured_programs: bool,
+) -> io::Result<()> {
     writeln!(
         out,
         "  kernel (probes: {}; {})",
@@ -171,18 +195,16 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
         }
     }
     for w in k.woke.iter().take(4) {
-        let waker = match w.waker_tid {
+        let waker = if w.waker_kind == "task" {
+            thread_name(w.waker_role, w.waker_tid, &w.waker_comm)
+        } else {
             // A pseudo-waker has no tid of its own.
-            bench_common::WAKER_HARDIRQ | bench_common::WAKER_SOFTIRQ => w.waker_comm.clone(),
-            _ => w.waker_role.map_or_else(
-                || format!("{} ({})", w.waker_comm, w.waker_tid),
-                str::to_string,
-            ),
+            w.waker_comm.clone()
         };
         writeln!(
             out,
-            "    the {} was woken {} by {}",
-            w.wakee_role,
+            "    {} was woken {} by {}",
+            thread_name(Some(w.wakee_role), w.wakee_tid, &w.wakee_comm),
             plural(w.count, "time", "times"),
             waker
         )?;
@@ -206,32 +228,34 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
             w.drops
         )?;
     }
-    writeln!(
-        out,
-        "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>8} {:>9} {:>6}",
-        "probe program",
-        "runs",
-        "ns/run",
-        "target runs",
-        "ns/target run",
-        "CPU",
-        "rec.miss",
-        "drops"
-    )?;
-    for p in &k.programs {
-        let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| count(v.round() as u64));
+    if measured_programs {
         writeln!(
             out,
-            "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>7.2}% {:>9} {:>6}",
-            p.program,
-            count(p.runs),
-            f(p.ns_per_run),
-            count(p.target_runs),
-            f(p.ns_per_target_run),
-            p.cpu_share * 100.0,
-            count(p.recursion_misses),
-            count(p.drops)
+            "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>8} {:>9} {:>6}",
+            "probe program",
+            "runs",
+            "ns/run",
+            "target runs",
+            "ns/target run",
+            "CPU",
+            "rec.miss",
+            "drops"
         )?;
+        for p in &k.programs {
+            let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| count(v.round() as u64));
+            writeln!(
+                out,
+                "    {:<20} {:>10} {:>10} {:>11} {:>13} {:>7.2}% {:>9} {:>6}",
+                p.program,
+                count(p.runs),
+                f(p.ns_per_run),
+                count(p.target_runs),
+                f(p.ns_per_target_run),
+                p.cpu_share * 100.0,
+                count(p.recursion_misses),
+                count(p.drops)
+            )?;
+        }
     }
     let (misses, drops) = (k.recursion_misses(), k.drops());
     if misses > 0 || drops > 0 {
@@ -265,6 +289,16 @@ pub fn print(out: &mut impl Write, k: &Kernel, ops: u64, op_name: &str) -> io::R
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn threads_are_named_by_role_tid_and_comm() {
+        assert_eq!(
+            super::thread_name(Some("child"), 18910, "wn"),
+            "child 18910 (wn)"
+        );
+        assert_eq!(super::thread_name(None, 7, "bash"), "7 (bash)");
+        assert_eq!(super::thread_name(Some("client"), 7, ""), "client 7");
+    }
+
     #[test]
     fn one_thread_is_singular() {
         assert_eq!(

@@ -124,13 +124,44 @@ pub struct SyscallFigures {
 /// Who woke whom, and how often.
 #[derive(Clone, Debug, Serialize)]
 pub struct WokeFigures {
+    /// The waking task's tid; for a pseudo-waker (a wakeup in interrupt context,
+    /// bench-ebpf `irq.rs`) the kernel's sentinel `bench_common::WAKER_HARDIRQ` /
+    /// `WAKER_SOFTIRQ`, which is no tid: written as `null` in JSON ([`Self::waker_kind`]
+    /// says which).
+    #[serde(serialize_with = "waker_tid_json")]
     pub waker_tid: u32,
+    /// `"task"`, or `"irq"` / `"softirq"` for the pseudo-wakers ([`waker_kind`]).
+    pub waker_kind: &'static str,
+    /// The waker's command name (`[irq]` / `[softirq]` for the pseudo-wakers).
     pub waker_comm: String,
-    /// The waker's role when it is one of the workload's tasks.
+    /// The waker's role when it is itself a target (registered or followed by the
+    /// kernel); none for any other task and for the pseudo-wakers.
     pub waker_role: Option<&'static str>,
     pub wakee_tid: u32,
+    /// The wakee's command name, as in its [`ThreadFigures::comm`] (empty when the
+    /// session does not name threads: `evbench run`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub wakee_comm: String,
     pub wakee_role: &'static str,
     pub count: u64,
+}
+
+/// What kind of waker `tid` is: `"irq"` (hardirq/NMI), `"softirq"`, or `"task"`
+/// (bench-ebpf `irq.rs` sentinels).
+pub fn waker_kind(tid: u32) -> &'static str {
+    match tid {
+        WAKER_HARDIRQ => "irq",
+        WAKER_SOFTIRQ => "softirq",
+        _ => "task",
+    }
+}
+
+/// `waker_tid` in JSON: the tid, or `null` for a pseudo-waker's sentinel.
+fn waker_tid_json<S: serde::Serializer>(tid: &u32, s: S) -> Result<S::Ok, S::Error> {
+    match waker_kind(*tid) {
+        "task" => s.serialize_u32(*tid),
+        _ => s.serialize_none(),
+    }
 }
 
 /// One wakeup stack and how many wakeups took it.
@@ -493,11 +524,20 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
                     .map(|c| comm_str(&c))
                     .unwrap_or_default(),
             };
+            // A target waker that user space never registered (a thread or child the
+            // kernel followed, a --cgroup / --comm adoptee) has the role of its label.
+            let waker_role = role_of(waker).or_else(|| {
+                all.iter()
+                    .any(|t| t.tid == waker)
+                    .then(|| followed_role(waker))
+            });
             woke.push(WokeFigures {
                 waker_tid: waker,
+                waker_kind: waker_kind(waker),
                 waker_comm,
-                waker_role: role_of(waker),
+                waker_role,
                 wakee_tid: wakee,
+                wakee_comm: String::new(),
                 wakee_role: role_of(wakee).unwrap_or_else(|| followed_role(wakee)),
                 count,
             });
@@ -595,6 +635,12 @@ pub fn collect(src: &Sources<'_>) -> Result<Kernel> {
                 .into_iter()
                 .map(|tid| figures(tid, followed_role(tid))),
         );
+    }
+    // The wakees are targets: named as in the per-thread table.
+    for w in &mut woke {
+        if let Some(t) = threads.iter().find(|t| t.tid == w.wakee_tid) {
+            w.wakee_comm = t.comm.clone();
+        }
     }
     let wakeups_pending = if sets.contains(ProbeSet::Wakeup) {
         all.iter().filter(|t| t.waking.pending != 0).count() as u64
