@@ -900,3 +900,109 @@ fn run_user_with_the_default_suite_skips_only_the_cases_that_need_privileges() {
     assert_eq!(format!("evbench: warning: {}", warnings[1]), skips[1]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The live (not zombie) processes whose real uid is `uid`, from /proc.
+fn live_processes_of(uid: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                return false;
+            };
+            let field = |name: &str| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            };
+            field("Uid:") == Some(uid.to_string()) && field("State:").as_deref() != Some("Z")
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// SIGKILLs the given processes when dropped (whatever the test's outcome): a failed
+/// assertion leaves no runaway pingpong of the throwaway user behind.
+struct KillAll(Vec<u32>);
+
+impl Drop for KillAll {
+    fn drop(&mut self) {
+        for &p in &self.0 {
+            // SAFETY: signalling processes this test started (their pids read from /proc
+            // while they were ours).
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+/// F3: evbench SIGKILLed mid-pass (nothing can forward a stop any more): the pass's
+/// child, running as NAME, and the workload's task processes it forked die with it
+/// (PR_SET_PDEATHSIG after the drop) within 2 s instead of running 10^8 rounds.
+#[test]
+fn run_user_pass_child_dies_with_a_killed_evbench() {
+    let u = TempUser::new();
+    let mut ev = Command::new(EVBENCH)
+        .args([
+            "run",
+            "pingpong",
+            "--rounds",
+            "100000000",
+            "--tasks",
+            "processes",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--probes",
+            "none",
+            "--user",
+            &u.name,
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ev_pid = ev.id();
+    let _kill = KillOnPanic(ev_pid);
+    // The pass's child once its two task processes are in the measured rounds: each
+    // has blocked 10^4 times (a round blocks each once). Before that, evbench killed
+    // mid-observer-call ends the child through its failed call, not through the fix.
+    let child = within(Duration::from_secs(30), || {
+        let c = *children(ev_pid).first()?;
+        let tasks = children(c);
+        let busy = |t: &u32| {
+            std::fs::read_to_string(format!("/proc/{t}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                })
+                .is_some_and(|n| n >= 10_000)
+        };
+        (tasks.len() == 2 && tasks.iter().all(busy)).then_some(c)
+    });
+    let ours = live_processes_of(u.uid);
+    let _guard = KillAll(ours.clone());
+    let mut want = children(child);
+    want.push(child);
+    want.sort_unstable();
+    assert_eq!(
+        ours, want,
+        "the pass's child and its two tasks run as the user"
+    );
+    // SAFETY: killing evbench, our own child.
+    unsafe { libc::kill(ev_pid as i32, libc::SIGKILL) };
+    assert_eq!(
+        wait_code(&mut ev, Duration::from_secs(5)),
+        None,
+        "killed by a signal"
+    );
+    within(Duration::from_secs(2), || {
+        live_processes_of(u.uid).is_empty().then_some(())
+    });
+}
