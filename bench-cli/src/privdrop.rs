@@ -26,7 +26,7 @@
 use std::{
     ffi::CString,
     os::unix::ffi::{OsStrExt, OsStringExt},
-    path::PathBuf,
+    path::{Component, Path, PathBuf},
 };
 
 use libc::{c_char, c_int};
@@ -248,17 +248,16 @@ impl Plan {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(63);
-        // SAFETY: getuid has no preconditions.
-        let uid = unsafe { libc::getuid() };
-        let env: Vec<CString> = dropped_env(std::env::vars_os().collect(), &account, uid)
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let mut e = k.as_bytes().to_vec();
-                e.push(b'=');
-                e.extend_from_slice(v.as_bytes());
-                CString::new(e).ok()
-            })
-            .collect();
+        let env: Vec<CString> =
+            dropped_env(std::env::vars_os().collect(), &account, &Invoker::current())
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let mut e = k.as_bytes().to_vec();
+                    e.push(b'=');
+                    e.extend_from_slice(v.as_bytes());
+                    CString::new(e).ok()
+                })
+                .collect();
         let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
         envp.push(std::ptr::null());
         Self {
@@ -443,49 +442,164 @@ const PRIVATE_VARS: [&str; 14] = [
     "OLDPWD",
 ];
 
-/// The environment a `--user` child gets, from evbench's `vars` (the invoking user is
-/// `uid`); evbench's order is kept, the identity comes last:
+/// The invoking user, as [`dropped_env`] needs it: whose private places to keep out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invoker {
+    /// The real uid of evbench (getuid(2)): its runtime directory is `/run/user/UID`.
+    pub uid: u32,
+    /// The home directory of `uid`'s user database entry (getpwuid_r(3)); `None`
+    /// without an entry. Taken besides `$HOME`, which the invoker may have changed.
+    pub passwd_home: Option<PathBuf>,
+    /// evbench's current directory (getcwd(3)), which the child inherits: its PWD;
+    /// `None` when it cannot be read.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Invoker {
+    /// The calling process's invoker: getuid, its passwd home, getcwd.
+    pub fn current() -> Self {
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let passwd_home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.dir);
+        Self {
+            uid,
+            passwd_home,
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+}
+
+/// `p` with `.` and `..` resolved lexically (`/tmp/../root` → `/root`; `..` at `/`
+/// stays at `/`), repeated and trailing slashes gone. `p` is absolute.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// `p` as the kernel resolves it: its longest existing ancestor canonicalized
+/// (realpath(3): symlinks and `..` followed), the rest appended; `p` itself when no
+/// ancestor resolves. `p` is absolute.
+fn resolved(p: &Path) -> PathBuf {
+    let mut head = p.to_path_buf();
+    let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&head) {
+            return tail.iter().rev().fold(c, |acc, t| acc.join(t));
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(n), Some(parent)) => {
+                tail.push(n);
+                head = parent.to_path_buf();
+            }
+            // `..` or `/` last: let canonicalize of the whole decide, or give up.
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// Every form of absolute path `p` to compare with a private place: as written,
+/// normalized lexically, and resolved through the file system (both from the lexical
+/// form and from `p` as written, since a symlink followed by `..` resolves differently).
+fn forms(p: &Path) -> [PathBuf; 3] {
+    let l = lexical(p);
+    [resolved(&l), resolved(p), l]
+}
+
+/// The separators of a list value: `:` (PATH, LD_LIBRARY_PATH) and whitespace
+/// (LD_PRELOAD, ld.so(8): "a whitespace-separated or colon-separated list").
+fn is_separator(b: u8) -> bool {
+    b == b':' || b.is_ascii_whitespace()
+}
+
+/// The path a list piece names, if any: from its first `/` after its last `=`
+/// (`--opt=/root/x`, `KEY=/root/x`, `-L/root/lib`, `///root/x` of `file:///root/x`).
+fn piece_path(piece: &[u8]) -> Option<&Path> {
+    let after_eq = piece
+        .iter()
+        .rposition(|&b| b == b'=')
+        .map_or(piece, |i| &piece[i + 1..]);
+    let slash = after_eq.iter().position(|&b| b == b'/')?;
+    Some(Path::new(std::ffi::OsStr::from_bytes(&after_eq[slash..])))
+}
+
+/// The environment a `--user` child gets, from evbench's `vars`; evbench's order is
+/// kept, the identity comes last:
 ///
 /// - HOME, USER, LOGNAME and SHELL are `account`'s (the user database's), as `su NAME`
 ///   (without `-`) sets them;
 /// - removed: [`PRIVATE_VARS`], every `XDG_SESSION_*` and `SUDO_*` (the invoker's
-///   session and identity), and any variable whose value names a path inside the
-///   invoker's home directory or runtime directory (`$XDG_RUNTIME_DIR`,
-///   `/run/user/UID`), e.g. `CARGO_HOME=/root/.cargo` or
+///   session and identity), and any variable whose value names a path inside one of the
+///   invoker's private places: the home directory of the invoker's user database entry
+///   AND `$HOME` (both: either may have been changed), `$XDG_RUNTIME_DIR` and
+///   `/run/user/UID` — e.g. `CARGO_HOME=/root/.cargo`,
 ///   `PULSE_SERVER=unix:/run/user/0/pulse/native`: NAME cannot read there, and must not
 ///   be sent there;
-/// - a list of absolute paths (PATH, LD_LIBRARY_PATH: colon-separated) loses only its
-///   entries inside those places (`/root/.cargo/bin:/usr/bin` → `/usr/bin`), and goes
-///   when none is left;
+/// - a value is read as a list, split on `:` and on whitespace; a piece names the path
+///   from its first `/` after its last `=` (`--opt=/root/x`, `-L/root/lib`), compared
+///   whole component by component (`/root` does not contain `/rootfs`) as written,
+///   normalized lexically (`/tmp/../root`) and resolved through the file system
+///   (a symlink to `/root`, for the longest part of the path that exists);
+/// - a path list — no `=` in it, and every entry absolute or starting with `.`, or any
+///   entries when the name ends in `PATH` — loses only its private entries, its other
+///   entries (relative ones such as `.` included) and separators kept as they were
+///   (`/root/.cargo/bin:.:/usr/bin` → `.:/usr/bin`,
+///   `LD_PRELOAD=/usr/lib/a.so /root/b.so` → `/usr/lib/a.so`), and goes when no entry
+///   is left; any other value naming a private path goes whole;
+/// - PWD, when evbench has one, becomes evbench's real current directory (which the
+///   child inherits), and goes when that is inside a private place or unreadable;
 /// - everything else (LANG, TERM, PATH's system entries) stays.
 ///
-/// The invoker's home is no private place when it is `/` or `account`'s own.
+/// A home of `/` or of `account`'s own is no private place. Reads the file system
+/// (canonicalize) but never fails: a path that does not exist is compared as written
+/// and normalized.
 pub fn dropped_env(
     vars: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     account: &Account,
-    uid: u32,
+    invoker: &Invoker,
 ) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-    use std::{ffi::OsString, path::Path};
+    use std::ffi::OsString;
     let get = |name: &str| {
         vars.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| PathBuf::from(v))
     };
+    let own_home = forms(&account.home);
     let mut private: Vec<PathBuf> = Vec::new();
-    if let Some(h) = get("HOME") {
-        if h.is_absolute() && h != Path::new("/") && h != account.home {
-            private.push(h);
+    for h in [invoker.passwd_home.clone(), get("HOME")]
+        .into_iter()
+        .flatten()
+        .filter(|h| h.is_absolute())
+    {
+        let f = forms(&h);
+        if f.iter()
+            .any(|p| p == Path::new("/") || own_home.contains(p))
+        {
+            continue;
         }
+        private.extend(f);
     }
     if let Some(r) = get("XDG_RUNTIME_DIR").filter(|r| r.is_absolute()) {
-        private.push(r);
+        private.extend(forms(&r));
     }
-    private.push(PathBuf::from(format!("/run/user/{uid}")));
-    // Whole components compare: /root does not contain /rootfs.
-    let inside = |p: &[u8]| {
-        let p = Path::new(std::ffi::OsStr::from_bytes(p));
-        p.is_absolute() && private.iter().any(|d| p.starts_with(d))
+    private.extend(forms(Path::new(&format!("/run/user/{}", invoker.uid))));
+    let inside = |p: &Path| {
+        forms(p)
+            .iter()
+            .any(|f| private.iter().any(|d| f.starts_with(d)))
     };
+    let private_piece = |piece: &[u8]| piece_path(piece).is_some_and(inside);
     let mut out: Vec<(OsString, OsString)> = Vec::new();
     for (k, v) in &vars {
         let name = k.to_string_lossy();
@@ -496,20 +610,53 @@ pub fn dropped_env(
         {
             continue;
         }
+        if name == "PWD" {
+            if let Some(cwd) = invoker.cwd.as_ref().filter(|c| !inside(c)) {
+                out.push((k.clone(), cwd.clone().into_os_string()));
+            }
+            continue;
+        }
         let value = v.as_bytes();
-        let names_private = inside(value) || value.split(|&b| b == b':').any(&inside);
-        if !names_private {
+        // Pieces with the separator before each (none before the first).
+        let mut pieces: Vec<(Option<u8>, &[u8])> = Vec::new();
+        let mut from = 0;
+        let mut sep = None;
+        for (i, &b) in value.iter().enumerate() {
+            if is_separator(b) {
+                pieces.push((sep, &value[from..i]));
+                sep = Some(b);
+                from = i + 1;
+            }
+        }
+        pieces.push((sep, &value[from..]));
+        if !pieces.iter().any(|(_, p)| private_piece(p)) {
             out.push((k.clone(), v.clone()));
             continue;
         }
-        let parts: Vec<&[u8]> = value.split(|&b| b == b':').collect();
-        let path_list = parts.iter().all(|p| p.is_empty() || p.starts_with(b"/"));
+        let path_list = !value.contains(&b'=')
+            && (name.ends_with("PATH")
+                || pieces
+                    .iter()
+                    .all(|(_, p)| p.is_empty() || p[0] == b'/' || p[0] == b'.'));
         if !path_list {
             continue;
         }
-        let kept: Vec<&[u8]> = parts.into_iter().filter(|p| !inside(p)).collect();
-        if kept.iter().any(|p| !p.is_empty()) {
-            out.push((k.clone(), OsString::from_vec(kept.join(&b':'))));
+        let mut kept: Vec<u8> = Vec::new();
+        let mut first = true;
+        let mut any = false;
+        for (sep, p) in pieces {
+            if private_piece(p) {
+                continue;
+            }
+            if let (false, Some(s)) = (first, sep) {
+                kept.push(s);
+            }
+            first = false;
+            any |= !p.is_empty();
+            kept.extend_from_slice(p);
+        }
+        if any {
+            out.push((k.clone(), OsString::from_vec(kept)));
         }
     }
     for (k, v) in [
@@ -628,48 +775,167 @@ unsafe fn close_range(first: u32, last: u32) -> Result<(), ()> {
 mod env_tests {
     use super::*;
 
-    #[test]
-    fn the_dropped_environment_keeps_nothing_of_the_invokers_private_places() {
-        let acct = Account {
+    fn nobody() -> Account {
+        Account {
             name: "nobody".into(),
             uid: 65534,
             gid: 65534,
             groups: vec![65534],
             home: "/nonexistent".into(),
             shell: "/usr/sbin/nologin".into(),
-        };
-        let vars = [
-            ("HOME", "/root"),
-            ("USER", "root"),
-            ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
-            ("CARGO_HOME", "/root/.cargo"),
-            ("ROOTFS", "/rootfs/x"),
-            ("XDG_RUNTIME_DIR", "/run/user/0"),
-            ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
-            ("XDG_SESSION_ID", "3"),
-            ("SUDO_USER", "alice"),
-            ("LANG", "C.UTF-8"),
-            ("ONLY_PRIVATE", "/root/a:/root/b"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-        let got: Vec<(String, String)> = dropped_env(vars, &acct, 0)
+        }
+    }
+
+    fn root(cwd: &str) -> Invoker {
+        Invoker {
+            uid: 0,
+            passwd_home: Some("/root".into()),
+            cwd: Some(cwd.into()),
+        }
+    }
+
+    fn drop_env(vars: &[(&str, &str)], invoker: &Invoker) -> Vec<(String, String)> {
+        let vars = vars.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        dropped_env(vars, &nobody(), invoker)
             .into_iter()
             .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
-            .collect();
-        let want: Vec<(String, String)> = [
+            .collect()
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const IDENTITY: [(&str, &str); 4] = [
+        ("HOME", "/nonexistent"),
+        ("USER", "nobody"),
+        ("LOGNAME", "nobody"),
+        ("SHELL", "/usr/sbin/nologin"),
+    ];
+
+    #[test]
+    fn the_dropped_environment_keeps_nothing_of_the_invokers_private_places() {
+        let got = drop_env(
+            &[
+                ("HOME", "/root"),
+                ("USER", "root"),
+                ("PATH", "/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
+                ("CARGO_HOME", "/root/.cargo"),
+                ("ROOTFS", "/rootfs/x"),
+                ("XDG_RUNTIME_DIR", "/run/user/0"),
+                ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
+                ("XDG_SESSION_ID", "3"),
+                ("SUDO_USER", "alice"),
+                ("LANG", "C.UTF-8"),
+                ("ONLY_PRIVATE", "/root/a:/root/b"),
+            ],
+            &root("/tmp"),
+        );
+        let mut want = vec![
             ("PATH", "/usr/local/bin:/usr/bin:/bin"),
             ("ROOTFS", "/rootfs/x"),
             ("LANG", "C.UTF-8"),
-            ("HOME", "/nonexistent"),
-            ("USER", "nobody"),
-            ("LOGNAME", "nobody"),
-            ("SHELL", "/usr/sbin/nologin"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(got, want);
+        ];
+        want.extend(IDENTITY);
+        assert_eq!(got, pairs(&want));
+    }
+
+    /// A throwaway directory under /tmp with `rootlink` → /root; removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let d =
+                std::env::temp_dir().join(format!("evbench-envtest-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            std::os::unix::fs::symlink("/root", d.join("rootlink")).unwrap();
+            Self(d)
+        }
+
+        fn at(&self, rest: &str) -> String {
+            format!("{}/{rest}", self.0.display())
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// F5 and F6: values that resolve into the invoker's home (through `..`, a symlink,
+    /// a space-separated list, an `--opt=` prefix, `-L`) go although HOME is unset (the
+    /// passwd home counts); PWD follows the real cwd; a path list with a relative entry
+    /// loses only its private entries, its separators kept.
+    #[test]
+    fn values_that_resolve_into_the_passwd_home_go_without_home_set() {
+        let s = Scratch::new("resolve");
+        let symlink = s.at("rootlink/y");
+        let via_symlink_dotdot = s.at("rootlink/../root/z");
+        let safe = s.at("plain");
+        let got = drop_env(
+            &[
+                ("PATH", "/root/.cargo/bin:/usr/bin:.:/bin"),
+                ("CARGO_HOME", "/root/.cargo"),
+                ("DOTDOT", "/tmp/../root/secret"),
+                ("SYMLINK", &symlink),
+                ("SYMDOTDOT", &via_symlink_dotdot),
+                ("LD_PRELOAD", "/usr/lib/a.so /root/b.so"),
+                ("EQ", "--opt=/root/x"),
+                ("LFLAGS", "-L/usr/lib -L/root/lib"),
+                ("URL", "file:///root/x"),
+                ("MYPATH", "/opt/My Apps/bin:/root/bin::/usr/bin"),
+                ("ROOTFS", "/rootfs/x"),
+                ("PWD", "/root"),
+                ("SAFE", &safe),
+                ("LANG", "C.UTF-8"),
+                ("PULSE_SERVER", "unix:/run/user/0/pulse/native"),
+            ],
+            &root("/root"),
+        );
+        let mut want = vec![
+            ("PATH", "/usr/bin:.:/bin"),
+            ("LD_PRELOAD", "/usr/lib/a.so"),
+            ("MYPATH", "/opt/My Apps/bin::/usr/bin"),
+            ("ROOTFS", "/rootfs/x"),
+            ("SAFE", &safe),
+            ("LANG", "C.UTF-8"),
+        ];
+        want.extend(IDENTITY);
+        assert_eq!(got, pairs(&want));
+    }
+
+    /// $HOME and the passwd home are both private; PWD becomes the real cwd.
+    #[test]
+    fn home_and_the_passwd_home_are_both_private_and_pwd_is_the_real_cwd() {
+        let s = Scratch::new("home");
+        let fake_home = s.at("home");
+        std::fs::create_dir_all(&fake_home).unwrap();
+        let in_home = s.at("home/x");
+        let in_home_via_dotdot = s.at("other/../home/y");
+        let other = s.at("other");
+        let got = drop_env(
+            &[
+                ("HOME", &fake_home),
+                ("CARGO_HOME", "/root/.cargo"),
+                ("A", &in_home),
+                ("B", &in_home_via_dotdot),
+                ("C", &other),
+                ("PWD", "/somewhere/stale"),
+                ("PATH", "/usr/bin:/bin"),
+            ],
+            &root(&s.0.display().to_string()),
+        );
+        let cwd = s.0.display().to_string();
+        let mut want = vec![
+            ("C", other.as_str()),
+            ("PWD", cwd.as_str()),
+            ("PATH", "/usr/bin:/bin"),
+        ];
+        want.extend(IDENTITY);
+        assert_eq!(got, pairs(&want));
     }
 }

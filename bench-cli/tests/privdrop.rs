@@ -341,26 +341,43 @@ fn held_after_the_drop(
     KillOnPanic,
     std::thread::JoinHandle<String>,
 ) {
-    let mut ev = Command::new(EVBENCH)
-        .args([
-            "run",
-            "pingpong",
-            "--rounds",
-            "1000",
-            "--repeat",
-            "1",
-            "--warmup-repeats",
-            "0",
-            "--user",
-            &u.name,
-            "-q",
-        ])
-        .env("EVBENCH_TEST_PAUSE", "dropped")
+    held_after_the_drop_with(u, |c| {
         // The invoker's private places, which the pass's child must not get.
-        .env("HOME", "/root")
-        .env("XDG_RUNTIME_DIR", "/run/user/0")
-        .env("SUDO_USER", "alice")
-        .env("CARGO_HOME", "/root/.cargo")
+        c.env("HOME", "/root")
+            .env("XDG_RUNTIME_DIR", "/run/user/0")
+            .env("SUDO_USER", "alice")
+            .env("CARGO_HOME", "/root/.cargo");
+    })
+}
+
+/// As [`held_after_the_drop`], with evbench's command adjusted by `setup` first (its
+/// environment, its current directory).
+fn held_after_the_drop_with(
+    u: &TempUser,
+    setup: impl FnOnce(&mut Command),
+) -> (
+    std::process::Child,
+    u32,
+    KillOnPanic,
+    std::thread::JoinHandle<String>,
+) {
+    let mut cmd = Command::new(EVBENCH);
+    cmd.args([
+        "run",
+        "pingpong",
+        "--rounds",
+        "1000",
+        "--repeat",
+        "1",
+        "--warmup-repeats",
+        "0",
+        "--user",
+        &u.name,
+        "-q",
+    ]);
+    setup(&mut cmd);
+    let mut ev = cmd
+        .env("EVBENCH_TEST_PAUSE", "dropped")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -899,4 +916,211 @@ fn run_user_with_the_default_suite_skips_only_the_cases_that_need_privileges() {
     assert_eq!(format!("evbench: warning: {}", warnings[0]), skips[0]);
     assert_eq!(format!("evbench: warning: {}", warnings[1]), skips[1]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The live (not zombie) processes whose real uid is `uid`, from /proc.
+fn live_processes_of(uid: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                return false;
+            };
+            let field = |name: &str| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            };
+            field("Uid:") == Some(uid.to_string()) && field("State:").as_deref() != Some("Z")
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// SIGKILLs the given processes when dropped (whatever the test's outcome): a failed
+/// assertion leaves no runaway pingpong of the throwaway user behind.
+struct KillAll(Vec<u32>);
+
+impl Drop for KillAll {
+    fn drop(&mut self) {
+        for &p in &self.0 {
+            // SAFETY: signalling processes this test started (their pids read from /proc
+            // while they were ours).
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+/// F3: evbench SIGKILLed mid-pass (nothing can forward a stop any more): the pass's
+/// child, running as NAME, and the workload's task processes it forked die with it
+/// (PR_SET_PDEATHSIG after the drop) within 2 s instead of running 10^8 rounds.
+#[test]
+fn run_user_pass_child_dies_with_a_killed_evbench() {
+    let u = TempUser::new();
+    let mut ev = Command::new(EVBENCH)
+        .args([
+            "run",
+            "pingpong",
+            "--rounds",
+            "100000000",
+            "--tasks",
+            "processes",
+            "--repeat",
+            "1",
+            "--warmup-repeats",
+            "0",
+            "--probes",
+            "none",
+            "--user",
+            &u.name,
+            "-q",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ev_pid = ev.id();
+    let _kill = KillOnPanic(ev_pid);
+    // The pass's child once its two task processes are in the measured rounds: each
+    // has blocked 10^4 times (a round blocks each once). Before that, evbench killed
+    // mid-observer-call ends the child through its failed call, not through the fix.
+    let child = within(Duration::from_secs(30), || {
+        let c = *children(ev_pid).first()?;
+        let tasks = children(c);
+        let busy = |t: &u32| {
+            std::fs::read_to_string(format!("/proc/{t}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                })
+                .is_some_and(|n| n >= 10_000)
+        };
+        (tasks.len() == 2 && tasks.iter().all(busy)).then_some(c)
+    });
+    let ours = live_processes_of(u.uid);
+    let _guard = KillAll(ours.clone());
+    let mut want = children(child);
+    want.push(child);
+    want.sort_unstable();
+    assert_eq!(
+        ours, want,
+        "the pass's child and its two tasks run as the user"
+    );
+    // SAFETY: killing evbench, our own child.
+    unsafe { libc::kill(ev_pid as i32, libc::SIGKILL) };
+    assert_eq!(
+        wait_code(&mut ev, Duration::from_secs(5)),
+        None,
+        "killed by a signal"
+    );
+    within(Duration::from_secs(2), || {
+        live_processes_of(u.uid).is_empty().then_some(())
+    });
+}
+
+/// A throwaway directory under /tmp holding `rootlink` → /root; removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("evbench-privdrop-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink("/root", d.join("rootlink")).unwrap();
+        Self(d)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// F5/F6: the values that resolve into the invoker's home and the want of the dropped
+/// environment for them, with HOME unset (the passwd home, /root, still counts) and
+/// evbench's current directory /root (PWD goes).
+fn resolving_env(s: &Scratch, u: &TempUser) -> (Vec<(String, String)>, BTreeSet<String>) {
+    let vars: Vec<(String, String)> = [
+        ("PATH", "/root/.cargo/bin:/usr/bin:.:/bin".to_string()),
+        ("CARGO_HOME", "/root/.cargo".into()),
+        ("DOTDOT", "/tmp/../root/secret".into()),
+        ("SYMLINK", format!("{}/rootlink/y", s.0.display())),
+        ("LD_PRELOAD", "/evbench-none/a.so /root/b.so".into()),
+        ("EQ", "--opt=/root/x".into()),
+        ("PWD", "/root".into()),
+        ("LANG", "C.UTF-8".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let want: BTreeSet<String> = [
+        "PATH=/usr/bin:.:/bin".to_string(),
+        "LD_PRELOAD=/evbench-none/a.so".into(),
+        "LANG=C.UTF-8".into(),
+        format!("HOME={}", u.home),
+        format!("USER={}", u.name),
+        format!("LOGNAME={}", u.name),
+        "SHELL=/usr/sbin/nologin".into(),
+    ]
+    .into();
+    (vars, want)
+}
+
+/// F5/F6 for `trace --user`: exactly this environment, read from the command's own
+/// /proc/self/environ.
+#[test]
+fn trace_user_environment_drops_values_that_resolve_into_the_invokers_home() {
+    let u = TempUser::new();
+    let s = Scratch::new("trace-env");
+    let (vars, want) = resolving_env(&s, &u);
+    let out = Command::new(EVBENCH)
+        .args(["trace", "--user", &u.name, "--probes", "offcpu", "-q", "--"])
+        .args(["/bin/cat", "/proc/self/environ"])
+        .current_dir("/root")
+        .env_clear()
+        .envs(vars)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: BTreeSet<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// F5/F6 for `run --user`: the pass's child's /proc/PID/environ, held after its drop.
+#[test]
+fn run_user_environment_drops_values_that_resolve_into_the_invokers_home() {
+    let u = TempUser::new();
+    let s = Scratch::new("run-env");
+    let (vars, want) = resolving_env(&s, &u);
+    let (mut ev, ev_pid, _kill, reader) = held_after_the_drop_with(&u, |c| {
+        c.current_dir("/root").env_clear().envs(vars);
+    });
+    let child = children(ev_pid)[0];
+    let got: BTreeSet<String> = environ(child)
+        .into_iter()
+        .filter(|e| !e.starts_with("EVBENCH_TEST_PAUSE="))
+        .collect();
+    assert_eq!(got, want);
+    // SAFETY: signalling our own child (evbench), which forwards it to the pass's child.
+    unsafe { libc::kill(ev_pid as i32, libc::SIGINT) };
+    let code = wait_code(&mut ev, Duration::from_secs(30));
+    let text = reader.join().unwrap();
+    assert_eq!(code, Some(130), "{text}");
 }

@@ -258,8 +258,10 @@ pub struct TraceArgs {
     /// and groups, no capabilities, no_new_privs, no fd of evbench's beyond 0-2, and the
     /// environment `su NAME` would give: NAME's HOME/USER/LOGNAME/SHELL, without the
     /// invoker's session and private places (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS,
-    /// MAIL, SUDO_*, SSH_AUTH_SOCK, ..., any path inside the invoker's home; README's
-    /// "Privileges"). Needs root (CAP_SETUID, CAP_SETGID).
+    /// MAIL, SUDO_*, SSH_AUTH_SOCK, ..., any value naming a path inside the invoker's
+    /// home ($HOME and the passwd one) or runtime directory, `..` and symlinks resolved;
+    /// path lists lose only those entries; README's "Privileges"). Needs root
+    /// (CAP_SETUID, CAP_SETGID).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// Serve the live counters and histograms on http://ADDR/metrics in the Prometheus
@@ -357,7 +359,7 @@ pub struct CommonArgs {
     /// Run the workload in a child process as NAME (a name, or a uid the user database
     /// knows: its uid, gid and groups, no capabilities, no_new_privs, none of evbench's
     /// fds, the environment `su NAME` would give without the invoker's private places:
-    /// README's "Privileges") while evbench keeps the probes. Needs root (CAP_SETUID,
+    /// README's "Privileges") while evbench keeps the probes; it dies with evbench. Needs root (CAP_SETUID,
     /// CAP_SETGID). Not for http or efd-mask-fuse: named, they are refused; the default
     /// suite skips them, saying so.
     #[arg(long, global = true, value_name = "NAME")]

@@ -29,7 +29,8 @@
 //! but its two close-on-exec pipes) before it waits at the gate, so none of the drop's
 //! system calls is counted, and execs with the environment `su NAME` would give
 //! (`privdrop::dropped_env`: NAME's HOME/USER/LOGNAME/SHELL, none of the invoker's
-//! private places).
+//! private places). Unlike a `run --user` pass, the command gets no parent-death
+//! signal: it outlives a killed evbench as it would a killed timeout(1) or env(1).
 use std::{
     collections::BTreeMap,
     ffi::CString,

@@ -15,6 +15,9 @@
 //! outcome (JSON) and exits; the parent builds the pass's figures from it with the same
 //! code as in-process.
 //!
+//! The child dies with evbench (PR_SET_PDEATHSIG(SIGKILL), set after the drop, which
+//! would clear it): a SIGKILLed evbench leaves no workload running on as NAME.
+//!
 //! The one fd the child keeps beyond 0–2 is its end of that socketpair (an unnamed,
 //! connected AF_UNIX socket, never a listening one). Every other mapping of a BPF map
 //! (the probes' log buffer) is unmapped in the child before it drops.
@@ -70,6 +73,8 @@ pub fn pass<T: Serialize + DeserializeOwned>(
     // inherits its mapping. The delegation is renewed before every window below.
     let switch = observer.delegate_window();
     let (ours, theirs) = UnixStream::pair().context("cannot create the pass's socketpair")?;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: the child only runs the workload and exits with _exit; it never returns
     // into the caller's frames. Its allocations are safe: evbench has one thread here.
     let pid = unsafe { libc::fork() };
@@ -81,7 +86,7 @@ pub fn pass<T: Serialize + DeserializeOwned>(
     }
     if pid == 0 {
         drop(ours);
-        let code = child(plan, theirs, switch, stop, work);
+        let code = child(plan, parent, theirs, switch, stop, work);
         // SAFETY: ends the child without running the parent's destructors or exit hooks.
         unsafe { libc::_exit(code) };
     }
@@ -177,10 +182,11 @@ fn serve(
     }
 }
 
-/// The child: adopts the environment, unmaps the probes' other maps, drops, and runs
-/// the workload; returns its exit status.
+/// The child: adopts the environment, unmaps the probes' other maps, drops, arranges
+/// to die with `parent` (evbench), and runs the workload; returns its exit status.
 fn child<T: Serialize>(
     plan: &Plan,
+    parent: libc::pid_t,
     sock: UnixStream,
     switch: Option<WindowSwitch>,
     stop: &Stop,
@@ -194,6 +200,24 @@ fn child<T: Serialize>(
     if let Err(f) = unsafe { plan.apply(&mut keep) } {
         let _ = write_frame(&sock, &Up::Done(Err(f.message(plan.user()))));
         return 1;
+    }
+    // A pass whose evbench is gone (SIGKILLed: nothing forwards a stop any more) must
+    // not run on as NAME to completion. Set after the drop, because a credential change
+    // clears the parent-death signal (prctl(2), PR_SET_PDEATHSIG); then the parent is
+    // checked, because it may have died before the prctl (we were reparented already).
+    // SAFETY: prctl and getppid have no memory preconditions.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        ) != 0
+            || libc::getppid() != parent
+        {
+            libc::_exit(LOST);
+        }
     }
     signal::test_pause(PAUSE_PHASE, stop);
     let proxy = Proxy {
