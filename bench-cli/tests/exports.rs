@@ -113,6 +113,33 @@ fn one_repeat_has_no_spread_and_columns_name_units() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A results document is anyone's file: a case id holding terminal escape sequences
+/// is printed escaped by `report` and `compare`, never sent raw to the terminal.
+#[test]
+fn control_characters_in_a_document_reach_the_terminal_escaped() {
+    let mut c = case("pipe", &[85_200.0, 86_000.0, 84_000.0], 10_000);
+    c.id = "pingpong/pipe\u{1b}[2J\u{7}".into();
+    let d = doc(vec![c]);
+    let dir = tmpdir("escapes");
+    let f = write(&d, &dir);
+    let mut c2 = case("pipe", &[80_200.0, 81_000.0, 79_000.0], 10_000);
+    c2.id = "pingpong/pipe\u{1b}[2J\u{7}".into();
+    let dir2 = tmpdir("escapes-current");
+    let g = write(&doc(vec![c2]), &dir2);
+    let (f, g) = (f.to_str().unwrap(), g.to_str().unwrap());
+    for out in [
+        evbench(&["report", f]),
+        evbench(&["report", f, "--markdown"]),
+        evbench(&["compare", f, g]),
+    ] {
+        let o = text(&out.stdout);
+        assert!(!o.contains('\u{1b}') && !o.contains('\u{7}'), "{o:?}");
+        assert!(o.contains("pingpong/pipe\\u{1b}[2J\\u{7}"), "{o}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir2).unwrap();
+}
+
 /// Item 1: a case with no complete repeat shows "—" / "no data", never 0.
 #[test]
 fn missing_figures_are_no_data() {

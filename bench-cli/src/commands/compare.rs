@@ -97,7 +97,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
     let mut could_not_judge = false;
     {
         let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if let Err(e) = out
+            .write_all(crate::output::printable(&text).as_bytes())
+            .and_then(|()| out.flush())
+        {
             eprintln!(
                 "evbench: error: cannot write the verdict to stdout: {}",
                 files::cause(&e)

@@ -90,7 +90,10 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         .any(|p| p.as_deref().is_some_and(is_stdout));
     if !to_stdout {
         let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if let Err(e) = out
+            .write_all(crate::output::printable(&text).as_bytes())
+            .and_then(|()| out.flush())
+        {
             failed.push(format!(
                 "cannot write the report to stdout: {}",
                 files::cause(&e)

@@ -10,6 +10,26 @@ pub fn warn(msg: &str) {
     );
 }
 
+/// `s` with every control character but newline and tab shown escaped (`\u{1b}`), for
+/// text printed to a terminal: a results document is anyone's file, and a case id
+/// holding ESC sequences must not drive the reader's terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A nanosecond figure with a unit a person reads at a glance (ns, µs, ms, s).
 pub fn ns(v: f64) -> String {
     // An overflowed mean or median (1e308 + 1e308) is no figure: never "inf s".
@@ -201,5 +221,17 @@ mod tests {
             "2.00 ± 50.0%"
         );
         assert_eq!(super::spread_pct(&across(&[5.0])), None);
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn control_characters_are_shown_escaped_but_newlines_and_tabs_kept() {
+        assert_eq!(super::printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(
+            super::printable("id\u{1b}[2Jx\r\u{7}"),
+            "id\\u{1b}[2Jx\\r\\u{7}"
+        );
     }
 }
