@@ -964,3 +964,88 @@ fn temporaries_beside_outputs_follow_no_planted_symlink() {
         );
     }
 }
+
+/// F8: an output naming one of the plot files `--svg DIR` will write (`--svg . --html
+/// ./pingpong-ops_per_sec.svg`) is refused in one line, exit 2, with nothing printed
+/// or written, in `report` (each of --html, --hlog, --csv) and `compare` (--markdown,
+/// --html): the plot names are known before anything is written.
+#[test]
+fn an_output_naming_a_plot_file_is_refused_before_writing() {
+    let tmp = TempDir::new("plot-clash");
+    let doc = &document(&tmp.0);
+    // compare wants two different runs.
+    let doc2 = &document(&tmp.0.join("b").tap_create());
+    let first = tmp.0.join("first");
+    run_ok(evbench().arg("report").arg(doc).arg("--svg").arg(&first));
+    let plots = names(&first);
+    assert!(
+        plots.contains(&"pingpong-ops_per_sec.svg".to_string()),
+        "{plots:?}"
+    );
+    let cmp_first = tmp.0.join("cmp-first");
+    let out = evbench()
+        .arg("compare")
+        .arg(doc)
+        .arg(doc2)
+        .arg("--svg")
+        .arg(&cmp_first)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    let cmp_plots = names(&cmp_first);
+    assert!(!cmp_plots.is_empty());
+    let work = tmp.0.join("work");
+    fs::create_dir(&work).unwrap();
+    let before = names(&tmp.0);
+    for flag in ["--html", "--hlog", "--csv"] {
+        for plot in &plots {
+            let out = evbench()
+                .current_dir(&work)
+                .arg("report")
+                .arg(doc)
+                .args(["--svg", "."])
+                .arg(flag)
+                .arg(format!("./{plot}"))
+                .output()
+                .unwrap();
+            assert_one_line_refusal(
+                &out,
+                &format!("--svg and {flag} both name ./{plot}: give each output its own file"),
+            );
+        }
+    }
+    for flag in ["--markdown", "--html"] {
+        let plot = &cmp_plots[0];
+        let out = evbench()
+            .current_dir(&work)
+            .arg("compare")
+            .arg(doc)
+            .arg(doc2)
+            .args(["--svg", "."])
+            .arg(flag)
+            .arg(plot)
+            .output()
+            .unwrap();
+        assert_one_line_refusal(
+            &out,
+            &format!("--svg and {flag} both name ./{plot}: give each output its own file"),
+        );
+    }
+    assert_eq!(names(&work), Vec::<String>::new(), "nothing written");
+    assert_eq!(names(&tmp.0), before);
+    // Another name in the same directory is no clash: both are written.
+    run_ok(evbench().current_dir(&work).arg("report").arg(doc).args([
+        "--svg",
+        ".",
+        "--html",
+        "./page.html",
+    ]));
+    let mut want = plots.clone();
+    want.push("page.html".into());
+    want.sort();
+    assert_eq!(names(&work), want);
+}
