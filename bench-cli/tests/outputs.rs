@@ -806,7 +806,13 @@ fn plant_victim(dir: &Path) -> (PathBuf, Vec<u8>) {
 
 fn assert_victim_untouched(v: &(PathBuf, Vec<u8>)) {
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(fs::read(&v.0).unwrap(), v.1, "the victim's bytes");
+    let now = fs::read(&v.0).unwrap();
+    assert!(
+        now == v.1,
+        "the victim was overwritten: {} bytes, starting {:?}",
+        now.len(),
+        text(&now[..now.len().min(40)])
+    );
     let m = fs::symlink_metadata(&v.0).unwrap();
     assert!(m.file_type().is_file());
     assert_eq!(m.permissions().mode() & 0o7777, 0o600, "the victim's mode");
