@@ -5,10 +5,18 @@
 //! the final name only when complete (rename(2) within one filesystem is atomic), so a
 //! full disk or a crash never leaves a partial file under the final name. The one
 //! exception is an append-only stream (interval JSON lines), written line by line.
-//! A symlink is written through (the temporary file goes beside its final target, so
-//! the link stays); a path that is not a regular file (a device such as `/dev/null`, a
-//! FIFO, `/dev/stdout`) is opened and written in place: renaming over it would replace
-//! the node (as root, damage the machine) and deliver nothing.
+//! A symlink the user named as output is written through (the temporary file goes
+//! beside its final target, so the link stays); a path that is not a regular file (a
+//! device such as `/dev/null`, a FIFO, `/dev/stdout`) is opened and written in place:
+//! renaming over it would replace the node (as root, damage the machine) and deliver
+//! nothing.
+//!
+//! Names evbench makes up itself (the temporary files, the probe of [`check_output`],
+//! the `$TMPDIR` fallback of [`write_new_in`]) are never followed: evbench runs as
+//! root, often in directories other users can write (`/tmp`), and a predictable name
+//! would let one of them plant a symlink there and have root overwrite any file. Each
+//! is created new by [`new_file_in`] (O_CREAT|O_EXCL|O_NOFOLLOW, an unpredictable
+//! name), and removed on any failure.
 //!
 //! Before a run measures anything, [`check_output`] proves each output path writable
 //! (its directory exists and takes a new file; the path is not a directory) and
@@ -63,12 +71,74 @@ fn dir_of(path: &Path) -> &Path {
     }
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
+/// Mode of every file evbench creates (less the umask): the documents, reports and
+/// plots are not secret, and 0644 is what `File::create` gave them before.
+const FILE_MODE: u32 = 0o644;
+
+/// A new empty file in `dir` named `PREFIX` + 6 random letters and digits + `SUFFIX`,
+/// opened for writing with O_CREAT|O_EXCL|O_NOFOLLOW (mode [`FILE_MODE`]): never a file
+/// or symlink that was already there, whatever another user planted. A name taken is
+/// tried again with new letters (the `tempfile` crate, `Builder::make_in`; it reseeds
+/// from the system's randomness after three clashes). The file is removed when the
+/// handle is dropped, unless persisted or kept. `Err`: the directory's error (ENOENT,
+/// EACCES, EROFS, ENOSPC for inodes...).
+pub fn new_file_in(dir: &Path, prefix: &str, suffix: &str) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .make_in(dir, |p| {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(p)
+        })
+}
+
+/// A new temporary file beside `real` (its final target), `.NAME.XXXXXX.evbench-tmp`:
+/// hidden, and telling whose it is if a crash leaves it behind.
+fn temp_beside(real: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let name = real
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    dir_of(path).join(format!(".{name}.evbench-{}.tmp", std::process::id()))
+    new_file_in(dir_of(real), &format!(".{name}."), ".evbench-tmp")
+}
+
+/// Writes `bytes` to a file made new in `dir` ([`new_file_in`]: `PREFIX` + random +
+/// `SUFFIX`, never through a symlink nor over an existing file), flushed to disk, and
+/// returns its path. For the `$TMPDIR` fallback of the results document, whose name
+/// no one else may choose. On failure the file is removed and `Err` names it (or
+/// `DIR/PREFIX*SUFFIX` when it could not even be created).
+pub fn write_new_in(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, WriteError> {
+    let f = new_file_in(dir, prefix, suffix).map_err(|source| WriteError {
+        path: dir.join(format!("{prefix}*{suffix}")),
+        source,
+    })?;
+    let path = f.path().to_path_buf();
+    let r = (|| {
+        let mut w = io::BufWriter::new(f.as_file());
+        w.write_all(bytes)?;
+        w.flush()?;
+        drop(w);
+        f.as_file().sync_all()
+    })();
+    match r {
+        // keep(): the file stays under the name it was created with; no rename, so
+        // nothing at any other name is touched.
+        Ok(()) => f.keep().map(|(_, p)| p).map_err(|e| WriteError {
+            path,
+            source: e.error,
+        }),
+        // Dropping `f` removes the partial file.
+        Err(source) => Err(WriteError { path, source }),
+    }
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file beside it, fsync,
@@ -184,21 +254,14 @@ pub fn write_with(
         }
         Target::Regular(p) => p,
     };
-    let tmp = temp_name(&real);
-    let result = (|| {
-        let file = File::create(&tmp)?;
-        {
-            let mut w = io::BufWriter::new(&file);
-            fill(&mut w)?;
-            w.flush()?;
-        }
-        file.sync_all()?;
-        fs::rename(&tmp, &real)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(err(e));
+    // On any failure the temporary file is dropped, which removes it.
+    let tmp = temp_beside(&real).map_err(err)?;
+    {
+        let mut w = io::BufWriter::new(tmp.as_file());
+        fill(&mut w).and_then(|()| w.flush()).map_err(err)?;
     }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(&real).map_err(|e| err(e.error))?;
     Ok(())
 }
 
@@ -210,13 +273,10 @@ pub fn write_with(
 /// atomically: it is written in place after every regular file is ready. Used for
 /// `--svg DIR`, whose plots belong together.
 pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
-    let mut ready: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // Every temporary file not yet renamed is removed when `ready` is dropped, on
+    // every early return.
+    let mut ready: Vec<(tempfile::NamedTempFile, PathBuf)> = Vec::new();
     let mut in_place = Vec::new();
-    let undo = |ready: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in ready {
-            let _ = fs::remove_file(tmp);
-        }
-    };
     for (path, bytes) in files {
         let err = |source| WriteError {
             path: path.clone(),
@@ -229,41 +289,29 @@ pub fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteErr
                 continue;
             }
             Ok(Target::Regular(_)) => {
-                undo(&ready);
                 return Err(err(io::Error::new(
                     io::ErrorKind::IsADirectory,
                     "it is a directory",
                 )));
             }
-            Err(e) => {
-                undo(&ready);
-                return Err(err(e));
-            }
+            Err(e) => return Err(err(e)),
         };
-        let tmp = temp_name(&real);
+        let tmp = temp_beside(&real).map_err(err)?;
         let r = (|| {
-            let file = File::create(&tmp)?;
-            let mut w = io::BufWriter::new(&file);
+            let mut w = io::BufWriter::new(tmp.as_file());
             w.write_all(bytes)?;
             w.flush()?;
             drop(w);
-            file.sync_all()
+            tmp.as_file().sync_all()
         })();
-        if let Err(e) = r {
-            let _ = fs::remove_file(&tmp);
-            undo(&ready);
-            return Err(err(e));
-        }
+        r.map_err(err)?;
         ready.push((tmp, real));
     }
-    for (i, (tmp, real)) in ready.iter().enumerate() {
-        if let Err(e) = fs::rename(tmp, real) {
-            undo(&ready[i..]);
-            return Err(WriteError {
-                path: real.clone(),
-                source: e,
-            });
-        }
+    for (tmp, real) in ready {
+        tmp.persist(&real).map_err(|e| WriteError {
+            path: real.clone(),
+            source: e.error,
+        })?;
     }
     for (path, bytes) in in_place {
         write_atomic(path, bytes)?;
@@ -295,12 +343,9 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), String> {
     if !dir.is_dir() {
         return say(format!("directory {} does not exist", dir.display()));
     }
-    let tmp = temp_name(&real);
-    match File::create(&tmp) {
-        Ok(_) => {
-            let _ = fs::remove_file(&tmp);
-            Ok(())
-        }
+    // The probe is removed at once (dropped).
+    match temp_beside(&real) {
+        Ok(_) => Ok(()),
         Err(e) => say(format!("cannot create a file in {}: {e}", dir.display())),
     }
 }
@@ -321,12 +366,8 @@ pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), String> {
     if !target.is_dir() {
         return say(format!("directory {} does not exist", target.display()));
     }
-    let probe = target.join(format!(".evbench-probe-{}.tmp", std::process::id()));
-    match File::create(&probe) {
-        Ok(_) => {
-            let _ = fs::remove_file(&probe);
-            Ok(())
-        }
+    match new_file_in(target, ".evbench-probe-", ".tmp") {
+        Ok(_) => Ok(()),
         Err(e) => say(format!("cannot create a file in {}: {e}", target.display())),
     }
 }
@@ -449,6 +490,140 @@ mod tests {
         )));
         assert_eq!(fs::read(&a).unwrap(), b"A");
         assert_eq!(fs::read_dir(&d).unwrap().count(), 2);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A file only root may read, planted as the target of an attacker's symlinks.
+    fn victim(d: &Path) -> (PathBuf, Vec<u8>, u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let v = d.join("victim");
+        fs::write(&v, b"root's own file\n").unwrap();
+        fs::set_permissions(&v, fs::Permissions::from_mode(0o600)).unwrap();
+        (v, b"root's own file\n".to_vec(), 0o600)
+    }
+
+    fn assert_untouched(v: &(PathBuf, Vec<u8>, u32)) {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::read(&v.0).unwrap(), v.1, "the victim's bytes");
+        let m = fs::symlink_metadata(&v.0).unwrap();
+        assert!(m.is_file());
+        assert_eq!(m.permissions().mode() & 0o7777, v.2, "the victim's mode");
+    }
+
+    /// A regular file (not a symlink) holding `bytes`.
+    fn assert_regular(p: &Path, bytes: &[u8]) {
+        let m = fs::symlink_metadata(p).unwrap();
+        assert!(m.file_type().is_file(), "{} is a regular file", p.display());
+        assert_eq!(fs::read(p).unwrap(), bytes);
+    }
+
+    /// F2: symlinks planted at every name the old code used for its temporary and
+    /// probe files (`.NAME.evbench-PID.tmp`, `.evbench-probe-PID.tmp`, this very pid)
+    /// redirect nothing: the victim keeps its bytes and mode, the outputs are regular
+    /// files, and only the planted links and the outputs are left in the directory.
+    #[test]
+    fn planted_symlinks_at_temporary_names_redirect_no_write() {
+        let d = dir("planted");
+        let out = d.join("out");
+        fs::create_dir(&out).unwrap();
+        let v = victim(&d);
+        let pid = std::process::id();
+        let mut planted = Vec::new();
+        for name in ["a.json", "b.svg", "c.svg", "missing.json"] {
+            planted.push(format!(".{name}.evbench-{pid}.tmp"));
+        }
+        planted.push(format!(".evbench-probe-{pid}.tmp"));
+        for n in &planted {
+            std::os::unix::fs::symlink(&v.0, out.join(n)).unwrap();
+        }
+        assert!(check_output("-o", &out.join("missing.json")).is_ok());
+        assert!(check_output_dir("--svg", &out).is_ok());
+        write_atomic(&out.join("a.json"), b"doc").unwrap();
+        write_all_or_nothing(&[
+            (out.join("b.svg"), b"B".to_vec()),
+            (out.join("c.svg"), b"C".to_vec()),
+        ])
+        .unwrap();
+        // A failure removes its temporary file too (and still touches no victim).
+        write_with(&out.join("a.json"), |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert_untouched(&v);
+        assert_regular(&out.join("a.json"), b"doc");
+        assert_regular(&out.join("b.svg"), b"B");
+        assert_regular(&out.join("c.svg"), b"C");
+        let mut want: Vec<String> = planted.clone();
+        want.extend(["a.json".into(), "b.svg".into(), "c.svg".into()]);
+        want.sort();
+        let mut got: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "no temporary file left behind");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// F1: the fallback file is made new (never the old `evbench-PID-START.json`, where
+    /// a symlink was planted for this pid and a span of start times), a regular file of
+    /// mode 0644 less the umask, named as returned; a failure leaves nothing.
+    #[test]
+    fn a_new_file_is_made_new_under_a_name_no_one_could_plant() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("new");
+        let tmp = d.join("tmp");
+        fs::create_dir(&tmp).unwrap();
+        let v = victim(&d);
+        let pid = std::process::id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut planted = Vec::new();
+        for t in now - 5..now + 5 {
+            planted.push(format!("evbench-{pid}-{t}.json"));
+        }
+        for n in &planted {
+            std::os::unix::fs::symlink(&v.0, tmp.join(n)).unwrap();
+        }
+        let p = write_new_in(&tmp, &format!("evbench-{now}-"), ".json", b"{}\n").unwrap();
+        assert_untouched(&v);
+        assert_eq!(p.parent().unwrap(), tmp.as_path());
+        let name = p.file_name().unwrap().to_str().unwrap();
+        let random = name
+            .strip_prefix(&format!("evbench-{now}-"))
+            .and_then(|r| r.strip_suffix(".json"))
+            .unwrap();
+        assert_eq!(random.len(), 6, "{name}");
+        assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{name}");
+        assert_regular(&p, b"{}\n");
+        // SAFETY: umask(2) read (set and restored at once); no other thread of this
+        // test binary creates files with a mode that matters.
+        let mask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        };
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+            0o644 & !mask
+        );
+        // Two calls never share a file.
+        let q = write_new_in(&tmp, &format!("evbench-{now}-"), ".json", b"2").unwrap();
+        assert_ne!(p, q);
+        assert_regular(&p, b"{}\n");
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), planted.len() + 2);
+        // A directory that is missing: one error naming the pattern, nothing made.
+        let e = write_new_in(&d.join("none"), "evbench-", ".json", b"x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot write {}: No such file or directory",
+                d.join("none/evbench-*.json").display()
+            )
+        );
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -845,3 +845,264 @@ fn interval_json_on_a_disk_filling_mid_line_keeps_whole_lines_only() {
         assert!(v["t_s"].is_number(), "{l}");
     }
 }
+
+/// A file only root may read (mode 0600), the target of an attacker's symlinks.
+fn plant_victim(dir: &Path) -> (PathBuf, Vec<u8>) {
+    use std::os::unix::fs::PermissionsExt;
+    let v = dir.join("victim");
+    fs::write(&v, b"root's own file\n").unwrap();
+    fs::set_permissions(&v, fs::Permissions::from_mode(0o600)).unwrap();
+    (v, b"root's own file\n".to_vec())
+}
+
+fn assert_victim_untouched(v: &(PathBuf, Vec<u8>)) {
+    use std::os::unix::fs::PermissionsExt;
+    let now = fs::read(&v.0).unwrap();
+    assert!(
+        now == v.1,
+        "the victim was overwritten: {} bytes, starting {:?}",
+        now.len(),
+        text(&now[..now.len().min(40)])
+    );
+    let m = fs::symlink_metadata(&v.0).unwrap();
+    assert!(m.file_type().is_file());
+    assert_eq!(m.permissions().mode() & 0o7777, 0o600, "the victim's mode");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// F1: an unprivileged user cannot redirect the $TMPDIR fallback of `run -o` on a
+/// full disk. Symlinks to a root-only file are planted at every name the old code
+/// could have used (`evbench-PID-START.json`) for a span of pids around this one and
+/// of start times, and for the child's own pid as soon as it is known; the victim
+/// keeps its bytes and mode, and the document is a regular file where the error line
+/// says, the only entry of $TMPDIR that is not a planted link.
+#[test]
+fn the_tmpdir_fallback_follows_no_planted_symlink() {
+    let tmp = TempDir::new("planted-fallback");
+    let full = tmp.0.join("full");
+    let _m = Mount::full_tmpfs(&full);
+    let fallback_dir = tmp.0.join("tmpdir");
+    fs::create_dir_all(&fallback_dir).unwrap();
+    let v = plant_victim(&tmp.0);
+    let base = std::process::id();
+    let now = now_secs();
+    let plant = |pid: u32| {
+        for t in now - 1..now + 30 {
+            let n = fallback_dir.join(format!("evbench-{pid}-{t}.json"));
+            let _ = std::os::unix::fs::symlink(&v.0, n);
+        }
+    };
+    for pid in base..base + 300 {
+        plant(pid);
+    }
+    let c = full.join("c.json");
+    let child = evbench()
+        .args([
+            "run", "pingpong", "--rounds", "20000", "--repeat", "3", "--probes", "none", "-q", "-o",
+        ])
+        .arg(&c)
+        .env("TMPDIR", &fallback_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    plant(child.id());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_victim_untouched(&v);
+    let kept: Vec<String> = names(&fallback_dir)
+        .into_iter()
+        .filter(|n| {
+            !fs::symlink_metadata(fallback_dir.join(n))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept = fallback_dir.join(&kept[0]);
+    assert!(
+        err.contains(&format!("kept in {} instead", kept.display())),
+        "{err}"
+    );
+    assert!(fs::symlink_metadata(&kept).unwrap().file_type().is_file());
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&kept).unwrap()).unwrap();
+    assert_eq!(doc["cases"][0]["repeats"].as_array().unwrap().len(), 3);
+    assert_eq!(names(&full), ["filler"], "no temporary file left");
+}
+
+/// F2: the temporary files beside outputs and the probe files of the output checks
+/// cannot be redirected either: symlinks to a root-only file planted at the old
+/// names (`.NAME.evbench-PID.tmp`, `.evbench-probe-PID.tmp`) for a span of pids, in
+/// the output directory and the --svg directory, change nothing but the outputs,
+/// which are regular files; no temporary file is left on success.
+#[test]
+fn temporaries_beside_outputs_follow_no_planted_symlink() {
+    let tmp = TempDir::new("planted-temps");
+    let doc = &document(&tmp.0);
+    let out = tmp.0.join("out");
+    let svg = out.join("svg");
+    fs::create_dir_all(&svg).unwrap();
+    // The plot names this document gives, from a first run elsewhere.
+    let first = tmp.0.join("first");
+    run_ok(evbench().arg("report").arg(doc).arg("--svg").arg(&first));
+    let plots = names(&first);
+    assert!(!plots.is_empty());
+    let v = plant_victim(&tmp.0);
+    let base = std::process::id();
+    let outputs = ["r.html", "r.hlog", "r.csv", "c.json"];
+    let plant = |pid: u32| {
+        for n in outputs {
+            let _ = std::os::unix::fs::symlink(&v.0, out.join(format!(".{n}.evbench-{pid}.tmp")));
+        }
+        let _ = std::os::unix::fs::symlink(&v.0, out.join(format!(".evbench-probe-{pid}.tmp")));
+        let _ = std::os::unix::fs::symlink(&v.0, svg.join(format!(".evbench-probe-{pid}.tmp")));
+        for p in &plots {
+            let _ = std::os::unix::fs::symlink(&v.0, svg.join(format!(".{p}.evbench-{pid}.tmp")));
+        }
+    };
+    for pid in base..base + 500 {
+        plant(pid);
+    }
+    let (links_out, links_svg) = (names(&out), names(&svg));
+    run_ok(
+        evbench()
+            .arg("report")
+            .arg(doc)
+            .arg("--html")
+            .arg(out.join("r.html"))
+            .arg("--hlog")
+            .arg(out.join("r.hlog"))
+            .arg("--csv")
+            .arg(out.join("r.csv"))
+            .arg("--svg")
+            .arg(&svg),
+    );
+    run_ok(
+        evbench()
+            .args([
+                "run", "pingpong", "--rounds", "2000", "--probes", "none", "-q", "-o",
+            ])
+            .arg(out.join("c.json")),
+    );
+    assert_victim_untouched(&v);
+    let mut want_out = links_out.clone();
+    want_out.extend(outputs.iter().map(|s| s.to_string()));
+    want_out.sort();
+    assert_eq!(
+        names(&out),
+        want_out,
+        "the outputs and the planted links only"
+    );
+    let mut want_svg = links_svg.clone();
+    want_svg.extend(plots.iter().cloned());
+    want_svg.sort();
+    assert_eq!(
+        names(&svg),
+        want_svg,
+        "the plots and the planted links only"
+    );
+    for n in outputs {
+        let m = fs::symlink_metadata(out.join(n)).unwrap();
+        assert!(m.file_type().is_file(), "{n}");
+    }
+    for p in &plots {
+        assert_eq!(
+            fs::read(svg.join(p)).unwrap(),
+            fs::read(first.join(p)).unwrap(),
+            "{p}"
+        );
+    }
+}
+
+/// F8: an output naming one of the plot files `--svg DIR` will write (`--svg . --html
+/// ./pingpong-ops_per_sec.svg`) is refused in one line, exit 2, with nothing printed
+/// or written, in `report` (each of --html, --hlog, --csv) and `compare` (--markdown,
+/// --html): the plot names are known before anything is written.
+#[test]
+fn an_output_naming_a_plot_file_is_refused_before_writing() {
+    let tmp = TempDir::new("plot-clash");
+    let doc = &document(&tmp.0);
+    // compare wants two different runs.
+    let doc2 = &document(&tmp.0.join("b").tap_create());
+    let first = tmp.0.join("first");
+    run_ok(evbench().arg("report").arg(doc).arg("--svg").arg(&first));
+    let plots = names(&first);
+    assert!(
+        plots.contains(&"pingpong-ops_per_sec.svg".to_string()),
+        "{plots:?}"
+    );
+    let cmp_first = tmp.0.join("cmp-first");
+    let out = evbench()
+        .arg("compare")
+        .arg(doc)
+        .arg(doc2)
+        .arg("--svg")
+        .arg(&cmp_first)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    let cmp_plots = names(&cmp_first);
+    assert!(!cmp_plots.is_empty());
+    let work = tmp.0.join("work");
+    fs::create_dir(&work).unwrap();
+    let before = names(&tmp.0);
+    for flag in ["--html", "--hlog", "--csv"] {
+        for plot in &plots {
+            let out = evbench()
+                .current_dir(&work)
+                .arg("report")
+                .arg(doc)
+                .args(["--svg", "."])
+                .arg(flag)
+                .arg(format!("./{plot}"))
+                .output()
+                .unwrap();
+            assert_one_line_refusal(
+                &out,
+                &format!("--svg and {flag} both name ./{plot}: give each output its own file"),
+            );
+        }
+    }
+    for flag in ["--markdown", "--html"] {
+        let plot = &cmp_plots[0];
+        let out = evbench()
+            .current_dir(&work)
+            .arg("compare")
+            .arg(doc)
+            .arg(doc2)
+            .args(["--svg", "."])
+            .arg(flag)
+            .arg(plot)
+            .output()
+            .unwrap();
+        assert_one_line_refusal(
+            &out,
+            &format!("--svg and {flag} both name ./{plot}: give each output its own file"),
+        );
+    }
+    assert_eq!(names(&work), Vec::<String>::new(), "nothing written");
+    assert_eq!(names(&tmp.0), before);
+    // Another name in the same directory is no clash: both are written.
+    run_ok(evbench().current_dir(&work).arg("report").arg(doc).args([
+        "--svg",
+        ".",
+        "--html",
+        "./page.html",
+    ]));
+    let mut want = plots.clone();
+    want.push("page.html".into());
+    want.sort();
+    assert_eq!(names(&work), want);
+}

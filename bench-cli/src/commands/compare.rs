@@ -84,6 +84,20 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         }
     };
     c.fail_on_inconclusive = args.fail_on == FailOn::Inconclusive;
+    // The plot files are known once the comparison is drawn: none may be another
+    // output or an input (checked before anything is printed or written).
+    let plots = match &args.svg {
+        Some(dir) => {
+            let plots = crate::export::compare_svg::plots(&c)?;
+            let paths = crate::export::svg::plot_paths(&plots, dir);
+            if let Err(e) = super::report::check_plot_files(&paths, &outs, &inputs) {
+                eprintln!("evbench: error: {e}");
+                return Ok(exit::UNUSABLE);
+            }
+            plots
+        }
+        None => Vec::new(),
+    };
     let text = if args.json {
         let mut j = serde_json::to_string_pretty(&c)?;
         j.push('\n');
@@ -118,7 +132,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<u8> {
         }
     }
     if let Some(dir) = &args.svg {
-        match crate::export::compare_svg::write_dir(&c, dir) {
+        match crate::export::svg::write_plots(&plots, dir) {
             Ok(files) if files.is_empty() => {
                 eprintln!("{}", super::report::nothing_to_plot(dir));
             }

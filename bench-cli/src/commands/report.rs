@@ -20,6 +20,22 @@ const OUTPUT_EXIT: u8 = 2;
 /// directory exists or can be created, and no two outputs name one file. `Err` is one
 /// line naming the flag and the path.
 pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
+    let outs = file_outputs(args);
+    for (flag, p) in &outs {
+        files::check_output(flag, p)?;
+    }
+    if let Some(dir) = &args.svg {
+        files::check_output_dir("--svg", dir)?;
+    }
+    files::check_distinct(&outs)?;
+    // Nor may an output overwrite the document being read (same path, a symlink to
+    // it, or a hard link).
+    files::check_not_inputs(&outs, &[("input file", args.file.as_path())])
+}
+
+/// The (flag, path) of every output file of `report` but the plots (`-` is stdout,
+/// no file).
+fn file_outputs(args: &ReportArgs) -> Vec<(&'static str, &Path)> {
     let mut outs: Vec<(&str, &Path)> = Vec::new();
     if let Some(p) = &args.html {
         outs.push(("--html", p));
@@ -32,16 +48,26 @@ pub fn check_outputs(args: &ReportArgs) -> Result<(), String> {
     }
     // "-" is stdout (see `is_stdout`), no file to check.
     outs.retain(|(_, p)| !is_stdout(p));
-    for (flag, p) in &outs {
-        files::check_output(flag, p)?;
+    outs
+}
+
+/// Refuses a plot file of `--svg DIR` that another output or an input names
+/// (`--svg . --html ./pingpong-ops_per_sec.svg` would replace the plot with the page):
+/// the plot names depend on the document, so this runs once the plots are drawn and
+/// before anything is written or printed. Shared by `report` and `compare`. `Err` is
+/// one line naming both flags and the file.
+pub fn check_plot_files(
+    plots: &[std::path::PathBuf],
+    outs: &[(&str, &Path)],
+    inputs: &[(&str, &Path)],
+) -> Result<(), String> {
+    let svgs: Vec<(&str, &Path)> = plots.iter().map(|p| ("--svg", p.as_path())).collect();
+    for svg in &svgs {
+        for out in outs {
+            files::check_distinct(&[*svg, *out])?;
+        }
     }
-    if let Some(dir) = &args.svg {
-        files::check_output_dir("--svg", dir)?;
-    }
-    files::check_distinct(&outs)?;
-    // Nor may an output overwrite the document being read (same path, a symlink to
-    // it, or a hard link).
-    files::check_not_inputs(&outs, &[("input file", args.file.as_path())])
+    files::check_not_inputs(&svgs, inputs)
 }
 
 /// Whether an output path is `-`: stdout, as for most Unix tools. The text report is
@@ -76,6 +102,19 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(OUTPUT_EXIT));
     }
     let r = RunResult::read(&args.file)?;
+    let plots = match &args.svg {
+        Some(dir) => {
+            let plots = export::svg::plots(&r)?;
+            let paths = export::svg::plot_paths(&plots, dir);
+            let inputs = [("input file", args.file.as_path())];
+            if let Err(e) = check_plot_files(&paths, &file_outputs(args), &inputs) {
+                eprintln!("evbench: error: {e}");
+                return Ok(ExitCode::from(OUTPUT_EXIT));
+            }
+            plots
+        }
+        None => Vec::new(),
+    };
     let text = if args.markdown {
         export::markdown::render(&r)
     } else {
@@ -101,7 +140,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         }
     }
     if let Some(dir) = &args.svg {
-        write_svgs(&r, dir, &mut failed)?;
+        write_svgs(&plots, dir, &mut failed);
     }
     if let Some(path) = &args.html {
         match files::write_atomic(path, export::html::render(&r)?.as_bytes()) {
@@ -141,8 +180,8 @@ pub fn nothing_to_plot(dir: &Path) -> String {
 /// Writes every plot into `dir` (created if missing), all or none
 /// (`export::svg::write_plots`): a failure is one line naming the first file that could
 /// not be written, and leaves no plot of this invocation behind.
-fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()> {
-    match export::svg::write_dir(r, dir) {
+fn write_svgs(plots: &[(String, String, String)], dir: &Path, failed: &mut Vec<String>) {
+    match export::svg::write_plots(plots, dir) {
         Ok(files) if files.is_empty() => eprintln!("{}", nothing_to_plot(dir)),
         Ok(files) => {
             for f in files {
@@ -151,5 +190,4 @@ fn write_svgs(r: &RunResult, dir: &Path, failed: &mut Vec<String>) -> Result<()>
         }
         Err(e) => failed.push(crate::errors::chain(e.as_ref())),
     }
-    Ok(())
 }

@@ -355,7 +355,8 @@ pub(crate) enum Kept {
 
 /// Writes the results document to `path` (whole or not at all) and, when that fails,
 /// keeps it (issue 17 item 1): with `json` it is on its way to stdout; otherwise in
-/// `$TMPDIR/evbench-PID-START.json`; if that fails too, on stdout instead of the human
+/// a file made new in `$TMPDIR`, `evbench-START-XXXXXX.json` (random letters:
+/// [`files::write_new_in`]); if that fails too, on stdout instead of the human
 /// report when `stdout_free` (else it is lost). The `String` is then one line for the
 /// caller to print as an error (it exits 2, or 125 in trace's command mode): the file,
 /// the cause, and where the document went ("cannot write full/c.json: No space left on
@@ -377,13 +378,20 @@ pub(crate) fn write_document(
             Some(format!("{why}; the results document is on stdout (--json)")),
         );
     }
-    let fallback = std::env::temp_dir().join(format!(
-        "evbench-{}-{}.json",
-        std::process::id(),
-        doc.started_unix as u64
-    ));
-    match doc.write(&fallback) {
-        Ok(()) => (
+    // A file made new under an unpredictable name, never through a symlink nor over an
+    // existing file: $TMPDIR is shared, and a name known in advance would let another
+    // user plant a symlink there and have root overwrite its target.
+    let kept = doc.to_json().and_then(|json| {
+        files::write_new_in(
+            &std::env::temp_dir(),
+            &format!("evbench-{}-", doc.started_unix as u64),
+            ".json",
+            json.as_bytes(),
+        )
+        .map_err(anyhow::Error::from)
+    });
+    match kept {
+        Ok(fallback) => (
             Kept::Fallback(fallback.clone()),
             Some(format!(
                 "{why}; the results document is kept in {} instead",

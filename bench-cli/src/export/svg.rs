@@ -952,6 +952,21 @@ pub fn safe_stem(stem: &str) -> String {
         .collect()
 }
 
+/// The file a plot of this stem goes to in `dir`: `DIR/STEM.svg`, the stem made safe
+/// ([`safe_stem`]). Known before anything is written, so the callers can refuse an
+/// other output naming one of these files (`--svg . --html ./x.svg`).
+pub fn plot_path(dir: &Path, stem: &str) -> PathBuf {
+    dir.join(format!("{}.svg", safe_stem(stem)))
+}
+
+/// The files [`write_plots`] would write for these plots into `dir`, in order.
+pub fn plot_paths(plots: &[(String, String, String)], dir: &Path) -> Vec<PathBuf> {
+    plots
+        .iter()
+        .map(|(stem, _, _)| plot_path(dir, stem))
+        .collect()
+}
+
 /// Writes every plot into `dir` (created if missing), each file whole or not at all;
 /// returns the files written.
 pub fn write_dir(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -972,12 +987,7 @@ pub fn write_plots(plots: &[(String, String, String)], dir: &Path) -> Result<Vec
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let files: Vec<(PathBuf, Vec<u8>)> = plots
         .iter()
-        .map(|(stem, _, svg)| {
-            (
-                dir.join(format!("{}.svg", safe_stem(stem))),
-                svg.as_bytes().to_vec(),
-            )
-        })
+        .map(|(stem, _, svg)| (plot_path(dir, stem), svg.as_bytes().to_vec()))
         .collect();
     if let Err(e) = crate::files::write_all_or_nothing(&files) {
         // remove_dir only removes it if empty: nothing of the user's is lost.
