@@ -128,6 +128,15 @@ fn real_main() -> Result<()> {
             exit_like(status)
         }
         Cmd::Test { args } => {
+            // The tests signal their children (evbench, bpftrace) with SIGINT/SIGQUIT:
+            // they must not inherit them ignored from however this was started (a
+            // script's background job ignores both, and ignored dispositions survive
+            // exec), so the suite behaves the same from a terminal, a CI or `nohup`.
+            // SAFETY: setting dispositions before any thread or child exists.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            }
             let obj = build_ebpf(&root)?;
             cargo(
                 &obj,
