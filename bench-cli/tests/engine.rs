@@ -1,21 +1,12 @@
 //! The run engine (issue 12): clean and probed passes, the interleaving scheduler,
 //! warm-up repeats, the probe slowdown, and schema v2 beside v1. Probes load for real
 //! (root); a run that cannot load them fails these tests with the reason.
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-fn evbench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_evbench"))
-        .args(args)
-        .output()
-        .expect("evbench starts");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod run_util;
+use run_util::evbench;
 
 fn json(args: &[&str]) -> Value {
     let (code, out, err) = evbench(args);

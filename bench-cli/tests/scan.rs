@@ -8,23 +8,8 @@ use std::{path::PathBuf, process::Command};
 use evbench::results::fit;
 use serde_json::{json, Value};
 
-fn evbench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_evbench"))
-        .args(args)
-        .output()
-        .expect("evbench starts");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let (code, out, err) = evbench(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
+mod run_util;
+use run_util::{evbench, json_of};
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("evbench-scan-{}-{name}", std::process::id()))

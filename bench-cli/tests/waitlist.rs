@@ -3,27 +3,11 @@
 //! one case, and with `--scan` every combination at every value; a value given twice and
 //! a combination the workload refuses are one line naming it, exit 2, before anything
 //! runs. The runs are real (pipes, eventfds, threads), kept short.
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-fn evbench(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_evbench"))
-        .args(args)
-        .output()
-        .expect("evbench starts");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let (code, out, err) = evbench(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
+mod run_util;
+use run_util::{evbench, json_of};
 
 fn cases(v: &Value) -> &Vec<Value> {
     v["cases"].as_array().unwrap()

@@ -74,6 +74,22 @@ pub(crate) fn body(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `lighttpd -v`'s first line ("lighttpd/1.4.69 (ssl) - a light and fast webserver"),
+/// empty when it cannot be run.
+pub(crate) fn lighttpd_version() -> String {
+    Command::new("lighttpd")
+        .arg("-v")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn ensure_tool(bin: &str, package: &str) -> Result<()> {
     if which(bin) {
         return Ok(());
@@ -402,17 +418,7 @@ pub fn run(root: &Path, a: &BenchHttpArgs) -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let lighttpd_v = Command::new("lighttpd")
-        .arg("-v")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let lighttpd_v = lighttpd_version();
     let open_arg = a
         .open_loop
         .iter()

@@ -186,17 +186,7 @@ fn lighttpd_reference(
             SERVER_FDS / 2
         ),
     )?;
-    let version = Command::new("lighttpd")
-        .arg("-v")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let version = crate::bench_http::lighttpd_version();
     let mut out: Vec<Reference> = values
         .iter()
         .map(|&x| Reference {

@@ -469,32 +469,18 @@ impl WorkloadCmd {
     /// further. Errors: one line naming a value given twice (two cases of one id).
     pub fn combinations(&self) -> Result<Vec<WorkloadCmd>, String> {
         Ok(match self {
-            Self::Pingpong(a) => {
-                let (ms, ws) = (distinct("-m", &a.mechanism)?, distinct("-W", &a.wait)?);
-                let mut out = Vec::with_capacity(ms.len() * ws.len());
-                for m in &ms {
-                    for w in &ws {
-                        let mut c = a.clone();
-                        c.mechanism = vec![*m];
-                        c.wait = vec![*w];
-                        out.push(Self::Pingpong(c));
-                    }
-                }
-                out
-            }
-            Self::Pipetest(a) => {
-                let (ms, ws) = (distinct("-m", &a.mechanism)?, distinct("-W", &a.wait)?);
-                let mut out = Vec::with_capacity(ms.len() * ws.len());
-                for m in &ms {
-                    for w in &ws {
-                        let mut c = a.clone();
-                        c.mechanism = vec![*m];
-                        c.wait = vec![*w];
-                        out.push(Self::Pipetest(c));
-                    }
-                }
-                out
-            }
+            Self::Pingpong(a) => product(&a.mechanism, &a.wait, |m, w| {
+                let mut c = a.clone();
+                c.mechanism = vec![m];
+                c.wait = vec![w];
+                Self::Pingpong(c)
+            })?,
+            Self::Pipetest(a) => product(&a.mechanism, &a.wait, |m, w| {
+                let mut c = a.clone();
+                c.mechanism = vec![m];
+                c.wait = vec![w];
+                Self::Pipetest(c)
+            })?,
             Self::Http(a) => {
                 distinct("-W", &a.wait)?;
                 if a.wait.len() > 1 && a.wait.iter().any(|w| w == "all") {
@@ -515,6 +501,25 @@ impl WorkloadCmd {
             }
         })
     }
+}
+
+/// `make(m, w)` for every mechanism × wait mode (mechanism first, in the order given),
+/// each list checked by [`distinct`] first.
+fn product<M, W>(
+    ms: &[M],
+    ws: &[W],
+    make: impl Fn(M, W) -> WorkloadCmd,
+) -> Result<Vec<WorkloadCmd>, String>
+where
+    M: Copy + PartialEq + std::fmt::Display,
+    W: Copy + PartialEq + std::fmt::Display,
+{
+    let (ms, ws) = (distinct("-m", ms)?, distinct("-W", ws)?);
+    Ok(ms
+        .iter()
+        .flat_map(|&m| ws.iter().map(move |&w| (m, w)))
+        .map(|(m, w)| make(m, w))
+        .collect())
 }
 
 /// `items` (the values of one list flag), refused when one is given twice: one line

@@ -88,31 +88,13 @@ pub fn render(r: &RunResult) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::export::scan::{
-        tables,
-        tests::{doc, point},
-    };
-    use crate::results::{Metric, Scan};
+    use crate::export::scan::{tables, tests::rate_doc};
 
     /// A scan's HTML report has the same tables (curve and fits) as the text and
     /// Markdown ones, under the scan's summary, values ascending.
     #[test]
     fn a_scan_report_has_the_scan_tables() {
-        let rate = Scan {
-            name: "rate".into(),
-            unit: "req/s".into(),
-            values: vec![1000.0, 500.5, 2000.0],
-            spec: "rate=1e3,500.5,2000".into(),
-        };
-        let cases = rate
-            .values
-            .iter()
-            .map(|&x| {
-                let rep = vec![("requests_per_sec", Metric::higher("req/s"), x)];
-                point("epoll", "rate", x, &format!("{x}"), &[rep])
-            })
-            .collect();
-        let d = doc(rate, cases);
+        let d = rate_doc();
         let page = super::render(&d).unwrap();
         assert!(page.contains(
             "<h2>Scan of rate (req/s): 500.5, 1000, 2000 (3 values, --scan rate=1e3,500.5,2000)</h2>"

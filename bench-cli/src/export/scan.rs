@@ -565,7 +565,7 @@ pub(crate) mod tests {
 
     /// A case `workload/pipe/WAIT/NAME=LABEL` at scanned value `x`, one repeat per
     /// entry of `reps`, each with its metrics (name, declaration, value).
-    pub(crate) fn point(
+    fn point(
         wait: &str,
         name: &str,
         x: f64,
@@ -588,7 +588,7 @@ pub(crate) mod tests {
         c
     }
 
-    pub(crate) fn doc(scan: Scan, cases: Vec<Case>) -> RunResult {
+    fn doc(scan: Scan, cases: Vec<Case>) -> RunResult {
         let mut d = RunResult::new(
             vec!["evbench".into()],
             serde_json::json!({}),
@@ -681,8 +681,9 @@ pub(crate) mod tests {
     /// Tester item 5: a list scan typed out of order (`rate=1e3,500.5,2000`) lists its
     /// values ascending in the header and the table; a duration scan (`think`,
     /// recorded in ns) shows them in ns/µs/ms/s as its ids do, never `1.000e10`.
-    #[test]
-    fn scan_values_read_ascending_and_durations_in_their_units() {
+    /// A `rate=1e3,500.5,2000` scan typed out of order, one repeat a point whose
+    /// req/s is the rate itself (also export::html's test document).
+    pub(crate) fn rate_doc() -> RunResult {
         let rate = Scan {
             name: "rate".into(),
             unit: "req/s".into(),
@@ -697,11 +698,16 @@ pub(crate) mod tests {
                 point("epoll", "rate", x, &format!("{x}"), &[rep])
             })
             .collect();
+        doc(rate, cases)
+    }
+
+    #[test]
+    fn scan_values_read_ascending_and_durations_in_their_units() {
+        let d = rate_doc();
         assert_eq!(
-            summary(&rate),
+            summary(d.scan.as_ref().unwrap()),
             "Scan of rate (req/s): 500.5, 1000, 2000 (3 values, --scan rate=1e3,500.5,2000)"
         );
-        let d = doc(rate.clone(), cases);
         let ts = tables(&d);
         assert_eq!(ts.len(), 2, "one figure: its curve and its fits");
         let rows: Vec<Vec<&str>> = ts[0]

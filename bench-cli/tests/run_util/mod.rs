@@ -76,3 +76,24 @@ impl Drop for KillGroupOnDrop {
         }
     }
 }
+
+/// Runs `evbench ARGS` to the end: (exit code, or -1 when killed by a signal; stdout;
+/// stderr).
+pub fn evbench(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_evbench"))
+        .args(args)
+        .output()
+        .expect("evbench starts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The JSON document `evbench ARGS` prints (ARGS include `--json`); the run must exit 0.
+pub fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = evbench(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
