@@ -1154,6 +1154,42 @@ fn the_sessions_own_cost_is_an_estimate_from_target_events_and_the_nop_calibrati
 }
 
 /// Sums of `@name[tid]: N` lines in bpftrace's exit output, by tid.
+/// bpftrace running `script` (which prints "ready" from BEGIN), once it has attached:
+/// the process (its stderr piped, for a failing test's message) and the thread
+/// collecting its stdout (the maps it prints on SIGINT).
+fn bpftrace_ready(bpftrace: &Path, script: &str) -> (Reaped, std::thread::JoinHandle<String>) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bpftrace);
+    cmd.args(["-B", "none", "-e", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // The tests end it with SIGINT: never inherited ignored.
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut bt = Reaped(cmd.spawn().unwrap());
+    let out = bt.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line == "ready" {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("bpftrace attached its probes");
+    (bt, reader)
+}
+
 fn bpftrace_map(out: &str, name: &str) -> std::collections::BTreeMap<u64, u64> {
     out.lines()
         .filter_map(|l| {
@@ -1204,29 +1240,7 @@ BEGIN { printf("ready\n"); }
 tracepoint:sched:sched_waking /args->comm == "xchk_helper"/ { @wakeups[args->pid] = count(); }
 tracepoint:sched:sched_switch /args->prev_comm == "xchk_helper" && (args->prev_state & 0xff) != 0/ { @voluntary[args->prev_pid] = count(); }
 "#;
-    let mut bt = Reaped(
-        Command::new(bpftrace)
-            .args(["-B", "none", "-e", script])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let out = bt.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line == "ready" {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("bpftrace attached its probes");
+    let (mut bt, reader) = bpftrace_ready(bpftrace, script);
     target.0.stdin.take().unwrap().write_all(b"g").unwrap();
     wait_for("the helper idles", Duration::from_secs(60), || {
         in_pause(pid)
@@ -1646,29 +1660,7 @@ fn cost_counts_sys_enter_and_the_targets_cpu_time_for_comm_and_cgroup_sessions()
         let script = format!(
             "BEGIN {{ printf(\"ready\\n\"); }}\ntracepoint:raw_syscalls:sys_enter /comm == \"{name}\"/ {{ @enter[tid] = count(); }}\n"
         );
-        let mut bt = Reaped(
-            Command::new(bpftrace)
-                .args(["-B", "none", "-e", &script])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let out = bt.0.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if line == "ready" {
-                    let _ = tx.send(());
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("bpftrace attached its probes");
+        let (mut bt, reader) = bpftrace_ready(bpftrace, &script);
         target.0.stdin.take().unwrap().write_all(b"g").unwrap();
         wait_for("the helper idles", Duration::from_secs(60), || {
             in_pause(pid)
