@@ -151,20 +151,42 @@ impl Drop for Server {
     }
 }
 
+/// `evbench load --json` against 127.0.0.1:`port` for `/index.html`: the client every
+/// HTTP bench runs (callers add `--rate`, run it and read its document).
+pub(crate) fn load_command(
+    evbench: &Path,
+    port: u16,
+    connections: &str,
+    duration: &str,
+    warmup: &str,
+) -> Command {
+    let mut c = Command::new(evbench);
+    c.args(["load", "--json", "--server"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--path", PATH, "-c", connections, "-d", duration])
+        .args(["--warmup-time", warmup]);
+    c
+}
+
+/// [`load_command`] with this bench's settings, pinned to the client CPU.
+fn client(evbench: &Path, a: &BenchHttpArgs) -> Command {
+    let plain = load_command(
+        evbench,
+        PORT,
+        &a.connections.to_string(),
+        &a.duration.to_string(),
+        &a.warmup.to_string(),
+    );
+    let mut c = Command::new("taskset");
+    c.args(["-c", &a.client_cpu.to_string()])
+        .arg(plain.get_program())
+        .args(plain.get_args());
+    c
+}
+
 /// One `evbench load` run: (req/s, p99 ns, errors).
 fn load(evbench: &Path, a: &BenchHttpArgs) -> Result<(f64, u64, u64)> {
-    let out = Command::new("taskset")
-        .args(["-c", &a.client_cpu.to_string()])
-        .arg(evbench)
-        .args(["load", "--json", "--server"])
-        .arg(format!("127.0.0.1:{PORT}"))
-        .args(["--path", PATH, "-c", &a.connections.to_string()])
-        .args([
-            "-d",
-            &a.duration.to_string(),
-            "--warmup-time",
-            &a.warmup.to_string(),
-        ])
+    let out = client(evbench, a)
         .output()
         .context("cannot run evbench load")?;
     if !out.status.success() {
@@ -203,19 +225,8 @@ struct OpenRun {
 /// `evbench load` calls failed (most requests failed) still reports its figures: above
 /// capacity that is what is measured.
 fn open_load(evbench: &Path, a: &BenchHttpArgs, rate: f64) -> Result<OpenRun> {
-    let out = Command::new("taskset")
-        .args(["-c", &a.client_cpu.to_string()])
-        .arg(evbench)
-        .args(["load", "--json", "--server"])
-        .arg(format!("127.0.0.1:{PORT}"))
-        .args(["--path", PATH, "-c", &a.connections.to_string()])
+    let out = client(evbench, a)
         .args(["--rate", &format!("{rate:.0}")])
-        .args([
-            "-d",
-            &a.duration.to_string(),
-            "--warmup-time",
-            &a.warmup.to_string(),
-        ])
         .output()
         .context("cannot run evbench load")?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {

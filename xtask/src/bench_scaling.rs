@@ -202,13 +202,15 @@ fn lighttpd_reference(
                 Command::new("lighttpd").arg("-D").arg("-f").arg(&conf),
                 LIGHTTPD_PORT,
             )?;
-            let o = Command::new(evbench)
-                .args(["load", "--json", "--server"])
-                .arg(format!("127.0.0.1:{LIGHTTPD_PORT}"))
-                .args(["--path", "/index.html", "-c", &format!("{}", r.x)])
-                .args(["-d", dur, "--warmup-time", warmup])
-                .output()
-                .context("cannot run evbench load")?;
+            let o = crate::bench_http::load_command(
+                evbench,
+                LIGHTTPD_PORT,
+                &format!("{}", r.x),
+                dur,
+                warmup,
+            )
+            .output()
+            .context("cannot run evbench load")?;
             // A run with no success exits 1 but still prints its document.
             let v: Value = serde_json::from_slice(&o.stdout).with_context(|| {
                 format!(
