@@ -27,10 +27,9 @@ static FIRST_NS: AtomicU64 = AtomicU64::new(0);
 /// A second signal within this long of the first is the same request: `timeout(1)`
 /// sends SIGINT to evbench and again to its process group, and a terminal's Ctrl-C
 /// reaches every process of the foreground group; neither means "exit at once".
-pub(crate) const SAME_REQUEST_NS: u64 = 500_000_000;
+const SAME_REQUEST_NS: u64 = 500_000_000;
 
-/// CLOCK_MONOTONIC in ns; async-signal-safe (for the handlers).
-pub(crate) fn monotonic_ns() -> u64 {
+fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -38,6 +37,29 @@ pub(crate) fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime is async-signal-safe and writes only to `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// What an ending signal is, as [`request`] tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// The first one: stop after the current operation.
+    First,
+    /// Within [`SAME_REQUEST_NS`] of the first: the same request again.
+    Repeat,
+    /// Later than that: a second request, exit at once.
+    Second,
+}
+
+/// Classifies an ending signal against `first` (CLOCK_MONOTONIC ns of the first one,
+/// 0: none yet), recording it when it is the first. Async-signal-safe (one clock read
+/// and atomics), for the handlers of `run` and of `trace`.
+pub(crate) fn request(first: &AtomicU64) -> Request {
+    let now = monotonic_ns().max(1);
+    match first.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => Request::First,
+        Err(t) if now.saturating_sub(t) <= SAME_REQUEST_NS => Request::Repeat,
+        Err(_) => Request::Second,
+    }
 }
 
 /// Installs the handlers (SIGINT and SIGTERM) and returns the stop flag they set. The
@@ -51,13 +73,8 @@ pub fn install() -> Result<Stop> {
         // _exit, all async-signal-safe.
         unsafe {
             signal_hook::low_level::register(sig, move || {
-                let now = monotonic_ns().max(1);
-                let first = FIRST_NS.load(Ordering::SeqCst);
-                if first != 0 && now.saturating_sub(first) > SAME_REQUEST_NS {
+                if request(&FIRST_NS) == Request::Second {
                     libc::_exit(i32::from(code));
-                }
-                if first == 0 {
-                    FIRST_NS.store(now, Ordering::SeqCst);
                 }
                 RECEIVED.store(true, Ordering::SeqCst);
                 if sig == SIGTERM {

@@ -18,7 +18,7 @@
 //! the terminal's Ctrl-C reaches it directly; a SIGINT or SIGTERM *sent* to evbench (a
 //! `kill(2)`, `si_code <= 0`) is forwarded to it, one from the terminal (`SI_KERNEL`)
 //! is not, since the command got its own. A second ending signal more than
-//! [`crate::signal::SAME_REQUEST_NS`] after the first exits at once (forwarding it to
+//! half a second ([`crate::signal::request`]) after the first exits at once (forwarding it to
 //! the command first); one within it is the same request (`timeout(1)` signals evbench
 //! and then its process group). Exit status: the command's, 128+N when signal
 //! N killed it; [`EXIT_FAILED`] when evbench itself fails, [`EXIT_NOT_EXECUTABLE`],
@@ -62,6 +62,7 @@ use crate::{
         Kernel, ProbeOptions, ProbeSet, ProbeSets, Probes, OBJECT,
     },
     results::{Case, Metric, NoiseMeter, Repeat, RunResult},
+    signal::Request,
 };
 
 /// Opens the --interval-json file for writing (created or truncated; a FIFO or device
@@ -155,17 +156,15 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     if !counts_as_ending(code, COMMAND_MODE.load(Ordering::SeqCst)) {
         return;
     }
-    let now = crate::signal::monotonic_ns().max(1);
-    let first = FIRST_NS.load(Ordering::SeqCst);
-    if first == 0 {
-        FIRST_NS.store(now, Ordering::SeqCst);
-        SIGNALS.fetch_add(1, Ordering::SeqCst);
-        return;
-    }
-    // Within SAME_REQUEST_NS of the first it is the same request: timeout(1) signals
-    // evbench and then its whole process group, a few ms apart.
-    if now.saturating_sub(first) <= crate::signal::SAME_REQUEST_NS {
-        return;
+    match crate::signal::request(&FIRST_NS) {
+        Request::First => {
+            SIGNALS.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        // The same request again: timeout(1) signals evbench and then its whole
+        // process group, a few ms apart.
+        Request::Repeat => return,
+        Request::Second => {}
     }
     // A second request: exit at once; closing our fds unloads every program. The
     // command gets the signal first (when it was sent to evbench), so it is not left
